@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var fixedNow = func() time.Time { return time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC) }
+
+func runIn(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = runEnv(context.Background(), args, &out, &errb, env{getenv: func(string) string { return "" }, now: fixedNow})
+	return code, out.String(), errb.String()
+}
+
+const cliDDL = `CREATE TABLE users (id bigint PRIMARY KEY, email text);`
+
+func cliProject(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := "version: 1\nschema:\n  files: [schema.sql]\nmigrations:\n  dir: migrations\n  format: golang-migrate\npackage:\n  dir: audit\ntables:\n  users: {}\n"
+	os.WriteFile(filepath.Join(dir, "threadline.yaml"), []byte(cfg), 0o644)
+	os.WriteFile(filepath.Join(dir, "schema.sql"), []byte(cliDDL), 0o644)
+	return dir
+}
+
+func TestGenerateCheckDryRun(t *testing.T) {
+	dir := cliProject(t)
+	cfg := filepath.Join(dir, "threadline.yaml")
+
+	code, out, errs := runIn(t, "check", "-config", cfg)
+	if code != 1 || !strings.Contains(errs, "generated files are stale") || !strings.Contains(errs, "+++ migrations/20260401090000_threadline_install.up.sql (new file)") {
+		t.Fatalf("check before generate: code=%d stderr=%s", code, errs)
+	}
+	code, out, errs = runIn(t, "-config", cfg, "--dry-run")
+	if code != 0 || !strings.Contains(out, "plan: capture public.users") || !strings.Contains(out, "would write migrations/20260401090000_threadline_install.up.sql") {
+		t.Fatalf("dry-run: code=%d out=%s err=%s", code, out, errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "migrations")); !os.IsNotExist(err) {
+		t.Fatal("dry-run wrote files")
+	}
+	code, out, errs = runIn(t, "-config", cfg)
+	if code != 0 || out != "" || errs != "" {
+		t.Fatalf("generate: code=%d out=%q err=%q (must be silent)", code, out, errs)
+	}
+	code, _, errs = runIn(t, "check", "-config", cfg)
+	if code != 0 {
+		t.Fatalf("check after generate: code=%d %s", code, errs)
+	}
+	// A config edit makes the output stale.
+	os.WriteFile(cfg, []byte(strings.Replace(mustRead(t, cfg), "users: {}", "users:\n    mask: [email]", 1)), 0o644)
+	code, _, errs = runIn(t, "check", "-config", cfg)
+	if code != 1 || !strings.Contains(errs, "_threadline_update.up.sql (new file)") {
+		t.Fatalf("check after config edit: code=%d %s", code, errs)
+	}
+}
+
+func TestCheckFailsOnHandEdit(t *testing.T) {
+	dir := cliProject(t)
+	cfg := filepath.Join(dir, "threadline.yaml")
+	if code, _, errs := runIn(t, "-config", cfg); code != 0 {
+		t.Fatal(errs)
+	}
+	p := filepath.Join(dir, "migrations", "20260401090000_threadline_install.up.sql")
+	os.WriteFile(p, []byte(mustRead(t, p)+"\n-- my edit\n"), 0o644)
+	code, _, errs := runIn(t, "check", "-config", cfg)
+	if code != 1 || !strings.Contains(errs, "migrations/20260401090000_threadline_install.up.sql: generated file was edited by hand") {
+		t.Fatalf("check: code=%d %s", code, errs)
+	}
+	code, _, errs = runIn(t, "-config", cfg)
+	if code != 1 || !strings.Contains(errs, "edited by hand") {
+		t.Fatalf("generate over an edit: code=%d %s", code, errs)
+	}
+}
+
+func TestUsageAndErrors(t *testing.T) {
+	dir := cliProject(t)
+	cases := []struct {
+		args     []string
+		code     int
+		contains string
+	}{
+		{[]string{"bogus"}, 2, `unknown command "bogus"`},
+		{[]string{"-nope"}, 2, "flag provided but not defined: -nope"},
+		{[]string{"check", "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"-config", filepath.Join(dir, "missing.yaml")}, 1, "missing.yaml"},
+	}
+	for _, c := range cases {
+		code, _, errs := runIn(t, c.args...)
+		if code != c.code || !strings.Contains(errs, c.contains) {
+			t.Errorf("%v: code=%d stderr=%q, want %d and %q", c.args, code, errs, c.code, c.contains)
+		}
+	}
+	code, out, _ := runIn(t, "-version")
+	if code != 0 || !strings.HasPrefix(out, "threadline-gen ") {
+		t.Errorf("-version: %d %q", code, out)
+	}
+}
+
+func TestInitWritesStarterAndRefusesOverwrite(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "threadline.yaml")
+	if code, _, errs := runIn(t, "init", "-config", cfg); code != 0 {
+		t.Fatalf("init: %s", errs)
+	}
+	if !strings.Contains(mustRead(t, cfg), "version: 1") {
+		t.Error("starter config lacks version")
+	}
+	if code, _, errs := runIn(t, "init", "-config", cfg); code != 1 || !strings.Contains(errs, "already exists") {
+		t.Errorf("second init: %d %s", code, errs)
+	}
+}
+
+func TestBundledExampleIsCurrent(t *testing.T) {
+	code, _, errs := runIn(t, "check", "-config", filepath.Join("..", "..", "examples", "quickstart", "threadline.yaml"))
+	if code != 0 {
+		t.Fatalf("examples/quickstart is stale; run go run ./cmd/threadline-gen -config examples/quickstart/threadline.yaml\n%s", errs)
+	}
+}
+
+func mustRead(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -1,0 +1,413 @@
+// Package generator turns a threadline.yaml and a schema into the files
+// Threadline owns in a user's repository: capture migrations (in the
+// user's migration tool's format) and, later, the typed Go package.
+//
+// Generate is pure: it takes the config, the schema, a clock and the
+// current contents of the output directories, and returns the files that
+// should exist. Write puts them on disk, touching only files whose content
+// changed. The CLI (cmd/threadline-gen) is a thin layer over both.
+package generator
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/schema"
+	"github.com/threadline-go/threadline/sqltemplates"
+)
+
+// File is one generated file.
+type File struct {
+	// Path is relative to the directory the file belongs to (see Output).
+	Path    string
+	Content []byte
+}
+
+// Input is everything Generate needs.
+type Input struct {
+	Config *config.Config
+	Schema *schema.Schema
+	// Now is the clock used to version new migrations.
+	Now func() time.Time
+	// Migrations holds the current files of Config.Migrations.Dir, keyed
+	// by slash-separated path relative to that directory.
+	Migrations map[string][]byte
+	// Package holds the current files of Config.Package.Dir, keyed the
+	// same way.
+	Package map[string][]byte
+}
+
+// Output is the result of Generate.
+type Output struct {
+	// Migrations are the files to create or update in the migrations
+	// directory (new migrations and, for atlas, atlas.sum).
+	Migrations []File
+	// Package are the files of the generated Go package that differ from
+	// what exists in the package directory.
+	Package []File
+	// StalePackage lists generated package files that exist in the
+	// package directory but are no longer generated (to be removed).
+	StalePackage []string
+	// Plan describes, one line each, what the new migration does; empty
+	// when nothing changed.
+	Plan []string
+	// Warnings are non-fatal findings worth telling the user.
+	Warnings []string
+}
+
+// Generate computes the generated files for in.
+func Generate(in Input) (*Output, error) {
+	cfg := in.Config
+	spec, err := formatFor(cfg.Migrations.Format)
+	if err != nil {
+		return nil, config.Errorf(cfg.Migrations.FormatPos, "%v", err)
+	}
+	desired, err := Resolve(cfg, in.Schema)
+	if err != nil {
+		return nil, err
+	}
+	hist, err := readHistory(spec, in.Migrations)
+	if err != nil {
+		return nil, err
+	}
+	m, plan, err := diff(cfg.AuditSchema, hist.state, desired)
+	if err != nil {
+		return nil, err
+	}
+	out := &Output{Plan: plan}
+	if m != nil {
+		var paths []string
+		for p := range in.Migrations {
+			paths = append(paths, p)
+		}
+		m.Version = nextVersion(spec, paths, in.Now())
+		if err := validateSQL(append(append([]string{}, m.Up...), m.Down...)); err != nil {
+			return nil, err
+		}
+		out.Migrations = spec.files(*m)
+	}
+	if cfg.Migrations.Format == "atlas" {
+		all := make(map[string][]byte, len(in.Migrations)+len(out.Migrations))
+		for p, c := range in.Migrations {
+			all[p] = c
+		}
+		for _, f := range out.Migrations {
+			all[f.Path] = f.Content
+		}
+		out.Migrations = append(out.Migrations, File{Path: "atlas.sum", Content: atlasSum(all)})
+	}
+	out.Migrations = changedOnly(out.Migrations, in.Migrations)
+
+	pkg, warnings, err := goPackage(cfg, in.Schema, desired)
+	if err != nil {
+		return nil, err
+	}
+	out.Warnings = append(out.Warnings, warnings...)
+	out.Package = changedOnly(pkg, in.Package)
+	out.StalePackage = stalePackageFiles(pkg, in.Package)
+	return out, nil
+}
+
+// Stale reports whether writing the output would change anything on disk.
+func (o *Output) Stale() bool {
+	return len(o.Migrations) > 0 || len(o.Package) > 0 || len(o.StalePackage) > 0
+}
+
+// stalePackageFiles lists files in the package directory that an earlier
+// run generated (they start with the Go "Code generated" header written by
+// threadline-gen) but that this run does not.
+func stalePackageFiles(pkg []File, existing map[string][]byte) []string {
+	want := map[string]bool{}
+	for _, f := range pkg {
+		want[f.Path] = true
+	}
+	var out []string
+	for p, c := range existing {
+		if !want[p] && strings.HasPrefix(string(c), GoHeader) {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// changedOnly drops files whose content already matches what exists.
+func changedOnly(files []File, existing map[string][]byte) []File {
+	var out []File
+	for _, f := range files {
+		if old, ok := existing[f.Path]; ok && string(old) == string(f.Content) {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// tableState is what the migrations have installed for one table.
+type tableState struct {
+	Schema      string     `json:"schema"`
+	Name        string     `json:"name"`
+	Fingerprint string     `json:"fingerprint,omitempty"`
+	Capture     *tableSpec `json:"capture,omitempty"`
+}
+
+// tableSpec is the serialisable part of sqltemplates.Capture.
+type tableSpec struct {
+	Columns          []string   `json:"columns"`
+	Key              []string   `json:"key"`
+	Exclude          []string   `json:"exclude,omitempty"`
+	Mask             []string   `json:"mask,omitempty"`
+	Placeholder      string     `json:"placeholder,omitempty"`
+	Except           []string   `json:"except,omitempty"`
+	StoreChangedFrom bool       `json:"store_changed_from,omitempty"`
+	Row              bool       `json:"row,omitempty"`
+	TruncateAlso     [][]string `json:"truncate_also,omitempty"`
+}
+
+func specOf(c sqltemplates.Capture) *tableSpec {
+	s := &tableSpec{
+		Columns: c.Columns, Key: c.Key, Exclude: c.Exclude, Mask: c.Mask,
+		Except: c.Except, StoreChangedFrom: c.StoreChangedFrom, Row: c.Mode == sqltemplates.ModeRow,
+	}
+	if len(c.Mask) > 0 {
+		s.Placeholder = c.Placeholder
+	}
+	for _, p := range c.TruncateAlso {
+		s.TruncateAlso = append(s.TruncateAlso, []string{p.Schema, p.Name})
+	}
+	return s
+}
+
+func (s *tableSpec) capture(audit string, t schema.QualifiedName) sqltemplates.Capture {
+	c := sqltemplates.Capture{
+		AuditSchema: audit, Table: t, Columns: s.Columns, Key: s.Key, Exclude: s.Exclude,
+		Mask: s.Mask, Placeholder: s.Placeholder, Except: s.Except, StoreChangedFrom: s.StoreChangedFrom,
+	}
+	if s.Row {
+		c.Mode = sqltemplates.ModeRow
+	}
+	for _, p := range s.TruncateAlso {
+		if len(p) == 2 {
+			c.TruncateAlso = append(c.TruncateAlso, schema.QualifiedName{Schema: p[0], Name: p[1]})
+		}
+	}
+	return c
+}
+
+// state is what all generated migrations together have installed.
+type state struct {
+	Core   string // fingerprint of the helper functions; "" before install
+	Tables map[schema.QualifiedName]*tableState
+}
+
+const (
+	noteCore  = "threadline:core "
+	noteTable = "threadline:table "
+)
+
+// coreFingerprint identifies the audit schema's helper functions.
+func coreFingerprint(audit string) string {
+	return checksum(strings.Join(sqltemplates.Install(audit), ";\n"))
+}
+
+// diff compares the installed state with the desired captures and builds
+// the migration that moves from one to the other (nil when equal).
+func diff(audit string, old state, desired []sqltemplates.Capture) (*migration, []string, error) {
+	m := &migration{}
+	var plan []string
+	install := old.Core == ""
+	core := coreFingerprint(audit)
+	if install {
+		m.Name = "threadline_install"
+		m.Up = append(m.Up, sqltemplates.Install(audit)...)
+		m.Notes = append(m.Notes, noteCore+core)
+		plan = append(plan, fmt.Sprintf("install audit schema %s", audit))
+	} else {
+		m.Name = "threadline_update"
+		if old.Core != core {
+			m.Up = append(m.Up, coreFunctions(audit)...)
+			m.Notes = append(m.Notes, noteCore+core)
+			plan = append(plan, fmt.Sprintf("update helper functions in %s", audit))
+		}
+	}
+
+	seen := map[schema.QualifiedName]bool{}
+	var downCreate, downDrop []string
+	for _, c := range desired {
+		seen[c.Table] = true
+		unit, err := sqltemplates.CaptureUnit(c)
+		if err != nil {
+			return nil, nil, err
+		}
+		prev := old.Tables[c.Table]
+		if prev != nil && prev.Capture != nil && prev.Fingerprint == unit.Fingerprint {
+			continue
+		}
+		rec := tableState{Schema: c.Table.Schema, Name: c.Table.Name, Fingerprint: unit.Fingerprint, Capture: specOf(c)}
+		m.Notes = append(m.Notes, noteTable+noteJSON(rec))
+		if prev != nil && prev.Capture != nil {
+			prevUnit, err := sqltemplates.CaptureUnit(prev.Capture.capture(audit, c.Table))
+			if err != nil {
+				return nil, nil, err
+			}
+			m.Up = append(m.Up, prevUnit.Drop...)
+			m.Up = append(m.Up, unit.Create...)
+			downDrop = append(downDrop, unit.Drop...)
+			downCreate = append(downCreate, prevUnit.Create...)
+			plan = append(plan, fmt.Sprintf("replace capture on %s", c.Table))
+			continue
+		}
+		m.Up = append(m.Up, unit.Create...)
+		downDrop = append(downDrop, unit.Drop...)
+		plan = append(plan, fmt.Sprintf("capture %s", c.Table))
+	}
+	var removed []schema.QualifiedName
+	for q, t := range old.Tables {
+		if !seen[q] && t.Capture != nil {
+			removed = append(removed, q)
+		}
+	}
+	sort.Slice(removed, func(i, j int) bool { return removed[i].Less(removed[j]) })
+	for _, q := range removed {
+		prevUnit, err := sqltemplates.CaptureUnit(old.Tables[q].Capture.capture(audit, q))
+		if err != nil {
+			return nil, nil, err
+		}
+		m.Up = append(m.Up, prevUnit.Drop...)
+		downCreate = append(downCreate, prevUnit.Create...)
+		m.Notes = append(m.Notes, noteTable+noteJSON(tableState{Schema: q.Schema, Name: q.Name}))
+		plan = append(plan, fmt.Sprintf("stop capturing %s (drop its triggers and function)", q))
+	}
+	if len(m.Up) == 0 {
+		return nil, nil, nil
+	}
+	m.Down = append(downDrop, downCreate...)
+	if install {
+		m.Down = append(m.Down, sqltemplates.Uninstall(audit)...)
+	}
+	return m, plan, nil
+}
+
+// coreFunctions returns the CREATE OR REPLACE FUNCTION statements of the
+// core install, which are safe to re-run.
+func coreFunctions(audit string) []string {
+	var out []string
+	for _, s := range sqltemplates.Install(audit) {
+		if strings.HasPrefix(s, "CREATE OR REPLACE FUNCTION") {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// noteJSON encodes a state record on one line. A "{{" never appears (tern
+// treats migrations as templates): JSON cannot put two braces together
+// outside a string, so the second brace of any pair is escaped.
+func noteJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // plain structs of strings: cannot fail
+	}
+	return strings.ReplaceAll(string(b), "{{", `{\u007b`)
+}
+
+// history is what readHistory found in the migrations directory.
+type history struct {
+	state state
+	files []string // generated files, in version order
+}
+
+// readHistory folds the state records of every generated migration, in
+// version order. A generated file whose checksum does not match was edited
+// by hand: that is an error, and nothing is generated over it.
+func readHistory(spec formatSpec, files map[string][]byte) (history, error) {
+	h := history{state: state{Tables: map[schema.QualifiedName]*tableState{}}}
+	var paths []string
+	for p, c := range files {
+		if !strings.HasPrefix(string(c), Header+"\n") || !strings.HasSuffix(p, ".sql") {
+			continue
+		}
+		sealed, ok := verifySeal(string(c))
+		if !sealed || !ok {
+			return h, &EditedError{Path: p}
+		}
+		paths = append(paths, p)
+	}
+	sortByVersion(paths)
+	h.files = paths
+	for _, p := range paths {
+		if spec.isDown != nil && spec.isDown(p) {
+			continue
+		}
+		for _, line := range strings.Split(string(files[p]), "\n") {
+			if !strings.HasPrefix(line, "-- threadline:") {
+				if line != Header && line != "" && !strings.HasPrefix(line, "--") {
+					break
+				}
+				continue
+			}
+			note := strings.TrimPrefix(line, "-- ")
+			switch {
+			case strings.HasPrefix(note, noteCore):
+				h.state.Core = strings.TrimPrefix(note, noteCore)
+			case strings.HasPrefix(note, noteTable):
+				var t tableState
+				if err := json.Unmarshal([]byte(strings.TrimPrefix(note, noteTable)), &t); err != nil {
+					return h, fmt.Errorf("%s: bad threadline:table record: %w", p, err)
+				}
+				h.state.Tables[schema.QualifiedName{Schema: t.Schema, Name: t.Name}] = &t
+			}
+		}
+	}
+	return h, nil
+}
+
+// EditedError reports a generated file that was changed by hand.
+type EditedError struct {
+	// Path is relative to the migrations directory.
+	Path string
+}
+
+func (e *EditedError) Error() string {
+	return fmt.Sprintf("%s: generated file was edited by hand (its threadline:checksum no longer matches); "+
+		"restore it from version control, or put your change in a new migration of your own", e.Path)
+}
+
+// ReadDir reads every regular file below dir into a map keyed by
+// slash-separated relative path. A missing dir yields an empty map.
+func ReadDir(dir string) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p == dir {
+				return fs.SkipAll
+			}
+			return err
+		}
+		if d.IsDir() || !d.Type().IsRegular() {
+			return nil
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		out[filepath.ToSlash(rel)] = b
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", dir, err)
+	}
+	return out, nil
+}

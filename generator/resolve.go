@@ -1,0 +1,118 @@
+package generator
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/schema"
+	"github.com/threadline-go/threadline/sqltemplates"
+)
+
+// Resolve checks the config's tables against the schema and returns the
+// capture of every audited table, in qualified-name order. Errors are
+// *config.Error values positioned at the offending config entry.
+func Resolve(cfg *config.Config, s *schema.Schema) ([]sqltemplates.Capture, error) {
+	var out []sqltemplates.Capture
+	for _, tc := range cfg.Tables {
+		q := tc.Qualified()
+		t := s.Table(q)
+		if t == nil {
+			return nil, config.Errorf(tc.Name.Pos, "table %s not found in the schema%s", q, similarTables(s, q))
+		}
+		if t.PartitionOf != nil {
+			return nil, config.Errorf(tc.Name.Pos, "table %s is a partition of %s: audit the partitioned table %s instead (its capture covers every partition)", q, t.PartitionOf, t.PartitionOf)
+		}
+		for _, list := range [][]config.Name{tc.Exclude, tc.Mask, tc.ExceptColumns, tc.Key} {
+			for _, n := range list {
+				if t.Column(n.Value) == nil {
+					return nil, config.Errorf(n.Pos, "table %s has no column %q%s", q, n.Value, similarColumns(t, n.Value))
+				}
+			}
+		}
+		key := values(tc.Key)
+		if len(key) == 0 {
+			key = t.PrimaryKey
+		}
+		if len(key) == 0 {
+			return nil, config.Errorf(tc.Name.Pos, "table %s has no primary key: set key: [column, ...] to the columns that identify a row", q)
+		}
+		c := sqltemplates.Capture{
+			AuditSchema:      cfg.AuditSchema,
+			Table:            q,
+			Key:              key,
+			Exclude:          sortedValues(tc.Exclude),
+			Mask:             sortedValues(tc.Mask),
+			Placeholder:      tc.MaskPlaceholder,
+			Except:           sortedValues(tc.ExceptColumns),
+			StoreChangedFrom: tc.StoreChangedFrom,
+		}
+		for _, col := range t.Columns {
+			c.Columns = append(c.Columns, col.Name)
+		}
+		if t.Partitioned {
+			c.Mode = sqltemplates.ModeRow
+			c.TruncateAlso = descendants(s, q)
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Table.Less(out[j].Table) })
+	return out, nil
+}
+
+// descendants lists every partition below parent, depth first, in name
+// order.
+func descendants(s *schema.Schema, parent schema.QualifiedName) []schema.QualifiedName {
+	var out []schema.QualifiedName
+	for _, p := range s.Partitions(parent) {
+		out = append(out, p.QualifiedName)
+		out = append(out, descendants(s, p.QualifiedName)...)
+	}
+	return out
+}
+
+func values(ns []config.Name) []string {
+	if len(ns) == 0 {
+		return nil
+	}
+	out := make([]string, len(ns))
+	for i, n := range ns {
+		out[i] = n.Value
+	}
+	return out
+}
+
+func sortedValues(ns []config.Name) []string {
+	out := values(ns)
+	sort.Strings(out)
+	return out
+}
+
+// similarTables suggests tables with the same name in other schemas, or
+// whose name differs only in case.
+func similarTables(s *schema.Schema, q schema.QualifiedName) string {
+	var hints []string
+	for _, t := range s.Tables {
+		if t.QualifiedName != q && strings.EqualFold(t.Name, q.Name) {
+			hints = append(hints, t.QualifiedName.String())
+		}
+	}
+	if len(hints) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %s?)", strings.Join(hints, " or "))
+}
+
+func similarColumns(t *schema.Table, name string) string {
+	var names []string
+	for _, c := range t.Columns {
+		names = append(names, c.Name)
+	}
+	for _, n := range names {
+		if strings.EqualFold(n, name) {
+			return fmt.Sprintf(" (did you mean %q?)", n)
+		}
+	}
+	return fmt.Sprintf(" (columns: %s)", strings.Join(names, ", "))
+}

@@ -1,0 +1,124 @@
+// Package capturetest sets up databases with Threadline capture installed,
+// for tests across the repository: it loads DDL offline, generates the
+// capture migration with the real generator, and applies it to a fresh
+// database from pgtest.
+package capturetest
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/threadline-go/threadline/generator"
+	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/internal/pgtest"
+	"github.com/threadline-go/threadline/schema"
+)
+
+// Clock is the fixed time used for generated migration versions.
+var Clock = func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
+
+// Setup creates a database, runs ddl in it, generates capture for the
+// tables section tablesYAML (the YAML below "tables:", indented by two
+// spaces) and applies the generated up migration. It returns the database.
+func Setup(t testing.TB, ddl, tablesYAML string) *pgtest.DB {
+	t.Helper()
+	db := pgtest.NewDB(t, ddl)
+	up, _ := Generate(t, ddl, tablesYAML)
+	db.Exec(t, up)
+	return db
+}
+
+// Generate returns the up and down SQL of the first capture migration for
+// ddl and tablesYAML, in the plain format.
+func Generate(t testing.TB, ddl, tablesYAML string) (up, down string) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "schema.sql"), []byte(ddl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfgText := "version: 1\nschema:\n  files: [schema.sql]\nmigrations:\n  dir: migrations\n  format: plain\n" +
+		"package:\n  dir: audit\ntables:\n" + tablesYAML
+	cfg, err := config.Parse(filepath.Join(dir, "threadline.yaml"), []byte(cfgText), func(string) string { return "" })
+	if err != nil {
+		t.Fatalf("config: %v\n%s", err, cfgText)
+	}
+	s, err := schema.LoadGlobs(cfg.Schema.Files)
+	if err != nil {
+		t.Fatalf("schema: %v", err)
+	}
+	out, err := generator.Generate(generator.Input{Config: cfg, Schema: s, Now: Clock, Migrations: map[string][]byte{}})
+	if err != nil {
+		t.Fatalf("generate: %v", err)
+	}
+	for _, f := range out.Migrations {
+		switch {
+		case strings.HasSuffix(f.Path, ".up.sql"):
+			up = string(f.Content)
+		case strings.HasSuffix(f.Path, ".down.sql"):
+			down = string(f.Content)
+		}
+	}
+	if up == "" {
+		t.Fatalf("generate: no migration produced")
+	}
+	return up, down
+}
+
+// Change is one audit_changes row with its JSON columns as compact text
+// ("" for NULL), for exact comparisons.
+type Change struct {
+	TransactionID int64
+	Schema        string
+	Table         string
+	PK            string
+	PKBefore      string
+	Op            string
+	After         string
+	Before        string
+	ChangedFields []string
+	ChangedFrom   string
+}
+
+// Changes returns every audit_changes row of the threadline schema in id
+// order.
+func Changes(t testing.TB, db *pgtest.DB) []Change {
+	t.Helper()
+	rows, err := db.Pool.Query(context.Background(), `
+		SELECT transaction_id, table_schema, table_name,
+		       coalesce(table_pk::text, ''), coalesce(table_pk_before::text, ''), op,
+		       coalesce(data_after::text, ''), coalesce(data_before::text, ''),
+		       changed_fields, coalesce(changed_from::text, '')
+		FROM threadline.audit_changes ORDER BY id`)
+	if err != nil {
+		t.Fatalf("read changes: %v", err)
+	}
+	defer rows.Close()
+	var out []Change
+	for rows.Next() {
+		var c Change
+		if err := rows.Scan(&c.TransactionID, &c.Schema, &c.Table, &c.PK, &c.PKBefore, &c.Op,
+			&c.After, &c.Before, &c.ChangedFields, &c.ChangedFrom); err != nil {
+			t.Fatalf("scan change: %v", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("read changes: %v", err)
+	}
+	return out
+}
+
+// Count returns the number of rows in a threadline table (audit_changes,
+// audit_transactions, audit_actions).
+func Count(t testing.TB, db *pgtest.DB, table string) int {
+	t.Helper()
+	var n int
+	if err := db.Pool.QueryRow(context.Background(), "SELECT count(*) FROM threadline."+table).Scan(&n); err != nil {
+		t.Fatalf("count %s: %v", table, err)
+	}
+	return n
+}

@@ -1,0 +1,122 @@
+// Package pgtest gives each test its own PostgreSQL database.
+//
+// Tests never mock the database: they talk to the server named by
+// THREADLINE_TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres).
+// When the server cannot be reached the test fails; it never skips, so a CI
+// run without PostgreSQL is red, not silently green.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// EnvURL is the environment variable that points tests at a server.
+const EnvURL = "THREADLINE_TEST_DATABASE_URL"
+
+// DefaultURL is used when EnvURL is unset.
+const DefaultURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
+// ServerURL returns the URL of the maintenance database tests connect to.
+func ServerURL() string {
+	if u := os.Getenv(EnvURL); u != "" {
+		return u
+	}
+	return DefaultURL
+}
+
+// DB is a fresh, empty database that is dropped when the test ends.
+type DB struct {
+	// Name is the database name.
+	Name string
+	// URL connects to the database.
+	URL string
+	// Pool is a connection pool on the database, closed at cleanup.
+	Pool *pgxpool.Pool
+}
+
+// WithDatabase returns u with its database name replaced by name.
+func WithDatabase(u, name string) (string, error) {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return "", err
+	}
+	pu.Path = "/" + name
+	return pu.String(), nil
+}
+
+// Redact returns u with any password replaced by "xxxxx".
+func Redact(u string) string {
+	pu, err := url.Parse(u)
+	if err != nil || pu.User == nil {
+		return u
+	}
+	if _, ok := pu.User.Password(); ok {
+		pu.User = url.UserPassword(pu.User.Username(), "xxxxx")
+	}
+	return pu.String()
+}
+
+// NewDB creates a new database for t, runs setup statements in it, and
+// registers its removal. It fails t when PostgreSQL is unreachable.
+func NewDB(t testing.TB, setup ...string) *DB {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, ServerURL())
+	if err != nil {
+		t.Fatalf("pgtest: PostgreSQL unreachable at %s (set %s): %v", Redact(ServerURL()), EnvURL, err)
+	}
+	defer admin.Close(context.Background())
+
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "tl_test_" + hex.EncodeToString(b[:])
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE template0"); err != nil {
+		t.Fatalf("pgtest: create database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, ServerURL())
+		if err != nil {
+			t.Errorf("pgtest: drop %s: %v", name, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+			t.Errorf("pgtest: drop %s: %v", name, err)
+		}
+	})
+	u, err := WithDatabase(ServerURL(), name)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	pool, err := pgxpool.New(ctx, u)
+	if err != nil {
+		t.Fatalf("pgtest: connect %s: %v", Redact(u), err)
+	}
+	t.Cleanup(pool.Close)
+	for _, s := range setup {
+		if _, err := pool.Exec(ctx, s); err != nil {
+			t.Fatalf("pgtest: setup: %v\n%s", err, s)
+		}
+	}
+	return &DB{Name: name, URL: u, Pool: pool}
+}
+
+// Exec runs sql in db and fails t on error.
+func (db *DB) Exec(t testing.TB, sql string, args ...any) {
+	t.Helper()
+	if _, err := db.Pool.Exec(context.Background(), sql, args...); err != nil {
+		t.Fatalf("exec %q: %v", sql, err)
+	}
+}

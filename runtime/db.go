@@ -1,0 +1,35 @@
+package threadline
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// DBTX is what the investigation functions need from a database handle.
+// *pgxpool.Pool, *pgx.Conn and pgx.Tx satisfy it.
+type DBTX interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// DefaultSchema is the audit schema used when none is configured.
+const DefaultSchema = "threadline"
+
+// Audit names the audit schema that the investigation and maintenance
+// operations read. The zero value uses DefaultSchema.
+type Audit struct {
+	// Schema is the audit schema (audit_schema in threadline.yaml).
+	Schema string
+}
+
+// schema returns the quoted audit schema name.
+func (a Audit) schema() string {
+	s := a.Schema
+	if s == "" {
+		s = DefaultSchema
+	}
+	return pgx.Identifier{s}.Sanitize()
+}

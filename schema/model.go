@@ -1,0 +1,199 @@
+// Package schema holds the model of a PostgreSQL schema that Threadline
+// generates capture code for, and loads it either from a live database
+// (catalog queries over pgx) or from SQL files (parsed with pg_query).
+//
+// Both loaders produce the same model for the same DDL; tests assert it.
+package schema
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Schema is the set of user tables and types a generator run sees.
+type Schema struct {
+	// Tables in (Schema, Name) order. Partitions are listed too, with
+	// PartitionOf set.
+	Tables []*Table
+	// Enums in (Schema, Name) order.
+	Enums []*Enum
+	// Domains in (Schema, Name) order.
+	Domains []*Domain
+}
+
+// QualifiedName names an object inside a PostgreSQL schema.
+type QualifiedName struct {
+	Schema string
+	Name   string
+}
+
+// String returns schema.name, quoting neither part; use it for messages.
+func (q QualifiedName) String() string { return q.Schema + "." + q.Name }
+
+// Less orders qualified names by schema, then name.
+func (q QualifiedName) Less(o QualifiedName) bool {
+	if q.Schema != o.Schema {
+		return q.Schema < o.Schema
+	}
+	return q.Name < o.Name
+}
+
+// Table is an ordinary or partitioned table.
+type Table struct {
+	QualifiedName
+	// Columns in attribute order (attnum), dropped columns omitted.
+	Columns []*Column
+	// PrimaryKey holds the primary key column names in key order; nil when
+	// the table has no primary key.
+	PrimaryKey []string
+	// Partitioned is true for a partitioned (parent) table.
+	Partitioned bool
+	// PartitionOf names the parent when this table is a partition.
+	PartitionOf *QualifiedName
+}
+
+// Column is one table column.
+type Column struct {
+	Name string
+	Type Type
+	// NotNull is true when the column has a NOT NULL constraint (primary
+	// key columns are always NOT NULL).
+	NotNull bool
+	// Generated is true for a stored generated column.
+	Generated bool
+	// Identity is "", "always" or "by default".
+	Identity string
+}
+
+// Type describes a column's type after resolving domains.
+//
+// Name is the canonical catalog name of the element type: for built-in
+// types the pg_type.typname ("int4", "int8", "text", "varchar",
+// "timestamptz", "bool", "numeric", "jsonb", "uuid", "bytea", …) with
+// Schema "pg_catalog"; for user types (enums, composites) their schema and
+// name. Type modifiers (varchar(20), numeric(10,2)) are not kept.
+type Type struct {
+	Schema string
+	Name   string
+	// ArrayDims is > 0 for array types (PostgreSQL does not enforce the
+	// number of dimensions; 1 is used for every array type).
+	ArrayDims int
+	// Domain names the domain when the column was declared with one; Schema
+	// and Name then describe the domain's (recursively resolved) base type.
+	Domain *QualifiedName
+	// Enum is true when Name is an enum type.
+	Enum bool
+}
+
+// String renders the type in SQL-like form for messages: "pg_catalog.int4[]".
+func (t Type) String() string {
+	s := t.Schema + "." + t.Name
+	if t.Schema == "pg_catalog" {
+		s = t.Name
+	}
+	return s + strings.Repeat("[]", t.ArrayDims)
+}
+
+// Enum is an enum type with its labels in sort order.
+type Enum struct {
+	QualifiedName
+	Labels []string
+}
+
+// Domain is a domain with its resolved base type.
+type Domain struct {
+	QualifiedName
+	Base    Type
+	NotNull bool
+}
+
+// Column returns the named column or nil.
+func (t *Table) Column(name string) *Column {
+	for _, c := range t.Columns {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// Table returns the table with the given qualified name or nil.
+func (s *Schema) Table(q QualifiedName) *Table {
+	for _, t := range s.Tables {
+		if t.QualifiedName == q {
+			return t
+		}
+	}
+	return nil
+}
+
+// Enum returns the enum with the given qualified name or nil.
+func (s *Schema) Enum(q QualifiedName) *Enum {
+	for _, e := range s.Enums {
+		if e.QualifiedName == q {
+			return e
+		}
+	}
+	return nil
+}
+
+// Sort puts tables, enums and domains in (Schema, Name) order.
+func (s *Schema) Sort() {
+	sort.Slice(s.Tables, func(i, j int) bool { return s.Tables[i].QualifiedName.Less(s.Tables[j].QualifiedName) })
+	sort.Slice(s.Enums, func(i, j int) bool { return s.Enums[i].QualifiedName.Less(s.Enums[j].QualifiedName) })
+	sort.Slice(s.Domains, func(i, j int) bool { return s.Domains[i].QualifiedName.Less(s.Domains[j].QualifiedName) })
+}
+
+// Partitions returns the partitions of parent, in name order.
+func (s *Schema) Partitions(parent QualifiedName) []*Table {
+	var out []*Table
+	for _, t := range s.Tables {
+		if t.PartitionOf != nil && *t.PartitionOf == parent {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// ParseQualifiedName splits "schema.table" (or "table", in defaultSchema).
+// Double-quoted parts keep case and may hold dots: "My Schema"."a.b".
+func ParseQualifiedName(s, defaultSchema string) (QualifiedName, error) {
+	var parts []string
+	var cur strings.Builder
+	inQuote, quoted := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case inQuote && c == '"' && i+1 < len(s) && s[i+1] == '"':
+			cur.WriteByte('"')
+			i++
+		case c == '"':
+			inQuote = !inQuote
+			quoted = true
+		case c == '.' && !inQuote:
+			parts = append(parts, cur.String())
+			cur.Reset()
+			quoted = false
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	_ = quoted
+	if inQuote {
+		return QualifiedName{}, fmt.Errorf("table name %q: unterminated quote", s)
+	}
+	parts = append(parts, cur.String())
+	for _, p := range parts {
+		if p == "" {
+			return QualifiedName{}, fmt.Errorf("table name %q: empty part", s)
+		}
+	}
+	switch len(parts) {
+	case 1:
+		return QualifiedName{Schema: defaultSchema, Name: parts[0]}, nil
+	case 2:
+		return QualifiedName{Schema: parts[0], Name: parts[1]}, nil
+	}
+	return QualifiedName{}, fmt.Errorf("table name %q: want table or schema.table", s)
+}

@@ -1,0 +1,1 @@
+ALTER TABLE gm_users ADD COLUMN email text;

@@ -1,0 +1,3 @@
+ALTER TABLE tern_users ADD COLUMN email text;
+---- create above / drop below ----
+ALTER TABLE tern_users DROP COLUMN email;

@@ -1,0 +1,388 @@
+// Package sqltemplates renders the SQL that Threadline installs: the audit
+// schema (tables, indexes, helper functions) and, for every audited table,
+// one generated capture function with its triggers.
+//
+// The templates are embedded text/template files (core.sql.tmpl,
+// capture.sql.tmpl). Every identifier they emit is quoted with QuoteIdent
+// and every literal with QuoteLiteral; the functions they create pin
+// search_path, so the session's search_path never changes what they do.
+package sqltemplates
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+	"text/template"
+
+	"github.com/threadline-go/threadline/schema"
+)
+
+//go:embed *.sql.tmpl
+var files embed.FS
+
+// templates is parsed once; it is immutable after init.
+var templates = template.Must(template.ParseFS(files, "*.sql.tmpl"))
+
+// MaxActorBytes bounds the threadline.actor_ref value that is parsed; a
+// longer value is kept (truncated to this size) as an invalid actor.
+const MaxActorBytes = 4096
+
+// Trigger names. Trigger names are per table, so fixed names are unique.
+const (
+	TriggerInsert   = "threadline_capture_insert"
+	TriggerUpdate   = "threadline_capture_update"
+	TriggerDelete   = "threadline_capture_delete"
+	TriggerRow      = "threadline_capture_row"
+	TriggerTruncate = "threadline_capture_truncate"
+)
+
+// TriggerNames lists every trigger name Threadline may install.
+var TriggerNames = []string{TriggerInsert, TriggerUpdate, TriggerDelete, TriggerRow, TriggerTruncate}
+
+// QuoteIdent quotes an identifier for PostgreSQL: "a""b".
+func QuoteIdent(s string) string {
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
+
+// QuoteQualified quotes schema.name.
+func QuoteQualified(q schema.QualifiedName) string {
+	return QuoteIdent(q.Schema) + "." + QuoteIdent(q.Name)
+}
+
+// QuoteLiteral quotes a string literal. Strings holding a backslash use the
+// E” form with backslashes doubled, so the result means the same whatever
+// standard_conforming_strings is.
+func QuoteLiteral(s string) string {
+	q := "'" + strings.ReplaceAll(s, "'", "''") + "'"
+	if strings.Contains(s, `\`) {
+		return "E" + strings.ReplaceAll(q, `\`, `\\`)
+	}
+	return q
+}
+
+// Statement is one SQL statement (no trailing semicolon).
+type Statement = string
+
+type coreData struct {
+	S             string
+	MaxActorBytes int
+}
+
+func render(name string, data any) Statement {
+	var b bytes.Buffer
+	if err := templates.ExecuteTemplate(&b, name, data); err != nil {
+		// The templates are fixed and their data is built in this package:
+		// a failure is a programming error caught by the package's tests.
+		panic(fmt.Sprintf("sqltemplates: render %s: %v", name, err))
+	}
+	return b.String()
+}
+
+// Install returns the statements that create the audit schema, its tables,
+// indexes and helper functions.
+func Install(auditSchema string) []Statement {
+	d := coreData{S: QuoteIdent(auditSchema), MaxActorBytes: MaxActorBytes}
+	var out []Statement
+	for _, name := range []string{
+		"schema",
+		"actions", "actions_correlation_idx",
+		"transactions", "transactions_action_idx", "transactions_actor_idx", "transactions_started_idx",
+		"changes", "changes_row_idx", "changes_row_before_idx", "changes_transaction_idx", "changes_captured_idx",
+		"actor_ref_valid", "parse_actor_ref", "current_transaction_id",
+	} {
+		out = append(out, render(name, d))
+	}
+	return out
+}
+
+// Uninstall returns the statements that drop the audit schema and all it
+// holds, audit data included. Drop capture units first.
+func Uninstall(auditSchema string) []Statement {
+	return []Statement{render("drop_schema", coreData{S: QuoteIdent(auditSchema)})}
+}
+
+// Mode says how a table's changes are captured.
+type Mode int
+
+const (
+	// ModeStatement uses statement-level AFTER triggers with transition
+	// tables: one set-based INSERT per statement.
+	ModeStatement Mode = iota
+	// ModeRow uses one row-level AFTER trigger. Partitioned tables use it
+	// because row triggers on a partitioned table also fire for writes
+	// that name a partition, including partitions created later.
+	ModeRow
+)
+
+// Capture describes the capture of one table.
+type Capture struct {
+	// AuditSchema is where the audit tables live.
+	AuditSchema string
+	// Table is the audited table.
+	Table schema.QualifiedName
+	// Columns lists every column of the table.
+	Columns []string
+	// Key lists the columns stored in table_pk, in key order.
+	Key []string
+	// Exclude lists columns that never reach any audit column.
+	Exclude []string
+	// Mask lists columns stored as Placeholder (NULL stays NULL).
+	Mask []string
+	// Placeholder replaces masked values.
+	Placeholder string
+	// Except lists columns ignored when deciding whether an UPDATE changed
+	// anything (they are still stored in the row image).
+	Except []string
+	// StoreChangedFrom stores the prior values of changed columns.
+	StoreChangedFrom bool
+	// Mode chooses row-level or statement-level triggers.
+	Mode Mode
+	// TruncateAlso lists further tables (partitions) that get a TRUNCATE
+	// trigger calling the same function.
+	TruncateAlso []schema.QualifiedName
+}
+
+// Unit is everything installed for one audited table.
+type Unit struct {
+	Table schema.QualifiedName
+	// Function is the quoted, schema-qualified capture function name.
+	Function string
+	// Fingerprint identifies the generated SQL: "sha256:<hex>".
+	Fingerprint string
+	// Create installs (or replaces) the function, its comment and the
+	// triggers. It assumes no Threadline trigger exists on the table.
+	Create []Statement
+	// Drop removes the triggers and the function.
+	Drop []Statement
+}
+
+// FunctionName returns the unquoted capture function name for a table:
+// "capture_" + a readable, lower-cased prefix of schema_table + "_" + 8 hex
+// digits of a hash of the exact qualified name. It is at most 58 bytes and
+// distinct for distinct tables, however long or similar their names.
+func FunctionName(t schema.QualifiedName) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(t.Schema + "_" + t.Name) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '_':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	readable := b.String()
+	if len(readable) > 40 {
+		readable = readable[:40]
+	}
+	sum := sha256.Sum256([]byte(t.Schema + "\x00" + t.Name))
+	return "capture_" + readable + "_" + hex.EncodeToString(sum[:4])
+}
+
+type captureData struct {
+	c                *Capture
+	S                string
+	Func             string
+	On               string
+	Trigger          string
+	Comment          string
+	ModeComment      string
+	SchemaLit        string
+	NameLit          string
+	Row              bool
+	FingerprintLit   string
+	StoreChangedFrom bool
+}
+
+func (d captureData) has(list []string, col string) bool {
+	for _, c := range list {
+		if c == col {
+			return true
+		}
+	}
+	return false
+}
+
+// KeyOf renders the table_pk object built from row image x.
+func (d captureData) KeyOf(x string) string {
+	parts := make([]string, 0, 2*len(d.c.Key))
+	for _, k := range d.c.Key {
+		parts = append(parts, QuoteLiteral(k), x+"->"+QuoteLiteral(k))
+	}
+	return "jsonb_build_object(" + strings.Join(parts, ", ") + ")"
+}
+
+// KeyChanged renders a condition true when the key differs between o and n.
+func (d captureData) KeyChanged(o, n string) string {
+	parts := make([]string, 0, len(d.c.Key))
+	for _, k := range d.c.Key {
+		l := QuoteLiteral(k)
+		parts = append(parts, o+"->"+l+" IS DISTINCT FROM "+n+"->"+l)
+	}
+	return "(" + strings.Join(parts, " OR ") + ")"
+}
+
+func (d captureData) placeholder() string {
+	return "to_jsonb(" + QuoteLiteral(d.c.Placeholder) + "::text)"
+}
+
+// Redact renders row image x with excluded columns removed and masked
+// columns replaced by the placeholder (a JSON null stays null).
+func (d captureData) Redact(x string) string {
+	out := x
+	if len(d.c.Exclude) > 0 {
+		out = "(" + x + " - " + textArray(d.c.Exclude) + ")"
+	}
+	// jsonb_build_object takes at most 100 arguments: 50 masked columns
+	// per call.
+	for start := 0; start < len(d.c.Mask); start += 50 {
+		end := min(start+50, len(d.c.Mask))
+		parts := make([]string, 0, 2*(end-start))
+		for _, m := range d.c.Mask[start:end] {
+			l := QuoteLiteral(m)
+			parts = append(parts, l, "CASE WHEN "+x+"->"+l+" = 'null'::jsonb THEN 'null'::jsonb ELSE "+d.placeholder()+" END")
+		}
+		out = "(" + out + " || jsonb_build_object(" + strings.Join(parts, ", ") + "))"
+	}
+	return out
+}
+
+// ChangedList renders one CASE per qualifying column, in sorted column
+// order, yielding the column's name when its value differs.
+func (d captureData) ChangedList(o, n string) string {
+	var cols []string
+	for _, c := range d.c.Columns {
+		if !d.has(d.c.Exclude, c) && !d.has(d.c.Except, c) {
+			cols = append(cols, c)
+		}
+	}
+	sort.Strings(cols)
+	parts := make([]string, 0, len(cols))
+	for _, c := range cols {
+		l := QuoteLiteral(c)
+		parts = append(parts, "CASE WHEN "+o+"->"+l+" IS DISTINCT FROM "+n+"->"+l+" THEN "+l+" END")
+	}
+	return strings.Join(parts, ",\n                ")
+}
+
+// PriorValue renders the redacted prior value of column k (a text
+// expression) from old image o.
+func (d captureData) PriorValue(o, k string) string {
+	if len(d.c.Mask) == 0 {
+		return o + "->" + k
+	}
+	return "CASE WHEN " + k + " = ANY (" + textArray(d.c.Mask) + ") AND " + o + "->" + k +
+		" <> 'null'::jsonb THEN " + d.placeholder() + " ELSE " + o + "->" + k + " END"
+}
+
+func textArray(items []string) string {
+	q := make([]string, len(items))
+	for i, s := range items {
+		q[i] = QuoteLiteral(s)
+	}
+	return "ARRAY[" + strings.Join(q, ", ") + "]::text[]"
+}
+
+// tagSentinel is the dollar-quote tag the templates use for function
+// bodies; fixDollarTag swaps it when the body itself contains it.
+const tagSentinel = "$threadline$"
+
+// CaptureUnit renders the capture function and triggers for one table.
+func CaptureUnit(c Capture) (Unit, error) {
+	if len(c.Key) == 0 {
+		return Unit{}, fmt.Errorf("capture %s: no key columns", c.Table)
+	}
+	fn := QuoteIdent(c.AuditSchema) + "." + QuoteIdent(FunctionName(c.Table))
+	d := captureData{
+		c:                &c,
+		S:                QuoteIdent(c.AuditSchema),
+		Func:             fn,
+		On:               QuoteQualified(c.Table),
+		Comment:          strings.ReplaceAll(c.Table.String(), "\n", " "),
+		SchemaLit:        QuoteLiteral(c.Table.Schema),
+		NameLit:          QuoteLiteral(c.Table.Name),
+		Row:              c.Mode == ModeRow,
+		StoreChangedFrom: c.StoreChangedFrom,
+	}
+	d.ModeComment = "statement-level triggers with transition tables"
+	if d.Row {
+		d.ModeComment = "row-level trigger"
+	}
+	function := fixDollarTag(render("capture_function", d))
+
+	var triggers []Statement
+	var drops []Statement
+	addTrigger := func(tmpl, name string, on schema.QualifiedName) {
+		dd := d
+		dd.On = QuoteQualified(on)
+		dd.Trigger = QuoteIdent(name)
+		triggers = append(triggers, render(tmpl, dd))
+		drops = append(drops, render("drop_trigger", dd))
+	}
+	if d.Row {
+		addTrigger("trigger_row", TriggerRow, c.Table)
+	} else {
+		addTrigger("trigger_insert", TriggerInsert, c.Table)
+		addTrigger("trigger_update", TriggerUpdate, c.Table)
+		addTrigger("trigger_delete", TriggerDelete, c.Table)
+	}
+	addTrigger("trigger_truncate", TriggerTruncate, c.Table)
+	for _, p := range c.TruncateAlso {
+		addTrigger("trigger_truncate", TriggerTruncate, p)
+	}
+
+	h := sha256.New()
+	h.Write([]byte(function))
+	for _, t := range triggers {
+		h.Write([]byte{0})
+		h.Write([]byte(t))
+	}
+	fp := "sha256:" + hex.EncodeToString(h.Sum(nil))[:32]
+	d.FingerprintLit = QuoteLiteral(CommentPrefix + c.Table.String() + "; fingerprint " + fp)
+
+	u := Unit{Table: c.Table, Function: fn, Fingerprint: fp}
+	u.Create = append(u.Create, function, render("comment", d))
+	u.Create = append(u.Create, triggers...)
+	u.Drop = append(drops, render("drop_function", d))
+	return u, nil
+}
+
+// CommentPrefix starts the comment on every capture function; the
+// fingerprint follows "; fingerprint ".
+const CommentPrefix = "threadline capture for "
+
+// ParseFingerprint extracts the fingerprint from a capture function's
+// comment, or "" when the comment is not Threadline's.
+func ParseFingerprint(comment string) string {
+	if !strings.HasPrefix(comment, CommentPrefix) {
+		return ""
+	}
+	i := strings.LastIndex(comment, "; fingerprint ")
+	if i < 0 {
+		return ""
+	}
+	return comment[i+len("; fingerprint "):]
+}
+
+// fixDollarTag replaces the $threadline$ quoting tag by one that does not
+// occur inside the body (a hostile identifier could contain it).
+func fixDollarTag(s string) string {
+	first := strings.Index(s, tagSentinel)
+	last := strings.LastIndex(s, tagSentinel)
+	if first < 0 || first == last {
+		return s
+	}
+	body := s[first+len(tagSentinel) : last]
+	if !strings.Contains(body, "$threadline") {
+		return s
+	}
+	for i := 1; ; i++ {
+		tag := fmt.Sprintf("$threadline%d$", i)
+		if !strings.Contains(body, tag) {
+			return s[:first] + tag + body + tag + s[last+len(tagSentinel):]
+		}
+	}
+}
