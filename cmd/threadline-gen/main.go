@@ -94,7 +94,7 @@ func runEnv(ctx context.Context, args []string, stdout, stderr io.Writer, e env)
 		return 0
 	}
 
-	cfg, err := config.Load(*cfgPath)
+	cfg, err := config.LoadEnv(*cfgPath, e.getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "threadline-gen: %v\n", err)
 		return 1

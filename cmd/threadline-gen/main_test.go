@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/threadline-go/threadline/internal/pgtest"
 )
 
 var fixedNow = func() time.Time { return time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC) }
@@ -131,4 +133,66 @@ func mustRead(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+func TestUnreachableDatabaseHidesPassword(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "threadline.yaml")
+	os.WriteFile(cfg, []byte("version: 1\nschema:\n  database_url: ${APP_DB}\nmigrations:\n  dir: m\n  format: goose\npackage:\n  dir: a\ntables:\n  users: {}\n"), 0o644)
+	var out, errb bytes.Buffer
+	code := runEnv(context.Background(), []string{"-config", cfg}, &out, &errb, env{
+		getenv: func(k string) string {
+			if k == "APP_DB" {
+				return "postgres://app:s3cr3t-pw@127.0.0.1:1/app?connect_timeout=2"
+			}
+			return ""
+		},
+		now: fixedNow,
+	})
+	if code != 1 || !strings.Contains(errb.String(), "127.0.0.1:1") || strings.Contains(errb.String(), "s3cr3t-pw") {
+		t.Fatalf("code=%d stderr=%s", code, errb.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "m")); !os.IsNotExist(err) {
+		t.Error("files written on error")
+	}
+}
+
+func TestSQLSyntaxErrorIsPositioned(t *testing.T) {
+	dir := cliProject(t)
+	os.WriteFile(filepath.Join(dir, "schema.sql"), []byte("CREATE TABLE users (id bigint PRIMARY KEY);\nCREATE TABEL oops (id int);\n"), 0o644)
+	code, _, errs := runIn(t, "-config", filepath.Join(dir, "threadline.yaml"))
+	if code != 1 || !strings.Contains(errs, "schema.sql:2:8: syntax error at or near \"TABEL\"") {
+		t.Fatalf("code=%d stderr=%s", code, errs)
+	}
+}
+
+func TestLiveAndOfflineGenerateTheSameMigration(t *testing.T) {
+	db := pgtest.NewDB(t, cliDDL)
+	offline := cliProject(t)
+	if code, _, errs := runIn(t, "-config", filepath.Join(offline, "threadline.yaml")); code != 0 {
+		t.Fatal(errs)
+	}
+	live := t.TempDir()
+	cfg := filepath.Join(live, "threadline.yaml")
+	os.WriteFile(cfg, []byte("version: 1\nschema:\n  database_url: ${APP_DB}\nmigrations:\n  dir: migrations\n  format: golang-migrate\npackage:\n  dir: audit\ntables:\n  users: {}\n"), 0o644)
+	var out, errb bytes.Buffer
+	code := runEnv(context.Background(), []string{"-config", cfg}, &out, &errb, env{
+		getenv: func(k string) string {
+			if k == "APP_DB" {
+				return db.URL
+			}
+			return ""
+		},
+		now: fixedNow,
+	})
+	if code != 0 {
+		t.Fatal(errb.String())
+	}
+	for _, name := range []string{"20260401090000_threadline_install.up.sql", "20260401090000_threadline_install.down.sql"} {
+		a := mustRead(t, filepath.Join(offline, "migrations", name))
+		b := mustRead(t, filepath.Join(live, "migrations", name))
+		if a != b {
+			t.Errorf("%s differs between offline and live schema loading", name)
+		}
+	}
 }

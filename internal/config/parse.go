@@ -13,6 +13,11 @@ import (
 // schema.database_url expand with os.Getenv. Every error is an *Error; a
 // file that cannot be read wraps the underlying *fs.PathError.
 func Load(path string) (*Config, error) {
+	return LoadEnv(path, os.Getenv)
+}
+
+// LoadEnv is Load with the environment lookup supplied by the caller.
+func LoadEnv(path string, getenv func(string) string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		msg := err.Error()
@@ -22,7 +27,7 @@ func Load(path string) (*Config, error) {
 		}
 		return nil, &Error{Pos: Pos{File: path}, Msg: "cannot read config: " + msg, Err: err}
 	}
-	return Parse(path, data, os.Getenv)
+	return Parse(path, data, getenv)
 }
 
 // Parse decodes and validates the config text data read from path. path
