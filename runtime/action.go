@@ -1,0 +1,373 @@
+package threadline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Action statuses (audit_actions.status).
+const (
+	// ActionOK records an action that succeeded (the default).
+	ActionOK = "ok"
+	// ActionError records an action that failed.
+	ActionError = "error"
+)
+
+// MaxJobIDBytes bounds a job id.
+const MaxJobIDBytes = 256
+
+// ErrNotInTransaction is returned (wrapped) by RecordAction when it is not
+// given a transaction.
+var ErrNotInTransaction = errors.New("threadline: not in a transaction")
+
+// ErrActionAlreadyRecorded is returned (wrapped) by RecordAction when the
+// current transaction is already linked to an action: a transaction has at
+// most one (audit_transactions.action_id). Nothing is written then.
+var ErrActionAlreadyRecorded = errors.New("threadline: the transaction already has an action")
+
+// ErrInvalidAction is wrapped by errors about invalid RecordAction
+// arguments (name, status, texts).
+var ErrInvalidAction = errors.New("threadline: invalid action")
+
+// Action is a semantic action: who did what and why, one row of
+// audit_actions, linked from the audit_transactions row of the transaction
+// that recorded it. Empty strings stand for SQL NULL.
+type Action struct {
+	// ID is audit_actions.id.
+	ID int64 `json:"id"`
+	// Name names the action, e.g. "order.refund".
+	Name string `json:"name"`
+	// Actor is who performed it; nil when unknown.
+	Actor *ActorRef `json:"actor_ref,omitempty"`
+	// Status is ActionOK or ActionError.
+	Status string `json:"status"`
+	// Verb is an optional verb ("create", "approve"...).
+	Verb string `json:"verb,omitempty"`
+	// Category is an optional category ("billing"...).
+	Category string `json:"category,omitempty"`
+	// Reason is an optional reason given by the actor.
+	Reason string `json:"reason,omitempty"`
+	// Comment is an optional free-text comment.
+	Comment string `json:"comment,omitempty"`
+	// CorrelationID ties the action to other work of the same intent.
+	CorrelationID string `json:"correlation_id,omitempty"`
+	// RequestID is the id of the request that performed the action.
+	RequestID string `json:"request_id,omitempty"`
+	// JobID is the id of the background job that performed the action.
+	JobID string `json:"job_id,omitempty"`
+	// InsertedAt is when the action was recorded.
+	InsertedAt time.Time `json:"inserted_at"`
+	// TransactionID is the audit_transactions.id linked to the action; 0
+	// when unknown.
+	TransactionID int64 `json:"transaction_id,omitempty"`
+}
+
+// ActionOption configures RecordAction. WithActor, WithRequestID and
+// WithCorrelationID are ActionOptions too.
+type ActionOption interface {
+	applyAction(*actionConfig)
+}
+
+type actionConfig struct {
+	attr     attribution
+	status   *string
+	verb     *string
+	category *string
+	reason   *string
+	comment  *string
+	jobID    *string
+}
+
+type actionOptionFunc func(*actionConfig)
+
+func (f actionOptionFunc) applyAction(c *actionConfig) { f(c) }
+
+// WithStatus sets the status of the action: ActionOK (default) or
+// ActionError.
+func WithStatus(status string) ActionOption {
+	return actionOptionFunc(func(c *actionConfig) { c.status = &status })
+}
+
+// WithVerb sets the verb of the action.
+func WithVerb(verb string) ActionOption {
+	return actionOptionFunc(func(c *actionConfig) { c.verb = &verb })
+}
+
+// WithCategory sets the category of the action.
+func WithCategory(category string) ActionOption {
+	return actionOptionFunc(func(c *actionConfig) { c.category = &category })
+}
+
+// WithReason sets the reason of the action.
+func WithReason(reason string) ActionOption {
+	return actionOptionFunc(func(c *actionConfig) { c.reason = &reason })
+}
+
+// WithComment sets the comment of the action.
+func WithComment(comment string) ActionOption {
+	return actionOptionFunc(func(c *actionConfig) { c.comment = &comment })
+}
+
+// WithJobID sets the id of the background job performing the action
+// (default: the job id in the context, see ContextWithJobID).
+func WithJobID(id string) ActionOption {
+	return actionOptionFunc(func(c *actionConfig) { c.jobID = &id })
+}
+
+// RecordAction records a semantic action in the default audit schema; see
+// Audit.RecordAction.
+func RecordAction(ctx context.Context, tx pgx.Tx, name string, opts ...ActionOption) (Action, error) {
+	return Audit{}.RecordAction(ctx, tx, name, opts...)
+}
+
+// RecordAction inserts an audit_actions row in tx and links it to tx's
+// audit_transactions row (audit_transactions.action_id), creating that row
+// when no audited write happened yet in the transaction. Both happen in
+// one round trip (a pgx batch of two statements; the first makes sure the
+// transaction row exists and is visible to the second). Rolling tx back
+// removes both.
+//
+// The actor, request id and correlation id of the action are, in order of
+// precedence: the options WithActor, WithRequestID and WithCorrelationID;
+// the values the transaction is attributed to (its audit_transactions
+// row, filled from the settings InTx publishes); the values in ctx. The
+// job id is WithJobID's, else the context's (ContextWithJobID).
+//
+// Errors: a nil tx (ErrNotInTransaction); a blank name, a status other
+// than ActionOK or ActionError (ErrInvalidAction); an invalid actor
+// (ErrInvalidActor); a blank correlation id or one over 256 bytes, an
+// invalid request or job id (ErrInvalidAttribution); a transaction that
+// already has an action (ErrActionAlreadyRecorded). Nothing is written
+// when an error is returned, except for a database error, after which the
+// transaction is aborted anyway.
+func (a Audit) RecordAction(ctx context.Context, tx pgx.Tx, name string, opts ...ActionOption) (Action, error) {
+	if tx == nil || isNilPointer(tx) {
+		return Action{}, fmt.Errorf("threadline: record action %q: %w", name, ErrNotInTransaction)
+	}
+	var cfg actionConfig
+	for _, o := range opts {
+		if o != nil {
+			o.applyAction(&cfg)
+		}
+	}
+	p, err := cfg.params(ctx, name)
+	if err != nil {
+		return Action{}, fmt.Errorf("threadline: record action %q: %w", name, err)
+	}
+	s := a.schema()
+	b := &pgx.Batch{}
+	b.Queue("select " + s + ".current_transaction_id()")
+	b.Queue(`with h as (
+    select t.id, t.actor_ref, t.request_id, t.correlation_id, t.action_id
+    from `+s+`.audit_transactions t
+    where t.id = (select `+s+`.current_transaction_id())
+), a as (
+    insert into `+s+`.audit_actions
+        (name, actor_ref, status, verb, category, reason, comment, correlation_id, request_id, job_id)
+    select $1::text, coalesce($2::jsonb, h.actor_ref, $3::jsonb), $4::text, $5::text, $6::text, $7::text, $8::text,
+           coalesce($9::text, h.correlation_id, $10::text), coalesce($11::text, h.request_id, $12::text), $13::text
+    from h
+    where h.action_id is null
+    returning id, name, actor_ref, status, verb, category, reason, comment,
+              correlation_id, request_id, job_id, inserted_at
+), u as (
+    update `+s+`.audit_transactions t set action_id = a.id
+    from a, h
+    where t.id = h.id
+)
+select h.id, h.action_id, a.id, a.name, a.actor_ref::text, a.status, a.verb, a.category, a.reason,
+       a.comment, a.correlation_id, a.request_id, a.job_id, a.inserted_at
+from h left join a on true`,
+		name, p.actor, p.ctxActor, p.status, p.verb, p.category, p.reason, p.comment,
+		p.correlationID, p.ctxCorrelationID, p.requestID, p.ctxRequestID, p.jobID)
+	br := tx.SendBatch(ctx, b)
+	act, err := scanRecordedAction(br)
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if errors.Is(err, pgx.ErrTxClosed) {
+		return Action{}, fmt.Errorf("threadline: record action %q: %w: %w", name, ErrNotInTransaction, err)
+	}
+	if err != nil {
+		return Action{}, fmt.Errorf("threadline: record action %q: %w", name, err)
+	}
+	return act, nil
+}
+
+// scanRecordedAction reads the results of the RecordAction batch.
+func scanRecordedAction(br pgx.BatchResults) (Action, error) {
+	var headerID int64
+	if err := br.QueryRow().Scan(&headerID); err != nil {
+		return Action{}, fmt.Errorf("transaction header: %w", err)
+	}
+	var (
+		hID, existing, id                                    *int64
+		name, actor, status, verb, category, reason, comment *string
+		correlationID, requestID, jobID                      *string
+		insertedAt                                           *time.Time
+	)
+	err := br.QueryRow().Scan(&hID, &existing, &id, &name, &actor, &status, &verb, &category, &reason,
+		&comment, &correlationID, &requestID, &jobID, &insertedAt)
+	if err != nil {
+		return Action{}, fmt.Errorf("insert: %w", err)
+	}
+	if id == nil {
+		if existing != nil {
+			return Action{}, fmt.Errorf("%w (audit_transactions.id %d is linked to audit_actions.id %d)", ErrActionAlreadyRecorded, headerID, *existing)
+		}
+		return Action{}, errors.New("insert: no row written")
+	}
+	act := Action{
+		ID:            *id,
+		Name:          textOrEmpty(name),
+		Status:        textOrEmpty(status),
+		Verb:          textOrEmpty(verb),
+		Category:      textOrEmpty(category),
+		Reason:        textOrEmpty(reason),
+		Comment:       textOrEmpty(comment),
+		CorrelationID: textOrEmpty(correlationID),
+		RequestID:     textOrEmpty(requestID),
+		JobID:         textOrEmpty(jobID),
+		TransactionID: headerID,
+	}
+	if insertedAt != nil {
+		act.InsertedAt = *insertedAt
+	}
+	if actor != nil {
+		var ref ActorRef
+		if err := ref.UnmarshalJSON([]byte(*actor)); err != nil {
+			return Action{}, fmt.Errorf("stored actor: %w", err)
+		}
+		act.Actor = &ref
+	}
+	return act, nil
+}
+
+// isNilPointer reports whether v holds a nil pointer.
+func isNilPointer(v any) bool {
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
+}
+
+func textOrEmpty(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// actionParams are the query arguments of RecordAction; nil is SQL NULL.
+type actionParams struct {
+	actor, ctxActor                 any
+	status                          string
+	verb, category, reason, comment any
+	correlationID, ctxCorrelationID any
+	requestID, ctxRequestID         any
+	jobID                           any
+}
+
+// params validates the configuration and returns the query arguments.
+func (c actionConfig) params(ctx context.Context, name string) (actionParams, error) {
+	var p actionParams
+	if err := checkFreeText("name", name); err != nil {
+		return p, err
+	}
+	if isBlank(name) {
+		return p, fmt.Errorf("%w: blank name", ErrInvalidAction)
+	}
+	p.status = ActionOK
+	if c.status != nil {
+		p.status = *c.status
+	}
+	if p.status != ActionOK && p.status != ActionError {
+		return p, fmt.Errorf("%w: status %q (want %q or %q)", ErrInvalidAction, p.status, ActionOK, ActionError)
+	}
+	for _, f := range []struct {
+		field string
+		v     *string
+		dst   *any
+	}{
+		{"verb", c.verb, &p.verb},
+		{"category", c.category, &p.category},
+		{"reason", c.reason, &p.reason},
+		{"comment", c.comment, &p.comment},
+	} {
+		if f.v == nil || *f.v == "" {
+			continue
+		}
+		if err := checkFreeText(f.field, *f.v); err != nil {
+			return p, err
+		}
+		*f.dst = *f.v
+	}
+
+	explicit, err := c.attr.normalize()
+	if err != nil {
+		return p, err
+	}
+	fromCtx, err := attribution{}.fromContext(ctx).normalize()
+	if err != nil {
+		return p, fmt.Errorf("context: %w", err)
+	}
+	if explicit.actor != nil {
+		p.actor = string(explicit.actor.appendCanonical(nil))
+	}
+	if fromCtx.actor != nil {
+		p.ctxActor = string(fromCtx.actor.appendCanonical(nil))
+	}
+	p.requestID, p.ctxRequestID = strOrNil(explicit.requestID), strOrNil(fromCtx.requestID)
+	p.correlationID, p.ctxCorrelationID = strOrNil(explicit.correlationID), strOrNil(fromCtx.correlationID)
+
+	jobID := c.jobID
+	if jobID == nil {
+		if s, ok := JobIDFromContext(ctx); ok {
+			jobID = &s
+		}
+	}
+	if jobID != nil {
+		if err := validateJobID(*jobID); err != nil {
+			return p, err
+		}
+		p.jobID = *jobID
+	}
+	return p, nil
+}
+
+func strOrNil(s *string) any {
+	if s == nil {
+		return nil
+	}
+	return *s
+}
+
+// validateJobID reports whether id can be stored as a job id.
+func validateJobID(id string) error {
+	if strings.TrimSpace(id) == "" {
+		return fmt.Errorf("%w: job id is blank", ErrInvalidAttribution)
+	}
+	if len(id) > MaxJobIDBytes {
+		return fmt.Errorf("%w: job id is %d bytes, more than %d", ErrInvalidAttribution, len(id), MaxJobIDBytes)
+	}
+	if err := checkText(id); err != nil {
+		return fmt.Errorf("%w: job id %v", ErrInvalidAttribution, err)
+	}
+	return nil
+}
+
+// checkFreeText rejects what a PostgreSQL text column cannot hold.
+func checkFreeText(field, s string) error {
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalidAction, field)
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return fmt.Errorf("%w: %s contains a NUL character", ErrInvalidAction, field)
+	}
+	return nil
+}

@@ -1,0 +1,323 @@
+package threadline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The transaction-local settings the capture triggers read (see
+// threadline.current_transaction_id in the generated core migration).
+const (
+	settingActor         = "threadline.actor_ref"
+	settingRequestID     = "threadline.request_id"
+	settingCorrelationID = "threadline.correlation_id"
+)
+
+// rollbackTimeout bounds the rollback InTx sends after fn failed or
+// panicked; the rollback runs even when ctx is already cancelled.
+const rollbackTimeout = 10 * time.Second
+
+// ErrNestedAttribution is returned (wrapped) by InTx when it is nested in
+// an enclosing transaction and explicitly asks for an actor, request id or
+// correlation id other than the one in effect there. Attribution belongs
+// to the database transaction as a whole (one audit_transactions row), so
+// a savepoint cannot carry a different one.
+var ErrNestedAttribution = errors.New("threadline: a nested transaction cannot change the attribution of its enclosing transaction")
+
+// Beginner is what InTx needs from a database handle: *pgxpool.Pool,
+// *pgxpool.Conn, *pgx.Conn and pgx.Tx satisfy it. A pgx.Tx makes InTx
+// nested (a savepoint).
+type Beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// txBeginner is implemented by *pgxpool.Pool, *pgxpool.Conn and *pgx.Conn.
+type txBeginner interface {
+	BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
+}
+
+// TxOption configures InTx. WithActor, WithRequestID, WithCorrelationID
+// and WithTxOptions are TxOptions.
+type TxOption interface {
+	applyTx(*txConfig)
+}
+
+type txConfig struct {
+	attr      attribution
+	txOptions *pgx.TxOptions
+}
+
+type txOptionsOption struct{ opts pgx.TxOptions }
+
+func (o txOptionsOption) applyTx(c *txConfig) { c.txOptions = &o.opts }
+
+// WithTxOptions sets the isolation level, access mode and deferrable mode
+// of the transaction. A BeginQuery in opts is sent first, followed by the
+// attribution settings in the same round trip. It cannot be used with a
+// nested InTx (the enclosing transaction already chose them).
+func WithTxOptions(opts pgx.TxOptions) TxOption { return txOptionsOption{opts: opts} }
+
+// InTx runs fn in a database transaction attributed to an actor, a request
+// id and a correlation id, and commits it; it rolls back when fn returns
+// an error or panics (the panic then continues).
+//
+// The attribution comes from the options (WithActor, WithRequestID,
+// WithCorrelationID) and, for what they leave unset, from ctx
+// (ContextWithActor and friends, filled by the HTTP middleware or a job's
+// JobAttribution). It is published as the transaction-local settings
+// threadline.actor_ref, threadline.request_id and threadline.correlation_id
+// (set_config(name, value, true)) that the capture triggers read. All three
+// are always written, empty when unknown, so a value left at session level
+// on a pooled connection can never attribute this transaction; and being
+// transaction-local they vanish at COMMIT or ROLLBACK, which makes InTx
+// safe under PgBouncer transaction pooling.
+//
+// One round trip: with *pgxpool.Pool, *pgxpool.Conn or *pgx.Conn the
+// BEGIN and the set_config calls travel as one multi-statement simple
+// query ("begin; select set_config(...), ..." passed to pgx as
+// TxOptions.BeginQuery), so attribution costs no extra round trip. (A
+// Beginner without BeginTx costs one more.) The test
+// TestInTxSingleRoundTrip counts the writes on the connection's socket.
+//
+// Nested use: when db is a pgx.Tx, InTx runs fn in a savepoint of that
+// transaction (released on success, rolled back on error or panic) and
+// publishes nothing: the enclosing transaction's attribution applies,
+// because the database attributes a whole transaction, not a savepoint.
+// Values in ctx are ignored; an explicit option that differs from the value
+// in effect is an error wrapping ErrNestedAttribution (checked before the
+// savepoint is created, with one extra query), as is WithTxOptions.
+//
+// Errors from fn are returned wrapped ("threadline: transaction: ..."), so
+// errors.Is and errors.As see them.
+func InTx(ctx context.Context, db Beginner, fn func(pgx.Tx) error, opts ...TxOption) error {
+	if db == nil {
+		return errors.New("threadline: transaction: nil database handle")
+	}
+	if fn == nil {
+		return errors.New("threadline: transaction: nil function")
+	}
+	var cfg txConfig
+	for _, o := range opts {
+		if o != nil {
+			o.applyTx(&cfg)
+		}
+	}
+	if outer, ok := db.(pgx.Tx); ok {
+		return inNestedTx(ctx, outer, fn, cfg)
+	}
+	attr, err := cfg.attr.fromContext(ctx).normalize()
+	if err != nil {
+		return fmt.Errorf("threadline: transaction: %w", err)
+	}
+	tx, err := txBegin(ctx, db, cfg.txOptions, settingsSQL(attr))
+	if err != nil {
+		return fmt.Errorf("threadline: transaction: begin: %w", err)
+	}
+	return txRun(ctx, tx, fn)
+}
+
+// txBegin starts a top-level transaction and publishes the settings.
+func txBegin(ctx context.Context, db Beginner, txOpts *pgx.TxOptions, settings string) (pgx.Tx, error) {
+	b, ok := db.(txBeginner)
+	if !ok {
+		if txOpts != nil {
+			return nil, fmt.Errorf("%T has no BeginTx method for transaction options", db)
+		}
+		tx, err := db.Begin(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := tx.Exec(ctx, settings); err != nil {
+			_ = txRollback(ctx, tx)
+			return nil, fmt.Errorf("publish attribution: %w", err)
+		}
+		return tx, nil
+	}
+	var o pgx.TxOptions
+	if txOpts != nil {
+		o = *txOpts
+	}
+	head, err := beginSQL(o)
+	if err != nil {
+		return nil, err
+	}
+	// No arguments: pgx sends this as one simple-protocol Query message.
+	o.BeginQuery = head + "; " + settings
+	tx, err := b.BeginTx(ctx, o)
+	if err != nil {
+		abandonFailedBegin(db)
+		return nil, err
+	}
+	return tx, nil
+}
+
+// abandonFailedBegin rolls back a connection left inside a transaction
+// when BEGIN succeeded but the settings in the same message failed. A
+// pool discards such a connection by itself when it is released.
+func abandonFailedBegin(db Beginner) {
+	var c *pgx.Conn
+	switch d := db.(type) {
+	case *pgx.Conn:
+		c = d
+	case interface{ Conn() *pgx.Conn }:
+		c = d.Conn()
+	}
+	if c == nil || c.IsClosed() {
+		return
+	}
+	if s := c.PgConn().TxStatus(); s == 'T' || s == 'E' {
+		ctx, cancel := context.WithTimeout(context.Background(), rollbackTimeout)
+		defer cancel()
+		_, _ = c.Exec(ctx, "rollback")
+	}
+}
+
+// beginSQL renders the BEGIN statement for o (o.BeginQuery when set).
+func beginSQL(o pgx.TxOptions) (string, error) {
+	if o.BeginQuery != "" {
+		return strings.TrimRight(strings.TrimSpace(o.BeginQuery), ";"), nil
+	}
+	s := "begin"
+	switch o.IsoLevel {
+	case "":
+	case pgx.Serializable, pgx.RepeatableRead, pgx.ReadCommitted, pgx.ReadUncommitted:
+		s += " isolation level " + string(o.IsoLevel)
+	default:
+		return "", fmt.Errorf("unknown isolation level %q", string(o.IsoLevel))
+	}
+	switch o.AccessMode {
+	case "":
+	case pgx.ReadWrite, pgx.ReadOnly:
+		s += " " + string(o.AccessMode)
+	default:
+		return "", fmt.Errorf("unknown access mode %q", string(o.AccessMode))
+	}
+	switch o.DeferrableMode {
+	case "":
+	case pgx.Deferrable, pgx.NotDeferrable:
+		s += " " + string(o.DeferrableMode)
+	default:
+		return "", fmt.Errorf("unknown deferrable mode %q", string(o.DeferrableMode))
+	}
+	return s, nil
+}
+
+// settingsSQL renders the statement publishing at (already normalized) as
+// transaction-local settings. Unset values are published as empty strings,
+// which the database reads as NULL. Values are escape-string literals,
+// correct whatever standard_conforming_strings says; they hold no NUL
+// (validated).
+func settingsSQL(at attribution) string {
+	var actor, requestID, correlationID string
+	if at.actor != nil {
+		actor = string(at.actor.appendCanonical(nil))
+	}
+	if at.requestID != nil {
+		requestID = *at.requestID
+	}
+	if at.correlationID != nil {
+		correlationID = *at.correlationID
+	}
+	return "select set_config('" + settingActor + "', " + quoteLiteral(actor) + ", true), " +
+		"set_config('" + settingRequestID + "', " + quoteLiteral(requestID) + ", true), " +
+		"set_config('" + settingCorrelationID + "', " + quoteLiteral(correlationID) + ", true)"
+}
+
+// quoteLiteral returns s as a PostgreSQL escape string constant (E'...').
+func quoteLiteral(s string) string {
+	return "E'" + strings.NewReplacer(`\`, `\\`, `'`, `''`).Replace(s) + "'"
+}
+
+// txRun runs fn in tx and commits, or rolls back when fn fails or panics.
+func txRun(ctx context.Context, tx pgx.Tx, fn func(pgx.Tx) error) error {
+	finished := false
+	defer func() {
+		// Reached without finishing only when fn panicked (or called
+		// runtime.Goexit): roll back and let the panic continue.
+		if !finished {
+			_ = txRollback(ctx, tx)
+		}
+	}()
+	fnErr := fn(tx)
+	finished = true
+	if fnErr != nil {
+		if rbErr := txRollback(ctx, tx); rbErr != nil {
+			return fmt.Errorf("threadline: transaction: %w", errors.Join(fnErr, fmt.Errorf("rollback: %w", rbErr)))
+		}
+		return fmt.Errorf("threadline: transaction: %w", fnErr)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("threadline: transaction: commit: %w", err)
+	}
+	return nil
+}
+
+// txRollback rolls tx back even when ctx is already cancelled. A transaction
+// that fn already closed is not an error.
+func txRollback(ctx context.Context, tx pgx.Tx) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	defer cancel()
+	if err := tx.Rollback(rctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
+		return err
+	}
+	return nil
+}
+
+// inNestedTx runs fn in a savepoint of outer.
+func inNestedTx(ctx context.Context, outer pgx.Tx, fn func(pgx.Tx) error, cfg txConfig) error {
+	if cfg.txOptions != nil {
+		return errors.New("threadline: transaction: WithTxOptions cannot apply to a nested transaction (savepoint)")
+	}
+	if cfg.attr.explicit() {
+		attr, err := cfg.attr.normalize()
+		if err != nil {
+			return fmt.Errorf("threadline: transaction: %w", err)
+		}
+		if err := checkNestedAttribution(ctx, outer, attr); err != nil {
+			return fmt.Errorf("threadline: transaction: %w", err)
+		}
+	}
+	sp, err := outer.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("threadline: transaction: savepoint: %w", err)
+	}
+	return txRun(ctx, sp, fn)
+}
+
+// checkNestedAttribution compares the explicit attribution of a nested
+// InTx with the settings in effect in the enclosing transaction.
+func checkNestedAttribution(ctx context.Context, outer pgx.Tx, at attribution) error {
+	var actor, requestID, correlationID string
+	err := outer.QueryRow(ctx, "select coalesce(current_setting('"+settingActor+"', true), ''), "+
+		"coalesce(current_setting('"+settingRequestID+"', true), ''), "+
+		"coalesce(current_setting('"+settingCorrelationID+"', true), '')").
+		Scan(&actor, &requestID, &correlationID)
+	if err != nil {
+		return fmt.Errorf("read attribution in effect: %w", err)
+	}
+	if at.actor != nil {
+		cur, perr := ParseActorRef([]byte(actor))
+		if actor == "" || perr != nil || cur != *at.actor {
+			return fmt.Errorf("%w: actor %s requested, %s in effect", ErrNestedAttribution, at.actor, describeSetting(actor))
+		}
+	}
+	if at.requestID != nil && *at.requestID != requestID {
+		return fmt.Errorf("%w: request id %q requested, %s in effect", ErrNestedAttribution, *at.requestID, describeSetting(requestID))
+	}
+	if at.correlationID != nil && *at.correlationID != correlationID {
+		return fmt.Errorf("%w: correlation id %q requested, %s in effect", ErrNestedAttribution, *at.correlationID, describeSetting(correlationID))
+	}
+	return nil
+}
+
+func describeSetting(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return fmt.Sprintf("%q", s)
+}
