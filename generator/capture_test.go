@@ -428,3 +428,25 @@ func TestCaptureUpsert(t *testing.T) {
 		t.Errorf("got:\n%s", strings.Join(got, "\n"))
 	}
 }
+
+func TestCapturePartitionedTruncateOnce(t *testing.T) {
+	ddl := `
+CREATE TABLE events (id bigint, at date NOT NULL, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE TABLE events_2027 PARTITION OF events FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');
+CREATE TABLE other (id int PRIMARY KEY);`
+	db := capturetest.Setup(t, ddl, "  events: {}\n  other: {}\n")
+	// One message holding several statements: each TRUNCATE counts alone.
+	exec(t, db,
+		`TRUNCATE events`,
+		`TRUNCATE events_2027; TRUNCATE events, other; TRUNCATE events_2026`,
+	)
+	var got []string
+	for _, c := range capturetest.Changes(t, db) {
+		got = append(got, c.Table+" "+c.Op)
+	}
+	want := []string{"events truncate", "events truncate", "events truncate", "other truncate", "events truncate"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}

@@ -78,7 +78,7 @@ func Generate(in Input) (*Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, plan, err := diff(cfg.AuditSchema, hist.state, desired)
+	m, plan, err := diff(cfg.AuditSchema, grantsOf(cfg.Privileges), hist.state, desired)
 	if err != nil {
 		return nil, err
 	}
@@ -213,29 +213,35 @@ const (
 	noteTable = "threadline:table "
 )
 
-// coreFingerprint identifies the audit schema's helper functions.
-func coreFingerprint(audit string) string {
-	return checksum(strings.Join(sqltemplates.Install(audit), ";\n"))
+// coreFingerprint identifies the audit schema's helper functions and
+// grants.
+func coreFingerprint(audit string, g sqltemplates.Grants) string {
+	return checksum(strings.Join(sqltemplates.Install(audit, g), ";\n"))
+}
+
+// grantsOf maps the config's privileges to the template's grants.
+func grantsOf(p config.Privileges) sqltemplates.Grants {
+	return sqltemplates.Grants{Writers: values(p.WriterRoles), Readers: values(p.ReaderRoles), Retention: values(p.RetentionRoles)}
 }
 
 // diff compares the installed state with the desired captures and builds
 // the migration that moves from one to the other (nil when equal).
-func diff(audit string, old state, desired []sqltemplates.Capture) (*migration, []string, error) {
+func diff(audit string, grants sqltemplates.Grants, old state, desired []sqltemplates.Capture) (*migration, []string, error) {
 	m := &migration{}
 	var plan []string
 	install := old.Core == ""
-	core := coreFingerprint(audit)
+	core := coreFingerprint(audit, grants)
 	if install {
 		m.Name = "threadline_install"
-		m.Up = append(m.Up, sqltemplates.Install(audit)...)
+		m.Up = append(m.Up, sqltemplates.Install(audit, grants)...)
 		m.Notes = append(m.Notes, noteCore+core)
 		plan = append(plan, fmt.Sprintf("install audit schema %s", audit))
 	} else {
 		m.Name = "threadline_update"
 		if old.Core != core {
-			m.Up = append(m.Up, coreFunctions(audit)...)
+			m.Up = append(m.Up, sqltemplates.Functions(audit, grants)...)
 			m.Notes = append(m.Notes, noteCore+core)
-			plan = append(plan, fmt.Sprintf("update helper functions in %s", audit))
+			plan = append(plan, fmt.Sprintf("update helper functions and grants in %s", audit))
 		}
 	}
 
@@ -294,18 +300,6 @@ func diff(audit string, old state, desired []sqltemplates.Capture) (*migration, 
 		m.Down = append(m.Down, sqltemplates.Uninstall(audit)...)
 	}
 	return m, plan, nil
-}
-
-// coreFunctions returns the CREATE OR REPLACE FUNCTION statements of the
-// core install, which are safe to re-run.
-func coreFunctions(audit string) []string {
-	var out []string
-	for _, s := range sqltemplates.Install(audit) {
-		if strings.HasPrefix(s, "CREATE OR REPLACE FUNCTION") {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // noteJSON encodes a state record on one line. A "{{" never appears (tern

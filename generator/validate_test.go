@@ -25,7 +25,8 @@ func TestValidateSQLRejectsBrokenSQL(t *testing.T) {
 // with every redaction option, and parses each statement (PL/pgSQL bodies
 // included) with pg_query.
 func TestEveryTemplateParses(t *testing.T) {
-	stmts := append(sqltemplates.Install("audit \"x\""), sqltemplates.Uninstall("audit")...)
+	grants := sqltemplates.Grants{Writers: []string{"app"}, Readers: []string{"odd \"role\""}, Retention: []string{"ops"}}
+	stmts := append(sqltemplates.Install("audit \"x\"", grants), sqltemplates.Uninstall("audit")...)
 	for _, mode := range []sqltemplates.Mode{sqltemplates.ModeStatement, sqltemplates.ModeRow} {
 		for _, redact := range []bool{false, true} {
 			c := sqltemplates.Capture{

@@ -130,8 +130,9 @@ func RecordAction(ctx context.Context, tx pgx.Tx, name string, opts ...ActionOpt
 // RecordAction inserts an audit_actions row in tx and links it to tx's
 // audit_transactions row (audit_transactions.action_id), creating that row
 // when no audited write happened yet in the transaction. Both happen in
-// one round trip (a pgx batch of two statements; the first makes sure the
-// transaction row exists and is visible to the second). Rolling tx back
+// one round trip: one call of the SECURITY DEFINER function
+// <schema>.record_action, which needs no privilege on the audit tables
+// from the calling role. Rolling tx back
 // removes both.
 //
 // The actor, request id and correlation id of the action are, in order of
@@ -161,37 +162,14 @@ func (a Audit) RecordAction(ctx context.Context, tx pgx.Tx, name string, opts ..
 	if err != nil {
 		return Action{}, fmt.Errorf("threadline: record action %q: %w", name, err)
 	}
-	s := a.schema()
-	b := &pgx.Batch{}
-	b.Queue("select " + s + ".current_transaction_id()")
-	b.Queue(`with h as (
-    select t.id, t.actor_ref, t.request_id, t.correlation_id, t.action_id
-    from `+s+`.audit_transactions t
-    where t.id = (select `+s+`.current_transaction_id())
-), a as (
-    insert into `+s+`.audit_actions
-        (name, actor_ref, status, verb, category, reason, comment, correlation_id, request_id, job_id)
-    select $1::text, coalesce($2::jsonb, h.actor_ref, $3::jsonb), $4::text, $5::text, $6::text, $7::text, $8::text,
-           coalesce($9::text, h.correlation_id, $10::text), coalesce($11::text, h.request_id, $12::text), $13::text
-    from h
-    where h.action_id is null
-    returning id, name, actor_ref, status, verb, category, reason, comment,
-              correlation_id, request_id, job_id, inserted_at
-), u as (
-    update `+s+`.audit_transactions t set action_id = a.id
-    from a, h
-    where t.id = h.id
-)
-select h.id, h.action_id, a.id, a.name, a.actor_ref::text, a.status, a.verb, a.category, a.reason,
-       a.comment, a.correlation_id, a.request_id, a.job_id, a.inserted_at
-from h left join a on true`,
+	// One statement, one round trip: the SECURITY DEFINER function
+	// <schema>.record_action makes sure the transaction's audit header
+	// exists, inserts the action and links it, so the application role
+	// needs no privilege on the audit tables.
+	row := tx.QueryRow(ctx, "select * from "+a.schema()+".record_action($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
 		name, p.actor, p.ctxActor, p.status, p.verb, p.category, p.reason, p.comment,
 		p.correlationID, p.ctxCorrelationID, p.requestID, p.ctxRequestID, p.jobID)
-	br := tx.SendBatch(ctx, b)
-	act, err := scanRecordedAction(br)
-	if cerr := br.Close(); err == nil && cerr != nil {
-		err = cerr
-	}
+	act, err := scanRecordedAction(row)
 	if errors.Is(err, pgx.ErrTxClosed) {
 		return Action{}, fmt.Errorf("threadline: record action %q: %w: %w", name, ErrNotInTransaction, err)
 	}
@@ -201,19 +179,16 @@ from h left join a on true`,
 	return act, nil
 }
 
-// scanRecordedAction reads the results of the RecordAction batch.
-func scanRecordedAction(br pgx.BatchResults) (Action, error) {
-	var headerID int64
-	if err := br.QueryRow().Scan(&headerID); err != nil {
-		return Action{}, fmt.Errorf("transaction header: %w", err)
-	}
+// scanRecordedAction reads the row record_action returns.
+func scanRecordedAction(row pgx.Row) (Action, error) {
 	var (
-		hID, existing, id                                    *int64
+		headerID                                             int64
+		existing, id                                         *int64
 		name, actor, status, verb, category, reason, comment *string
 		correlationID, requestID, jobID                      *string
 		insertedAt                                           *time.Time
 	)
-	err := br.QueryRow().Scan(&hID, &existing, &id, &name, &actor, &status, &verb, &category, &reason,
+	err := row.Scan(&headerID, &existing, &id, &name, &actor, &status, &verb, &category, &reason,
 		&comment, &correlationID, &requestID, &jobID, &insertedAt)
 	if err != nil {
 		return Action{}, fmt.Errorf("insert: %w", err)

@@ -277,7 +277,7 @@ func TestActorRuleMatchesSQL(t *testing.T) {
 	if threadline.MaxActorRefBytes != sqltemplates.MaxActorBytes {
 		t.Fatalf("MaxActorRefBytes = %d, sqltemplates.MaxActorBytes = %d", threadline.MaxActorRefBytes, sqltemplates.MaxActorBytes)
 	}
-	db := pgtest.NewDB(t, sqltemplates.Install(threadline.DefaultSchema)...)
+	db := pgtest.NewDB(t, sqltemplates.Install(threadline.DefaultSchema, sqltemplates.Grants{})...)
 	ctx := context.Background()
 	var unicodeSpaces bool
 	if err := db.Pool.QueryRow(ctx, `SELECT chr(12288) ~ '[[:space:]]'`).Scan(&unicodeSpaces); err != nil {

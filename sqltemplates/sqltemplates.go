@@ -70,6 +70,19 @@ type Statement = string
 type coreData struct {
 	S             string
 	MaxActorBytes int
+	Role          string
+}
+
+// Grants names the roles the install grants access to (see
+// config.Privileges). Every list may be empty.
+type Grants struct {
+	// Writers get USAGE on the audit schema and EXECUTE on record_action.
+	Writers []string
+	// Readers get USAGE and SELECT on the audit tables.
+	Readers []string
+	// Retention roles get USAGE, SELECT, and DELETE on audit_changes and
+	// audit_transactions.
+	Retention []string
 }
 
 func render(name string, data any) Statement {
@@ -83,8 +96,10 @@ func render(name string, data any) Statement {
 }
 
 // Install returns the statements that create the audit schema, its tables,
-// indexes and helper functions.
-func Install(auditSchema string) []Statement {
+// indexes and helper functions, and grant access to the given roles.
+// Functions are revoked from PUBLIC: the capture functions are SECURITY
+// DEFINER, and nobody but the owner may write the audit tables directly.
+func Install(auditSchema string, g Grants) []Statement {
 	d := coreData{S: QuoteIdent(auditSchema), MaxActorBytes: MaxActorBytes}
 	var out []Statement
 	for _, name := range []string{
@@ -92,10 +107,33 @@ func Install(auditSchema string) []Statement {
 		"actions", "actions_correlation_idx",
 		"transactions", "transactions_action_idx", "transactions_actor_idx", "transactions_started_idx",
 		"changes", "changes_row_idx", "changes_row_before_idx", "changes_transaction_idx", "changes_captured_idx",
-		"actor_ref_valid", "parse_actor_ref", "current_transaction_id",
 	} {
 		out = append(out, render(name, d))
 	}
+	return append(out, Functions(auditSchema, g)...)
+}
+
+// Functions returns the helper functions and the grants of Install: the
+// part that is safe to run again (CREATE OR REPLACE, GRANT, REVOKE) when
+// either changes.
+func Functions(auditSchema string, g Grants) []Statement {
+	d := coreData{S: QuoteIdent(auditSchema), MaxActorBytes: MaxActorBytes}
+	var out []Statement
+	for _, name := range []string{"actor_ref_valid", "parse_actor_ref", "current_transaction_id", "record_action", "revoke_functions"} {
+		out = append(out, render(name, d))
+	}
+	grant := func(roles []string, templates ...string) {
+		for _, r := range roles {
+			rd := d
+			rd.Role = QuoteIdent(r)
+			for _, t := range templates {
+				out = append(out, render(t, rd))
+			}
+		}
+	}
+	grant(g.Writers, "grant_usage", "grant_writer")
+	grant(g.Readers, "grant_usage", "grant_reader")
+	grant(g.Retention, "grant_usage", "grant_reader", "grant_retention")
 	return out
 }
 
@@ -195,6 +233,9 @@ type captureData struct {
 	Row              bool
 	FingerprintLit   string
 	StoreChangedFrom bool
+	// OnLit, FuncLit and SkipSetting serve the partitioned TRUNCATE
+	// de-duplication.
+	OnLit, FuncLit, SkipSetting string
 }
 
 func (d captureData) has(list []string, col string) bool {
@@ -307,6 +348,9 @@ func CaptureUnit(c Capture) (Unit, error) {
 		Row:              c.Mode == ModeRow,
 		StoreChangedFrom: c.StoreChangedFrom,
 	}
+	d.OnLit = QuoteLiteral(QuoteQualified(c.Table))
+	d.FuncLit = QuoteLiteral(fn + "()")
+	d.SkipSetting = QuoteLiteral("threadline.skip_" + FunctionName(c.Table))
 	d.ModeComment = "statement-level triggers with transition tables"
 	if d.Row {
 		d.ModeComment = "row-level trigger"

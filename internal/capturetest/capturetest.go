@@ -26,8 +26,15 @@ var Clock = func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC
 // spaces) and applies the generated up migration. It returns the database.
 func Setup(t testing.TB, ddl, tablesYAML string) *pgtest.DB {
 	t.Helper()
+	return SetupWith(t, ddl, "", tablesYAML)
+}
+
+// SetupWith is Setup with extra top-level config YAML (e.g. a privileges
+// section).
+func SetupWith(t testing.TB, ddl, extraYAML, tablesYAML string) *pgtest.DB {
+	t.Helper()
 	db := pgtest.NewDB(t, ddl)
-	up, _ := Generate(t, ddl, tablesYAML)
+	up, _ := GenerateWith(t, ddl, extraYAML, tablesYAML)
 	db.Exec(t, up)
 	return db
 }
@@ -36,12 +43,18 @@ func Setup(t testing.TB, ddl, tablesYAML string) *pgtest.DB {
 // ddl and tablesYAML, in the plain format.
 func Generate(t testing.TB, ddl, tablesYAML string) (up, down string) {
 	t.Helper()
+	return GenerateWith(t, ddl, "", tablesYAML)
+}
+
+// GenerateWith is Generate with extra top-level config YAML.
+func GenerateWith(t testing.TB, ddl, extraYAML, tablesYAML string) (up, down string) {
+	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "schema.sql"), []byte(ddl), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfgText := "version: 1\nschema:\n  files: [schema.sql]\nmigrations:\n  dir: migrations\n  format: plain\n" +
-		"package:\n  dir: audit\ntables:\n" + tablesYAML
+		"package:\n  dir: audit\n" + extraYAML + "tables:\n" + tablesYAML
 	cfg, err := config.Parse(filepath.Join(dir, "threadline.yaml"), []byte(cfgText), func(string) string { return "" })
 	if err != nil {
 		t.Fatalf("config: %v\n%s", err, cfgText)

@@ -89,6 +89,8 @@ type Config struct {
 	// Retention is the retention policy; its defaults are filled in even
 	// when the retention section is absent (then Retention.Pos is zero).
 	Retention Retention
+	// Privileges lists the roles the install migration grants to.
+	Privileges Privileges
 }
 
 // SchemaSource says where the schema is read from. At least one of
@@ -175,6 +177,22 @@ func (c *Config) TableByName(q schema.QualifiedName) *Table {
 		}
 	}
 	return nil
+}
+
+// Privileges names the roles that the generated install migration grants
+// access to the audit schema. Every list is optional; roles must exist
+// when the migration runs. Capture itself needs no grant: the capture
+// functions are SECURITY DEFINER and run with their owner's rights.
+type Privileges struct {
+	// WriterRoles write audited tables through the application: they get
+	// USAGE on the audit schema and EXECUTE on record_action, and no
+	// privilege on the audit tables themselves (append-only by design).
+	WriterRoles []Name
+	// ReaderRoles investigate: SELECT on the audit tables.
+	ReaderRoles []Name
+	// RetentionRoles purge: SELECT, and DELETE on audit_changes and
+	// audit_transactions.
+	RetentionRoles []Name
 }
 
 // Coverage configures coverage checks.

@@ -203,7 +203,7 @@ func TestParseErrors(t *testing.T) {
 
 		// Keys.
 		{"unknown top-level key", minimal + "tabels: {}\n",
-			`t.yaml:11:1: unknown key "tabels" at top level (allowed: version, schema, audit_schema, migrations, package, tables, coverage, retention)`},
+			`t.yaml:11:1: unknown key "tabels" at top level (allowed: version, schema, audit_schema, migrations, package, tables, coverage, retention, privileges)`},
 		{"unknown table key", head + "tables:\n  users:\n    masks: [email]\n",
 			`t.yaml:11:5: unknown key "masks" in tables.users (allowed: exclude, mask, mask_placeholder, store_changed_from, except_columns, key)`},
 		{"unknown schema key", "version: 1\nschema:\n  url: x\n",
@@ -634,5 +634,34 @@ func TestFilesGlobInOddDirectory(t *testing.T) {
 	got, err := filepath.Glob(c.Schema.Files[0])
 	if err != nil || len(got) != 1 || got[0] != sql {
 		t.Errorf("Glob(%q) = %q, %v; want [%q]", c.Schema.Files[0], got, err, sql)
+	}
+}
+
+func TestParsePrivileges(t *testing.T) {
+	base := "version: 1\nschema:\n  files: [s.sql]\nmigrations:\n  dir: m\n  format: goose\npackage:\n  dir: a\ntables:\n  users: {}\n"
+	cfg, err := Parse("t.yaml", []byte(base+"privileges:\n  writer_roles: [app]\n  reader_roles: [auditor, bi]\n  retention_roles: [ops]\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := [][]Name{cfg.Privileges.WriterRoles, cfg.Privileges.ReaderRoles, cfg.Privileges.RetentionRoles}
+	want := [][]string{{"app"}, {"auditor", "bi"}, {"ops"}}
+	for i := range want {
+		if len(got[i]) != len(want[i]) {
+			t.Fatalf("roles %d = %v", i, got[i])
+		}
+		for j := range want[i] {
+			if got[i][j].Value != want[i][j] {
+				t.Errorf("roles %d/%d = %q", i, j, got[i][j].Value)
+			}
+		}
+	}
+	for text, msg := range map[string]string{
+		"privileges:\n  writers: [app]\n":        `t.yaml:12:3: unknown key "writers" in privileges (allowed: writer_roles, reader_roles, retention_roles)`,
+		"privileges:\n  reader_roles: [a, a]\n": `t.yaml:12:21: privileges.reader_roles: role "a" is listed twice`,
+	} {
+		_, err := Parse("t.yaml", []byte(base+text), nil)
+		if err == nil || err.Error() != msg {
+			t.Errorf("%q: err = %v, want %s", text, err, msg)
+		}
 	}
 }

@@ -85,6 +85,7 @@ func (d *decoder) config(root *yaml.Node) (*Config, error) {
 		{name: "tables", required: true, decode: d.tables(tables)},
 		{name: "coverage", decode: d.coverage(&cfg.Coverage)},
 		{name: "retention", decode: d.retention(&cfg.Retention)},
+		{name: "privileges", decode: d.privileges(&cfg.Privileges)},
 	})
 	if err != nil {
 		return nil, err
@@ -257,6 +258,32 @@ func (d *decoder) coverage(c *Coverage) func(k, v *yaml.Node) error {
 				}
 				return err
 			}},
+		})
+	}
+}
+
+// privileges decodes the privileges section: lists of role names.
+func (d *decoder) privileges(p *Privileges) func(k, v *yaml.Node) error {
+	roles := func(name string, dst *[]Name) field {
+		return field{name: name, decode: func(_, v *yaml.Node) error {
+			path := "privileges." + name
+			names, err := d.names(v, path, "role name")
+			*dst = names
+			seen := map[string]bool{}
+			for _, n := range names {
+				if seen[n.Value] {
+					d.problem(n.Pos, "%s: role %q is listed twice", path, n.Value)
+				}
+				seen[n.Value] = true
+			}
+			return err
+		}}
+	}
+	return func(k, v *yaml.Node) error {
+		return d.mapping(k, v, "privileges", []field{
+			roles("writer_roles", &p.WriterRoles),
+			roles("reader_roles", &p.ReaderRoles),
+			roles("retention_roles", &p.RetentionRoles),
 		})
 	}
 }
