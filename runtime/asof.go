@@ -50,10 +50,10 @@ func (a Audit) AsOf(ctx context.Context, db DBTX, table string, key any, at time
 	s := a.schema()
 	// One round trip: the latest change of the row by then (using the row
 	// indexes), and whether a truncate of the table followed it (using
-	// audit_changes_row_idx with table_pk IS NULL).
+	// audit_changes_truncate_idx).
 	sql := `SELECT l.op, l.on_key, l.data_after,
 	EXISTS (SELECT 1 FROM ` + s + `.audit_changes AS tr
-		WHERE tr.table_name = $2 AND tr.table_pk IS NULL AND tr.table_schema = $1 AND tr.op = 'truncate'
+		WHERE tr.table_name = $2 AND tr.op = 'truncate' AND tr.table_schema = $1
 		AND tr.captured_at <= $4
 		AND (l.id IS NULL OR (tr.captured_at, tr.id) > (l.captured_at, l.id)))
 FROM (SELECT 1) AS one
@@ -61,7 +61,7 @@ LEFT JOIN LATERAL (
 	SELECT c.id, c.captured_at, c.op, c.table_pk = $3::jsonb AS on_key, c.data_after
 	FROM ` + s + `.audit_changes AS c
 	WHERE c.table_schema = $1
-		AND ((c.table_name = $2 AND c.table_pk = $3::jsonb) OR (c.table_name = $2 AND c.table_pk_before = $3::jsonb))
+		AND ` + rowMatch("c", "$2", "$3") + `
 		AND c.captured_at <= $4
 	ORDER BY c.captured_at DESC, c.id DESC
 	LIMIT 1

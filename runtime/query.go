@@ -236,11 +236,22 @@ func keyJSON(key any) (string, error) {
 // row adds the conditions selecting every change of one row: the
 // changes whose key (table_pk) is key, and key-changing updates whose old
 // key (table_pk_before) is key. The two ORed conditions match the indexes
-// audit_changes_row_idx and audit_changes_row_before_idx.
+// audit_changes_row_idx and audit_changes_row_before_idx, which index a
+// 64-bit hash of (table_name, key) rather than the jsonb itself: smaller
+// and cheaper to maintain on every captured row.
 func (q *query) row(t tableName, key string) {
 	s, n, k := q.arg(t.Schema), q.arg(t.Name), q.arg(key)
-	q.cond("c.table_schema = " + s + " AND ((c.table_name = " + n + " AND c.table_pk = " + k + "::jsonb) OR (c.table_name = " +
-		n + " AND c.table_pk_before = " + k + "::jsonb))")
+	q.cond("c.table_schema = " + s + " AND " + rowMatch("c", n, k))
+}
+
+// rowMatch renders the condition "change c belongs to the row with key k
+// in table n" in the form the row indexes serve.
+func rowMatch(c, n, k string) string {
+	h := "jsonb_hash_extended(" + k + "::jsonb, hashtext(" + n + "::text))"
+	return "((jsonb_hash_extended(" + c + ".table_pk, hashtext(" + c + ".table_name)) = " + h +
+		" AND " + c + ".table_name = " + n + " AND " + c + ".table_pk = " + k + "::jsonb)" +
+		" OR (jsonb_hash_extended(" + c + ".table_pk_before, hashtext(" + c + ".table_name)) = " + h +
+		" AND " + c + ".table_name = " + n + " AND " + c + ".table_pk_before = " + k + "::jsonb))"
 }
 
 // History returns the changes of one row, newest first: table is "users"

@@ -106,7 +106,7 @@ func Install(auditSchema string, g Grants) []Statement {
 		"schema",
 		"actions", "actions_correlation_idx",
 		"transactions", "transactions_action_idx", "transactions_actor_idx", "transactions_started_idx",
-		"changes", "changes_row_idx", "changes_row_before_idx", "changes_transaction_idx", "changes_captured_idx",
+		"changes", "changes_row_idx", "changes_row_before_idx", "changes_truncate_idx", "changes_transaction_idx", "changes_captured_idx",
 	} {
 		out = append(out, render(name, d))
 	}
