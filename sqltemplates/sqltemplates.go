@@ -192,7 +192,8 @@ type Unit struct {
 	// Fingerprint identifies the generated SQL: "sha256:<hex>".
 	Fingerprint string
 	// Create installs (or replaces) the function, its comment and the
-	// triggers. It assumes no Threadline trigger exists on the table.
+	// triggers, dropping first any Threadline trigger already on the table
+	// (a renamed table keeps the triggers of its old name).
 	Create []Statement
 	// Drop removes the triggers and the function.
 	Drop []Statement
@@ -342,7 +343,7 @@ func CaptureUnit(c Capture) (Unit, error) {
 		S:                QuoteIdent(c.AuditSchema),
 		Func:             fn,
 		On:               QuoteQualified(c.Table),
-		Comment:          strings.ReplaceAll(c.Table.String(), "\n", " "),
+		Comment:          commentSafe(c.Table.String()),
 		SchemaLit:        QuoteLiteral(c.Table.Schema),
 		NameLit:          QuoteLiteral(c.Table.Name),
 		Row:              c.Mode == ModeRow,
@@ -388,10 +389,25 @@ func CaptureUnit(c Capture) (Unit, error) {
 	d.FingerprintLit = QuoteLiteral(CommentPrefix + c.Table.String() + "; fingerprint " + fp)
 
 	u := Unit{Table: c.Table, Function: fn, Fingerprint: fp}
+	// Threadline triggers may already be on the table under this name: a
+	// renamed table keeps the triggers of its old name. Drop them first.
+	u.Create = append(u.Create, drops...)
 	u.Create = append(u.Create, function, render("comment", d))
 	u.Create = append(u.Create, triggers...)
 	u.Drop = append(drops, render("drop_function", d))
 	return u, nil
+}
+
+// commentSafe makes s safe inside a -- comment: PostgreSQL ends such a
+// comment at a line feed or a carriage return, so control characters
+// become spaces.
+func commentSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // CommentPrefix starts the comment on every capture function; the

@@ -656,7 +656,7 @@ func TestParsePrivileges(t *testing.T) {
 		}
 	}
 	for text, msg := range map[string]string{
-		"privileges:\n  writers: [app]\n":        `t.yaml:12:3: unknown key "writers" in privileges (allowed: writer_roles, reader_roles, retention_roles)`,
+		"privileges:\n  writers: [app]\n":       `t.yaml:12:3: unknown key "writers" in privileges (allowed: writer_roles, reader_roles, retention_roles)`,
 		"privileges:\n  reader_roles: [a, a]\n": `t.yaml:12:21: privileges.reader_roles: role "a" is listed twice`,
 	} {
 		_, err := Parse("t.yaml", []byte(base+text), nil)
