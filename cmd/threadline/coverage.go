@@ -1,0 +1,166 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/threadline-go/threadline/generator"
+	"github.com/threadline-go/threadline/internal/config"
+	threadline "github.com/threadline-go/threadline/runtime"
+	"github.com/threadline-go/threadline/schema"
+	"github.com/threadline-go/threadline/sqltemplates"
+)
+
+func coverageFlags(fs *flag.FlagSet) func(*cli) int {
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	return func(c *cli) int { return c.coverage(*asJSON) }
+}
+
+// tableKey renders q in Filter.Table form, the form reports use.
+func tableKey(q schema.QualifiedName) string {
+	return threadline.QuoteTablePart(q.Schema) + "." + threadline.QuoteTablePart(q.Name)
+}
+
+// resolved is what the current config and live schema say about the
+// configured tables.
+type resolved struct {
+	// captures of the tables that resolve, by table.
+	captures map[schema.QualifiedName]sqltemplates.Capture
+	// fingerprints the generator would install, by tableKey.
+	fingerprints map[string]string
+	// problems of tables that no longer resolve (dropped table, column
+	// named in the config gone), by tableKey.
+	problems map[string]string
+}
+
+// unresolvable is an expected fingerprint no function carries: a table
+// whose config no longer matches the schema is stale.
+const unresolvable = "unresolvable"
+
+// resolve loads the live schema of the connected database and resolves
+// every configured table on its own, so one broken table does not hide
+// the others.
+func (c *cli) resolve() (resolved, error) {
+	r := resolved{captures: map[schema.QualifiedName]sqltemplates.Capture{}, fingerprints: map[string]string{}, problems: map[string]string{}}
+	s, err := schema.LoadLive(c.ctx, c.pool, schema.LiveOptions{ExcludeSchemas: []string{c.cfg.AuditSchema}})
+	if err != nil {
+		return r, err
+	}
+	for _, t := range c.cfg.Tables {
+		one := *c.cfg
+		one.Tables = []*config.Table{t}
+		key := tableKey(t.Qualified())
+		caps, err := generator.Resolve(&one, s)
+		if err != nil {
+			r.problems[key] = err.Error()
+			r.fingerprints[key] = unresolvable
+			continue
+		}
+		u, err := sqltemplates.CaptureUnit(caps[0])
+		if err != nil {
+			r.problems[key] = err.Error()
+			r.fingerprints[key] = unresolvable
+			continue
+		}
+		r.captures[t.Qualified()] = caps[0]
+		r.fingerprints[key] = u.Fingerprint
+	}
+	return r, nil
+}
+
+// checkCoverage runs the coverage check of the config against the
+// database: expected_tables must be covered by the capture the current
+// config and schema generate; other configured tables are compared too,
+// informatively.
+func (c *cli) checkCoverage() (threadline.CoverageReport, resolved, error) {
+	res, err := c.resolve()
+	if err != nil {
+		return threadline.CoverageReport{}, res, err
+	}
+	expected := map[string]string{}
+	for _, n := range c.cfg.Coverage.ExpectedTables {
+		q, err := schema.ParseQualifiedName(n.Value, "public")
+		if err != nil {
+			return threadline.CoverageReport{}, res, config.Errorf(n.Pos, "%v", err)
+		}
+		expected[tableKey(q)] = res.fingerprints[tableKey(q)]
+	}
+	rep, err := c.audit().Coverage(c.ctx, c.pool, expected, threadline.WithFingerprints(res.fingerprints))
+	if err != nil {
+		return rep, res, err
+	}
+	for i := range rep.Tables {
+		t := &rep.Tables[i]
+		if p, ok := res.problems[t.Table]; ok && t.Status != threadline.CoverageMissing {
+			t.Detail = "threadline.yaml no longer matches the schema: " + p
+		}
+	}
+	for i := range rep.Violations {
+		if p, ok := res.problems[rep.Violations[i].Table]; ok && rep.Violations[i].Status != threadline.CoverageMissing {
+			rep.Violations[i].Detail = "threadline.yaml no longer matches the schema: " + p
+		}
+	}
+	return rep, res, nil
+}
+
+func (c *cli) coverage(asJSON bool) int {
+	if code, ok := c.setup(); !ok {
+		return code
+	}
+	rep, _, err := c.checkCoverage()
+	if err != nil {
+		return c.fail("%v", err)
+	}
+	if asJSON {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return c.fail("%v", err)
+		}
+	} else {
+		printCoverage(c.stdout, rep, len(c.cfg.Coverage.ExpectedTables) == 0)
+	}
+	if !rep.OK {
+		return 1
+	}
+	return 0
+}
+
+// printCoverage prints the aligned table and the summary.
+func printCoverage(w io.Writer, rep threadline.CoverageReport, noExpected bool) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TABLE\tSTATUS\tEXPECTED\tDETAIL")
+	for _, t := range rep.Tables {
+		exp := ""
+		if t.Expected {
+			exp = "yes"
+		}
+		detail := t.Detail
+		if t.PartitionOf != "" && t.Status == threadline.CoverageCovered {
+			detail = "partition, captured by " + t.PartitionOf
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Table, t.Status, exp, detail)
+	}
+	tw.Flush()
+	s := rep.Summary
+	fmt.Fprintf(w, "\n%d tables: %d covered, %d uncovered, %d disabled, %d stale (partitions counted with their parent)\n",
+		s.Tables, s.Covered, s.Uncovered, s.Disabled, s.Stale)
+	switch {
+	case noExpected:
+		fmt.Fprintln(w, "coverage.expected_tables is empty: nothing is required (list the tables that must be audited)")
+	case rep.OK:
+		fmt.Fprintf(w, "OK: all %d expected tables are covered\n", s.Expected)
+	default:
+		var v []string
+		for _, t := range rep.Violations {
+			v = append(v, t.Table+" ("+string(t.Status)+")")
+		}
+		sort.Strings(v)
+		fmt.Fprintf(w, "FAIL: %d of %d expected tables are not covered: %s\n", len(rep.Violations), s.Expected, strings.Join(v, ", "))
+	}
+}

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	threadline "github.com/threadline-go/threadline/runtime"
+)
+
+type exportArgs struct {
+	format, output                      string
+	table, actor, from, to, correlation string
+	maxRows                             int64
+	stream, force, guard                bool
+}
+
+func exportFlags(fs *flag.FlagSet) func(*cli) int {
+	var a exportArgs
+	fs.StringVar(&a.format, "format", "", "output format: csv, json or ndjson (required)")
+	fs.StringVar(&a.output, "output", "", "file to write (required; - for standard output); never overwritten without -force")
+	fs.StringVar(&a.table, "table", "", `only this table: "users" or "schema.table"`)
+	fs.StringVar(&a.actor, "actor", "", `only changes by this actor: "kind:id" (user:42) or "anonymous"`)
+	fs.StringVar(&a.from, "from", "", "only changes captured at or after this RFC 3339 time")
+	fs.StringVar(&a.to, "to", "", "only changes captured at or before this RFC 3339 time")
+	fs.StringVar(&a.correlation, "correlation-id", "", "only changes of transactions linked to an action with this correlation id")
+	fs.Int64Var(&a.maxRows, "max-rows", -1, fmt.Sprintf("write at most N changes, reporting truncation; 0 for no cap (default %d for csv and json, no cap for ndjson or -stream)", threadline.DefaultExportMaxRows))
+	fs.BoolVar(&a.stream, "stream", false, "no default cap for csv and json: stream every matching change")
+	fs.BoolVar(&a.force, "force", false, "overwrite the output file if it exists")
+	fs.BoolVar(&a.guard, "csv-formula-guard", false, "prefix ' to CSV cells starting with = + - @ tab or CR (spreadsheet formula injection)")
+	return func(c *cli) int { return c.export(a) }
+}
+
+// exportFilter builds the filter of the export flags.
+func (a exportArgs) filter() (threadline.Filter, error) {
+	f := threadline.Filter{Table: a.table, CorrelationID: a.correlation}
+	if a.actor != "" {
+		kind, id, hasID := strings.Cut(a.actor, ":")
+		if !hasID && kind != string(threadline.KindAnonymous) {
+			return f, fmt.Errorf("-actor %q: want kind:id (like user:42) or anonymous", a.actor)
+		}
+		actor, err := threadline.NewActorRef(threadline.ActorKind(kind), id)
+		if err != nil {
+			return f, fmt.Errorf("-actor %q: %v", a.actor, err)
+		}
+		f.Actor = &actor
+	}
+	for _, t := range []struct {
+		flag, value string
+		dst         *time.Time
+	}{{"from", a.from, &f.From}, {"to", a.to, &f.To}} {
+		if t.value == "" {
+			continue
+		}
+		v, err := time.Parse(time.RFC3339Nano, t.value)
+		if err != nil {
+			return f, fmt.Errorf("-%s %q is not an RFC 3339 time (like 2026-01-02T15:04:05Z)", t.flag, t.value)
+		}
+		*t.dst = v
+	}
+	if a.correlation != "" && strings.TrimSpace(a.correlation) == "" {
+		return f, fmt.Errorf("-correlation-id: blank")
+	}
+	return f, f.Validate()
+}
+
+func (c *cli) export(a exportArgs) int {
+	format, err := threadline.ParseExportFormat(a.format)
+	switch {
+	case a.format == "":
+		return c.usageError("-format is required (csv, json or ndjson)")
+	case err != nil:
+		return c.usageError("-format %q: want csv, json or ndjson", a.format)
+	case a.output == "":
+		return c.usageError("-output is required (a file, or - for standard output)")
+	case a.maxRows < -1:
+		return c.usageError("-max-rows must be 0 (no cap) or positive")
+	}
+	f, err := a.filter()
+	if err != nil {
+		return c.usageError("%v", err)
+	}
+	maxRows := a.maxRows
+	if maxRows == -1 {
+		maxRows = 0
+		if format != threadline.ExportNDJSON && !a.stream {
+			maxRows = threadline.DefaultExportMaxRows
+		}
+	}
+	toStdout := a.output == "-"
+	if !toStdout && !a.force {
+		if _, err := os.Lstat(a.output); err == nil {
+			return c.fail("%s exists; pass -force to overwrite it", a.output)
+		}
+	}
+	if code, ok := c.setup(); !ok {
+		return code
+	}
+
+	p := newProgress(c.stderr, c.env.terminal(c.stderr))
+	opts := threadline.ExportOptions{MaxRows: maxRows, CSVFormulaGuard: a.guard}
+	if p.on || c.env.exportProgress != nil {
+		opts.Progress = func(n int64) {
+			p.draw(fmt.Sprintf("exporting: %d changes (%s/s)", n, p.rate(n)))
+			if c.env.exportProgress != nil {
+				c.env.exportProgress(n)
+			}
+		}
+	}
+	start := time.Now()
+	var res threadline.ExportResult
+	if toStdout {
+		res, err = c.audit().Export(c.ctx, c.pool, c.stdout, format, f, opts)
+	} else {
+		res, err = writeAtomically(a.output, a.force, func(w io.Writer) (threadline.ExportResult, error) {
+			return c.audit().Export(c.ctx, c.pool, w, format, f, opts)
+		})
+	}
+	p.clear()
+	if err != nil {
+		return c.fail("%v", err)
+	}
+	summary := c.stdout
+	dest := a.output
+	if toStdout {
+		summary, dest = c.stderr, "standard output"
+	}
+	trunc := ""
+	if res.Truncated {
+		trunc = fmt.Sprintf(" (truncated at -max-rows %d)", maxRows)
+	}
+	fmt.Fprintf(summary, "exported %d changes to %s%s: %s, %d bytes, %s\n", res.Rows, dest, trunc, format, res.Bytes, elapsed(time.Since(start)))
+	if res.Truncated {
+		fmt.Fprintf(c.stderr, "threadline export: warning: output truncated at %d changes; more changes match the filter (raise -max-rows, use -stream, or narrow the filter)\n", maxRows)
+	}
+	return 0
+}
+
+// writeAtomically runs write on a temporary file in the directory of
+// path and, when it succeeds, moves the file to path: an interrupted or
+// failed export never leaves a partial file under the final name. Without
+// force an existing path is never replaced, even one created meanwhile.
+// The file is created readable by its owner only (0600): exports hold
+// audit data.
+func writeAtomically(path string, force bool, write func(io.Writer) (threadline.ExportResult, error)) (threadline.ExportResult, error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".*.tmp")
+	if err != nil {
+		return threadline.ExportResult{}, err
+	}
+	name := tmp.Name()
+	done := false
+	defer func() {
+		if !done {
+			tmp.Close()
+			os.Remove(name)
+		}
+	}()
+	bw := bufio.NewWriterSize(tmp, 256<<10)
+	res, err := write(bw)
+	if err != nil {
+		return res, err
+	}
+	if err := bw.Flush(); err != nil {
+		return res, err
+	}
+	if err := tmp.Sync(); err != nil {
+		return res, err
+	}
+	if err := tmp.Close(); err != nil {
+		return res, err
+	}
+	if force {
+		err = os.Rename(name, path)
+	} else if err = os.Link(name, path); err == nil {
+		os.Remove(name)
+	} else if errors.Is(err, fs.ErrExist) {
+		err = fmt.Errorf("%s exists (created while exporting); pass -force to overwrite it", path)
+	} else if _, serr := os.Lstat(path); errors.Is(serr, fs.ErrNotExist) {
+		// No hard links on this file system: check, then rename.
+		err = os.Rename(name, path)
+	}
+	if err != nil {
+		return res, err
+	}
+	done = true
+	return res, nil
+}

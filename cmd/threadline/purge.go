@@ -1,0 +1,117 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/threadline-go/threadline/internal/config"
+	threadline "github.com/threadline-go/threadline/runtime"
+)
+
+type purgeArgs struct {
+	dryRun, execute       bool
+	batchSize, maxBatches int
+}
+
+func purgeFlags(fs *flag.FlagSet) func(*cli) int {
+	var a purgeArgs
+	fs.BoolVar(&a.dryRun, "dry-run", false, "report exactly what would be deleted; delete nothing (works while retention is disabled)")
+	fs.BoolVar(&a.execute, "execute", false, "delete (requires retention.enabled: true); purges are permanent")
+	fs.IntVar(&a.batchSize, "batch-size", 0, "rows per batch (default: retention.batch_size)")
+	fs.IntVar(&a.maxBatches, "max-batches", 0, "at most this many change batches (default: retention.max_batches)")
+	return func(c *cli) int { return c.purge(a) }
+}
+
+// purgePolicy maps the config's retention section to a runtime policy.
+func purgePolicy(r config.Retention, a purgeArgs) threadline.PurgePolicy {
+	p := threadline.PurgePolicy{
+		Enabled: r.Enabled, Window: r.Window(), BatchSize: r.BatchSize, MaxBatches: r.MaxBatches,
+		DeleteEmptyTransactions: r.DeleteEmptyTransactions,
+	}
+	if a.batchSize > 0 {
+		p.BatchSize = a.batchSize
+	}
+	if a.maxBatches > 0 {
+		p.MaxBatches = a.maxBatches
+	}
+	return p
+}
+
+// window renders a retention window as the config says it.
+func window(r config.Retention) string {
+	if r.KeepDays > 0 {
+		return fmt.Sprintf("keep_days %d", r.KeepDays)
+	}
+	return fmt.Sprintf("max_age_seconds %d", r.MaxAgeSeconds)
+}
+
+func (c *cli) purge(a purgeArgs) int {
+	switch {
+	case a.dryRun == a.execute:
+		return c.usageError("pass exactly one of -dry-run and -execute")
+	case a.batchSize < 0 || a.maxBatches < 0:
+		return c.usageError("-batch-size and -max-batches must be positive")
+	}
+	if err := c.loadConfig(); err != nil {
+		return c.fail("%v", err)
+	}
+	r := c.cfg.Retention
+	if r.Window() <= 0 {
+		return c.fail("%s has no retention section: add one (keep_days or max_age_seconds) to purge", c.configPath)
+	}
+	if a.execute && !r.Enabled {
+		return c.fail("retention.enabled is false in %s: purge refuses to delete. Run -dry-run to see what would go, then set enabled: true", c.configPath)
+	}
+	if err := c.connect(); err != nil {
+		return c.fail("%v", err)
+	}
+	p := purgePolicy(r, a)
+
+	if a.dryRun {
+		res, err := c.audit().PurgePlan(c.ctx, c.pool, p, threadline.PurgeOptions{})
+		if err != nil {
+			return c.fail("%v", err)
+		}
+		fmt.Fprintf(c.stdout, "dry run (%s): would delete %d changes and %d transactions captured before %s, in %d batches of at most %d\n",
+			window(r), res.DeletedChanges, res.DeletedTransactions, res.Cutoff.UTC().Format(time.RFC3339), res.Batches, p.BatchSize)
+		if res.Capped {
+			fmt.Fprintf(c.stdout, "max_batches (%d) caps one run: %d more eligible changes would remain for the next run\n", p.MaxBatches, res.RemainingChanges)
+		}
+		if !r.Enabled {
+			fmt.Fprintf(c.stdout, "retention.enabled is false: -execute will refuse until it is true\n")
+		}
+		return 0
+	}
+
+	pr := newProgress(c.stderr, c.env.terminal(c.stderr))
+	opts := threadline.PurgeOptions{
+		Logger: slog.New(slog.NewTextHandler(pr.lineWriter(), nil)),
+		Progress: func(e threadline.PurgeProgress) {
+			pr.draw(fmt.Sprintf("purging %s %d/%d changes, %d transactions (%s rows/s)",
+				bar(e.DeletedChanges, e.TotalChanges, 30), e.DeletedChanges, e.TotalChanges, e.DeletedTransactions,
+				pr.rate(e.DeletedChanges+e.DeletedTransactions)))
+		},
+	}
+	if !pr.on {
+		opts.Progress = nil
+	}
+	res, err := c.audit().Purge(c.ctx, c.pool, p, opts)
+	pr.clear()
+	summary := fmt.Sprintf("purged %d changes and %d transactions captured before %s in %d batches (%s)",
+		res.DeletedChanges, res.DeletedTransactions, res.Cutoff.UTC().Format(time.RFC3339), res.Batches, elapsed(res.Elapsed))
+	switch {
+	case errors.Is(err, threadline.ErrPurgeRunning):
+		return c.fail("%v", err)
+	case err != nil:
+		fmt.Fprintln(c.stdout, "interrupted: "+summary+"; run it again to continue")
+		return c.fail("%v", err)
+	}
+	fmt.Fprintln(c.stdout, summary)
+	if res.Capped {
+		fmt.Fprintf(c.stdout, "stopped at max_batches (%d): %d eligible changes remain; run it again (or schedule it more often)\n", p.MaxBatches, res.RemainingChanges)
+	}
+	return 0
+}

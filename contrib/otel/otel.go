@@ -1,0 +1,197 @@
+// Package threadlineotel reports Threadline's operations to
+// OpenTelemetry: metrics and spans built from threadline.Hooks. It lives
+// in its own module so that the core module does not depend on
+// OpenTelemetry.
+//
+//	hooks, err := threadlineotel.Hooks() // global providers
+//	if err != nil { … }
+//	res, err := audit.Export(ctx, pool, w, threadline.ExportCSV, f, threadline.ExportOptions{Hooks: hooks})
+//
+// Combine it with logging through threadline.JoinHooks(hooks,
+// threadline.SlogHooks(logger)).
+//
+// Metrics (all attributes are low-cardinality: no ids, no captured
+// values):
+//
+//	threadline.actions.recorded        counter    name, status, actor_kind, error
+//	threadline.action.duration         histogram  seconds; name, error
+//	threadline.coverage.tables         gauge      tables by status (covered, uncovered, disabled, stale, missing)
+//	threadline.coverage.violations     gauge      expected tables not covered
+//	threadline.purge.deleted           counter    rows deleted; kind = changes|transactions
+//	threadline.purge.batch.duration    histogram  seconds; phase
+//	threadline.purge.runs              counter    dry_run, capped, error
+//	threadline.export.rows             counter    format, truncated
+//	threadline.export.duration         histogram  seconds; format, error
+//
+// Spans: threadline.record_action, threadline.coverage,
+// threadline.purge.batch, threadline.purge, threadline.export. Hooks fire
+// when an operation ends, so spans are recorded with their real start
+// and end times, as children of the span in the operation's context.
+package threadlineotel
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	threadline "github.com/threadline-go/threadline/runtime"
+)
+
+// ScopeName is the instrumentation scope of the meter and tracer.
+const ScopeName = "github.com/threadline-go/threadline"
+
+type options struct {
+	mp metric.MeterProvider
+	tp trace.TracerProvider
+}
+
+// Option configures Hooks.
+type Option func(*options)
+
+// WithMeterProvider sets the meter provider (default otel.GetMeterProvider()).
+func WithMeterProvider(mp metric.MeterProvider) Option { return func(o *options) { o.mp = mp } }
+
+// WithTracerProvider sets the tracer provider (default otel.GetTracerProvider()).
+func WithTracerProvider(tp trace.TracerProvider) Option { return func(o *options) { o.tp = tp } }
+
+type instruments struct {
+	tracer trace.Tracer
+
+	actions          metric.Int64Counter
+	actionDuration   metric.Float64Histogram
+	coverageTables   metric.Int64Gauge
+	coverageViolated metric.Int64Gauge
+	purgeDeleted     metric.Int64Counter
+	purgeBatch       metric.Float64Histogram
+	purgeRuns        metric.Int64Counter
+	exportRows       metric.Int64Counter
+	exportDuration   metric.Float64Histogram
+}
+
+// Hooks returns threadline.Hooks recording metrics and spans.
+func Hooks(opts ...Option) (threadline.Hooks, error) {
+	o := options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.mp == nil {
+		o.mp = otel.GetMeterProvider()
+	}
+	if o.tp == nil {
+		o.tp = otel.GetTracerProvider()
+	}
+	m := o.mp.Meter(ScopeName)
+	in := &instruments{tracer: o.tp.Tracer(ScopeName)}
+	var err error
+	seconds := metric.WithUnit("s")
+	if in.actions, err = m.Int64Counter("threadline.actions.recorded", metric.WithDescription("Actions recorded with RecordAction.")); err != nil {
+		return threadline.Hooks{}, err
+	}
+	if in.actionDuration, err = m.Float64Histogram("threadline.action.duration", seconds, metric.WithDescription("Time to record an action.")); err != nil {
+		return threadline.Hooks{}, err
+	}
+	if in.coverageTables, err = m.Int64Gauge("threadline.coverage.tables", metric.WithDescription("User tables by capture status at the last coverage check.")); err != nil {
+		return threadline.Hooks{}, err
+	}
+	if in.coverageViolated, err = m.Int64Gauge("threadline.coverage.violations", metric.WithDescription("Expected tables not covered at the last coverage check.")); err != nil {
+		return threadline.Hooks{}, err
+	}
+	if in.purgeDeleted, err = m.Int64Counter("threadline.purge.deleted", metric.WithDescription("Audit rows deleted by retention purges.")); err != nil {
+		return threadline.Hooks{}, err
+	}
+	if in.purgeBatch, err = m.Float64Histogram("threadline.purge.batch.duration", seconds, metric.WithDescription("Duration of one purge batch.")); err != nil {
+		return threadline.Hooks{}, err
+	}
+	if in.purgeRuns, err = m.Int64Counter("threadline.purge.runs", metric.WithDescription("Purge runs and dry runs.")); err != nil {
+		return threadline.Hooks{}, err
+	}
+	if in.exportRows, err = m.Int64Counter("threadline.export.rows", metric.WithDescription("Changes written by exports.")); err != nil {
+		return threadline.Hooks{}, err
+	}
+	if in.exportDuration, err = m.Float64Histogram("threadline.export.duration", seconds, metric.WithDescription("Duration of an export.")); err != nil {
+		return threadline.Hooks{}, err
+	}
+	return threadline.Hooks{
+		ActionRecorded:  in.actionRecorded,
+		CoverageChecked: in.coverageChecked,
+		PurgeBatch:      in.purgeBatchDone,
+		PurgeFinished:   in.purgeFinished,
+		ExportFinished:  in.exportFinished,
+	}, nil
+}
+
+// span records a finished operation as a span with its real times.
+func (in *instruments) span(ctx context.Context, name string, start time.Time, d time.Duration, err error, attrs ...attribute.KeyValue) {
+	_, s := in.tracer.Start(ctx, name, trace.WithTimestamp(start), trace.WithAttributes(attrs...), trace.WithSpanKind(trace.SpanKindInternal))
+	if err != nil {
+		s.RecordError(err)
+		s.SetStatus(codes.Error, err.Error())
+	}
+	s.End(trace.WithTimestamp(start.Add(d)))
+}
+
+func (in *instruments) actionRecorded(ctx context.Context, e threadline.ActionRecordedEvent) {
+	attrs := []attribute.KeyValue{
+		attribute.String("name", e.Name), attribute.String("status", e.Status),
+		attribute.String("actor_kind", string(e.ActorKind)), attribute.Bool("error", e.Err != nil),
+	}
+	in.actions.Add(ctx, 1, metric.WithAttributes(attrs...))
+	in.actionDuration.Record(ctx, e.Duration.Seconds(), metric.WithAttributes(attribute.String("name", e.Name), attribute.Bool("error", e.Err != nil)))
+	in.span(ctx, "threadline.record_action", e.Start, e.Duration, e.Err,
+		attribute.String("threadline.action.name", e.Name), attribute.String("threadline.action.status", e.Status),
+		attribute.Int64("threadline.action.id", e.ActionID), attribute.Int64("threadline.transaction.id", e.TransactionID))
+}
+
+func (in *instruments) coverageChecked(ctx context.Context, e threadline.CoverageCheckedEvent) {
+	if e.Err == nil {
+		schema := attribute.String("audit_schema", e.Schema)
+		for status, n := range map[string]int{"covered": e.Covered, "uncovered": e.Uncovered, "disabled": e.Disabled, "stale": e.Stale, "missing": e.Missing} {
+			in.coverageTables.Record(ctx, int64(n), metric.WithAttributes(schema, attribute.String("status", status)))
+		}
+		in.coverageViolated.Record(ctx, int64(len(e.Violations)), metric.WithAttributes(schema))
+	}
+	in.span(ctx, "threadline.coverage", e.Start, e.Duration, e.Err,
+		attribute.String("threadline.audit_schema", e.Schema), attribute.Int("threadline.coverage.tables", e.Tables),
+		attribute.Int("threadline.coverage.expected", e.Expected), attribute.StringSlice("threadline.coverage.violations", e.Violations))
+}
+
+func (in *instruments) purgeBatchDone(ctx context.Context, e threadline.PurgeBatchEvent) {
+	schema := attribute.String("audit_schema", e.Schema)
+	if e.DeletedChanges > 0 {
+		in.purgeDeleted.Add(ctx, e.DeletedChanges, metric.WithAttributes(schema, attribute.String("kind", "changes")))
+	}
+	if e.DeletedTransactions > 0 {
+		in.purgeDeleted.Add(ctx, e.DeletedTransactions, metric.WithAttributes(schema, attribute.String("kind", "transactions")))
+	}
+	in.purgeBatch.Record(ctx, e.Duration.Seconds(), metric.WithAttributes(schema, attribute.String("phase", e.Phase)))
+	in.span(ctx, "threadline.purge.batch", e.Start, e.Duration, nil,
+		attribute.String("threadline.audit_schema", e.Schema), attribute.Int("threadline.purge.batch", e.Batch),
+		attribute.String("threadline.purge.phase", e.Phase), attribute.Int64("threadline.purge.deleted_changes", e.DeletedChanges),
+		attribute.Int64("threadline.purge.deleted_transactions", e.DeletedTransactions))
+}
+
+func (in *instruments) purgeFinished(ctx context.Context, e threadline.PurgeFinishedEvent) {
+	in.purgeRuns.Add(ctx, 1, metric.WithAttributes(attribute.String("audit_schema", e.Schema),
+		attribute.Bool("dry_run", e.DryRun), attribute.Bool("capped", e.Capped), attribute.Bool("error", e.Err != nil)))
+	in.span(ctx, "threadline.purge", e.Start, e.Duration, e.Err,
+		attribute.String("threadline.audit_schema", e.Schema), attribute.Bool("threadline.purge.dry_run", e.DryRun),
+		attribute.Int64("threadline.purge.deleted_changes", e.DeletedChanges),
+		attribute.Int64("threadline.purge.deleted_transactions", e.DeletedTransactions),
+		attribute.Int("threadline.purge.batches", e.Batches), attribute.Bool("threadline.purge.capped", e.Capped),
+		attribute.String("threadline.purge.cutoff", e.Cutoff.UTC().Format(time.RFC3339)))
+}
+
+func (in *instruments) exportFinished(ctx context.Context, e threadline.ExportFinishedEvent) {
+	format := attribute.String("format", string(e.Format))
+	in.exportRows.Add(ctx, e.Rows, metric.WithAttributes(format, attribute.Bool("truncated", e.Truncated)))
+	in.exportDuration.Record(ctx, e.Duration.Seconds(), metric.WithAttributes(format, attribute.Bool("error", e.Err != nil)))
+	in.span(ctx, "threadline.export", e.Start, e.Duration, e.Err,
+		attribute.String("threadline.audit_schema", e.Schema), attribute.String("threadline.export.format", string(e.Format)),
+		attribute.Int64("threadline.export.rows", e.Rows), attribute.Bool("threadline.export.truncated", e.Truncated),
+		attribute.Int64("threadline.export.bytes", e.Bytes), attribute.String("threadline.export.table", e.Table))
+}

@@ -1,0 +1,514 @@
+package threadline
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"iter"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// ExportFormat is an export file format.
+type ExportFormat string
+
+// The export formats.
+const (
+	// ExportCSV is RFC 4180 CSV: a header row, then one row per change,
+	// records ending in CRLF, columns in CSVColumns order.
+	ExportCSV ExportFormat = "csv"
+	// ExportJSON is one JSON document (see Export for its layout).
+	ExportJSON ExportFormat = "json"
+	// ExportNDJSON is one JSON object per change, one per line (LF).
+	ExportNDJSON ExportFormat = "ndjson"
+)
+
+// ExportFormats lists the formats, in the order messages name them.
+var ExportFormats = []ExportFormat{ExportCSV, ExportJSON, ExportNDJSON}
+
+// ParseExportFormat reads "csv", "json" or "ndjson".
+func ParseExportFormat(s string) (ExportFormat, error) {
+	for _, f := range ExportFormats {
+		if string(f) == s {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("threadline: unknown export format %q (want csv, json or ndjson)", s)
+}
+
+// ExportFormatVersion is the "format_version" of JSON exports. It changes
+// only when a field is removed or changes meaning.
+const ExportFormatVersion = 1
+
+// DefaultExportMaxRows is the cap the threadline CLI applies to csv and
+// json exports unless told otherwise (--max-rows, --stream). The runtime
+// itself applies no cap unless ExportOptions.MaxRows is set.
+const DefaultExportMaxRows = 100000
+
+// CSVColumns are the columns of a CSV export, in order. JSON and NDJSON
+// exports use the same names, in the same order, as object keys.
+//
+//   - id, transaction_id: integers;
+//   - captured_at: RFC 3339 in UTC with microseconds
+//     (2026-01-02T03:04:05.123456Z);
+//   - table_schema, table_name, op: text;
+//   - table_pk, table_pk_before: the row key as JSON ({"id": 42});
+//   - actor: the transaction's actor as JSON ({"type":"user","id":"42"});
+//   - request_id, correlation_id: the transaction's settings;
+//   - changed_fields: a JSON array of column names;
+//   - data_after, data_before, changed_from: JSON objects.
+//
+// SQL NULL is an empty CSV cell and JSON null.
+var CSVColumns = []string{
+	"id", "transaction_id", "captured_at", "table_schema", "table_name", "op",
+	"table_pk", "table_pk_before", "actor", "request_id", "correlation_id",
+	"changed_fields", "data_after", "data_before", "changed_from",
+}
+
+// exportTimeLayout renders captured_at: UTC, always six fractional digits.
+const exportTimeLayout = "2006-01-02T15:04:05.000000Z07:00"
+
+// ExportOptions tunes Export. The zero value exports every matching
+// change with no cap.
+type ExportOptions struct {
+	// MaxRows caps the number of changes written; 0 or less means no cap.
+	// When more changes match, Export stops after MaxRows and reports
+	// Truncated (and, for JSON, "truncated": true in the document).
+	MaxRows int64
+	// CSVFormulaGuard protects spreadsheet users from formula injection:
+	// a CSV cell starting with =, +, -, @, a tab or a carriage return is
+	// prefixed with a single quote ('). The file then no longer holds the
+	// exact values; leave it off for machine processing. CSV only.
+	CSVFormulaGuard bool
+	// Now returns generated_at for JSON exports (default time.Now).
+	Now func() time.Time
+	// Progress, when set, is called with the number of changes written so
+	// far, at most once every ProgressEvery changes and once at the end.
+	Progress func(rows int64)
+	// Hooks receive ExportFinished.
+	Hooks Hooks
+}
+
+// ProgressEvery is how many changes Export writes between two
+// ExportOptions.Progress calls.
+const ProgressEvery = 1000
+
+// ExportResult reports what Export wrote.
+type ExportResult struct {
+	// Rows is the number of changes written.
+	Rows int64 `json:"rows"`
+	// Truncated is true when MaxRows stopped the export before the last
+	// matching change.
+	Truncated bool `json:"truncated"`
+	// Bytes is the number of bytes written to the writer.
+	Bytes int64 `json:"bytes"`
+}
+
+// Export writes the changes matching f to w in the given format, newest
+// first (the order of Timeline), streaming: the changes come from one
+// query built by the same filter code as Timeline (f.After starts after a
+// cursor; f.Limit is ignored, see MaxRows), read row by row and written as
+// they come, so memory stays flat whatever the number of changes. The
+// query holds one connection of db for the duration of the export. Output
+// is buffered; w has received everything when Export returns
+// successfully.
+//
+// The JSON document is written in this key order, so that it can be
+// streamed:
+//
+//	{"format_version":1,"generated_at":"…","filter":{…},"max_rows":N|null,
+//	 "changes":[…],"truncated":false,"rows":N}
+//
+// "truncated" and "rows" come after "changes" because they are known only
+// at the end; a reader that stops at "changes" must not assume the list is
+// complete. "filter" holds table, actor, from, to and correlation_id (null
+// when unset). NDJSON writes one change object per line and nothing else;
+// CSV writes a header row and one row per change (see CSVColumns). Both
+// report truncation only in the ExportResult.
+//
+// An invalid filter is a *FilterError, returned before anything is
+// written. On a database or write error (or a cancelled ctx), Export
+// returns what it wrote so far and the error; the output is then
+// incomplete, which is why the CLI writes to a temporary file and renames
+// it only on success.
+func (a Audit) Export(ctx context.Context, db DBTX, w io.Writer, format ExportFormat, f Filter, opts ExportOptions) (ExportResult, error) {
+	start := time.Now()
+	res, err := a.export(ctx, db, w, format, f, opts)
+	call(ctx, opts.Hooks.ExportFinished, ExportFinishedEvent{
+		Schema: a.schemaName(), Format: format, Rows: res.Rows, Truncated: res.Truncated, Bytes: res.Bytes,
+		Table: f.Table, Start: start, Duration: time.Since(start), Err: err,
+	})
+	return res, err
+}
+
+func (a Audit) export(ctx context.Context, db DBTX, w io.Writer, format ExportFormat, f Filter, opts ExportOptions) (ExportResult, error) {
+	if _, err := ParseExportFormat(string(format)); err != nil {
+		return ExportResult{}, err
+	}
+	if err := f.Validate(); err != nil {
+		return ExportResult{}, err
+	}
+	cw := &countingWriter{w: w}
+	bw := bufio.NewWriterSize(cw, 64<<10)
+	enc := &exportEncoder{guard: opts.CSVFormulaGuard}
+	var res ExportResult
+	finish := func(err error) (ExportResult, error) {
+		if ferr := bw.Flush(); err == nil && ferr != nil {
+			err = fmt.Errorf("threadline: export: write: %w", ferr)
+		}
+		res.Bytes = cw.n
+		return res, err
+	}
+	write := func(b []byte) error {
+		if _, err := bw.Write(b); err != nil {
+			return fmt.Errorf("threadline: export: write: %w", err)
+		}
+		return nil
+	}
+
+	switch format {
+	case ExportCSV:
+		if err := write(enc.csvHeader()); err != nil {
+			return finish(err)
+		}
+	case ExportJSON:
+		now := time.Now
+		if opts.Now != nil {
+			now = opts.Now
+		}
+		if err := write(enc.jsonHeader(now(), f, opts.MaxRows)); err != nil {
+			return finish(err)
+		}
+	}
+
+	for c, err := range a.stream(ctx, db, f, opts.MaxRows) {
+		if err != nil {
+			return finish(fmt.Errorf("threadline: export: %w", err))
+		}
+		if opts.MaxRows > 0 && res.Rows == opts.MaxRows {
+			res.Truncated = true
+			break
+		}
+		var b []byte
+		switch format {
+		case ExportCSV:
+			b = enc.csvRow(c)
+		case ExportJSON:
+			b = enc.buf[:0]
+			if res.Rows > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '\n')
+			b = enc.appendObject(b, c)
+			enc.buf = b
+		case ExportNDJSON:
+			b = append(enc.appendObject(enc.buf[:0], c), '\n')
+			enc.buf = b
+		}
+		if err := write(b); err != nil {
+			return finish(err)
+		}
+		res.Rows++
+		if res.Rows%ProgressEvery == 0 {
+			if opts.Progress != nil {
+				opts.Progress(res.Rows)
+			}
+			// Rows already received keep coming after a cancellation;
+			// stop at the next check instead of draining them.
+			if err := ctx.Err(); err != nil {
+				return finish(fmt.Errorf("threadline: export: %w", err))
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return finish(fmt.Errorf("threadline: export: %w", err))
+	}
+	if format == ExportJSON {
+		b := enc.buf[:0]
+		if res.Rows > 0 {
+			b = append(b, '\n')
+		}
+		b = append(b, `],"truncated":`...)
+		b = strconv.AppendBool(b, res.Truncated)
+		b = append(b, `,"rows":`...)
+		b = strconv.AppendInt(b, res.Rows, 10)
+		b = append(b, "}\n"...)
+		if err := write(b); err != nil {
+			return finish(err)
+		}
+	}
+	if opts.Progress != nil {
+		opts.Progress(res.Rows)
+	}
+	return finish(nil)
+}
+
+// schemaName returns the unquoted audit schema name.
+func (a Audit) schemaName() string {
+	if a.Schema == "" {
+		return DefaultSchema
+	}
+	return a.Schema
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// exportEncoder renders changes; buf is reused between rows.
+type exportEncoder struct {
+	guard bool
+	buf   []byte
+	cell  []byte
+}
+
+func (e *exportEncoder) csvHeader() []byte {
+	return []byte(strings.Join(CSVColumns, ",") + "\r\n")
+}
+
+// csvRow renders one CSV record (RFC 4180, CRLF-terminated).
+func (e *exportEncoder) csvRow(c Change) []byte {
+	b := e.buf[:0]
+	cell := func(s []byte) {
+		b = e.appendCSVCell(b, s)
+		b = append(b, ',')
+	}
+	e.cell = strconv.AppendInt(e.cell[:0], c.ID, 10)
+	cell(e.cell)
+	e.cell = strconv.AppendInt(e.cell[:0], c.TransactionID, 10)
+	cell(e.cell)
+	e.cell = c.CapturedAt.UTC().AppendFormat(e.cell[:0], exportTimeLayout)
+	cell(e.cell)
+	cell([]byte(c.Schema))
+	cell([]byte(c.Table))
+	cell([]byte(c.Op))
+	cell(c.PK)
+	cell(c.PKBefore)
+	e.cell = e.cell[:0]
+	if c.Actor != nil {
+		e.cell = c.Actor.appendCanonical(e.cell)
+	}
+	cell(e.cell)
+	cell([]byte(c.RequestID))
+	cell([]byte(c.CorrelationID))
+	e.cell = e.cell[:0]
+	if c.ChangedFields != nil {
+		e.cell = appendStringArray(e.cell, c.ChangedFields)
+	}
+	cell(e.cell)
+	cell(c.After)
+	cell(c.Before)
+	cell(c.ChangedFrom)
+	b[len(b)-1] = '\r'
+	b = append(b, '\n')
+	e.buf = b
+	return b
+}
+
+// appendCSVCell appends one CSV field, quoted when it holds a comma, a
+// double quote, CR or LF (or starts with a space, which some readers
+// trim), applying the formula guard.
+func (e *exportEncoder) appendCSVCell(b, s []byte) []byte {
+	guard := e.guard && len(s) > 0 && strings.IndexByte("=+-@\t\r", s[0]) >= 0
+	quote := len(s) > 0 && s[0] == ' '
+	for _, ch := range s {
+		if ch == ',' || ch == '"' || ch == '\r' || ch == '\n' {
+			quote = true
+			break
+		}
+	}
+	if !quote {
+		if guard {
+			b = append(b, '\'')
+		}
+		return append(b, s...)
+	}
+	b = append(b, '"')
+	if guard {
+		b = append(b, '\'')
+	}
+	for _, ch := range s {
+		if ch == '"' {
+			b = append(b, '"')
+		}
+		b = append(b, ch)
+	}
+	return append(b, '"')
+}
+
+// jsonHeader renders the JSON document up to the opening of "changes".
+func (e *exportEncoder) jsonHeader(now time.Time, f Filter, maxRows int64) []byte {
+	b := []byte(`{"format_version":`)
+	b = strconv.AppendInt(b, ExportFormatVersion, 10)
+	b = append(b, `,"generated_at":"`...)
+	b = now.UTC().AppendFormat(b, exportTimeLayout)
+	b = append(b, `","filter":{"table":`...)
+	b = appendOptString(b, f.Table)
+	b = append(b, `,"actor":`...)
+	if f.Actor != nil {
+		b = f.Actor.appendCanonical(b)
+	} else {
+		b = append(b, "null"...)
+	}
+	b = append(b, `,"from":`...)
+	b = appendOptTime(b, f.From)
+	b = append(b, `,"to":`...)
+	b = appendOptTime(b, f.To)
+	b = append(b, `,"correlation_id":`...)
+	b = appendOptString(b, strings.TrimSpace(f.CorrelationID))
+	b = append(b, `},"max_rows":`...)
+	if maxRows > 0 {
+		b = strconv.AppendInt(b, maxRows, 10)
+	} else {
+		b = append(b, "null"...)
+	}
+	return append(b, `,"changes":[`...)
+}
+
+// appendObject renders one change as a JSON object with the CSVColumns
+// keys, in order.
+func (e *exportEncoder) appendObject(b []byte, c Change) []byte {
+	b = append(b, `{"id":`...)
+	b = strconv.AppendInt(b, c.ID, 10)
+	b = append(b, `,"transaction_id":`...)
+	b = strconv.AppendInt(b, c.TransactionID, 10)
+	b = append(b, `,"captured_at":"`...)
+	b = c.CapturedAt.UTC().AppendFormat(b, exportTimeLayout)
+	b = append(b, `","table_schema":`...)
+	b = appendJSONStr(b, c.Schema)
+	b = append(b, `,"table_name":`...)
+	b = appendJSONStr(b, c.Table)
+	b = append(b, `,"op":`...)
+	b = appendJSONStr(b, string(c.Op))
+	b = append(b, `,"table_pk":`...)
+	b = appendRaw(b, c.PK)
+	b = append(b, `,"table_pk_before":`...)
+	b = appendRaw(b, c.PKBefore)
+	b = append(b, `,"actor":`...)
+	if c.Actor != nil {
+		b = c.Actor.appendCanonical(b)
+	} else {
+		b = append(b, "null"...)
+	}
+	b = append(b, `,"request_id":`...)
+	b = appendOptString(b, c.RequestID)
+	b = append(b, `,"correlation_id":`...)
+	b = appendOptString(b, c.CorrelationID)
+	b = append(b, `,"changed_fields":`...)
+	if c.ChangedFields != nil {
+		b = appendStringArray(b, c.ChangedFields)
+	} else {
+		b = append(b, "null"...)
+	}
+	b = append(b, `,"data_after":`...)
+	b = appendRaw(b, c.After)
+	b = append(b, `,"data_before":`...)
+	b = appendRaw(b, c.Before)
+	b = append(b, `,"changed_from":`...)
+	b = appendRaw(b, c.ChangedFrom)
+	return append(b, '}')
+}
+
+func appendRaw(b []byte, r json.RawMessage) []byte {
+	if r == nil {
+		return append(b, "null"...)
+	}
+	return append(b, r...)
+}
+
+func appendOptString(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, "null"...)
+	}
+	return appendJSONStr(b, s)
+}
+
+func appendOptTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return append(b, "null"...)
+	}
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
+
+func appendStringArray(b []byte, ss []string) []byte {
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONStr(b, s)
+	}
+	return append(b, ']')
+}
+
+// appendJSONStr appends s as a JSON string; plain ASCII takes a fast path,
+// anything else is encoded like appendJSONString.
+func appendJSONStr(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			return appendJSONString(b, s)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// stream yields the changes matching f in Timeline order from one
+// streaming query: pgx reads the result from the socket row by row, so
+// memory stays flat, and the database sorts once, where keyset pages
+// would each re-sort the remaining rows (no btree index orders
+// audit_changes by captured_at). The query is built by the same filter
+// code as Timeline and Changes. With maxRows > 0 it reads one row more
+// than the cap, to tell whether the export is truncated.
+func (a Audit) stream(ctx context.Context, db DBTX, f Filter, maxRows int64) iter.Seq2[Change, error] {
+	return func(yield func(Change, error) bool) {
+		n, err := f.normalize()
+		if err != nil {
+			yield(Change{}, err)
+			return
+		}
+		q := &query{a: a}
+		q.filter(n)
+		sql := "SELECT " + changeColumns + a.changesFrom()
+		if len(q.where) > 0 {
+			sql += " WHERE " + strings.Join(q.where, " AND ")
+		}
+		sql += " ORDER BY c.captured_at DESC, c.id DESC"
+		if maxRows > 0 {
+			sql += " LIMIT " + q.arg(maxRows+1)
+		}
+		rows, err := db.Query(ctx, sql, q.args...)
+		if err != nil {
+			yield(Change{}, fmt.Errorf("list changes: %w", err))
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			c, err := scanChange(rows)
+			if err != nil {
+				yield(Change{}, err)
+				return
+			}
+			if !yield(c, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(Change{}, fmt.Errorf("read changes: %w", err))
+		}
+	}
+}

@@ -1,0 +1,107 @@
+package threadline_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/threadline-go/threadline/internal/capturetest"
+	threadline "github.com/threadline-go/threadline/runtime"
+)
+
+func TestRecordActionWithHooks(t *testing.T) {
+	db := capturetest.Setup(t, opsDDL, opsTables)
+	ctx := context.Background()
+	var events []threadline.ActionRecordedEvent
+	h := threadline.Hooks{ActionRecorded: func(_ context.Context, e threadline.ActionRecordedEvent) { events = append(events, e) }}
+	var act threadline.Action
+	err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "INSERT INTO people (id, name, secret) VALUES (1, 'a', 'topsecret')"); err != nil {
+			return err
+		}
+		var err error
+		act, err = threadline.Audit{}.RecordActionWithHooks(ctx, tx, h, "people.create", threadline.WithVerb("create"), threadline.WithCategory("people"))
+		return err
+	}, threadline.WithActor(threadline.Admin("root")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 {
+		t.Fatalf("events: %+v", events)
+	}
+	e := events[0]
+	opsEqual(t, "event", [8]any{e.Name, e.Status, e.Verb, e.Category, e.ActorKind, e.ActionID, e.TransactionID, e.Err},
+		[8]any{"people.create", "ok", "create", "people", threadline.KindAdmin, act.ID, act.TransactionID, error(nil)})
+	if e.Duration <= 0 || act.ID == 0 {
+		t.Fatalf("event %+v, action %+v", e, act)
+	}
+	// Failures are reported too.
+	_, err = threadline.Audit{}.RecordActionWithHooks(ctx, nil, h, "x")
+	if !errors.Is(err, threadline.ErrNotInTransaction) || len(events) != 2 || !errors.Is(events[1].Err, threadline.ErrNotInTransaction) {
+		t.Fatalf("nil tx: %v, %+v", err, events)
+	}
+}
+
+func TestJoinHooksCallsEachInOrder(t *testing.T) {
+	var calls []string
+	mk := func(name string) threadline.Hooks {
+		return threadline.Hooks{
+			ExportFinished: func(context.Context, threadline.ExportFinishedEvent) { calls = append(calls, name+" export") },
+			PurgeBatch:     func(context.Context, threadline.PurgeBatchEvent) { calls = append(calls, name+" batch") },
+		}
+	}
+	h := threadline.JoinHooks(mk("a"), threadline.Hooks{}, mk("b"))
+	h.ExportFinished(context.Background(), threadline.ExportFinishedEvent{})
+	h.PurgeBatch(context.Background(), threadline.PurgeBatchEvent{})
+	opsEqual(t, "calls", calls, []string{"a export", "b export", "a batch", "b batch"})
+	if h.CoverageChecked != nil || h.ActionRecorded != nil || h.PurgeFinished != nil {
+		t.Fatal("joining nil hooks must stay nil")
+	}
+}
+
+func TestSlogHooks(t *testing.T) {
+	db := seedExport(t)
+	ctx := context.Background()
+	var buf bytes.Buffer
+	h := threadline.SlogHooks(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if _, err := (threadline.Audit{}).Export(ctx, db.Pool, io.Discard, threadline.ExportNDJSON, threadline.Filter{Table: "people"}, threadline.ExportOptions{Hooks: h}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (threadline.Audit{}).Coverage(ctx, db.Pool, map[string]string{"people": "", "nosuch": ""}, threadline.WithCoverageHooks(h)); err != nil {
+		t.Fatal(err)
+	}
+	db.Exec(t, "UPDATE threadline.audit_changes SET captured_at = captured_at - interval '2 days'")
+	db.Exec(t, "UPDATE threadline.audit_transactions SET started_at = started_at - interval '2 days'")
+	db.Exec(t, "UPDATE threadline.audit_actions SET inserted_at = inserted_at - interval '2 days'")
+	if _, err := (threadline.Audit{}).Purge(ctx, db.Pool, policy(500, 10), threadline.PurgeOptions{Logger: quiet, Hooks: h}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	want := []string{
+		`level=INFO msg="threadline export finished" format=ndjson rows=3 truncated=false bytes=`,
+		`level=WARN msg="threadline coverage checked" tables=2 covered=2 uncovered=0 disabled=0 stale=0 expected=2 missing=1 violations=[public.nosuch]`,
+		`level=DEBUG msg="threadline retention purge batch" schema=threadline batch=1 phase=changes deleted=8 deleted_transactions=0`,
+		`level=DEBUG msg="threadline retention purge batch" schema=threadline batch=2 phase=transactions deleted=0 deleted_transactions=5`,
+		`level=DEBUG msg="threadline retention purge finished" schema=threadline dry_run=false deleted_changes=8 deleted_transactions=5 batches=2 capped=false`,
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("log:\n%s", buf.String())
+	}
+	for i, w := range want {
+		if !strings.Contains(lines[i], w) {
+			t.Errorf("line %d:\n got  %s\n want …%s…", i, lines[i], w)
+		}
+	}
+	// No captured value is ever logged.
+	for _, v := range []string{"Ann", "REDACTED", "acme"} {
+		if strings.Contains(buf.String(), v) {
+			t.Errorf("log holds %q", v)
+		}
+	}
+}

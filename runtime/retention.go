@@ -1,0 +1,456 @@
+package threadline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Retention: Purge deletes audit rows older than a window, in short
+// batches, and PurgePlan says exactly what a Purge would delete.
+//
+// What is deleted:
+//
+//   - audit_changes rows whose captured_at is strictly before the cutoff
+//     (cutoff = now − Window, computed once when the run starts, from the
+//     database clock unless PurgeOptions.Cutoff is set), oldest id first;
+//   - when DeleteEmptyTransactions is set, audit_transactions rows that
+//     have no change left, that started before the cutoff, and that are
+//     not linked to an action recorded at or after the cutoff. A
+//     transaction that is young, or that still has a change, or whose
+//     action is inside the window, is kept.
+//
+// audit_actions rows are never deleted: an action whose transaction row
+// was purged keeps its own actor, ids and texts (the transaction's
+// action_id link goes with the transaction row).
+//
+// Purges are permanent. Take backups or point-in-time recovery into
+// account when choosing the window.
+
+// Retention defaults, used when a PurgePolicy leaves a field at zero.
+const (
+	DefaultPurgeBatchSize  = 500
+	DefaultPurgeMaxBatches = 10000
+)
+
+// Purge log messages (slog), stable for log searches.
+const (
+	PurgeBatchMessage    = "threadline retention purge batch"
+	PurgeFinishedMessage = "threadline retention purge finished"
+)
+
+// Errors of Purge.
+var (
+	// ErrRetentionDisabled is returned by Purge when the policy is not
+	// enabled (retention.enabled: false). PurgePlan works regardless.
+	ErrRetentionDisabled = errors.New("threadline: retention is disabled (set retention.enabled: true to purge)")
+	// ErrPurgeRunning is returned (wrapped) by Purge when another purge of
+	// the same audit schema holds the purge lock.
+	ErrPurgeRunning = errors.New("threadline: another purge of this audit schema is running")
+	// ErrInvalidPolicy is wrapped by errors about a PurgePolicy.
+	ErrInvalidPolicy = errors.New("threadline: invalid retention policy")
+)
+
+// PurgePolicy is a retention policy (the retention section of
+// threadline.yaml).
+type PurgePolicy struct {
+	// Enabled must be true for Purge to delete anything.
+	Enabled bool
+	// Window is how long audit rows are kept; it must be positive.
+	Window time.Duration
+	// BatchSize is the number of changes (or transactions) one batch
+	// deletes; 0 means DefaultPurgeBatchSize.
+	BatchSize int
+	// MaxBatches bounds the number of change batches of one run; 0 means
+	// DefaultPurgeMaxBatches.
+	MaxBatches int
+	// DeleteEmptyTransactions also deletes transactions left without
+	// changes (see the package notes on retention for the exact rule).
+	DeleteEmptyTransactions bool
+}
+
+func (p PurgePolicy) normalize() (PurgePolicy, error) {
+	if p.Window <= 0 {
+		return p, fmt.Errorf("%w: the window must be positive (set keep_days or max_age_seconds)", ErrInvalidPolicy)
+	}
+	if p.BatchSize < 0 || p.MaxBatches < 0 {
+		return p, fmt.Errorf("%w: batch size and max batches must be positive", ErrInvalidPolicy)
+	}
+	if p.BatchSize == 0 {
+		p.BatchSize = DefaultPurgeBatchSize
+	}
+	if p.MaxBatches == 0 {
+		p.MaxBatches = DefaultPurgeMaxBatches
+	}
+	return p, nil
+}
+
+// PurgeOptions tunes Purge and PurgePlan.
+type PurgeOptions struct {
+	// Cutoff, when set, replaces now − Window (for tests, or to make a
+	// dry run and a purge use the same cutoff).
+	Cutoff time.Time
+	// Logger receives one Info line per batch (PurgeBatchMessage, with
+	// batch, phase, deleted, deleted_transactions, elapsed) and a summary
+	// (PurgeFinishedMessage). nil means slog.Default().
+	Logger *slog.Logger
+	// Progress, when set, is called after every batch.
+	Progress func(PurgeProgress)
+	// Hooks receive PurgeBatch and PurgeFinished.
+	Hooks Hooks
+}
+
+// PurgeProgress reports a running purge.
+type PurgeProgress struct {
+	// Phase is "changes" while changes are deleted, then "transactions".
+	Phase string
+	// DeletedChanges of TotalChanges eligible changes (TotalChanges counts
+	// every eligible change, beyond MaxBatches too).
+	DeletedChanges, TotalChanges int64
+	// DeletedTransactions so far.
+	DeletedTransactions int64
+}
+
+// PurgeResult reports a Purge, or what a PurgePlan would delete.
+type PurgeResult struct {
+	// DryRun is true for PurgePlan.
+	DryRun bool `json:"dry_run"`
+	// Cutoff: changes captured before it are eligible.
+	Cutoff time.Time `json:"cutoff"`
+	// DeletedChanges and DeletedTransactions are what was (or would be)
+	// deleted.
+	DeletedChanges      int64 `json:"deleted_changes"`
+	DeletedTransactions int64 `json:"deleted_transactions"`
+	// RemainingChanges are eligible changes left because MaxBatches was
+	// reached; Capped is RemainingChanges > 0.
+	RemainingChanges int64 `json:"remaining_changes"`
+	Capped           bool  `json:"capped"`
+	// Batches is the number of batches committed, change batches and
+	// transaction batches together (PurgePlan: the number a purge would
+	// take, barring concurrent writers).
+	Batches int `json:"batches"`
+	// Elapsed is the run time.
+	Elapsed time.Duration `json:"elapsed_ns"`
+}
+
+// PurgeLockKey returns the key of the session-level advisory lock a Purge
+// of this audit schema holds (pg_try_advisory_lock(key)): the first 8
+// bytes of SHA-256("threadline purge " + schema), as a signed integer.
+// In pg_locks it shows as locktype advisory, classid = key >> 32, objid =
+// key & 0xffffffff, objsubid 1.
+func (a Audit) PurgeLockKey() int64 {
+	sum := sha256.Sum256([]byte("threadline purge " + a.schemaName()))
+	return int64(binary.BigEndian.Uint64(sum[:8]))
+}
+
+// PurgePlan reports exactly what Purge would delete with the same policy
+// and cutoff, without deleting anything: the eligible changes (at most
+// BatchSize × MaxBatches of them, oldest id first) and the transactions
+// that would be left empty and are past the cutoff. It ignores
+// PurgePolicy.Enabled. All counts come from one statement, so one
+// snapshot.
+func (a Audit) PurgePlan(ctx context.Context, db DBTX, p PurgePolicy, o PurgeOptions) (PurgeResult, error) {
+	start := time.Now()
+	res, err := a.purgePlan(ctx, db, p, o)
+	res.Elapsed = time.Since(start)
+	a.purgeFinished(ctx, o, res, start, err)
+	return res, err
+}
+
+func (a Audit) purgePlan(ctx context.Context, db DBTX, p PurgePolicy, o PurgeOptions) (PurgeResult, error) {
+	res := PurgeResult{DryRun: true}
+	p, err := p.normalize()
+	if err != nil {
+		return res, err
+	}
+	if res.Cutoff, err = a.cutoff(ctx, db, p, o); err != nil {
+		return res, err
+	}
+	limit := int64(p.BatchSize) * int64(p.MaxBatches)
+	s := a.schema()
+	var eligible int64
+	err = db.QueryRow(ctx, `WITH last AS (
+    SELECT id FROM `+s+`.audit_changes WHERE captured_at < $1 ORDER BY id OFFSET $2 - 1 LIMIT 1
+)
+SELECT (SELECT count(*) FROM `+s+`.audit_changes WHERE captured_at < $1),
+    CASE WHEN $3 THEN (
+        SELECT count(*) FROM `+s+`.audit_transactions AS t
+        WHERE t.started_at < $1
+          AND `+a.actionOutsideWindow("t", "$1")+`
+          AND NOT EXISTS (
+            SELECT 1 FROM `+s+`.audit_changes AS c
+            WHERE c.transaction_id = t.id
+              AND (c.captured_at >= $1 OR c.id > coalesce((SELECT id FROM last), 9223372036854775807)))
+    ) ELSE 0 END`, res.Cutoff, limit, p.DeleteEmptyTransactions).Scan(&eligible, &res.DeletedTransactions)
+	if err != nil {
+		return res, fmt.Errorf("threadline: purge plan: %w", err)
+	}
+	res.DeletedChanges = min(eligible, limit)
+	res.RemainingChanges = eligible - res.DeletedChanges
+	res.Capped = res.RemainingChanges > 0
+	batches := func(n int64) int { return int((n + int64(p.BatchSize) - 1) / int64(p.BatchSize)) }
+	res.Batches = batches(res.DeletedChanges) + batches(res.DeletedTransactions)
+	return res, nil
+}
+
+// actionOutsideWindow renders the condition "transaction t is not linked
+// to an action recorded at or after the cutoff".
+func (a Audit) actionOutsideWindow(t, cutoff string) string {
+	return "(" + t + ".action_id IS NULL OR NOT EXISTS (SELECT 1 FROM " + a.schema() +
+		".audit_actions AS ac WHERE ac.id = " + t + ".action_id AND ac.inserted_at >= " + cutoff + "))"
+}
+
+// cutoff returns o.Cutoff or the database's now() − Window.
+func (a Audit) cutoff(ctx context.Context, db DBTX, p PurgePolicy, o PurgeOptions) (time.Time, error) {
+	if !o.Cutoff.IsZero() {
+		return o.Cutoff, nil
+	}
+	var now time.Time
+	if err := db.QueryRow(ctx, "SELECT now()").Scan(&now); err != nil {
+		return time.Time{}, fmt.Errorf("threadline: purge: read the database clock: %w", err)
+	}
+	return now.Add(-p.Window), nil
+}
+
+// Purge deletes what the policy makes eligible (see PurgePlan and the
+// package notes on retention) and returns what it deleted.
+//
+// It works in batches, each one statement and so its own short
+// transaction: first up to MaxBatches batches of at most BatchSize
+// changes (DELETE of the oldest eligible ids, FOR UPDATE SKIP LOCKED),
+// then, when DeleteEmptyTransactions is set, batches of at most BatchSize
+// empty transactions past the cutoff. Each batch is logged (Logger) and
+// reported (Hooks.PurgeBatch, Progress).
+//
+// db must be a *pgxpool.Pool (one connection is acquired for the run) or
+// a single connection (*pgx.Conn, *pgxpool.Conn); a pgx.Tx is refused,
+// since every batch must commit on its own. The run holds the
+// session-level advisory lock PurgeLockKey: when another purge of the same
+// audit schema holds it, Purge returns an error wrapping ErrPurgeRunning
+// at once. Purge refuses to run unless p.Enabled (ErrRetentionDisabled).
+//
+// Cancelling ctx stops the run after the batch in flight (a batch is one
+// short statement, so this is quick); the returned error wraps ctx's error
+// and the result counts exactly what was deleted. Every batch is atomic, a
+// transaction row is deleted only once it has no change, so an
+// interrupted run leaves a consistent state, and running Purge again
+// continues where it stopped. (A process killed mid-batch loses that
+// batch's statement to the database's rollback, never half of it.)
+func (a Audit) Purge(ctx context.Context, db DBTX, p PurgePolicy, o PurgeOptions) (PurgeResult, error) {
+	start := time.Now()
+	res, err := a.purge(ctx, db, p, o)
+	res.Elapsed = time.Since(start)
+	a.purgeFinished(ctx, o, res, start, err)
+	return res, err
+}
+
+func (a Audit) purgeFinished(ctx context.Context, o PurgeOptions, res PurgeResult, start time.Time, err error) {
+	e := PurgeFinishedEvent{
+		Schema: a.schemaName(), DryRun: res.DryRun, DeletedChanges: res.DeletedChanges,
+		DeletedTransactions: res.DeletedTransactions, Batches: res.Batches, Capped: res.Capped,
+		Cutoff: res.Cutoff, Start: start, Duration: res.Elapsed, Err: err,
+	}
+	if !res.DryRun {
+		logger(o).LogAttrs(context.WithoutCancel(ctx), levelOf(err), PurgeFinishedMessage, withErr(purgeFinishedAttrs(e), err)...)
+	}
+	call(ctx, o.Hooks.PurgeFinished, e)
+}
+
+func logger(o PurgeOptions) *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.Default()
+}
+
+func levelOf(err error) slog.Level {
+	if err != nil {
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+func purgeBatchAttrs(e PurgeBatchEvent) []slog.Attr {
+	return []slog.Attr{
+		slog.String("schema", e.Schema), slog.Int("batch", e.Batch), slog.String("phase", e.Phase),
+		slog.Int64("deleted", e.DeletedChanges), slog.Int64("deleted_transactions", e.DeletedTransactions),
+		slog.Duration("elapsed", e.Duration),
+	}
+}
+
+func purgeFinishedAttrs(e PurgeFinishedEvent) []slog.Attr {
+	return []slog.Attr{
+		slog.String("schema", e.Schema), slog.Bool("dry_run", e.DryRun),
+		slog.Int64("deleted_changes", e.DeletedChanges), slog.Int64("deleted_transactions", e.DeletedTransactions),
+		slog.Int("batches", e.Batches), slog.Bool("capped", e.Capped),
+		slog.Time("cutoff", e.Cutoff), slog.Duration("elapsed", e.Duration),
+	}
+}
+
+// session returns a single database session for db and its release.
+func session(ctx context.Context, db DBTX) (DBTX, func(), error) {
+	switch d := db.(type) {
+	case nil:
+		return nil, nil, errors.New("nil database handle")
+	case pgx.Tx:
+		return nil, nil, errors.New("Purge cannot run inside a transaction (every batch commits on its own): pass a *pgxpool.Pool or a connection")
+	case *pgxpool.Pool:
+		c, err := d.Acquire(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("acquire a connection: %w", err)
+		}
+		return c, c.Release, nil
+	}
+	return db, func() {}, nil
+}
+
+func (a Audit) purge(ctx context.Context, db DBTX, p PurgePolicy, o PurgeOptions) (PurgeResult, error) {
+	var res PurgeResult
+	p, err := p.normalize()
+	if err != nil {
+		return res, err
+	}
+	if !p.Enabled {
+		return res, ErrRetentionDisabled
+	}
+	conn, release, err := session(ctx, db)
+	if err != nil {
+		return res, fmt.Errorf("threadline: purge: %w", err)
+	}
+	defer release()
+
+	key := a.PurgeLockKey()
+	var locked bool
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&locked); err != nil {
+		return res, fmt.Errorf("threadline: purge: take the purge lock: %w", err)
+	}
+	if !locked {
+		var pid *int64
+		_ = conn.QueryRow(ctx, `SELECT min(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted
+			AND classid::bigint = ($1::bigint >> 32) & 4294967295 AND objid::bigint = $1::bigint & 4294967295 AND objsubid = 1`, key).Scan(&pid)
+		holder := ""
+		if pid != nil {
+			holder = fmt.Sprintf(" (backend pid %d)", *pid)
+		}
+		return res, fmt.Errorf("%w: audit schema %s, advisory lock %d is held%s; wait for it to finish", ErrPurgeRunning, a.schemaName(), key, holder)
+	}
+	defer func() {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		// When the connection broke (a cancelled query), the session and
+		// its lock are gone already; the error is moot.
+		_, _ = conn.Exec(uctx, "SELECT pg_advisory_unlock($1)", key)
+	}()
+
+	if res.Cutoff, err = a.cutoff(ctx, conn, p, o); err != nil {
+		return res, err
+	}
+	s := a.schema()
+	var total, maxID int64
+	if err := conn.QueryRow(ctx, "SELECT count(*), coalesce(max(id), 0) FROM "+s+".audit_changes WHERE captured_at < $1",
+		res.Cutoff).Scan(&total, &maxID); err != nil {
+		return res, fmt.Errorf("threadline: purge: count eligible changes: %w", err)
+	}
+	progress := func(phase string) {
+		if o.Progress != nil {
+			o.Progress(PurgeProgress{Phase: phase, DeletedChanges: res.DeletedChanges, TotalChanges: total, DeletedTransactions: res.DeletedTransactions})
+		}
+	}
+	batch := func(phase string, sql string, args ...any) (n, last int64, err error) {
+		if err := ctx.Err(); err != nil {
+			return 0, 0, fmt.Errorf("threadline: purge: %w", err)
+		}
+		bstart := time.Now()
+		// A batch in flight finishes even when ctx is cancelled: it is
+		// short, and its deletions are then counted exactly. (A cancelled
+		// query would close the connection while the server might still
+		// commit the statement.)
+		if err := conn.QueryRow(context.WithoutCancel(ctx), sql, args...).Scan(&n, &last); err != nil {
+			return 0, 0, fmt.Errorf("threadline: purge: %s batch %d: %w", phase, res.Batches+1, err)
+		}
+		if n == 0 {
+			return 0, last, nil
+		}
+		res.Batches++
+		e := PurgeBatchEvent{Schema: a.schemaName(), Batch: res.Batches, Phase: phase, Cutoff: res.Cutoff, Start: bstart, Duration: time.Since(bstart)}
+		if phase == "changes" {
+			res.DeletedChanges += n
+			e.DeletedChanges = n
+		} else {
+			res.DeletedTransactions += n
+			e.DeletedTransactions = n
+		}
+		logger(o).LogAttrs(ctx, slog.LevelInfo, PurgeBatchMessage, purgeBatchAttrs(e)...)
+		call(ctx, o.Hooks.PurgeBatch, e)
+		progress(phase)
+		return n, last, nil
+	}
+
+	// Changes: keyset over id, bounded by the newest eligible id seen at
+	// the start, so no batch rescans what earlier batches deleted and the
+	// last one does not walk the young rows.
+	var last int64
+	exhausted := total == 0
+	for changeBatches := 0; !exhausted && changeBatches < p.MaxBatches; changeBatches++ {
+		n, l, err := batch("changes", `WITH b AS (
+    SELECT id FROM `+s+`.audit_changes
+    WHERE id > $1 AND id <= $2 AND captured_at < $3
+    ORDER BY id LIMIT $4
+    FOR UPDATE SKIP LOCKED
+), d AS (
+    DELETE FROM `+s+`.audit_changes AS c USING b WHERE c.id = b.id RETURNING c.id
+)
+SELECT count(*), coalesce(max(id), 0) FROM d`, last, maxID, res.Cutoff, p.BatchSize)
+		if err != nil {
+			return res, err
+		}
+		if n < int64(p.BatchSize) {
+			exhausted = true
+		}
+		last = max(last, l)
+	}
+	if !exhausted {
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+s+".audit_changes WHERE id > $1 AND id <= $2 AND captured_at < $3",
+			last, maxID, res.Cutoff).Scan(&res.RemainingChanges); err != nil {
+			return res, fmt.Errorf("threadline: purge: count remaining changes: %w", err)
+		}
+		res.Capped = res.RemainingChanges > 0
+	}
+
+	if !p.DeleteEmptyTransactions {
+		return res, nil
+	}
+	var maxTx int64
+	if err := conn.QueryRow(ctx, "SELECT coalesce(max(id), 0) FROM "+s+".audit_transactions WHERE started_at < $1",
+		res.Cutoff).Scan(&maxTx); err != nil {
+		return res, fmt.Errorf("threadline: purge: find old transactions: %w", err)
+	}
+	for last = 0; last < maxTx; {
+		n, l, err := batch("transactions", `WITH b AS (
+    SELECT t.id FROM `+s+`.audit_transactions AS t
+    WHERE t.id > $1 AND t.id <= $2 AND t.started_at < $3
+      AND NOT EXISTS (SELECT 1 FROM `+s+`.audit_changes AS c WHERE c.transaction_id = t.id)
+      AND `+a.actionOutsideWindow("t", "$3")+`
+    ORDER BY t.id LIMIT $4
+    FOR UPDATE OF t SKIP LOCKED
+), d AS (
+    DELETE FROM `+s+`.audit_transactions AS t USING b WHERE t.id = b.id RETURNING t.id
+)
+SELECT count(*), coalesce(max(id), 0) FROM d`, last, maxTx, res.Cutoff, p.BatchSize)
+		if err != nil {
+			return res, err
+		}
+		if n < int64(p.BatchSize) {
+			break
+		}
+		last = l
+	}
+	return res, nil
+}
