@@ -138,7 +138,7 @@ type goTable struct {
 	// newKey is the key constructor.
 	newKey string
 	// Functions and the table constant.
-	tableConst, timeline, history, asOf, changes string
+	tableConst, timeline, history, asOf, changes, export string
 	// newChange is the unexported converter from threadline.Change.
 	newChange string
 	file      string
@@ -189,12 +189,13 @@ func (g *goGen) newTable(c sqltemplates.Capture, t *schema.Table) *goTable {
 	suffix := g.names.uniqueGroup(func(sfx string) []string {
 		s, p := single+sfx, plural+sfx
 		return []string{s + rowSuffix, s + "Key", "New" + s + "Key", s + "Change", s + "ChangedFrom",
-			p + "Table", p + "Timeline", p + "History", p + "AsOf", p + "Changes"}
+			p + "Table", p + "Timeline", p + "History", p + "AsOf", p + "Changes", p + "Export"}
 	})
 	s, p := single+suffix, plural+suffix
 	gt.row, gt.key, gt.change, gt.from = s+rowSuffix, s+"Key", s+"Change", s+"ChangedFrom"
 	gt.newKey = "New" + gt.key
 	gt.tableConst, gt.timeline, gt.history, gt.asOf, gt.changes = p+"Table", p+"Timeline", p+"History", p+"AsOf", p+"Changes"
+	gt.export = p + "Export"
 	gt.newChange = "new" + gt.change
 	gt.file = g.files.unique(goFileName(c.Table.Schema, c.Table.Name)) + ".go"
 
@@ -763,6 +764,18 @@ func (g *goGen) tableFile(t *goTable) *jen.File {
 	f.Func().Id(t.changes).Params(ctx(), db(), filter()).Qual("iter", "Seq2").Types(jen.Id(t.change), jen.Error()).Block(
 		jen.Id("f").Dot("Table").Op("=").Id(t.tableConst),
 		jen.Return(jen.Qual(runtimePath, "ConvertSeq").Call(jen.Id("audit").Call().Dot("Changes").Call(jen.Id("ctx"), jen.Id("db"), jen.Id("f")), jen.Id(t.newChange))),
+	)
+
+	// Export.
+	f.Line()
+	addComment(f, []string{
+		fmt.Sprintf("%s writes every change of %s matching f to w in the given format", t.export, tq),
+		fmt.Sprintf("(f.Table is set to %s), streaming in constant memory; see", t.tableConst),
+		"threadline.Audit.Export for the formats and opts (MaxRows, CSV formula guard).",
+	}...)
+	f.Func().Id(t.export).Params(ctx(), db(), jen.Id("w").Qual("io", "Writer"), jen.Id("format").Qual(runtimePath, "ExportFormat"), filter(), jen.Id("opts").Qual(runtimePath, "ExportOptions")).Params(jen.Qual(runtimePath, "ExportResult"), jen.Error()).Block(
+		jen.Id("f").Dot("Table").Op("=").Id(t.tableConst),
+		jen.Return(jen.Id("audit").Call().Dot("Export").Call(jen.Id("ctx"), jen.Id("db"), jen.Id("w"), jen.Id("format"), jen.Id("f"), jen.Id("opts"))),
 	)
 	return f
 }

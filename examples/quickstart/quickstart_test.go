@@ -1,6 +1,7 @@
 package quickstart_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -556,5 +557,33 @@ func TestLegacyEventsConfiguredKey(t *testing.T) {
 	}
 	if string(h[0].After.Payload) != "null" || string(h[1].After.Payload) != `{"n": 1}` || h[0].Key.EventUUID != u {
 		t.Fatalf("payloads %s %s", h[0].After.Payload, h[1].After.Payload)
+	}
+}
+
+func TestUsersExportOnlyUsers(t *testing.T) {
+	db := setup(t)
+	ada := threadline.User("ada")
+	write(t, db, ada, `INSERT INTO users (email, password_hash, display_name) VALUES ('a@x.org', 'pw-hash-1', 'A'), ('b@x.org', 'pw-hash-2', 'B')`)
+	write(t, db, ada, `UPDATE users SET display_name = display_name || '!'`)
+	write(t, db, ada, `INSERT INTO countries VALUES ('FR', 'France')`)
+	var buf bytes.Buffer
+	res, err := audit.UsersExport(ctx, db.Pool, &buf, threadline.ExportNDJSON, threadline.Filter{}, threadline.ExportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if res.Rows != 4 || len(lines) != 4 || res.Truncated {
+		t.Fatalf("exported %d rows (%d lines, truncated %v):\n%s", res.Rows, len(lines), res.Truncated, buf.String())
+	}
+	for _, l := range lines {
+		var c struct {
+			TableName string `json:"table_name"`
+		}
+		if err := json.Unmarshal([]byte(l), &c); err != nil || c.TableName != "users" {
+			t.Errorf("line %s: table %q, %v", l, c.TableName, err)
+		}
+		if strings.Contains(l, "pw-hash") || strings.Contains(l, "@x.org") {
+			t.Errorf("excluded or masked value exported: %s", l)
+		}
 	}
 }

@@ -5,6 +5,7 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"iter"
 	"time"
 
@@ -174,4 +175,13 @@ func BillingInvoicesAsOf(ctx context.Context, db threadline.DBTX, key BillingInv
 func BillingInvoicesChanges(ctx context.Context, db threadline.DBTX, f threadline.Filter) iter.Seq2[BillingInvoiceChange, error] {
 	f.Table = BillingInvoicesTable
 	return threadline.ConvertSeq(audit().Changes(ctx, db, f), newBillingInvoiceChange)
+}
+
+// BillingInvoicesExport writes every change of billing.invoices matching f
+// to w in the given format (f.Table is set to BillingInvoicesTable),
+// streaming in constant memory; see threadline.Audit.Export for the formats
+// and opts (MaxRows, CSV formula guard).
+func BillingInvoicesExport(ctx context.Context, db threadline.DBTX, w io.Writer, format threadline.ExportFormat, f threadline.Filter, opts threadline.ExportOptions) (threadline.ExportResult, error) {
+	f.Table = BillingInvoicesTable
+	return audit().Export(ctx, db, w, format, f, opts)
 }

@@ -5,6 +5,7 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"iter"
 	"time"
 
@@ -151,4 +152,13 @@ func CountriesAsOf(ctx context.Context, db threadline.DBTX, key CountryKey, at t
 func CountriesChanges(ctx context.Context, db threadline.DBTX, f threadline.Filter) iter.Seq2[CountryChange, error] {
 	f.Table = CountriesTable
 	return threadline.ConvertSeq(audit().Changes(ctx, db, f), newCountryChange)
+}
+
+// CountriesExport writes every change of public.countries matching f to w in
+// the given format (f.Table is set to CountriesTable), streaming in constant
+// memory; see threadline.Audit.Export for the formats and opts (MaxRows, CSV
+// formula guard).
+func CountriesExport(ctx context.Context, db threadline.DBTX, w io.Writer, format threadline.ExportFormat, f threadline.Filter, opts threadline.ExportOptions) (threadline.ExportResult, error) {
+	f.Table = CountriesTable
+	return audit().Export(ctx, db, w, format, f, opts)
 }

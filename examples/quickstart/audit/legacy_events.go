@@ -5,6 +5,7 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"iter"
 	"time"
 
@@ -160,4 +161,13 @@ func LegacyEventsAsOf(ctx context.Context, db threadline.DBTX, key LegacyEventKe
 func LegacyEventsChanges(ctx context.Context, db threadline.DBTX, f threadline.Filter) iter.Seq2[LegacyEventChange, error] {
 	f.Table = LegacyEventsTable
 	return threadline.ConvertSeq(audit().Changes(ctx, db, f), newLegacyEventChange)
+}
+
+// LegacyEventsExport writes every change of public.legacy_events matching f
+// to w in the given format (f.Table is set to LegacyEventsTable), streaming
+// in constant memory; see threadline.Audit.Export for the formats and opts
+// (MaxRows, CSV formula guard).
+func LegacyEventsExport(ctx context.Context, db threadline.DBTX, w io.Writer, format threadline.ExportFormat, f threadline.Filter, opts threadline.ExportOptions) (threadline.ExportResult, error) {
+	f.Table = LegacyEventsTable
+	return audit().Export(ctx, db, w, format, f, opts)
 }

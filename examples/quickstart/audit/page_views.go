@@ -5,6 +5,7 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"iter"
 	"time"
 
@@ -165,4 +166,13 @@ func PageViewsAsOf(ctx context.Context, db threadline.DBTX, key PageViewKey, at 
 func PageViewsChanges(ctx context.Context, db threadline.DBTX, f threadline.Filter) iter.Seq2[PageViewChange, error] {
 	f.Table = PageViewsTable
 	return threadline.ConvertSeq(audit().Changes(ctx, db, f), newPageViewChange)
+}
+
+// PageViewsExport writes every change of public.page_views matching f to w
+// in the given format (f.Table is set to PageViewsTable), streaming in
+// constant memory; see threadline.Audit.Export for the formats and opts
+// (MaxRows, CSV formula guard).
+func PageViewsExport(ctx context.Context, db threadline.DBTX, w io.Writer, format threadline.ExportFormat, f threadline.Filter, opts threadline.ExportOptions) (threadline.ExportResult, error) {
+	f.Table = PageViewsTable
+	return audit().Export(ctx, db, w, format, f, opts)
 }

@@ -5,6 +5,7 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"iter"
 	"time"
 
@@ -169,4 +170,14 @@ func PostCollaboratorsAsOf(ctx context.Context, db threadline.DBTX, key PostColl
 func PostCollaboratorsChanges(ctx context.Context, db threadline.DBTX, f threadline.Filter) iter.Seq2[PostCollaboratorChange, error] {
 	f.Table = PostCollaboratorsTable
 	return threadline.ConvertSeq(audit().Changes(ctx, db, f), newPostCollaboratorChange)
+}
+
+// PostCollaboratorsExport writes every change of public.post_collaborators
+// matching f to w in the given format (f.Table is set to
+// PostCollaboratorsTable), streaming in constant memory; see
+// threadline.Audit.Export for the formats and opts (MaxRows, CSV formula
+// guard).
+func PostCollaboratorsExport(ctx context.Context, db threadline.DBTX, w io.Writer, format threadline.ExportFormat, f threadline.Filter, opts threadline.ExportOptions) (threadline.ExportResult, error) {
+	f.Table = PostCollaboratorsTable
+	return audit().Export(ctx, db, w, format, f, opts)
 }

@@ -5,6 +5,7 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"iter"
 	"time"
 
@@ -176,4 +177,13 @@ func PostsAsOf(ctx context.Context, db threadline.DBTX, key PostKey, at time.Tim
 func PostsChanges(ctx context.Context, db threadline.DBTX, f threadline.Filter) iter.Seq2[PostChange, error] {
 	f.Table = PostsTable
 	return threadline.ConvertSeq(audit().Changes(ctx, db, f), newPostChange)
+}
+
+// PostsExport writes every change of public.posts matching f to w in the
+// given format (f.Table is set to PostsTable), streaming in constant memory;
+// see threadline.Audit.Export for the formats and opts (MaxRows, CSV formula
+// guard).
+func PostsExport(ctx context.Context, db threadline.DBTX, w io.Writer, format threadline.ExportFormat, f threadline.Filter, opts threadline.ExportOptions) (threadline.ExportResult, error) {
+	f.Table = PostsTable
+	return audit().Export(ctx, db, w, format, f, opts)
 }

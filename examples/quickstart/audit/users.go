@@ -5,6 +5,7 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"iter"
 	"time"
 
@@ -167,4 +168,13 @@ func UsersAsOf(ctx context.Context, db threadline.DBTX, key UserKey, at time.Tim
 func UsersChanges(ctx context.Context, db threadline.DBTX, f threadline.Filter) iter.Seq2[UserChange, error] {
 	f.Table = UsersTable
 	return threadline.ConvertSeq(audit().Changes(ctx, db, f), newUserChange)
+}
+
+// UsersExport writes every change of public.users matching f to w in the
+// given format (f.Table is set to UsersTable), streaming in constant memory;
+// see threadline.Audit.Export for the formats and opts (MaxRows, CSV formula
+// guard).
+func UsersExport(ctx context.Context, db threadline.DBTX, w io.Writer, format threadline.ExportFormat, f threadline.Filter, opts threadline.ExportOptions) (threadline.ExportResult, error) {
+	f.Table = UsersTable
+	return audit().Export(ctx, db, w, format, f, opts)
 }
