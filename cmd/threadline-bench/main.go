@@ -1,0 +1,25 @@
+// Command threadline-bench measures what auditing costs: each workload runs
+// unaudited and audited side by side, interleaved over several rounds, and
+// prints the median and spread of the audited/unaudited ratio. Workloads
+// without an unaudited twin (lookups, export, purge, generation) print
+// absolute figures against the targets of the product specification.
+//
+//	go run ./cmd/threadline-bench            # every workload, full size
+//	go run ./cmd/threadline-bench -quick     # small sizes, for CI
+//	go run ./cmd/threadline-bench -workloads tpcb,bulk -rounds 7
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+
+	"github.com/threadline-go/threadline/internal/bench"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := bench.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

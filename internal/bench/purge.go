@@ -1,0 +1,44 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	threadline "github.com/threadline-go/threadline/runtime"
+)
+
+// purge measures a retention purge of every seeded row (all are past the
+// cutoff): rows per second and the longest batch, which bounds how long
+// any lock is held.
+func (r *runner) purge(ctx context.Context) ([]Result, error) {
+	n := r.o.AuditRows
+	pool, _, err := r.seedAudit(ctx, "purge", n)
+	if err != nil {
+		return nil, err
+	}
+	var longest time.Duration
+	var batches int
+	hooks := threadline.Hooks{PurgeBatch: func(_ context.Context, e threadline.PurgeBatchEvent) {
+		batches++
+		longest = max(longest, e.Duration)
+	}}
+	start := time.Now()
+	res, err := threadline.Audit{}.Purge(ctx, pool,
+		threadline.PurgePolicy{Enabled: true, Window: time.Hour, BatchSize: 5000, MaxBatches: 1 << 30, DeleteEmptyTransactions: true},
+		threadline.PurgeOptions{Cutoff: time.Now(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Hooks: hooks})
+	if err != nil {
+		return nil, err
+	}
+	elapsed := time.Since(start)
+	if res.DeletedChanges != int64(n) {
+		return nil, fmt.Errorf("purge deleted %d changes, want %d", res.DeletedChanges, n)
+	}
+	return []Result{{
+		Workload: "purge", Metric: fmt.Sprintf("%d eligible changes, batch 5000 (%d batches)", n, batches),
+		Ratio:  fmt.Sprintf("%.0f rows/s (%.1f s)", float64(n)/elapsed.Seconds(), elapsed.Seconds()),
+		Spread: fmt.Sprintf("longest batch %s", ms(longest)), Target: "10M in <= 2 min, short batches",
+	}}, nil
+}
