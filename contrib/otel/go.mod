@@ -1,6 +1,6 @@
 module github.com/threadline-go/threadline/contrib/otel
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/threadline-go/threadline v0.0.0
