@@ -78,7 +78,7 @@ func Generate(in Input) (*Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, plan, err := diff(cfg.AuditSchema, grantsOf(cfg.Privileges), hist.state, desired)
+	m, plan, err := diff(cfg.AuditSchema, grantsOf(cfg.Privileges), hist, desired)
 	if err != nil {
 		return nil, err
 	}
@@ -313,17 +313,11 @@ func noteJSON(v any) string {
 	return strings.ReplaceAll(string(b), "{{", `{\u007b`)
 }
 
-// history is what readHistory found in the migrations directory.
-type history struct {
-	state state
-	files []string // generated files, in version order
-}
-
 // readHistory folds the state records of every generated migration, in
 // version order. A generated file whose checksum does not match was edited
 // by hand: that is an error, and nothing is generated over it.
-func readHistory(spec formatSpec, files map[string][]byte) (history, error) {
-	h := history{state: state{Tables: map[schema.QualifiedName]*tableState{}}}
+func readHistory(spec formatSpec, files map[string][]byte) (state, error) {
+	h := state{Tables: map[schema.QualifiedName]*tableState{}}
 	var paths []string
 	for p, c := range files {
 		if !strings.HasPrefix(string(c), Header+"\n") || !strings.HasSuffix(p, ".sql") {
@@ -336,7 +330,6 @@ func readHistory(spec formatSpec, files map[string][]byte) (history, error) {
 		paths = append(paths, p)
 	}
 	sortByVersion(paths)
-	h.files = paths
 	for _, p := range paths {
 		if spec.isDown != nil && spec.isDown(p) {
 			continue
@@ -351,13 +344,13 @@ func readHistory(spec formatSpec, files map[string][]byte) (history, error) {
 			note := strings.TrimPrefix(line, "-- ")
 			switch {
 			case strings.HasPrefix(note, noteCore):
-				h.state.Core = strings.TrimPrefix(note, noteCore)
+				h.Core = strings.TrimPrefix(note, noteCore)
 			case strings.HasPrefix(note, noteTable):
 				var t tableState
 				if err := json.Unmarshal([]byte(strings.TrimPrefix(note, noteTable)), &t); err != nil {
 					return h, fmt.Errorf("%s: bad threadline:table record: %w", p, err)
 				}
-				h.state.Tables[schema.QualifiedName{Schema: t.Schema, Name: t.Name}] = &t
+				h.Tables[schema.QualifiedName{Schema: t.Schema, Name: t.Name}] = &t
 			}
 		}
 	}
