@@ -44,6 +44,17 @@ func (p *project) write(rel, content string) {
 // clock by a minute.
 func (p *project) generate() ([]generator.File, error) {
 	p.t.Helper()
+	out, err := p.run()
+	if err != nil {
+		return nil, err
+	}
+	return out.Migrations, nil
+}
+
+// run is generate returning the generator's whole output; it writes the
+// migrations.
+func (p *project) run() (*generator.Output, error) {
+	p.t.Helper()
 	p.now = p.now.Add(time.Minute)
 	cfg, err := config.Load(filepath.Join(p.dir, "threadline.yaml"))
 	if err != nil {
@@ -62,7 +73,7 @@ func (p *project) generate() ([]generator.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return out.Migrations, generator.Write(cfg.Migrations.Dir, out.Migrations)
+	return out, generator.Write(cfg.Migrations.Dir, out.Migrations)
 }
 
 func (p *project) mustGenerate() []generator.File {

@@ -2,15 +2,12 @@ package generator_test
 
 import (
 	"context"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/threadline-go/threadline/generator"
 	"github.com/threadline-go/threadline/internal/capturetest"
-	"github.com/threadline-go/threadline/internal/config"
 	"github.com/threadline-go/threadline/internal/pgtest"
 )
 
@@ -94,26 +91,7 @@ func (f *scFixture) alter(ddl string) {
 // full output; it writes the migrations.
 func (f *scFixture) regenerate() (*generator.Output, error) {
 	f.t.Helper()
-	p := f.p
-	p.now = p.now.Add(time.Minute)
-	cfg, err := config.Load(filepath.Join(p.dir, "threadline.yaml"))
-	if err != nil {
-		return nil, err
-	}
-	s, _, err := generator.LoadSchema(context.Background(), cfg, func(string) string { return "" })
-	if err != nil {
-		return nil, err
-	}
-	existing, err := generator.ReadDir(cfg.Migrations.Dir)
-	if err != nil {
-		return nil, err
-	}
-	now := p.now
-	out, err := generator.Generate(generator.Input{Config: cfg, Schema: s, Now: func() time.Time { return now }, Migrations: existing})
-	if err != nil {
-		return nil, err
-	}
-	return out, generator.Write(cfg.Migrations.Dir, out.Migrations)
+	return f.p.run()
 }
 
 // fix regenerates and applies; exactly one new migration is expected.
