@@ -212,7 +212,9 @@ func TestGoPackageRejectsBadPackageName(t *testing.T) {
 }
 
 // goTool runs the go command in dir with CGO_ENABLED=0, the module's
-// dependencies resolved offline, and the same build cache.
+// dependencies resolved through the environment's module proxy (a fresh
+// module cache lacks go.mod files the temporary module needs), and the
+// same build cache.
 func goTool(t *testing.T, dir string, args ...string) (string, error) {
 	t.Helper()
 	goBin, err := osexec.LookPath("go")
@@ -221,7 +223,7 @@ func goTool(t *testing.T, dir string, args ...string) (string, error) {
 	}
 	cmd := osexec.Command(goBin, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOWORK=off")
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
