@@ -14,8 +14,8 @@ import (
 
 // goldenDDL exercises every capture feature that changes the SQL: a
 // composite key, exclude, mask with a placeholder needing escapes,
-// except_columns, store_changed_from, a partitioned table and a hostile
-// table name.
+// except_columns, store_changed_from, row-level capture of an ordinary
+// table, a partitioned table and a hostile table name.
 const goldenDDL = `
 CREATE TABLE users (id bigint PRIMARY KEY, email text, password_hash text, name text, updated_at timestamptz);
 CREATE TABLE memberships (org_id int, user_id bigint, role text, PRIMARY KEY (org_id, user_id));
@@ -29,7 +29,8 @@ const goldenTables = `  users:
     mask_placeholder: "it's \\ hidden"
     store_changed_from: true
     except_columns: [updated_at]
-  memberships: {}
+  memberships:
+    capture: row
   events: {}
   '"Weird ""Name"" $threadline$"':
     mask: ["it's"]

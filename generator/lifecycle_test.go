@@ -116,6 +116,7 @@ func TestGenerateConfigErrors(t *testing.T) {
 		{"unknown mask column", "  users:\n    mask: [Email]\n", `threadline.yaml:11:12: table public.users has no column "Email" (did you mean "email"?)`},
 		{"unknown key column", "  nokey:\n    key: [nope]\n", `threadline.yaml:11:11: table public.nokey has no column "nope" (columns: a, b)`},
 		{"no primary key", "  nokey: {}\n", `threadline.yaml:10:3: table public.nokey has no primary key: set key: [column, ...] to the columns that identify a row`},
+		{"statement capture of a partitioned table", "  parts:\n    capture: statement\n", `threadline.yaml:11:14: table public.parts is partitioned: it is captured with a row-level trigger (PostgreSQL clones it to every partition); remove capture: statement`},
 		{"partition", "  parts_1: {}\n", `threadline.yaml:10:3: table public.parts_1 is a partition of public.parts: audit the partitioned table public.parts instead (its capture covers every partition)`},
 	}
 	ddl := lifeDDL + `

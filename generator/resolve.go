@@ -51,7 +51,13 @@ func Resolve(cfg *config.Config, s *schema.Schema) ([]sqltemplates.Capture, erro
 		for _, col := range t.Columns {
 			c.Columns = append(c.Columns, col.Name)
 		}
+		if tc.Capture == config.CaptureRow {
+			c.Mode = sqltemplates.ModeRow
+		}
 		if t.Partitioned {
+			if tc.Capture == config.CaptureStatement && tc.CapturePos.Line > 0 {
+				return nil, config.Errorf(tc.CapturePos, "table %s is partitioned: it is captured with a row-level trigger (PostgreSQL clones it to every partition); remove capture: statement", q)
+			}
 			c.Mode = sqltemplates.ModeRow
 			c.TruncateAlso = descendants(s, q)
 		}

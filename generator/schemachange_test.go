@@ -2,6 +2,7 @@ package generator_test
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -364,5 +365,45 @@ func TestSchemaChangeColumnType(t *testing.T) {
 	f.exec(`UPDATE accounts SET score = '12 pts' WHERE id = 1`)
 	if got := f.since(n); len(got) != 1 || got[0].After != `{"email":"[REDACTED]","id":1,"name":"Ann","score":"12 pts"}` {
 		t.Errorf("capture after the type change: %s", dump(got))
+	}
+}
+
+// TestCaptureModeChange switches a table from statement-level to
+// row-level capture and back: each switch is one migration, and every
+// write is recorded exactly once (the previous mode's triggers are gone).
+func TestCaptureModeChange(t *testing.T) {
+	f := newSCFixture(t)
+	id := 2
+	for _, mode := range []string{"row", "statement"} {
+		f.p.write("threadline.yaml", scConfig(scTables+"    capture: "+mode+"\n"))
+		f.fix()
+		var triggers []string
+		if err := f.db.Pool.QueryRow(context.Background(), `SELECT array_agg(tgname::text ORDER BY tgname)
+			FROM pg_trigger WHERE tgrelid = 'accounts'::regclass AND NOT tgisinternal`).Scan(&triggers); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"threadline_capture_row", "threadline_capture_truncate"}
+		if mode == "statement" {
+			want = []string{"threadline_capture_delete", "threadline_capture_insert", "threadline_capture_truncate", "threadline_capture_update"}
+		}
+		if strings.Join(triggers, ",") != strings.Join(want, ",") {
+			t.Fatalf("%s: triggers %v, want %v", mode, triggers, want)
+		}
+		n := f.count()
+		f.exec(
+			fmt.Sprintf(`INSERT INTO accounts VALUES (%d, 'Bob', 'bob@example.com', 'S2', 1)`, id),
+			fmt.Sprintf(`UPDATE accounts SET score = 2 WHERE id = %d`, id),
+			fmt.Sprintf(`DELETE FROM accounts WHERE id = %d`, id),
+		)
+		pk := fmt.Sprintf(`{"id":%d}`, id)
+		img := func(score int) string {
+			return fmt.Sprintf(`{"email":"[REDACTED]","id":%d,"name":"Bob","score":%d}`, id, score)
+		}
+		assertChanges(t, f.since(n), []capturetest.Change{
+			change("accounts", "insert", pk, img(1), "", nil, ""),
+			change("accounts", "update", pk, img(2), "", []string{"score"}, `{"score":1}`),
+			change("accounts", "delete", pk, "", img(2), nil, ""),
+		})
+		id++
 	}
 }

@@ -360,12 +360,26 @@ func CaptureUnit(c Capture) (Unit, error) {
 
 	var triggers []Statement
 	var drops []Statement
+	drop := func(name string, on schema.QualifiedName) {
+		dd := d
+		dd.On = QuoteQualified(on)
+		dd.Trigger = QuoteIdent(name)
+		drops = append(drops, render("drop_trigger", dd))
+	}
+	// Every Threadline trigger name is dropped from the table, not only
+	// the ones this mode creates: a table whose capture mode changed, or
+	// a renamed table, may hold the others.
+	for _, name := range TriggerNames {
+		drop(name, c.Table)
+	}
 	addTrigger := func(tmpl, name string, on schema.QualifiedName) {
 		dd := d
 		dd.On = QuoteQualified(on)
 		dd.Trigger = QuoteIdent(name)
 		triggers = append(triggers, render(tmpl, dd))
-		drops = append(drops, render("drop_trigger", dd))
+		if on != c.Table {
+			drop(name, on)
+		}
 	}
 	if d.Row {
 		addTrigger("trigger_row", TriggerRow, c.Table)

@@ -263,18 +263,16 @@ func installCapture(ctx context.Context, dbURL, tablesYAML string, pool *pgxpool
 	return nil
 }
 
-// interleave runs the unaudited and the audited side of round i, the
-// unaudited first on even rounds and the audited first on odd ones, so
-// that drift in the machine's speed hits both alike.
-func interleave(i int, unaudited, audited func() error) error {
-	first, second := unaudited, audited
-	if i%2 == 1 {
-		first, second = audited, unaudited
+// interleave runs the sides of round i (the unaudited one first), starting
+// with side i mod n and wrapping around, so that drift in the machine's
+// speed hits every side alike.
+func interleave(i int, sides ...func() error) error {
+	for j := range sides {
+		if err := sides[(i+j)%len(sides)](); err != nil {
+			return err
+		}
 	}
-	if err := first(); err != nil {
-		return err
-	}
-	return second()
+	return nil
 }
 
 // stats summarises samples: median and the min–max spread.

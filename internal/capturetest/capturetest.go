@@ -46,8 +46,25 @@ func Generate(t testing.TB, ddl, tablesYAML string) (up, down string) {
 	return GenerateWith(t, ddl, "", tablesYAML)
 }
 
+// SetupMode is Setup with every table captured in the given mode
+// (config.CaptureStatement or config.CaptureRow), whatever tablesYAML says.
+func SetupMode(t testing.TB, mode, ddl, tablesYAML string) *pgtest.DB {
+	t.Helper()
+	db := pgtest.NewDB(t, ddl)
+	up, _ := generate(t, mode, ddl, "", tablesYAML)
+	db.Exec(t, up)
+	return db
+}
+
 // GenerateWith is Generate with extra top-level config YAML.
 func GenerateWith(t testing.TB, ddl, extraYAML, tablesYAML string) (up, down string) {
+	t.Helper()
+	return generate(t, "", ddl, extraYAML, tablesYAML)
+}
+
+// generate is GenerateWith with every table's capture mode set to mode
+// (unless it is "").
+func generate(t testing.TB, mode, ddl, extraYAML, tablesYAML string) (up, down string) {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "schema.sql"), []byte(ddl), 0o644); err != nil {
@@ -58,6 +75,11 @@ func GenerateWith(t testing.TB, ddl, extraYAML, tablesYAML string) (up, down str
 	cfg, err := config.Parse(filepath.Join(dir, "threadline.yaml"), []byte(cfgText), func(string) string { return "" })
 	if err != nil {
 		t.Fatalf("config: %v\n%s", err, cfgText)
+	}
+	if mode != "" {
+		for _, tc := range cfg.Tables {
+			tc.Capture = mode
+		}
 	}
 	s, err := schema.LoadGlobs(cfg.Schema.Files)
 	if err != nil {

@@ -118,6 +118,12 @@ type Migrations struct {
 	FormatPos Pos
 }
 
+// Capture modes of a table (Table.Capture).
+const (
+	CaptureStatement = "statement"
+	CaptureRow       = "row"
+)
+
 // Formats lists the supported migration formats.
 var Formats = []string{"goose", "golang-migrate", "tern", "dbmate", "atlas", "plain"}
 
@@ -150,6 +156,13 @@ type Table struct {
 	// the position of the list (zero when not set).
 	Key    []Name
 	KeyPos Pos
+	// Capture chooses the triggers: CaptureStatement (the default; one
+	// set-based INSERT per statement, fastest for statements that change
+	// many rows) or CaptureRow (one INSERT per row, fastest for
+	// single-row OLTP writes). Partitioned tables always use row-level
+	// capture. CapturePos is zero when defaulted.
+	Capture    string
+	CapturePos Pos
 
 	// qname is Name parsed by schema.ParseQualifiedName (set by Parse).
 	qname schema.QualifiedName

@@ -47,7 +47,7 @@ tables:
     mask_placeholder: "$ hidden"
     store_changed_from: yes
     except_columns: [updated_at]
-  billing.invoices: {}
+  billing.invoices: {capture: row}
   legacy_events:
     key: [event_uuid]
 coverage:
@@ -96,11 +96,14 @@ func TestParseFull(t *testing.T) {
 				MaskPlaceholderPos: p(16, 23),
 				StoreChangedFrom:   true,
 				ExceptColumns:      []Name{{"updated_at", p(18, 22)}},
+				Capture:            CaptureStatement,
 				qname:              schema.QualifiedName{Schema: "public", Name: "users"},
 			},
 			{
 				Name:            Name{"billing.invoices", p(19, 3)},
 				MaskPlaceholder: DefaultMaskPlaceholder,
+				Capture:         CaptureRow,
+				CapturePos:      p(19, 31),
 				qname:           schema.QualifiedName{Schema: "billing", Name: "invoices"},
 			},
 			{
@@ -108,6 +111,7 @@ func TestParseFull(t *testing.T) {
 				MaskPlaceholder: DefaultMaskPlaceholder,
 				Key:             []Name{{"event_uuid", p(21, 11)}},
 				KeyPos:          p(21, 10),
+				Capture:         CaptureStatement,
 				qname:           schema.QualifiedName{Schema: "public", Name: "legacy_events"},
 			},
 		},
@@ -205,7 +209,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown top-level key", minimal + "tabels: {}\n",
 			`t.yaml:11:1: unknown key "tabels" at top level (allowed: version, schema, audit_schema, migrations, package, tables, coverage, retention, privileges)`},
 		{"unknown table key", head + "tables:\n  users:\n    masks: [email]\n",
-			`t.yaml:11:5: unknown key "masks" in tables.users (allowed: exclude, mask, mask_placeholder, store_changed_from, except_columns, key)`},
+			`t.yaml:11:5: unknown key "masks" in tables.users (allowed: exclude, mask, mask_placeholder, store_changed_from, except_columns, capture, key)`},
 		{"unknown schema key", "version: 1\nschema:\n  url: x\n",
 			`t.yaml:3:3: unknown key "url" in schema (allowed: database_url, files)`},
 		{"unknown retention key", minimal + "retention:\n  keep: 3\n",
@@ -240,6 +244,10 @@ func TestParseErrors(t *testing.T) {
 			`t.yaml:12:14: retention.keep_days: want an integer, got the string "abc"`},
 		{"int out of range", minimal + "retention:\n  batch_size: 99999999999999999999\n",
 			"t.yaml:12:15: retention.batch_size: want an integer, got the number 99999999999999999999"},
+		{"bad capture mode", head + "tables:\n  users:\n    capture: rows\n",
+			`t.yaml:11:14: tables.users.capture: want "statement" or "row", got "rows"`},
+		{"capture not a string", head + "tables:\n  users:\n    capture: [row]\n",
+			`t.yaml:11:14: tables.users.capture: want a string, got a list`},
 		{"bad bool", head + "tables:\n  users:\n    store_changed_from: maybe\n",
 			`t.yaml:11:25: tables.users.store_changed_from: want a boolean (true or false), got the string "maybe"`},
 		{"int for bool", minimal + "retention:\n  enabled: 1\n  keep_days: 1\n",
@@ -351,7 +359,7 @@ func TestParseErrors(t *testing.T) {
 		{"earliest problem first", head + "tables:\n  users:\n    mask_placeholder: \"\"\naudit_schema: Bad\n",
 			"t.yaml:11:23: tables.users.mask_placeholder: must not be empty"},
 		{"structural before validation", head + "audit_schema: Bad\ntables:\n  users:\n    nope: 1\n",
-			`t.yaml:12:5: unknown key "nope" in tables.users (allowed: exclude, mask, mask_placeholder, store_changed_from, except_columns, key)`},
+			`t.yaml:12:5: unknown key "nope" in tables.users (allowed: exclude, mask, mask_placeholder, store_changed_from, except_columns, capture, key)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -46,7 +46,7 @@ func (d *decoder) table(key, val *yaml.Node) (t *Table, unqualified bool, err er
 	}
 	name := resolve(key).Value
 	path := "tables." + name
-	t = &Table{Name: Name{Value: name, Pos: d.pos(key)}, MaskPlaceholder: DefaultMaskPlaceholder, qname: q}
+	t = &Table{Name: Name{Value: name, Pos: d.pos(key)}, MaskPlaceholder: DefaultMaskPlaceholder, Capture: CaptureStatement, qname: q}
 	list := func(field string, dst *[]Name) func(_, v *yaml.Node) error {
 		return func(_, v *yaml.Node) (err error) {
 			*dst, err = d.names(v, path+"."+field, "column name")
@@ -66,6 +66,16 @@ func (d *decoder) table(key, val *yaml.Node) (t *Table, unqualified bool, err er
 			return err
 		}},
 		{name: "except_columns", decode: list("except_columns", &t.ExceptColumns)},
+		{name: "capture", decode: func(_, v *yaml.Node) (err error) {
+			t.CapturePos = d.pos(v)
+			if t.Capture, err = d.str(v, path+".capture"); err != nil {
+				return err
+			}
+			if t.Capture != CaptureStatement && t.Capture != CaptureRow {
+				return d.errf(v, "%s.capture: want %q or %q, got %q", path, CaptureStatement, CaptureRow, t.Capture)
+			}
+			return nil
+		}},
 		{name: "key", decode: func(k, v *yaml.Node) (err error) {
 			t.KeyPos = d.pos(v)
 			return list("key", &t.Key)(k, v)
