@@ -185,10 +185,10 @@ func isSQLSpace(r rune) bool {
 // {"type":"anonymous"}, no spaces, HTML characters not escaped.
 func (a ActorRef) appendCanonical(b []byte) []byte {
 	b = append(b, `{"type":`...)
-	b = appendJSONString(b, string(a.Kind))
+	b = appendJSONStr(b, string(a.Kind))
 	if a.Kind != KindAnonymous {
 		b = append(b, `,"id":`...)
-		b = appendJSONString(b, a.ID)
+		b = appendJSONStr(b, a.ID)
 	}
 	return append(b, '}')
 }

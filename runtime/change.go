@@ -1,6 +1,7 @@
 package threadline
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -119,8 +120,9 @@ func (a Audit) changesFrom() string {
 	return " FROM " + s + ".audit_changes AS c LEFT JOIN " + s + ".audit_transactions AS t ON t.id = c.transaction_id"
 }
 
-// scanChange reads one row of changeColumns.
-func scanChange(rows pgx.Rows) (Change, error) {
+// scanChange reads one row of changeColumns. Consecutive rows mostly share
+// a transaction, hence an actor: actors remembers the last one decoded.
+func scanChange(rows pgx.Rows, actors *actorCache) (Change, error) {
 	var c Change
 	var op string
 	var pk, pkBefore, after, before, from, actor []byte
@@ -134,9 +136,31 @@ func scanChange(rows pgx.Rows) (Change, error) {
 	c.Op = Op(op)
 	c.PK, c.PKBefore, c.After, c.Before, c.ChangedFrom = raw(pk), raw(pkBefore), raw(after), raw(before), raw(from)
 	c.CapturedAt = c.CapturedAt.UTC()
-	c.Actor, c.ActorInvalid = decodeActor(actor, deref(invalid))
+	c.Actor, c.ActorInvalid = actors.decode(actor, deref(invalid))
 	c.RequestID, c.CorrelationID = deref(request), deref(correlation)
 	return c, nil
+}
+
+// actorCache remembers the last stored actor_ref decoded and its result.
+type actorCache struct {
+	raw     []byte
+	invalid string
+	actor   *ActorRef
+	outcome string
+}
+
+// decode is decodeActor, reusing the previous result when b and invalid
+// repeat. Each Change gets its own copy of the ActorRef.
+func (ac *actorCache) decode(b []byte, invalid string) (*ActorRef, string) {
+	if ac.raw == nil || b == nil || !bytes.Equal(ac.raw, b) || ac.invalid != invalid {
+		ac.actor, ac.outcome = decodeActor(b, invalid)
+		ac.raw, ac.invalid = append(ac.raw[:0], b...), invalid
+	}
+	if ac.actor == nil {
+		return nil, ac.outcome
+	}
+	a := *ac.actor
+	return &a, ac.outcome
 }
 
 // decodeActor turns a stored actor_ref into an ActorRef. The database only
@@ -146,6 +170,9 @@ func decodeActor(b []byte, invalid string) (*ActorRef, string) {
 	if b == nil {
 		return nil, invalid
 	}
+	if a, ok := storedActorFast(b); ok {
+		return &a, invalid
+	}
 	var a ActorRef
 	if err := json.Unmarshal(b, &a); err != nil {
 		if invalid == "" {
@@ -154,6 +181,38 @@ func decodeActor(b []byte, invalid string) (*ActorRef, string) {
 		return nil, invalid
 	}
 	return &a, invalid
+}
+
+// storedActorFast decodes the text PostgreSQL prints for a stored actor_ref
+// in the common case, {"id": "<id>", "type": "<kind>"} or {"type":
+// "anonymous"} with no escapes in the strings, without a JSON decoder; ok
+// is false for anything else (which decodeActor then decodes in full).
+func storedActorFast(b []byte) (a ActorRef, ok bool) {
+	if string(b) == `{"type": "anonymous"}` {
+		return ActorRef{Kind: KindAnonymous}, true
+	}
+	rest, found := bytes.CutPrefix(b, []byte(`{"id": "`))
+	if !found {
+		return ActorRef{}, false
+	}
+	id, rest, found := bytes.Cut(rest, []byte(`", "type": "`))
+	if !found {
+		return ActorRef{}, false
+	}
+	kind, found := bytes.CutSuffix(rest, []byte(`"}`))
+	if !found || bytes.ContainsAny(id, `"\`) || bytes.ContainsAny(kind, `"\`) {
+		return ActorRef{}, false
+	}
+	for _, c := range id {
+		if c < 0x20 {
+			return ActorRef{}, false
+		}
+	}
+	a = ActorRef{Kind: ActorKind(kind), ID: string(id)}
+	if a.Kind == KindAnonymous || a.validateShape() != nil {
+		return ActorRef{}, false
+	}
+	return a, true
 }
 
 func raw(b []byte) json.RawMessage {
@@ -174,8 +233,9 @@ func deref(s *string) string {
 func collect(rows pgx.Rows, capacity int) ([]Change, error) {
 	defer rows.Close()
 	out := make([]Change, 0, capacity)
+	var actors actorCache
 	for rows.Next() {
-		c, err := scanChange(rows)
+		c, err := scanChange(rows, &actors)
 		if err != nil {
 			return nil, err
 		}

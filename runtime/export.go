@@ -497,8 +497,9 @@ func (a Audit) stream(ctx context.Context, db DBTX, f Filter, maxRows int64) ite
 			return
 		}
 		defer rows.Close()
+		var actors actorCache
 		for rows.Next() {
-			c, err := scanChange(rows)
+			c, err := scanChange(rows, &actors)
 			if err != nil {
 				yield(Change{}, err)
 				return

@@ -1,0 +1,53 @@
+package threadline
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+// TestStoredActorFast checks the decoder's fast path against the full
+// decoder on the text PostgreSQL prints for jsonb actor references,
+// including shapes the fast path must leave to the full decoder.
+func TestStoredActorFast(t *testing.T) {
+	inputs := []string{
+		`{"id": "u-1", "type": "user"}`,
+		`{"id": "svc", "type": "service_account"}`,
+		`{"type": "anonymous"}`,
+		`{"id": "x", "type": "anonymous"}`,
+		`{"id": "", "type": "user"}`,
+		`{"id": "  ", "type": "user"}`,
+		`{"id": "a\"b", "type": "user"}`,
+		`{"id": "a\\b", "type": "user"}`,
+		`{"id": "a\nb", "type": "user"}`,
+		`{"id": "x", "type": "robot"}`,
+		`{"id": "x", "type": "user", "extra": 1}`,
+		`{"z": 1, "id": "x", "type": "user"}`,
+		`{"id": "x\", \"type\": \"admin", "type": "user"}`,
+		`{"id": "ünï", "type": "job"}`,
+		`{"id": 5, "type": "user"}`,
+		`{"id": "x", "type": "user"`,
+		`[1]`,
+	}
+	for _, in := range inputs {
+		var want *ActorRef
+		var full ActorRef
+		if err := json.Unmarshal([]byte(in), &full); err == nil {
+			want = &full
+		}
+		fast, ok := storedActorFast([]byte(in))
+		if ok && (want == nil || !reflect.DeepEqual(fast, *want)) {
+			t.Errorf("%s: fast path decoded %+v, full decoder %+v", in, fast, want)
+		}
+		var cache actorCache
+		for i := 0; i < 2; i++ { // the second call is served by the cache
+			got, _ := cache.decode([]byte(in), "")
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s (call %d): decode = %+v, want %+v", in, i+1, got, want)
+			}
+		}
+	}
+	if _, ok := storedActorFast([]byte(`{"id": "u-1", "type": "user"}`)); !ok {
+		t.Error("the common shape missed the fast path")
+	}
+}
