@@ -188,7 +188,8 @@ WHERE c.oid = $1::regclass AND c.relkind = 'r'
 			return nil
 		}
 		orphans := "FROM " + rel + " AS r WHERE NOT EXISTS (SELECT 1 FROM " + s + ".audit_changes AS c" +
-			" WHERE c.table_name = $1 AND c.table_schema = $2 AND c.table_pk = " + keyExpr(key, "to_jsonb(r)") +
+			" WHERE jsonb_hash_extended(c.table_pk, hashtext(c.table_name)) = jsonb_hash_extended(" + keyExpr(key, "to_jsonb(r)") + ", hashtext($1::text))" +
+			" AND c.table_name = $1 AND c.table_schema = $2 AND c.table_pk = " + keyExpr(key, "to_jsonb(r)") +
 			" AND (c.op = 'insert' OR (c.op = 'update' AND c.table_pk_before IS NOT NULL)))"
 		sql := "SELECT CASE WHEN EXISTS (SELECT 1 " + orphans + ") THEN 1 ELSE 0 END"
 		if opts.Exact {
