@@ -152,7 +152,7 @@ type actorCache struct {
 // decode is decodeActor, reusing the previous result when b and invalid
 // repeat. Each Change gets its own copy of the ActorRef.
 func (ac *actorCache) decode(b []byte, invalid string) (*ActorRef, string) {
-	if ac.raw == nil || b == nil || !bytes.Equal(ac.raw, b) || ac.invalid != invalid {
+	if !bytes.Equal(ac.raw, b) || ac.invalid != invalid {
 		ac.actor, ac.outcome = decodeActor(b, invalid)
 		ac.raw, ac.invalid = append(ac.raw[:0], b...), invalid
 	}
