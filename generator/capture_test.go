@@ -101,7 +101,8 @@ func TestCaptureInsertUpdateDelete(t *testing.T) {
 		exec(t, db,
 			`UPDATE users SET updated_at = '2026-02-01T00:00:00Z'`,          // except column only: no row
 			`UPDATE users SET name = name`,                                  // no-op: no row
-			`UPDATE users SET password_hash = 'SECRET-HASH-3' WHERE id = 1`, // excluded only: no row
+			`UPDATE users SET password_hash = 'SECRET-HASH-3' WHERE id = 1`, // excluded only: the fact, no value
+			`UPDATE users SET password_hash = 'SECRET-HASH-3' WHERE id = 1`, // same value: no row
 			`UPDATE users SET name = 'Bobby', email = 'bob@example.com' WHERE id = 2`,
 			`DELETE FROM users WHERE id = 1`,
 		)
@@ -110,6 +111,9 @@ func TestCaptureInsertUpdateDelete(t *testing.T) {
 				After: `{"id": 1, "name": "Ann", "email": "[REDACTED]", "updated_at": "2026-01-01T00:00:00+00:00"}`},
 			{Schema: "public", Table: "users", PK: `{"id": 2}`, Op: "insert",
 				After: `{"id": 2, "name": "Bob", "email": null, "updated_at": "2026-01-01T00:00:00+00:00"}`},
+			{Schema: "public", Table: "users", PK: `{"id": 1}`, Op: "update",
+				After:         `{"id": 1, "name": "Ann", "email": "[REDACTED]", "updated_at": "2026-02-01T00:00:00+00:00"}`,
+				ChangedFields: []string{"password_hash"}},
 			{Schema: "public", Table: "users", PK: `{"id": 2}`, Op: "update",
 				After:         `{"id": 2, "name": "Bobby", "email": "[REDACTED]", "updated_at": "2026-02-01T00:00:00+00:00"}`,
 				ChangedFields: []string{"email", "name"}, ChangedFrom: `{"name": "Bob", "email": null}`},
@@ -117,9 +121,10 @@ func TestCaptureInsertUpdateDelete(t *testing.T) {
 				Before: `{"id": 1, "name": "Ann", "email": "[REDACTED]", "updated_at": "2026-02-01T00:00:00+00:00"}`},
 		})
 		// One header for the attributed transaction, one per autocommit write
-		// that changed something (update, delete); none for the no-op updates.
-		if n := capturetest.Count(t, db, "audit_transactions"); n != 3 {
-			t.Errorf("audit_transactions = %d, want 3", n)
+		// that changed something (two updates, a delete); none for the no-op
+		// updates.
+		if n := capturetest.Count(t, db, "audit_transactions"); n != 4 {
+			t.Errorf("audit_transactions = %d, want 4", n)
 		}
 		var actor string
 		if err := db.Pool.QueryRow(context.Background(),
@@ -463,16 +468,21 @@ CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO (
 CREATE TABLE events_2027 PARTITION OF events FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');
 CREATE TABLE other (id int PRIMARY KEY);`
 	db := capturetest.Setup(t, ddl, "  events: {}\n  other: {}\n")
-	// One message holding several statements: each TRUNCATE counts alone.
+	// One message holding several statements (one transaction): each
+	// TRUNCATE counts alone, except a partition's TRUNCATE right after the
+	// table's, when nothing was written in between: the partition is
+	// already empty and the table's truncate accounts for it.
 	exec(t, db,
 		`TRUNCATE events`,
 		`TRUNCATE events_2027; TRUNCATE events, other; TRUNCATE events_2026`,
+		`INSERT INTO events VALUES (1, '2026-03-01'); TRUNCATE events; INSERT INTO events VALUES (2, '2026-03-01'); TRUNCATE events_2026`,
 	)
 	var got []string
 	for _, c := range capturetest.Changes(t, db) {
 		got = append(got, c.Table+" "+c.Op)
 	}
-	want := []string{"events truncate", "events truncate", "events truncate", "other truncate", "events truncate"}
+	want := []string{"events truncate", "events truncate", "events truncate", "other truncate",
+		"events insert", "events truncate", "events insert", "events truncate"}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("got %v, want %v", got, want)
 	}

@@ -295,9 +295,15 @@ func diff(audit string, grants sqltemplates.Grants, old state, desired []sqltemp
 	if len(m.Up) == 0 {
 		return nil, nil, nil
 	}
+	// Every migration that may create functions ends by revoking them from
+	// PUBLIC (see sqltemplates.RevokeFunctions).
+	m.Up = append(m.Up, sqltemplates.RevokeFunctions(audit))
 	m.Down = append(downDrop, downCreate...)
-	if install {
+	switch {
+	case install:
 		m.Down = append(m.Down, sqltemplates.Uninstall(audit)...)
+	case len(downCreate) > 0:
+		m.Down = append(m.Down, sqltemplates.RevokeFunctions(audit))
 	}
 	return m, plan, nil
 }

@@ -109,7 +109,9 @@ type rwTable struct {
 	except      map[string]bool
 	inserted    map[string]bool // columns given a non-NULL value on insert
 	insert      string
-	noop        string // UPDATE of excluded/except columns only ("" when none)
+	noop        string // UPDATE of except columns only ("" when none)
+	secret      string // UPDATE of excluded columns only ("" when none)
+	secretCols  []string
 	update      string
 	updated     string // the column update changes
 	updateKind  string // how: "to NULL", "to a new value", "of a key column"
@@ -204,13 +206,17 @@ func TestRealWorldSchema(t *testing.T) {
 		rwPlan(t, tb, types)
 		updates[tb.updateKind]++
 		if tb.noop != "" {
-			updates["also excluded/except-only"]++
+			updates["also except-only"]++
+		}
+		if tb.secret != "" {
+			updates["also excluded-only"]++
 		}
 	}
 	t.Logf("updates: %v", updates)
 	rwExecAll(t, db, "insert", tables, func(tb *rwTable) string { return tb.insert })
 	afterInsert := rwSnapshot(t, db, tables)
 	rwExecAll(t, db, "no-op update", tables, func(tb *rwTable) string { return tb.noop })
+	rwExecAll(t, db, "excluded-only update", tables, func(tb *rwTable) string { return tb.secret })
 	rwExecAll(t, db, "update", tables, func(tb *rwTable) string { return tb.update })
 	afterUpdate := rwSnapshot(t, db, tables)
 	rwExecAll(t, db, "delete", tables, func(tb *rwTable) string { return "DELETE FROM " + tb.ident })
@@ -220,6 +226,9 @@ func TestRealWorldSchema(t *testing.T) {
 	for _, tb := range tables {
 		got := changes[tb.q]
 		delete(changes, tb.q)
+		if tb.secret != "" {
+			got = rwCheckSecretUpdate(t, tb, got)
+		}
 		if len(got) != 3 || got[0].op != "insert" || got[1].op != "update" || got[2].op != "delete" {
 			var ops []string
 			for _, c := range got {
@@ -247,8 +256,8 @@ func TestRealWorldSchema(t *testing.T) {
 	}
 	var headers int
 	rwQueryRow(t, db, `SELECT count(*) FROM threadline.audit_transactions`, nil, &headers)
-	if headers != 3 {
-		t.Errorf("audit_transactions = %d, want 3 (the no-op batch records nothing)", headers)
+	if headers != 4 {
+		t.Errorf("audit_transactions = %d, want 4 (the no-op batch records nothing)", headers)
 	}
 
 	// (d) Redaction: excluded and masked values never reach an audit row.
@@ -697,15 +706,26 @@ func rwPlan(t *testing.T, tb *rwTable, types map[uint32]*rwType) {
 	}
 	tb.insert = fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", tb.ident, strings.Join(names, ", "), strings.Join(values, ", "))
 
-	// An UPDATE of excluded and except columns only must record nothing.
-	var noop []string
+	// An UPDATE of except columns only must record nothing; one of
+	// excluded columns only records the fact, with no value.
+	var noop, secret []string
 	for _, c := range tb.cols {
-		if (tb.exclude[c.name] || tb.except[c.name]) && !isKey[c.name] {
-			noop = append(noop, sqltemplates.QuoteIdent(c.name)+" = ("+rwValue(t, tb, c, types, 1)+")::"+c.format)
+		set := func() string { return sqltemplates.QuoteIdent(c.name) + " = (" + rwValue(t, tb, c, types, 1) + ")::" + c.format }
+		switch {
+		case isKey[c.name]:
+		case tb.except[c.name]:
+			noop = append(noop, set())
+		case tb.exclude[c.name]:
+			secret = append(secret, set())
+			tb.secretCols = append(tb.secretCols, c.name)
 		}
 	}
 	if len(noop) > 0 {
 		tb.noop = "UPDATE " + tb.ident + " SET " + strings.Join(noop, ", ")
+	}
+	if len(secret) > 0 {
+		tb.secret = "UPDATE " + tb.ident + " SET " + strings.Join(secret, ", ")
+		sort.Strings(tb.secretCols)
 	}
 
 	// The UPDATE changes one ordinary column: the last nullable one that
@@ -988,6 +1008,22 @@ func rwChanges(t *testing.T, db *pgtest.DB) map[schema.QualifiedName][]rwChange 
 
 // rwCheckRow compares a table's insert, update and delete changes with
 // its row images before (r1) and after (r2) the update.
+// rwCheckSecretUpdate checks the change the update of excluded columns
+// only recorded (the second of got: the fact, the column names, no value)
+// and returns got without it.
+func rwCheckSecretUpdate(t *testing.T, tb *rwTable, got []rwChange) []rwChange {
+	t.Helper()
+	if len(got) != 4 || got[1].op != "update" {
+		return got // reported by the caller
+	}
+	c := got[1]
+	if !reflect.DeepEqual(c.changedFields, tb.secretCols) || c.changedFrom != nil || c.pkBefore != nil {
+		t.Errorf("%s excluded-only update: changed_fields %v, changed_from %v, pk_before %v; want %v, none, none",
+			tb.q, c.changedFields, c.changedFrom, c.pkBefore, tb.secretCols)
+	}
+	return append(got[:1:1], got[2:]...)
+}
+
 func rwCheckRow(t *testing.T, tb *rwTable, got []rwChange, r1, r2 map[string]any) {
 	t.Helper()
 	placeholder := tb.cfg.MaskPlaceholder
@@ -1064,7 +1100,7 @@ func rwCheckRow(t *testing.T, tb *rwTable, got []rwChange, r1, r2 map[string]any
 			}
 		}
 		for _, f := range c.changedFields {
-			if tb.exclude[f] || tb.except[f] {
+			if tb.except[f] {
 				t.Errorf("%s %s: changed_fields lists %s", tb.q, c.op, f)
 			}
 		}

@@ -2,6 +2,7 @@ package generator
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -38,6 +39,9 @@ func Resolve(cfg *config.Config, s *schema.Schema) ([]sqltemplates.Capture, erro
 		if len(key) == 0 {
 			return nil, config.Errorf(tc.Name.Pos, "table %s has no primary key: set key: [column, ...] to the columns that identify a row", q)
 		}
+		if err := checkRedaction(s, tc, t, key); err != nil {
+			return nil, err
+		}
 		c := sqltemplates.Capture{
 			AuditSchema:      cfg.AuditSchema,
 			Table:            q,
@@ -65,6 +69,39 @@ func Resolve(cfg *config.Config, s *schema.Schema) ([]sqltemplates.Capture, erro
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Table.Less(out[j].Table) })
 	return out, nil
+}
+
+// checkRedaction refuses what redaction cannot honour: a key column masked
+// or excluded (table_pk stores key values in clear), and an excluded
+// column of a NOT NULL domain (the capture sets excluded columns to NULL
+// before it builds an image, so their values are never converted; such a
+// domain would reject that NULL and fail the write).
+func checkRedaction(s *schema.Schema, tc *config.Table, t *schema.Table, key []string) error {
+	q := tc.Qualified()
+	for _, r := range []struct {
+		what  string
+		names []config.Name
+	}{{"exclude", tc.Exclude}, {"mask", tc.Mask}} {
+		for _, n := range r.names {
+			if slices.Contains(key, n.Value) {
+				return config.Errorf(n.Pos, "table %s: column %q is part of the key (%s), which is stored in clear in table_pk: it cannot be in %s",
+					q, n.Value, strings.Join(key, ", "), r.what)
+			}
+		}
+	}
+	for _, n := range tc.Exclude {
+		c := t.Column(n.Value)
+		if c.Type.Domain == nil {
+			continue
+		}
+		for _, d := range s.Domains {
+			if d.QualifiedName == *c.Type.Domain && d.NotNull {
+				return config.Errorf(n.Pos, "table %s: excluded column %q has the NOT NULL domain type %s, which Threadline cannot build images without "+
+					"(it sets excluded columns to NULL first); mask it instead, or drop NOT NULL from the domain and put it on the column", q, n.Value, d.QualifiedName)
+			}
+		}
+	}
+	return nil
 }
 
 // descendants lists every partition below parent, depth first, in name

@@ -49,7 +49,8 @@ const (
 //     from the new row image; when the prior values were not stored
 //     (store_changed_from off) "before" is absent and the field, and the
 //     diff, carry "prior_omitted": true — the prior state is omitted, not
-//     null;
+//     null; a changed excluded column is listed with "hidden": true and
+//     neither "before" nor "after" (the fact is recorded, never a value);
 //   - delete: one "removed" field per column of the deleted row image,
 //     with "before";
 //   - truncate: no fields ("fields": []); "pk" is null.
@@ -89,6 +90,10 @@ type FieldDiff struct {
 	// PriorOmitted is true when the prior value of a changed field was
 	// not stored.
 	PriorOmitted bool `json:"prior_omitted,omitempty"`
+	// Hidden is true for a changed field whose values are recorded
+	// nowhere (an excluded column): the change is a fact, its values are
+	// not. Before and After are then absent.
+	Hidden bool `json:"hidden,omitempty"`
 }
 
 // DiffChange returns the field-by-field diff of c. It never fails: a row
@@ -125,15 +130,20 @@ func DiffChange(c Change) ChangeDiff {
 		var from map[string]json.RawMessage
 		if c.ChangedFrom != nil && string(c.ChangedFrom) != "null" {
 			from = object(c.ChangedFrom)
-		} else {
-			d.PriorOmitted = true
 		}
 		for _, k := range c.ChangedFields {
-			f := FieldDiff{Field: k, Kind: FieldChanged, After: compact(after[k])}
+			v, ok := after[k]
+			if !ok {
+				// Changed, but not in the image: an excluded column.
+				d.Fields = append(d.Fields, FieldDiff{Field: k, Kind: FieldChanged, Hidden: true})
+				continue
+			}
+			f := FieldDiff{Field: k, Kind: FieldChanged, After: compact(v)}
 			if v, ok := from[k]; ok {
 				f.Before = compact(v)
 			} else {
 				f.PriorOmitted = true
+				d.PriorOmitted = true
 			}
 			d.Fields = append(d.Fields, f)
 		}

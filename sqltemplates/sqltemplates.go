@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -30,6 +31,9 @@ var templates = template.Must(template.ParseFS(files, "*.sql.tmpl"))
 // MaxActorBytes bounds the threadline.actor_ref value that is parsed; a
 // longer value is kept (truncated to this size) as an invalid actor.
 const MaxActorBytes = 4096
+
+// MaxIDChars bounds the request and correlation ids a header keeps.
+const MaxIDChars = 256
 
 // Trigger names. Trigger names are per table, so fixed names are unique.
 const (
@@ -70,7 +74,12 @@ type Statement = string
 type coreData struct {
 	S             string
 	MaxActorBytes int
+	MaxIDChars    int
 	Role          string
+}
+
+func newCoreData(auditSchema string) coreData {
+	return coreData{S: QuoteIdent(auditSchema), MaxActorBytes: MaxActorBytes, MaxIDChars: MaxIDChars}
 }
 
 // Grants names the roles the install grants access to (see
@@ -80,8 +89,9 @@ type Grants struct {
 	Writers []string
 	// Readers get USAGE and SELECT on the audit tables.
 	Readers []string
-	// Retention roles get USAGE, SELECT, and DELETE on audit_changes and
-	// audit_transactions.
+	// Retention roles get USAGE, SELECT, and DELETE on audit_changes,
+	// audit_transactions and audit_purge_lock (DELETE lets them take the
+	// purge lock; the table is empty).
 	Retention []string
 }
 
@@ -97,10 +107,9 @@ func render(name string, data any) Statement {
 
 // Install returns the statements that create the audit schema, its tables,
 // indexes and helper functions, and grant access to the given roles.
-// Functions are revoked from PUBLIC: the capture functions are SECURITY
-// DEFINER, and nobody but the owner may write the audit tables directly.
+// Close the migration with RevokeFunctions.
 func Install(auditSchema string, g Grants) []Statement {
-	d := coreData{S: QuoteIdent(auditSchema), MaxActorBytes: MaxActorBytes}
+	d := newCoreData(auditSchema)
 	var out []Statement
 	for _, name := range []string{
 		"schema",
@@ -113,13 +122,17 @@ func Install(auditSchema string, g Grants) []Statement {
 	return append(out, Functions(auditSchema, g)...)
 }
 
-// Functions returns the helper functions and the grants of Install: the
-// part that is safe to run again (CREATE OR REPLACE, GRANT, REVOKE) when
-// either changes.
+// Functions returns the part of Install that is safe to run again on an
+// installed schema (CREATE … IF NOT EXISTS, CREATE OR REPLACE, GRANT): an
+// update migration runs it when the helper functions or grants change.
+// Close the migration with RevokeFunctions.
 func Functions(auditSchema string, g Grants) []Statement {
-	d := coreData{S: QuoteIdent(auditSchema), MaxActorBytes: MaxActorBytes}
+	d := newCoreData(auditSchema)
 	var out []Statement
-	for _, name := range []string{"actor_ref_valid", "parse_actor_ref", "current_transaction_id", "record_action", "revoke_functions"} {
+	for _, name := range []string{
+		"transactions_txid_idx", "purge_lock", "purge_lock_comment",
+		"actor_ref_valid", "parse_actor_ref", "current_transaction_id", "record_action",
+	} {
 		out = append(out, render(name, d))
 	}
 	grant := func(roles []string, templates ...string) {
@@ -137,10 +150,20 @@ func Functions(auditSchema string, g Grants) []Statement {
 	return out
 }
 
+// RevokeFunctions returns the statement that closes every migration that
+// creates functions in the audit schema: it revokes them all from PUBLIC.
+// PostgreSQL grants EXECUTE to PUBLIC on every new function, and a
+// per-schema ALTER DEFAULT PRIVILEGES cannot take that away, so the revoke
+// must run after the functions exist, in the same migration. Grants to
+// named roles (record_action for the writers) are not affected.
+func RevokeFunctions(auditSchema string) Statement {
+	return render("revoke_functions", newCoreData(auditSchema))
+}
+
 // Uninstall returns the statements that drop the audit schema and all it
 // holds, audit data included. Drop capture units first.
 func Uninstall(auditSchema string) []Statement {
-	return []Statement{render("drop_schema", coreData{S: QuoteIdent(auditSchema)})}
+	return []Statement{render("drop_schema", newCoreData(auditSchema))}
 }
 
 // Mode says how a table's changes are captured.
@@ -234,9 +257,10 @@ type captureData struct {
 	Row              bool
 	FingerprintLit   string
 	StoreChangedFrom bool
-	// OnLit, FuncLit and SkipSetting serve the partitioned TRUNCATE
-	// de-duplication.
-	OnLit, FuncLit, SkipSetting string
+	// Excluded is true when the table has excluded columns.
+	Excluded bool
+	// OnLit is the quoted table name as a literal, for ::regclass.
+	OnLit string
 }
 
 func (d captureData) has(list []string, col string) bool {
@@ -271,13 +295,37 @@ func (d captureData) placeholder() string {
 	return "to_jsonb(" + QuoteLiteral(d.c.Placeholder) + "::text)"
 }
 
-// Redact renders row image x with excluded columns removed and masked
-// columns replaced by the placeholder (a JSON null stays null).
+// Image renders the row image (jsonb) of record x without its excluded
+// columns. They are set to NULL with jsonb_populate_record before to_jsonb
+// runs, so an excluded value is never converted (a value too large for
+// jsonb cannot fail the write), and then removed. Keys of columns the
+// table no longer has are ignored by jsonb_populate_record, so a dropped
+// column never fails the write either.
+func (d captureData) Image(x string) string {
+	if len(d.c.Exclude) == 0 {
+		return "to_jsonb(" + x + ")"
+	}
+	return "(to_jsonb(jsonb_populate_record(" + x + ", " + d.nulls(d.c.Exclude) + ")) - " + textArray(d.c.Exclude) + ")"
+}
+
+// nulls renders a jsonb literal mapping each of cols to JSON null.
+func (d captureData) nulls(cols []string) string {
+	m := make(map[string]any, len(cols))
+	for _, c := range cols {
+		m[c] = nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(err) // a map of strings to nil: cannot fail
+	}
+	return QuoteLiteral(string(b)) + "::jsonb"
+}
+
+// Redact renders row image x with masked columns replaced by the
+// placeholder (a JSON null stays null). Excluded columns are not in the
+// image at all (Image).
 func (d captureData) Redact(x string) string {
 	out := x
-	if len(d.c.Exclude) > 0 {
-		out = "(" + x + " - " + textArray(d.c.Exclude) + ")"
-	}
 	// jsonb_build_object takes at most 100 arguments: 50 masked columns
 	// per call.
 	for start := 0; start < len(d.c.Mask); start += 50 {
@@ -292,12 +340,18 @@ func (d captureData) Redact(x string) string {
 	return out
 }
 
-// ChangedList renders one CASE per qualifying column, in sorted column
-// order, yielding the column's name when its value differs.
-func (d captureData) ChangedList(o, n string) string {
+// ChangedList renders one CASE per column whose change is recorded, in
+// sorted column order, yielding the column's name when its value differs:
+// o and n are the old and new images, ro and rn the old and new records.
+// A column of the images is compared as jsonb. An excluded column, which
+// the images lack, is compared on the records themselves: both records get
+// every other column from the new image (and NULL for the other excluded
+// columns), so their binary images (*=) differ exactly when that column
+// does, and its value is never converted.
+func (d captureData) ChangedList(o, n, ro, rn string) string {
 	var cols []string
 	for _, c := range d.c.Columns {
-		if !d.has(d.c.Exclude, c) && !d.has(d.c.Except, c) {
+		if !d.has(d.c.Except, c) {
 			cols = append(cols, c)
 		}
 	}
@@ -305,9 +359,34 @@ func (d captureData) ChangedList(o, n string) string {
 	parts := make([]string, 0, len(cols))
 	for _, c := range cols {
 		l := QuoteLiteral(c)
-		parts = append(parts, "CASE WHEN "+o+"->"+l+" IS DISTINCT FROM "+n+"->"+l+" THEN "+l+" END")
+		if !d.has(d.c.Exclude, c) {
+			parts = append(parts, "CASE WHEN "+o+"->"+l+" IS DISTINCT FROM "+n+"->"+l+" THEN "+l+" END")
+			continue
+		}
+		var others []string
+		for _, e := range d.c.Exclude {
+			if e != c {
+				others = append(others, e)
+			}
+		}
+		same := n
+		if len(others) > 0 {
+			same = "(" + n + " || " + d.nulls(others) + ")"
+		}
+		parts = append(parts, "CASE WHEN NOT (jsonb_populate_record("+ro+", "+same+") *= jsonb_populate_record("+rn+", "+same+")) THEN "+l+" END")
 	}
 	return strings.Join(parts, ",\n                ")
+}
+
+// ChangedFrom renders the changed_from object: the redacted prior value,
+// from old image o, of each column in changed list f, except the excluded
+// columns, whose values are recorded nowhere. NULL when nothing is left.
+func (d captureData) ChangedFrom(o, f string) string {
+	where := ""
+	if len(d.c.Exclude) > 0 {
+		where = " WHERE k <> ALL (" + textArray(d.c.Exclude) + ")"
+	}
+	return "(SELECT jsonb_object_agg(k, " + d.PriorValue(o, "k") + ") FROM unnest(" + f + ") AS k" + where + ")"
 }
 
 // PriorValue renders the redacted prior value of column k (a text
@@ -350,8 +429,7 @@ func CaptureUnit(c Capture) (Unit, error) {
 		StoreChangedFrom: c.StoreChangedFrom,
 	}
 	d.OnLit = QuoteLiteral(QuoteQualified(c.Table))
-	d.FuncLit = QuoteLiteral(fn + "()")
-	d.SkipSetting = QuoteLiteral("threadline.skip_" + FunctionName(c.Table))
+	d.Excluded = len(c.Exclude) > 0
 	d.ModeComment = "statement-level triggers with transition tables"
 	if d.Row {
 		d.ModeComment = "row-level trigger"

@@ -119,10 +119,18 @@ func TestUsersHistoryMaskedAndExcluded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := userOps(h); got != "update,insert" {
+	if got := userOps(h); got != "update,update,insert" {
 		t.Fatalf("history ops %s", got)
 	}
-	upd, ins := h[0], h[1]
+	secret, upd, ins := h[0], h[1], h[2]
+	// The password change is a fact: its column is named, no value stored.
+	if strings.Join(secret.ChangedFields, ",") != "password_hash" || secret.ChangedFrom != nil || secret.After == nil ||
+		secret.After.DisplayName != "Ada L." {
+		t.Fatalf("excluded-only update: fields %v from %+v after %+v", secret.ChangedFields, secret.ChangedFrom, secret.After)
+	}
+	if d := threadline.DiffChange(secret.Change); len(d.Fields) != 1 || !d.Fields[0].Hidden || d.Fields[0].After != nil || d.PriorOmitted {
+		t.Errorf("excluded-only diff: %+v", d)
+	}
 	if ins.Key == nil || ins.Key.ID != id || ins.After == nil || ins.Before != nil || ins.ChangedFrom != nil {
 		t.Fatalf("insert: %+v", ins)
 	}
@@ -143,7 +151,7 @@ func TestUsersHistoryMaskedAndExcluded(t *testing.T) {
 	if err := db.Pool.QueryRow(ctx, "SELECT string_agg(to_jsonb(c)::text, ' ') FROM threadline.audit_changes AS c").Scan(&trail); err != nil {
 		t.Fatal(err)
 	}
-	for _, secret := range []string{"ada@example.com", "ada@lovelace.org", "secret-hash", "other-hash", "password_hash"} {
+	for _, secret := range []string{"ada@example.com", "ada@lovelace.org", "secret-hash", "other-hash"} {
 		if strings.Contains(trail, secret) {
 			t.Errorf("the audit trail holds %q", secret)
 		}
