@@ -710,7 +710,9 @@ func rwPlan(t *testing.T, tb *rwTable, types map[uint32]*rwType) {
 	// excluded columns only records the fact, with no value.
 	var noop, secret []string
 	for _, c := range tb.cols {
-		set := func() string { return sqltemplates.QuoteIdent(c.name) + " = (" + rwValue(t, tb, c, types, 1) + ")::" + c.format }
+		set := func() string {
+			return sqltemplates.QuoteIdent(c.name) + " = (" + rwValue(t, tb, c, types, 1) + ")::" + c.format
+		}
 		switch {
 		case isKey[c.name]:
 		case tb.except[c.name]:
