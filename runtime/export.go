@@ -79,11 +79,13 @@ type ExportOptions struct {
 	// When more changes match, Export stops after MaxRows and reports
 	// Truncated (and, for JSON, "truncated": true in the document).
 	MaxRows int64
-	// CSVFormulaGuard protects spreadsheet users from formula injection:
-	// a CSV cell starting with =, +, -, @, a tab or a carriage return is
-	// prefixed with a single quote ('). The file then no longer holds the
-	// exact values; leave it off for machine processing. CSV only.
-	CSVFormulaGuard bool
+	// RawCSV turns off the CSV formula guard. By default a CSV cell
+	// starting with =, +, -, @, a tab or a carriage return is prefixed with
+	// a single quote ('), so a value a writer controls (a request id, a
+	// table or actor name) cannot run as a formula when the file is opened
+	// in a spreadsheet. The file then does not hold those values exactly:
+	// set RawCSV for machine processing. CSV only.
+	RawCSV bool
 	// Now returns generated_at for JSON exports (default time.Now).
 	Now func() time.Time
 	// Progress, when set, is called with the number of changes written so
@@ -154,7 +156,7 @@ func (a Audit) export(ctx context.Context, db DBTX, w io.Writer, format ExportFo
 	}
 	cw := &countingWriter{w: w}
 	bw := bufio.NewWriterSize(cw, 64<<10)
-	enc := &exportEncoder{guard: opts.CSVFormulaGuard}
+	enc := &exportEncoder{guard: !opts.RawCSV}
 	var res ExportResult
 	finish := func(err error) (ExportResult, error) {
 		if ferr := bw.Flush(); err == nil && ferr != nil {

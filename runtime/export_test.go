@@ -434,7 +434,7 @@ func TestExportFilterParityWithTimeline(t *testing.T) {
 
 func TestExportCSVFormulaGuard(t *testing.T) {
 	db := seedExport(t)
-	b, _ := exportTo(t, db, threadline.ExportCSV, threadline.Filter{Table: "crm.notes"}, threadline.ExportOptions{CSVFormulaGuard: true})
+	b, _ := exportTo(t, db, threadline.ExportCSV, threadline.Filter{Table: "crm.notes"}, threadline.ExportOptions{})
 	recs, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
 	if err != nil {
 		t.Fatal(err)
@@ -459,13 +459,13 @@ func TestExportCSVFormulaGuard(t *testing.T) {
 	// A table whose name starts with "=" is guarded (quoted or not).
 	db2 := capturetest.Setup(t, `CREATE TABLE "=cmd" (id int PRIMARY KEY, "a,b" text);`, "  '\"=cmd\"': {}\n")
 	db2.Exec(t, `INSERT INTO "=cmd" VALUES (1, '-x')`)
-	b, _ = exportTo(t, db2, threadline.ExportCSV, threadline.Filter{}, threadline.ExportOptions{CSVFormulaGuard: true})
+	b, _ = exportTo(t, db2, threadline.ExportCSV, threadline.Filter{}, threadline.ExportOptions{})
 	recs, err = csv.NewReader(bytes.NewReader(b)).ReadAll()
 	if err != nil {
 		t.Fatal(err)
 	}
 	opsEqual(t, "guarded table name", recs[1][4], "'=cmd")
-	b, _ = exportTo(t, db2, threadline.ExportCSV, threadline.Filter{}, threadline.ExportOptions{})
+	b, _ = exportTo(t, db2, threadline.ExportCSV, threadline.Filter{}, threadline.ExportOptions{RawCSV: true})
 	recs, _ = csv.NewReader(bytes.NewReader(b)).ReadAll()
 	opsEqual(t, "unguarded table name", recs[1][4], "=cmd")
 }

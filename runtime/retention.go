@@ -2,14 +2,13 @@ package threadline
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -140,16 +139,6 @@ type PurgeResult struct {
 	Elapsed time.Duration `json:"elapsed_ns"`
 }
 
-// PurgeLockKey returns the key of the session-level advisory lock a Purge
-// of this audit schema holds (pg_try_advisory_lock(key)): the first 8
-// bytes of SHA-256("threadline purge " + schema), as a signed integer.
-// In pg_locks it shows as locktype advisory, classid = key >> 32, objid =
-// key & 0xffffffff, objsubid 1.
-func (a Audit) PurgeLockKey() int64 {
-	sum := sha256.Sum256([]byte("threadline purge " + a.schemaName()))
-	return int64(binary.BigEndian.Uint64(sum[:8]))
-}
-
 // PurgePlan reports exactly what Purge would delete with the same policy
 // and cutoff, without deleting anything: the eligible changes (at most
 // BatchSize × MaxBatches of them, oldest id first) and the transactions
@@ -224,17 +213,20 @@ func (a Audit) cutoff(ctx context.Context, db DBTX, p PurgePolicy, o PurgeOption
 //
 // It works in batches, each one statement and so its own short
 // transaction: first up to MaxBatches batches of at most BatchSize
-// changes (DELETE of the oldest eligible ids, FOR UPDATE SKIP LOCKED),
-// then, when DeleteEmptyTransactions is set, batches of at most BatchSize
+// changes (DELETE of the oldest eligible ids), then, when DeleteEmptyTransactions is set, batches of at most BatchSize
 // empty transactions past the cutoff. Each batch is logged (Logger) and
 // reported (Hooks.PurgeBatch, Progress).
 //
 // db must be a *pgxpool.Pool (one connection is acquired for the run) or
 // a single connection (*pgx.Conn, *pgxpool.Conn); a pgx.Tx is refused,
-// since every batch must commit on its own. The run holds the
-// session-level advisory lock PurgeLockKey: when another purge of the same
-// audit schema holds it, Purge returns an error wrapping ErrPurgeRunning
-// at once. Purge refuses to run unless p.Enabled (ErrRetentionDisabled).
+// since every batch must commit on its own. The run holds the purge lock
+// of the audit schema (LOCK TABLE audit_purge_lock, on a second connection
+// it opens with the same configuration; see lockPurge): when another purge
+// holds it, Purge returns an error wrapping ErrPurgeRunning at once. Only
+// roles with DELETE on that table (the retention roles) can take it, so no
+// other role can block retention. The batches need SELECT and DELETE on
+// audit_changes and audit_transactions, nothing more. Purge refuses to run
+// unless p.Enabled (ErrRetentionDisabled).
 //
 // Cancelling ctx stops the run after the batch in flight (a batch is one
 // short statement, so this is quick); the returned error wraps ctx's error
@@ -326,28 +318,11 @@ func (a Audit) purge(ctx context.Context, db DBTX, p PurgePolicy, o PurgeOptions
 	}
 	defer release()
 
-	key := a.PurgeLockKey()
-	var locked bool
-	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&locked); err != nil {
-		return res, fmt.Errorf("threadline: purge: take the purge lock: %w", err)
+	unlock, err := a.lockPurge(ctx, db)
+	if err != nil {
+		return res, fmt.Errorf("threadline: purge: %w", err)
 	}
-	if !locked {
-		var pid *int64
-		_ = conn.QueryRow(ctx, `SELECT min(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted
-			AND classid::bigint = ($1::bigint >> 32) & 4294967295 AND objid::bigint = $1::bigint & 4294967295 AND objsubid = 1`, key).Scan(&pid)
-		holder := ""
-		if pid != nil {
-			holder = fmt.Sprintf(" (backend pid %d)", *pid)
-		}
-		return res, fmt.Errorf("%w: audit schema %s, advisory lock %d is held%s; wait for it to finish", ErrPurgeRunning, a.schemaName(), key, holder)
-	}
-	defer func() {
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		// When the connection broke (a cancelled query), the session and
-		// its lock are gone already; the error is moot.
-		_, _ = conn.Exec(uctx, "SELECT pg_advisory_unlock($1)", key)
-	}()
+	defer unlock()
 
 	if res.Cutoff, err = a.cutoff(ctx, conn, p, o); err != nil {
 		return res, err
@@ -403,7 +378,6 @@ func (a Audit) purge(ctx context.Context, db DBTX, p PurgePolicy, o PurgeOptions
     SELECT id FROM `+s+`.audit_changes
     WHERE id > $1 AND id <= $2 AND captured_at < $3
     ORDER BY id LIMIT $4
-    FOR UPDATE SKIP LOCKED
 ), d AS (
     DELETE FROM `+s+`.audit_changes AS c USING b WHERE c.id = b.id RETURNING c.id
 )
@@ -439,7 +413,6 @@ SELECT count(*), coalesce(max(id), 0) FROM d`, last, maxID, res.Cutoff, p.BatchS
       AND NOT EXISTS (SELECT 1 FROM `+s+`.audit_changes AS c WHERE c.transaction_id = t.id)
       AND `+a.actionOutsideWindow("t", "$3")+`
     ORDER BY t.id LIMIT $4
-    FOR UPDATE OF t SKIP LOCKED
 ), d AS (
     DELETE FROM `+s+`.audit_transactions AS t USING b WHERE t.id = b.id RETURNING t.id
 )
@@ -453,4 +426,74 @@ SELECT count(*), coalesce(max(id), 0) FROM d`, last, maxTx, res.Cutoff, p.BatchS
 		last = l
 	}
 	return res, nil
+}
+
+// lockPurge takes the purge lock of the audit schema on a session of its
+// own and returns its release: LOCK TABLE audit_purge_lock IN EXCLUSIVE
+// MODE NOWAIT, held in a transaction that stays open for the whole purge
+// while every batch commits on the purge's own session.
+//
+// Only roles with DELETE (or UPDATE, TRUNCATE) on that empty table can
+// take the lock in that mode, so no other role can block retention; the
+// reader role's SELECT allows ACCESS SHARE only, which does not conflict.
+// The holding transaction takes no snapshot and no transaction id (LOCK
+// needs neither), so it holds back no vacuum while a long purge runs.
+func (a Audit) lockPurge(ctx context.Context, db DBTX) (func(), error) {
+	conn, release, err := secondSession(ctx, db)
+	if err != nil {
+		return nil, fmt.Errorf("open a session for the purge lock: %w", err)
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		release()
+		return nil, fmt.Errorf("take the purge lock: %w", err)
+	}
+	unlock := func() {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = tx.Rollback(uctx) // a broken session has released the lock already
+		release()
+	}
+	lockTable := a.schema() + ".audit_purge_lock"
+	_, err = tx.Exec(ctx, "LOCK TABLE "+lockTable+" IN EXCLUSIVE MODE NOWAIT")
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available
+		unlock()
+		var pid *int64
+		_ = db.QueryRow(ctx, `SELECT min(pid) FROM pg_locks WHERE locktype = 'relation' AND granted
+			AND relation = to_regclass($1) AND mode = 'ExclusiveLock'`, lockTable).Scan(&pid)
+		holder := ""
+		if pid != nil {
+			holder = fmt.Sprintf(" (backend pid %d)", *pid)
+		}
+		return nil, fmt.Errorf("%w: audit schema %s, %s is locked%s; wait for it to finish", ErrPurgeRunning, a.schemaName(), lockTable, holder)
+	}
+	if err != nil {
+		unlock()
+		return nil, fmt.Errorf("take the purge lock (the role needs DELETE on %s: list it in retention_roles): %w", lockTable, err)
+	}
+	return unlock, nil
+}
+
+// secondSession opens a new database connection with the configuration
+// of db (a pool's connection configuration, or a connection's own). A new
+// connection rather than one more from a pool: a pool of one connection,
+// which Purge already holds, would wait forever.
+func secondSession(ctx context.Context, db DBTX) (*pgx.Conn, func(), error) {
+	var cfg *pgx.ConnConfig
+	switch d := db.(type) {
+	case *pgxpool.Pool:
+		cfg = d.Config().ConnConfig
+	case *pgxpool.Conn:
+		cfg = d.Conn().Config()
+	case *pgx.Conn:
+		cfg = d.Config()
+	default:
+		return nil, nil, fmt.Errorf("purge needs a *pgxpool.Pool, *pgxpool.Conn or *pgx.Conn, not %T", db)
+	}
+	c, err := pgx.ConnectConfig(ctx, cfg.Copy())
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, func() { _ = c.Close(context.WithoutCancel(ctx)) }, nil
 }

@@ -34,7 +34,7 @@ func exportFlags(fs *flag.FlagSet) func(*cli) int {
 	fs.Int64Var(&a.maxRows, "max-rows", -1, fmt.Sprintf("write at most N changes, reporting truncation; 0 for no cap (default %d for csv and json, no cap for ndjson or -stream)", threadline.DefaultExportMaxRows))
 	fs.BoolVar(&a.stream, "stream", false, "no default cap for csv and json: stream every matching change")
 	fs.BoolVar(&a.force, "force", false, "overwrite the output file if it exists")
-	fs.BoolVar(&a.guard, "csv-formula-guard", false, "prefix ' to CSV cells starting with = + - @ tab or CR (spreadsheet formula injection)")
+	fs.BoolVar(&a.guard, "csv-formula-guard", true, "prefix ' to CSV cells starting with = + - @ tab or CR (spreadsheet formula injection); -csv-formula-guard=false writes exact values")
 	return func(c *cli) int { return c.export(a) }
 }
 
@@ -105,7 +105,7 @@ func (c *cli) export(a exportArgs) int {
 	}
 
 	p := newProgress(c.stderr, c.env.terminal(c.stderr))
-	opts := threadline.ExportOptions{MaxRows: maxRows, CSVFormulaGuard: a.guard}
+	opts := threadline.ExportOptions{MaxRows: maxRows, RawCSV: !a.guard}
 	if p.on || c.env.exportProgress != nil {
 		opts.Progress = func(n int64) {
 			p.draw(fmt.Sprintf("exporting: %d changes (%s/s)", n, p.rate(n)))

@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	threadline export     --format csv|json|ndjson --output FILE [filters] [--max-rows N] [--stream] [--force] [--csv-formula-guard]
+//	threadline export     --format csv|json|ndjson --output FILE [filters] [--max-rows N] [--stream] [--force] [--csv-formula-guard=false]
 //	threadline purge      --dry-run | --execute [--batch-size N] [--max-batches N]
 //	threadline coverage   [--json]
 //	threadline continuity [--table NAME] [--exact] [--baseline [--label TEXT]] [--json]

@@ -294,7 +294,7 @@ func TestExportCommand(t *testing.T) {
 	if after, _ := os.ReadFile("users.csv"); !bytes.Equal(before, after) {
 		t.Fatal("users.csv changed without -force")
 	}
-	code, out, errb = p.cli(t, "export", "-format", "csv", "-output", "users.csv", "-force", "-csv-formula-guard")
+	code, out, errb = p.cli(t, "export", "-format", "csv", "-output", "users.csv", "-force", "-csv-formula-guard=false")
 	expectCode(t, "force", code, 0, out, errb)
 	recs = readCSV(t, "users.csv")
 	if len(recs) != 8 {
@@ -415,17 +415,17 @@ func TestPurgeCommand(t *testing.T) {
 	}
 
 	// Another purge holds the lock: a clear message, exit 1.
-	conn, err := p.db.Pool.Acquire(context.Background())
+	lock, err := p.db.Pool.Begin(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Release()
-	key := threadline.Audit{}.PurgeLockKey()
-	conn.Exec(context.Background(), "SELECT pg_advisory_lock($1)", key)
+	if _, err := lock.Exec(context.Background(), "LOCK TABLE threadline.audit_purge_lock IN EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
 	code, out, errb = p.cli(t, "purge", "-execute")
 	expectCode(t, "locked", code, 1, out, errb)
 	mustContain(t, "locked", errb, "another purge of this audit schema is running")
-	conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", key)
+	lock.Rollback(context.Background())
 
 	// Disabled retention: the dry run works, execute refuses.
 	os.WriteFile("threadline.yaml", []byte(strings.Replace(projectConfig, "enabled: true", "enabled: false", 1)), 0o644)
