@@ -128,10 +128,12 @@ func TestCoverageStatuses(t *testing.T) {
 	for _, x := range r.Violations {
 		v = append(v, x.Table)
 	}
-	opsEqual(t, "violations", v, []string{"app.flags", "billing.invoices", "public.axb", "public.nosuch"})
+	// A partition of an expected table whose capture is disabled is a
+	// violation too: writes to it go unrecorded.
+	opsEqual(t, "violations", v, []string{"app.flags", "billing.invoices", "public.axb", "public.events_2026", "public.nosuch"})
 	opsEqual(t, "event", [4]any{ev.Tables, ev.Stale, ev.Missing, ev.Violations}, [4]any{6, 1, 1, v})
 	err = r.Err()
-	if !errors.Is(err, threadline.ErrCoverage) || !strings.Contains(err.Error(), "app.flags disabled, billing.invoices stale, public.axb uncovered, public.nosuch missing") {
+	if !errors.Is(err, threadline.ErrCoverage) || !strings.Contains(err.Error(), "app.flags disabled, billing.invoices stale, public.axb uncovered, public.events_2026 disabled, public.nosuch missing") {
 		t.Fatalf("Err: %v", err)
 	}
 	inv := r.Tables[1]
@@ -157,9 +159,19 @@ func TestCoverageStatuses(t *testing.T) {
 		"public.plain uncovered",
 	})
 	opsEqual(t, "a_b detail", r.Tables[2].Detail, "missing trigger: threadline_capture_delete")
+	// events is covered, but one of its partitions has capture disabled.
+	if r.OK || len(r.Violations) != 1 || r.Violations[0].Table != "public.events_2026" {
+		t.Fatalf("events is expected, its partition events_2026 is disabled: %+v", r.Violations)
+	}
+	db.Exec(t, "ALTER TABLE events_2026 ENABLE TRIGGER threadline_capture_row")
+	r, err = a.Coverage(ctx, db.Pool, map[string]string{"public.events": ""})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !r.OK || r.Err() != nil {
 		t.Fatalf("only events is expected and it is covered: %+v", r.Violations)
 	}
+	db.Exec(t, "ALTER TABLE events_2026 DISABLE TRIGGER threadline_capture_row")
 
 	// An uncovered root makes its partitions uncovered.
 	db.Exec(t, "DROP TRIGGER threadline_capture_row ON events")
