@@ -118,11 +118,17 @@ func TestGenerateConfigErrors(t *testing.T) {
 		{"no primary key", "  nokey: {}\n", `threadline.yaml:10:3: table public.nokey has no primary key: set key: [column, ...] to the columns that identify a row`},
 		{"statement capture of a partitioned table", "  parts:\n    capture: statement\n", `threadline.yaml:11:14: table public.parts is partitioned: it is captured with a row-level trigger (PostgreSQL clones it to every partition); remove capture: statement`},
 		{"partition", "  parts_1: {}\n", `threadline.yaml:10:3: table public.parts_1 is a partition of public.parts: audit the partitioned table public.parts instead (its capture covers every partition)`},
+		{"masked key", "  users:\n    mask: [email, id]\n", `threadline.yaml:11:19: table public.users: column "id" is part of the key (id), which is stored in clear in table_pk: it cannot be in mask`},
+		{"excluded configured key", "  nokey:\n    key: [a, b]\n    exclude: [b]\n", `threadline.yaml:12:15: table public.nokey: column "b" is part of the key (a, b), which is stored in clear in table_pk: it cannot be in exclude`},
+		{"masked configured key", "  nokey:\n    key: [a]\n    mask: [a]\n", `threadline.yaml:12:12: table public.nokey: column "a" is part of the key (a), which is stored in clear in table_pk: it cannot be in mask`},
+		{"excluded NOT NULL domain", "  secrets:\n    exclude: [token]\n", `threadline.yaml:11:15: table public.secrets: excluded column "token" has the NOT NULL domain type public.token_text, which Threadline cannot build images without (it sets excluded columns to NULL first); mask it instead, or drop NOT NULL from the domain and put it on the column`},
 	}
 	ddl := lifeDDL + `
 CREATE TABLE nokey (a int, b text);
 CREATE TABLE parts (id int, PRIMARY KEY (id)) PARTITION BY RANGE (id);
-CREATE TABLE parts_1 PARTITION OF parts FOR VALUES FROM (0) TO (10);`
+CREATE TABLE parts_1 PARTITION OF parts FOR VALUES FROM (0) TO (10);
+CREATE DOMAIN token_text AS text NOT NULL;
+CREATE TABLE secrets (id int PRIMARY KEY, token token_text);`
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			p := newProject(t, lifeConfig(c.tables), ddl)

@@ -203,7 +203,7 @@ type Privileges struct {
 	WriterRoles []Name
 	// ReaderRoles investigate: SELECT on the audit tables.
 	ReaderRoles []Name
-	// RetentionRoles purge: SELECT, and DELETE on audit_changes and
+	// RetentionRoles purge: SELECT, and DELETE on audit_purge_lock, audit_changes and
 	// audit_transactions.
 	RetentionRoles []Name
 }

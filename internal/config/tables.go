@@ -115,7 +115,7 @@ func (d *decoder) checkTable(t *Table, path string) {
 	}{{"exclude", t.Exclude}, {"mask", t.Mask}, {"except_columns", t.ExceptColumns}, {"key", t.Key}} {
 		d.checkDuplicates(path+"."+l.field, "column", l.names)
 	}
-	excluded, masked := set(t.Exclude), set(t.Mask)
+	excluded := set(t.Exclude)
 	for _, m := range t.Mask {
 		if excluded[m.Value] {
 			d.problem(m.Pos, "%s: column %q is both excluded and masked", path, m.Value)
@@ -123,14 +123,6 @@ func (d *decoder) checkTable(t *Table, path string) {
 	}
 	if t.KeyPos != (Pos{}) && len(t.Key) == 0 {
 		d.problem(t.KeyPos, "%s.key: list at least one column (or remove key to use the primary key)", path)
-	}
-	for _, k := range t.Key {
-		switch {
-		case excluded[k.Value]:
-			d.problem(k.Pos, "%s: key column %q is excluded (key columns must be stored)", path, k.Value)
-		case masked[k.Value]:
-			d.problem(k.Pos, "%s: key column %q is masked (key columns must be stored)", path, k.Value)
-		}
 	}
 	if t.MaskPlaceholderPos != (Pos{}) {
 		if msg := placeholderProblem(t.MaskPlaceholder); msg != "" {
