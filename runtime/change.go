@@ -131,7 +131,7 @@ func scanChange(rows pgx.Rows, actors *actorCache) (Change, error) {
 		&op, &after, &before, &c.ChangedFields, &from, &c.CapturedAt,
 		&actor, &invalid, &request, &correlation, &c.ActionID)
 	if err != nil {
-		return Change{}, fmt.Errorf("threadline: read change: %w", err)
+		return Change{}, wrap(err, "read change")
 	}
 	c.Op = Op(op)
 	c.PK, c.PKBefore, c.After, c.Before, c.ChangedFrom = raw(pk), raw(pkBefore), raw(after), raw(before), raw(from)
@@ -242,7 +242,7 @@ func collect(rows pgx.Rows, capacity int) ([]Change, error) {
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("threadline: read changes: %w", err)
+		return nil, wrap(err, "read changes")
 	}
 	return out, nil
 }

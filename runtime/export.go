@@ -158,14 +158,14 @@ func (a Audit) export(ctx context.Context, db DBTX, w io.Writer, format ExportFo
 	var res ExportResult
 	finish := func(err error) (ExportResult, error) {
 		if ferr := bw.Flush(); err == nil && ferr != nil {
-			err = fmt.Errorf("threadline: export: write: %w", ferr)
+			err = wrap(ferr, "export: write")
 		}
 		res.Bytes = cw.n
 		return res, err
 	}
 	write := func(b []byte) error {
 		if _, err := bw.Write(b); err != nil {
-			return fmt.Errorf("threadline: export: write: %w", err)
+			return wrap(err, "export: write")
 		}
 		return nil
 	}
@@ -187,7 +187,7 @@ func (a Audit) export(ctx context.Context, db DBTX, w io.Writer, format ExportFo
 
 	for c, err := range a.stream(ctx, db, f, opts.MaxRows) {
 		if err != nil {
-			return finish(fmt.Errorf("threadline: export: %w", err))
+			return finish(wrap(err, "export"))
 		}
 		if opts.MaxRows > 0 && res.Rows == opts.MaxRows {
 			res.Truncated = true
@@ -220,12 +220,12 @@ func (a Audit) export(ctx context.Context, db DBTX, w io.Writer, format ExportFo
 			// Rows already received keep coming after a cancellation;
 			// stop at the next check instead of draining them.
 			if err := ctx.Err(); err != nil {
-				return finish(fmt.Errorf("threadline: export: %w", err))
+				return finish(wrap(err, "export"))
 			}
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return finish(fmt.Errorf("threadline: export: %w", err))
+		return finish(wrap(err, "export"))
 	}
 	if format == ExportJSON {
 		b := enc.buf[:0]

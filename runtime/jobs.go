@@ -1,9 +1,6 @@
 package threadline
 
-import (
-	"context"
-	"fmt"
-)
+import "context"
 
 // JobAttribution carries the attribution of a request into a background
 // job, so that the job's writes and actions are attributed like the
@@ -61,7 +58,7 @@ func (ja JobAttribution) Validate() error {
 		at.requestID = &ja.RequestID
 	}
 	if _, err := at.normalize(); err != nil {
-		return fmt.Errorf("threadline: job attribution: %w", err)
+		return wrap(err, "job attribution")
 	}
 	return nil
 }
