@@ -49,8 +49,9 @@ type env struct {
 	getenv func(string) string
 	now    func() time.Time
 	// moduleHint, when set, is called after the package is written with
-	// its directory; a non-empty result is printed (see goModuleHint).
-	moduleHint func(ctx context.Context, dir string) string
+	// its directory and the name messages show for it; a non-empty result
+	// is printed (see goModuleHint).
+	moduleHint func(ctx context.Context, dir, shown string) string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -225,7 +226,7 @@ func runEnv(ctx context.Context, args []string, stdout, stderr io.Writer, e env)
 		}
 	}
 	if e.moduleHint != nil {
-		if hint := e.moduleHint(ctx, cfg.Package.Dir); hint != "" {
+		if hint := e.moduleHint(ctx, cfg.Package.Dir, pkgDir); hint != "" {
 			fmt.Fprintf(stderr, "threadline-gen: note: %s\n", hint)
 		}
 	}
@@ -239,7 +240,7 @@ func runEnv(ctx context.Context, args []string, stdout, stderr io.Writer, e env)
 // "go list" without letting it change go.mod (-mod=readonly) and returns
 // "" when the package's imports resolve, when dir is in no module, or
 // when there is no go command.
-func goModuleHint(ctx context.Context, dir string) string {
+func goModuleHint(ctx context.Context, dir, shown string) string {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		return ""
@@ -249,15 +250,16 @@ func goModuleHint(ctx context.Context, dir string) string {
 	out, _ := cmd.CombinedOutput()
 	for _, sign := range []string{"missing go.sum entry", "updates to go.mod needed", "no required module provides package"} {
 		if strings.Contains(string(out), sign) {
-			return fmt.Sprintf("the generated package %s does not build yet: go.mod and go.sum lack modules it imports (%s). Run:\n\n\tgo mod tidy\n\nonce, then go build, go vet and go generate work", dir, firstLine(string(out)))
+			return fmt.Sprintf("the generated package %s does not build yet: go.mod and go.sum lack modules it imports (%s). Run\n\n\tgo mod tidy\n\nonce; then go build, go vet and go generate work", shown, firstLine(string(out)))
 		}
 	}
 	return ""
 }
 
-// firstLine returns s up to its first line break.
+// firstLine returns the first line of s without go's "; to add:" advice.
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	line, _, _ = strings.Cut(line, "; to add:")
 	return line
 }
 
