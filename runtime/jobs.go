@@ -6,7 +6,8 @@ import "context"
 // job, so that the job's writes and actions are attributed like the
 // request's: the enqueuer embeds it in the job's arguments
 // (AttributionFromContext), the worker restores it into its context
-// (JobAttribution.Context) before calling InTx and RecordAction.
+// (JobAttribution.Context) before calling InTx and RecordAction. For
+// River, the contrib/river module's Middleware restores it for every job.
 //
 // It encodes to JSON with the actor in canonical form; decoding validates
 // the actor (an invalid one is a decoding error).
