@@ -7,7 +7,7 @@
 -- threadline:table {"schema":"public","name":"post_collaborators","fingerprint":"sha256:1fc4fe9355fbfa3739975629e2ff2ca1","capture":{"columns":["post_id","user_id","role","added_at"],"key":["post_id","user_id"]}}
 -- threadline:table {"schema":"public","name":"posts","fingerprint":"sha256:b8fe34144efb7eeedc67d825925d1128","capture":{"columns":["id","author_id","title","body","status","tags","word_count","published_at","updated_at"],"key":["id"],"except":["updated_at"],"store_changed_from":true}}
 -- threadline:table {"schema":"public","name":"users","fingerprint":"sha256:208fa03bc11e51c915354f4a62ae93df","capture":{"columns":["id","email","password_hash","display_name","settings","created_at","updated_at"],"key":["id"],"exclude":["password_hash"],"mask":["email"],"placeholder":"[REDACTED]","except":["updated_at"],"store_changed_from":true}}
--- threadline:checksum sha256:9271c4cd98af6087956cf754ea36481c324c53e058f00dd00932cba32446d9a1
+-- threadline:checksum sha256:31c59cb5e89595f96b682e59d7949cae06be42eb41849b09812800b288e3e3a8
 
 -- +goose Up
 -- +goose StatementBegin
@@ -218,21 +218,6 @@ $threadline$;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA "threadline" FROM PUBLIC;
 -- +goose StatementEnd
 -- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_insert" ON "billing"."invoices";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_update" ON "billing"."invoices";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_delete" ON "billing"."invoices";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_row" ON "billing"."invoices";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_truncate" ON "billing"."invoices";
--- +goose StatementEnd
--- +goose StatementBegin
 CREATE OR REPLACE FUNCTION "threadline"."capture_billing_invoices_33984f2d"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 SET TimeZone = 'UTC' SET IntervalStyle = 'postgres' SET bytea_output = 'hex'
@@ -318,21 +303,6 @@ CREATE TRIGGER threadline_capture_truncate AFTER TRUNCATE ON "billing"."invoices
     FOR EACH STATEMENT EXECUTE FUNCTION "threadline"."capture_billing_invoices_33984f2d"();
 -- +goose StatementEnd
 -- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_insert" ON "public"."countries";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_update" ON "public"."countries";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_delete" ON "public"."countries";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_row" ON "public"."countries";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_truncate" ON "public"."countries";
--- +goose StatementEnd
--- +goose StatementBegin
 CREATE OR REPLACE FUNCTION "threadline"."capture_public_countries_dd93df21"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 SET TimeZone = 'UTC' SET IntervalStyle = 'postgres' SET bytea_output = 'hex'
@@ -409,21 +379,6 @@ CREATE TRIGGER threadline_capture_row AFTER INSERT OR UPDATE OR DELETE ON "publi
 -- +goose StatementBegin
 CREATE TRIGGER threadline_capture_truncate AFTER TRUNCATE ON "public"."countries"
     FOR EACH STATEMENT EXECUTE FUNCTION "threadline"."capture_public_countries_dd93df21"();
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_insert" ON "public"."legacy_events";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_update" ON "public"."legacy_events";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_delete" ON "public"."legacy_events";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_row" ON "public"."legacy_events";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_truncate" ON "public"."legacy_events";
 -- +goose StatementEnd
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION "threadline"."capture_public_legacy_events_8f4b049d"() RETURNS trigger
@@ -506,27 +461,6 @@ CREATE TRIGGER threadline_capture_delete AFTER DELETE ON "public"."legacy_events
 -- +goose StatementBegin
 CREATE TRIGGER threadline_capture_truncate AFTER TRUNCATE ON "public"."legacy_events"
     FOR EACH STATEMENT EXECUTE FUNCTION "threadline"."capture_public_legacy_events_8f4b049d"();
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_insert" ON "public"."page_views";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_update" ON "public"."page_views";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_delete" ON "public"."page_views";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_row" ON "public"."page_views";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_truncate" ON "public"."page_views";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_truncate" ON "public"."page_views_2026";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_truncate" ON "public"."page_views_2027";
 -- +goose StatementEnd
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION "threadline"."capture_public_page_views_ae8d01bb"() RETURNS trigger
@@ -617,21 +551,6 @@ CREATE TRIGGER threadline_capture_truncate AFTER TRUNCATE ON "public"."page_view
     FOR EACH STATEMENT EXECUTE FUNCTION "threadline"."capture_public_page_views_ae8d01bb"();
 -- +goose StatementEnd
 -- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_insert" ON "public"."post_collaborators";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_update" ON "public"."post_collaborators";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_delete" ON "public"."post_collaborators";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_row" ON "public"."post_collaborators";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_truncate" ON "public"."post_collaborators";
--- +goose StatementEnd
--- +goose StatementBegin
 CREATE OR REPLACE FUNCTION "threadline"."capture_public_post_collaborators_b7b24262"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 SET TimeZone = 'UTC' SET IntervalStyle = 'postgres' SET bytea_output = 'hex'
@@ -712,21 +631,6 @@ CREATE TRIGGER threadline_capture_delete AFTER DELETE ON "public"."post_collabor
 -- +goose StatementBegin
 CREATE TRIGGER threadline_capture_truncate AFTER TRUNCATE ON "public"."post_collaborators"
     FOR EACH STATEMENT EXECUTE FUNCTION "threadline"."capture_public_post_collaborators_b7b24262"();
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_insert" ON "public"."posts";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_update" ON "public"."posts";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_delete" ON "public"."posts";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_row" ON "public"."posts";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_truncate" ON "public"."posts";
 -- +goose StatementEnd
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION "threadline"."capture_public_posts_a109cce5"() RETURNS trigger
@@ -813,21 +717,6 @@ CREATE TRIGGER threadline_capture_delete AFTER DELETE ON "public"."posts"
 -- +goose StatementBegin
 CREATE TRIGGER threadline_capture_truncate AFTER TRUNCATE ON "public"."posts"
     FOR EACH STATEMENT EXECUTE FUNCTION "threadline"."capture_public_posts_a109cce5"();
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_insert" ON "public"."users";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_update" ON "public"."users";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_delete" ON "public"."users";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_row" ON "public"."users";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_truncate" ON "public"."users";
 -- +goose StatementEnd
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION "threadline"."capture_public_users_3ab2afaa"() RETURNS trigger
