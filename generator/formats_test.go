@@ -222,13 +222,7 @@ func TestMigrationFormatsApplyAndRevert(t *testing.T) {
 				t.Errorf("captured %s\nwant     %s", after, want)
 			}
 			a.down(t, db, dir)
-			var objects int
-			if err := db.Pool.QueryRow(context.Background(), `
-				SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = 'threadline')
-				     + (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'threadline%')`).Scan(&objects); err != nil {
-				t.Fatal(err)
-			}
-			if objects != 0 {
+			if objects := threadlineObjects(t, db); objects != 0 {
 				t.Errorf("after down, %d Threadline objects remain", objects)
 			}
 		})
@@ -319,13 +313,19 @@ func TestPlainFilesAreAtomic(t *testing.T) {
 			t.Fatalf("psql failed otherwise:\n%s", out)
 		}
 	}
+	if objects := threadlineObjects(t, db); objects != 0 {
+		t.Fatalf("a failed plain install left %d Threadline objects", objects)
+	}
+}
+
+// threadlineObjects counts the audit schema and the capture triggers in db.
+func threadlineObjects(t *testing.T, db *pgtest.DB) int {
+	t.Helper()
 	var objects int
 	if err := db.Pool.QueryRow(context.Background(), `
 		SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = 'threadline')
 		     + (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'threadline%')`).Scan(&objects); err != nil {
 		t.Fatal(err)
 	}
-	if objects != 0 {
-		t.Fatalf("a failed plain install left %d Threadline objects", objects)
-	}
+	return objects
 }
