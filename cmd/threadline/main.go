@@ -17,7 +17,7 @@
 // variable; messages never show its password.
 //
 // Exit codes: 0 ok, 1 failure or violation, 2 usage error, 3 export
-// truncated at --max-rows (the file is complete up to the cap and says so).
+// truncated at --max-rows (the file holds the first N matching changes).
 //
 // Everything the CLI does is a function of the runtime package
 // (threadline.Audit's Export, PurgePlan, Purge, Coverage, Continuity,
