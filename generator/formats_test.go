@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +15,8 @@ import (
 	"github.com/golang-migrate/migrate/v4"
 	_ "github.com/golang-migrate/migrate/v4/database/pgx/v5"
 	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 
@@ -219,15 +222,110 @@ func TestMigrationFormatsApplyAndRevert(t *testing.T) {
 				t.Errorf("captured %s\nwant     %s", after, want)
 			}
 			a.down(t, db, dir)
-			var objects int
-			if err := db.Pool.QueryRow(context.Background(), `
-				SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = 'threadline')
-				     + (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'threadline%')`).Scan(&objects); err != nil {
-				t.Fatal(err)
-			}
-			if objects != 0 {
+			if objects := threadlineObjects(t, db); objects != 0 {
 				t.Errorf("after down, %d Threadline objects remain", objects)
 			}
 		})
 	}
+}
+
+// installUp extracts, per format, the up SQL of the install migration as
+// the tool runs it.
+var installUp = map[string]struct {
+	suffix string
+	part   func(*testing.T, string) string
+}{
+	"goose":          {".sql", section("-- +goose Up", "-- +goose Down")},
+	"golang-migrate": {".up.sql", whole},
+	"tern":           {".sql", ternPart(true)},
+	"dbmate":         {".sql", section("-- migrate:up", "-- migrate:down")},
+	"atlas":          {".sql", whole},
+	"plain":          {".up.sql", whole},
+}
+
+// TestFreshInstallPrintsNoNotice applies the install migration of every
+// format to a fresh database and listens for notices: a first install
+// has nothing to drop, so it must not say "does not exist, skipping".
+func TestFreshInstallPrintsNoNotice(t *testing.T) {
+	for format, up := range installUp {
+		t.Run(format, func(t *testing.T) {
+			p := newProject(t, formatConfig(format), formatDDL)
+			files := p.mustGenerate()
+			db := pgtest.NewDB(t, formatDDL)
+			cfg, err := pgx.ParseConfig(db.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var notices []string
+			cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { notices = append(notices, n.Severity+": "+n.Message) }
+			conn, err := pgx.ConnectConfig(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(context.Background())
+			applied := 0
+			for _, f := range files {
+				if !strings.HasSuffix(f.Path, up.suffix) || strings.Contains(f.Path, "/") {
+					continue
+				}
+				if _, err := conn.Exec(context.Background(), up.part(t, string(f.Content))); err != nil {
+					t.Fatalf("%s: %v", f.Path, err)
+				}
+				applied++
+			}
+			if applied != 1 {
+				t.Fatalf("applied %d install files, want 1", applied)
+			}
+			if len(notices) != 0 {
+				t.Errorf("a fresh install printed %d notices:\n%s", len(notices), strings.Join(notices, "\n"))
+			}
+			var triggers int
+			if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'threadline%'`).Scan(&triggers); err != nil || triggers != 8 {
+				t.Fatalf("installed %d triggers (%v), want 8", triggers, err)
+			}
+		})
+	}
+}
+
+// TestPlainFilesAreAtomic runs a plain install with psql, as its users
+// do, into a database where its last statement fails: the file's own
+// transaction leaves nothing behind.
+func TestPlainFilesAreAtomic(t *testing.T) {
+	p := newProject(t, formatConfig("plain"), formatDDL)
+	files := p.mustGenerate()
+	// The second table is missing: creating its trigger fails late in
+	// the file, after the audit schema and the users capture.
+	db := pgtest.NewDB(t, `CREATE TABLE users (id bigint PRIMARY KEY, email text, name text)`)
+	for _, f := range files {
+		body := string(f.Content)
+		if !strings.Contains(body, "\nBEGIN;\n") || !strings.HasSuffix(body, "\nCOMMIT;\n") {
+			t.Errorf("%s is not wrapped in BEGIN … COMMIT", f.Path)
+		}
+		if !strings.HasSuffix(f.Path, ".up.sql") {
+			continue
+		}
+		path := filepath.Join(p.dir, "migrations", f.Path)
+		out, err := osexec.Command("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db.URL, "-f", path).CombinedOutput()
+		if err == nil {
+			t.Fatalf("psql applied %s to a database without its table:\n%s", f.Path, out)
+		}
+		if !strings.Contains(string(out), `relation "public.Odd {{table}}" does not exist`) {
+			t.Fatalf("psql failed otherwise:\n%s", out)
+		}
+	}
+	if objects := threadlineObjects(t, db); objects != 0 {
+		t.Fatalf("a failed plain install left %d Threadline objects", objects)
+	}
+}
+
+// threadlineObjects counts the audit schema and the capture triggers in db.
+func threadlineObjects(t *testing.T, db *pgtest.DB) int {
+	t.Helper()
+	var objects int
+	if err := db.Pool.QueryRow(context.Background(), `
+		SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = 'threadline')
+		     + (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'threadline%')`).Scan(&objects); err != nil {
+		t.Fatal(err)
+	}
+	return objects
 }

@@ -264,12 +264,21 @@ func diff(audit string, grants sqltemplates.Grants, old state, desired []sqltemp
 			if err != nil {
 				return nil, nil, err
 			}
+			// The previous capture's Drop clears every Threadline trigger
+			// name from the table, so the new one needs no Clear of its
+			// own; neither does the down's re-creation after unit.Drop.
 			m.Up = append(m.Up, prevUnit.Drop...)
 			m.Up = append(m.Up, unit.Create...)
 			downDrop = append(downDrop, unit.Drop...)
 			downCreate = append(downCreate, prevUnit.Create...)
 			plan = append(plan, fmt.Sprintf("replace capture on %s", c.Table))
 			continue
+		}
+		// A first install finds no Threadline trigger anywhere (and so
+		// emits no DROP … IF EXISTS and no NOTICE); a table added later
+		// may hold some under its name, left by a table renamed to it.
+		if !install {
+			m.Up = append(m.Up, unit.Clear...)
 		}
 		m.Up = append(m.Up, unit.Create...)
 		downDrop = append(downDrop, unit.Drop...)

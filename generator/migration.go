@@ -57,6 +57,13 @@ func formatFor(name string) (formatSpec, error) {
 			return []File{sealed(m.Version+"_"+m.Name+".sql", m.Notes, b.String())}
 		}}, nil
 	case "golang-migrate", "plain":
+		// golang-migrate runs a file as one multi-statement query, which
+		// PostgreSQL makes atomic; psql does not, so plain files hold
+		// their own transaction.
+		begin, commit := "", ""
+		if name == "plain" {
+			begin, commit = "BEGIN;\n\n", "\nCOMMIT;\n"
+		}
 		return formatSpec{
 			files: func(m migration) []File {
 				var up, down strings.Builder
@@ -64,8 +71,8 @@ func formatFor(name string) (formatSpec, error) {
 				writeStatements(&down, m.Down, "", "")
 				base := m.Version + "_" + m.Name
 				return []File{
-					sealed(base+".up.sql", m.Notes, "\n"+up.String()),
-					sealed(base+".down.sql", nil, "\n"+down.String()),
+					sealed(base+".up.sql", m.Notes, "\n"+begin+up.String()+commit),
+					sealed(base+".down.sql", nil, "\n"+begin+down.String()+commit),
 				}
 			},
 			isDown: func(p string) bool { return strings.HasSuffix(p, ".down.sql") },

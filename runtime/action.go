@@ -150,7 +150,7 @@ func RecordAction(ctx context.Context, tx pgx.Tx, name string, opts ...ActionOpt
 // transaction is aborted anyway.
 func (a Audit) RecordAction(ctx context.Context, tx pgx.Tx, name string, opts ...ActionOption) (Action, error) {
 	if tx == nil || isNilPointer(tx) {
-		return Action{}, fmt.Errorf("threadline: record action %q: %w", name, ErrNotInTransaction)
+		return Action{}, wrap(ErrNotInTransaction, "record action %q", name)
 	}
 	var cfg actionConfig
 	for _, o := range opts {
@@ -160,7 +160,7 @@ func (a Audit) RecordAction(ctx context.Context, tx pgx.Tx, name string, opts ..
 	}
 	p, err := cfg.params(ctx, name)
 	if err != nil {
-		return Action{}, fmt.Errorf("threadline: record action %q: %w", name, err)
+		return Action{}, wrap(err, "record action %q", name)
 	}
 	// One statement, one round trip: the SECURITY DEFINER function
 	// <schema>.record_action makes sure the transaction's audit header
@@ -171,10 +171,10 @@ func (a Audit) RecordAction(ctx context.Context, tx pgx.Tx, name string, opts ..
 		p.correlationID, p.ctxCorrelationID, p.requestID, p.ctxRequestID, p.jobID)
 	act, err := scanRecordedAction(row)
 	if errors.Is(err, pgx.ErrTxClosed) {
-		return Action{}, fmt.Errorf("threadline: record action %q: %w: %w", name, ErrNotInTransaction, err)
+		return Action{}, wrap(fmt.Errorf("%w: %w", ErrNotInTransaction, err), "record action %q", name)
 	}
 	if err != nil {
-		return Action{}, fmt.Errorf("threadline: record action %q: %w", name, err)
+		return Action{}, wrap(err, "record action %q", name)
 	}
 	return act, nil
 }

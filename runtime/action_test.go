@@ -268,6 +268,18 @@ func TestRecordActionErrors(t *testing.T) {
 		t.Errorf("committed tx: %v", err)
 	}
 
+	// Errors wrapped on the way out name the package once.
+	err = threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+		_, err := threadline.RecordAction(ctx, tx, " ")
+		return err
+	})
+	if want := `threadline: transaction: record action " ": invalid action: blank name`; err == nil || err.Error() != want {
+		t.Errorf("InTx(RecordAction(blank)): %v\nwant %s", err, want)
+	}
+	if !errors.Is(err, threadline.ErrInvalidAction) {
+		t.Errorf("InTx(RecordAction(blank)): %v does not wrap ErrInvalidAction", err)
+	}
+
 	// A second action in the same transaction is refused without writing.
 	var first threadline.Action
 	err = threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {

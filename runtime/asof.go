@@ -71,7 +71,7 @@ LEFT JOIN LATERAL (
 	var after []byte
 	var truncated bool
 	if err := db.QueryRow(ctx, sql, t.Schema, t.Name, k, at.Truncate(time.Microsecond)).Scan(&op, &onKey, &after, &truncated); err != nil {
-		return nil, fmt.Errorf("threadline: as-of: %w", err)
+		return nil, wrap(err, "as-of")
 	}
 	switch {
 	case truncated:

@@ -123,22 +123,38 @@ func (a Audit) changesFrom() string {
 // scanChange reads one row of changeColumns. Consecutive rows mostly share
 // a transaction, hence an actor: actors remembers the last one decoded.
 func scanChange(rows pgx.Rows, actors *actorCache) (Change, error) {
-	var c Change
-	var op string
-	var pk, pkBefore, after, before, from, actor []byte
-	var invalid, request, correlation *string
-	err := rows.Scan(&c.ID, &c.TransactionID, &c.Schema, &c.Table, &pk, &pkBefore,
-		&op, &after, &before, &c.ChangedFields, &from, &c.CapturedAt,
-		&actor, &invalid, &request, &correlation, &c.ActionID)
-	if err != nil {
-		return Change{}, fmt.Errorf("threadline: read change: %w", err)
+	var s changeScan
+	if err := rows.Scan(s.dest()...); err != nil {
+		return Change{}, wrap(err, "read change")
 	}
-	c.Op = Op(op)
-	c.PK, c.PKBefore, c.After, c.Before, c.ChangedFrom = raw(pk), raw(pkBefore), raw(after), raw(before), raw(from)
+	return s.change(actors), nil
+}
+
+// changeScan receives one row of changeColumns.
+type changeScan struct {
+	c                                        Change
+	op                                       string
+	pk, pkBefore, after, before, from, actor []byte
+	invalid, request, correlation            *string
+}
+
+// dest returns the scan destinations of changeColumns, in order.
+func (s *changeScan) dest() []any {
+	c := &s.c
+	return []any{&c.ID, &c.TransactionID, &c.Schema, &c.Table, &s.pk, &s.pkBefore,
+		&s.op, &s.after, &s.before, &c.ChangedFields, &s.from, &c.CapturedAt,
+		&s.actor, &s.invalid, &s.request, &s.correlation, &c.ActionID}
+}
+
+// change returns the scanned change.
+func (s *changeScan) change(actors *actorCache) Change {
+	c := s.c
+	c.Op = Op(s.op)
+	c.PK, c.PKBefore, c.After, c.Before, c.ChangedFrom = raw(s.pk), raw(s.pkBefore), raw(s.after), raw(s.before), raw(s.from)
 	c.CapturedAt = c.CapturedAt.UTC()
-	c.Actor, c.ActorInvalid = actors.decode(actor, deref(invalid))
-	c.RequestID, c.CorrelationID = deref(request), deref(correlation)
-	return c, nil
+	c.Actor, c.ActorInvalid = actors.decode(s.actor, deref(s.invalid))
+	c.RequestID, c.CorrelationID = deref(s.request), deref(s.correlation)
+	return c
 }
 
 // actorCache remembers the last stored actor_ref decoded and its result.
@@ -242,7 +258,7 @@ func collect(rows pgx.Rows, capacity int) ([]Change, error) {
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("threadline: read changes: %w", err)
+		return nil, wrap(err, "read changes")
 	}
 	return out, nil
 }

@@ -84,7 +84,7 @@ func (a Audit) Continuity(ctx context.Context, db DBTX, tables []ContinuityTable
 	}
 	cov, err := a.Coverage(ctx, db, expected)
 	if err != nil {
-		return nil, fmt.Errorf("threadline: continuity: %w", err)
+		return nil, wrap(err, "continuity")
 	}
 	status := map[string]TableCoverage{}
 	for _, t := range cov.Tables {
@@ -94,7 +94,7 @@ func (a Audit) Continuity(ctx context.Context, db DBTX, tables []ContinuityTable
 	for _, t := range tables {
 		tn, err := parseTableName(t.Table)
 		if err != nil {
-			return nil, fmt.Errorf("threadline: continuity: %w", err)
+			return nil, wrap(err, "continuity")
 		}
 		tc := TableContinuity{Table: tn.String()}
 		c := status[tc.Table]
@@ -106,7 +106,7 @@ func (a Audit) Continuity(ctx context.Context, db DBTX, tables []ContinuityTable
 		}
 		tc.Exists = true
 		if err := a.continuity(ctx, db, tn, t.Key, opts, &tc); err != nil {
-			return nil, fmt.Errorf("threadline: continuity of %s: %w", tc.Table, err)
+			return nil, wrap(err, "continuity of %s", tc.Table)
 		}
 		out = append(out, tc)
 	}
@@ -293,7 +293,7 @@ func (a Audit) EnsureBaselineTable(ctx context.Context, db DBTX) error {
 CREATE INDEX IF NOT EXISTS audit_baselines_row_idx ON `+s+`.audit_baselines (table_name, table_pk);
 COMMENT ON TABLE `+s+`.audit_baselines IS 'Threadline baseline snapshots: rows as they were when the snapshot was taken, labelled; not captured history (see audit_changes)'`)
 	if err != nil {
-		return fmt.Errorf("threadline: create audit_baselines: %w", err)
+		return wrap(err, "create audit_baselines")
 	}
 	return nil
 }
@@ -308,7 +308,7 @@ COMMENT ON TABLE `+s+`.audit_baselines IS 'Threadline baseline snapshots: rows a
 func (a Audit) Baseline(ctx context.Context, db DBTX, spec BaselineSpec) (BaselineResult, error) {
 	tn, err := parseTableName(spec.Table)
 	if err != nil {
-		return BaselineResult{}, fmt.Errorf("threadline: baseline: %w", err)
+		return BaselineResult{}, wrap(err, "baseline")
 	}
 	res := BaselineResult{Table: tn.String(), Label: strings.TrimSpace(spec.Label)}
 	if res.Label == "" {
@@ -324,7 +324,7 @@ func (a Audit) Baseline(ctx context.Context, db DBTX, spec BaselineSpec) (Baseli
 	key := spec.Key
 	if len(key) == 0 {
 		if key, err = primaryKey(ctx, db, tn); err != nil {
-			return res, fmt.Errorf("threadline: baseline of %s: %w", res.Table, err)
+			return res, wrap(err, "baseline of %s", res.Table)
 		}
 		if len(key) == 0 {
 			return res, fmt.Errorf("%w: %s has no primary key: give its key columns", ErrInvalidBaseline, res.Table)
@@ -334,7 +334,7 @@ func (a Audit) Baseline(ctx context.Context, db DBTX, spec BaselineSpec) (Baseli
 		return res, err
 	}
 	if err := db.QueryRow(ctx, "SELECT now()").Scan(&res.TakenAt); err != nil {
-		return res, fmt.Errorf("threadline: baseline: %w", err)
+		return res, wrap(err, "baseline")
 	}
 	res.TakenAt = res.TakenAt.UTC()
 
@@ -360,16 +360,16 @@ func (a Audit) Baseline(ctx context.Context, db DBTX, spec BaselineSpec) (Baseli
 	var from []byte
 	for {
 		if err := ctx.Err(); err != nil {
-			return res, fmt.Errorf("threadline: baseline of %s: %w", res.Table, err)
+			return res, wrap(err, "baseline of %s", res.Table)
 		}
 		var to []byte
 		if err := db.QueryRow(ctx, lastSQL, from, batch).Scan(&to); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return res, fmt.Errorf("threadline: baseline of %s: %w", res.Table, err)
+			return res, wrap(err, "baseline of %s", res.Table)
 		}
 		tag, err := db.Exec(ctx, insertSQL, from, to, exclude, mask, spec.Placeholder,
 			tn.Schema, tn.Name, res.Label, res.TakenAt)
 		if err != nil {
-			return res, fmt.Errorf("threadline: baseline of %s: %w", res.Table, err)
+			return res, wrap(err, "baseline of %s", res.Table)
 		}
 		if n := tag.RowsAffected(); n > 0 {
 			res.Rows += n

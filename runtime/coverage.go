@@ -113,7 +113,8 @@ type CoverageReport struct {
 	// attributed to their root).
 	Summary CoverageSummary `json:"summary"`
 	// Violations are the expected tables, and the partitions of expected
-	// tables, whose status is not covered.
+	// tables, whose status is not covered (empty, not nil, when there are
+	// none).
 	Violations []TableCoverage `json:"violations"`
 	// OK is true when there are no violations.
 	OK bool `json:"ok"`
@@ -221,7 +222,7 @@ func parseExpectations(expected, fingerprints map[string]string) (map[tableName]
 		for _, k := range sortedKeys(src.m) {
 			t, err := parseTableName(k)
 			if err != nil {
-				return nil, fmt.Errorf("threadline: coverage: expected table: %w", err)
+				return nil, wrap(err, "coverage: expected table")
 			}
 			out[t] = expectation{fingerprint: src.m[k], expected: src.expected}
 		}
@@ -230,7 +231,8 @@ func parseExpectations(expected, fingerprints map[string]string) (map[tableName]
 }
 
 func (a Audit) coverage(ctx context.Context, db DBTX, expected map[string]string, cfg coverageConfig) (CoverageReport, error) {
-	r := CoverageReport{Schema: a.schemaName(), CheckedAt: time.Now().UTC()}
+	// Empty lists encode as [], never null.
+	r := CoverageReport{Schema: a.schemaName(), CheckedAt: time.Now().UTC(), Tables: []TableCoverage{}, Violations: []TableCoverage{}}
 	want, err := parseExpectations(expected, cfg.fingerprints)
 	if err != nil {
 		return r, err
@@ -258,7 +260,7 @@ WHERE c.relkind IN ('r', 'p')
 GROUP BY c.oid, n.nspname, c.relname, c.relispartition, rn.nspname, r.relname
 ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`, r.Schema, CaptureTriggerNames)
 	if err != nil {
-		return r, fmt.Errorf("threadline: coverage: read the catalog: %w", err)
+		return r, wrap(err, "coverage: read the catalog")
 	}
 	defer rows.Close()
 	byName := map[tableName]int{}
@@ -268,7 +270,7 @@ ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`, r.Schema, CaptureTrigger
 		var rootSchema, rootName string
 		var names, enabled, funcs, comments []string
 		if err := rows.Scan(&tc.Schema, &tc.Name, &partition, &rootSchema, &rootName, &names, &enabled, &funcs, &comments); err != nil {
-			return r, fmt.Errorf("threadline: coverage: read the catalog: %w", err)
+			return r, wrap(err, "coverage: read the catalog")
 		}
 		tn := tableName{Schema: tc.Schema, Name: tc.Name}
 		tc.Table = tn.String()
@@ -294,7 +296,7 @@ ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`, r.Schema, CaptureTrigger
 		r.Tables = append(r.Tables, tc)
 	}
 	if err := rows.Err(); err != nil {
-		return r, fmt.Errorf("threadline: coverage: read the catalog: %w", err)
+		return r, wrap(err, "coverage: read the catalog")
 	}
 
 	// Roots first, then partitions, which take their root's status.

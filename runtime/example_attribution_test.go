@@ -103,44 +103,11 @@ func ExampleJobAttribution() {
 	// user:42 checkout-9f2c
 }
 
-// With riverqueue/river, embed JobAttribution in the job's arguments when
-// inserting, and restore it (plus the job id) in the worker:
-//
-//	type ShipOrderArgs struct {
-//		OrderID     int64                     `json:"order_id"`
-//		Attribution threadline.JobAttribution `json:"attribution"`
-//	}
-//
-//	func (ShipOrderArgs) Kind() string { return "ship_order" }
-//
-//	// In the request handler:
-//	_, err := riverClient.InsertTx(ctx, tx, ShipOrderArgs{
-//		OrderID:     orderID,
-//		Attribution: threadline.AttributionFromContext(ctx),
-//	}, nil)
-//
-//	type ShipOrderWorker struct {
-//		river.WorkerDefaults[ShipOrderArgs]
-//		pool *pgxpool.Pool
-//	}
-//
-//	func (w *ShipOrderWorker) Work(ctx context.Context, job *river.Job[ShipOrderArgs]) error {
-//		ctx = job.Args.Attribution.Context(ctx)
-//		ctx = threadline.ContextWithJobID(ctx, strconv.FormatInt(job.ID, 10))
-//		if job.Args.Attribution.Actor == nil {
-//			ctx = threadline.ContextWithActor(ctx, threadline.Job(job.Kind))
-//		}
-//		return threadline.InTx(ctx, w.pool, func(tx pgx.Tx) error {
-//			if _, err := tx.Exec(ctx, `UPDATE orders SET status = 'shipped' WHERE id = $1`, job.Args.OrderID); err != nil {
-//				return err
-//			}
-//			_, err := threadline.RecordAction(ctx, tx, "order.ship")
-//			return err
-//		})
-//	}
-//
-// The code below is the same flow without river.
-func ExampleJobAttribution_river() {
+// A worker restores the attribution the job's arguments carry before it
+// writes. With River, the Middleware of the contrib/river module
+// (github.com/threadline-go/threadline/contrib/river) does this for every
+// job, and adds the job id; its example and tests run a real River client.
+func ExampleJobAttribution_worker() {
 	type shipOrderArgs struct {
 		OrderID     int64                     `json:"order_id"`
 		Attribution threadline.JobAttribution `json:"attribution"`
@@ -152,11 +119,11 @@ func ExampleJobAttribution_river() {
 	}
 	defer pool.Close()
 
-	// Enqueue (river.Client.InsertTx would store this JSON).
+	// Enqueue (a job queue stores this JSON with the job).
 	reqCtx := threadline.ContextWithActor(ctx, threadline.User("42"))
 	encoded, _ := json.Marshal(shipOrderArgs{OrderID: 7, Attribution: threadline.AttributionFromContext(reqCtx)})
 
-	// Work (river.Worker.Work receives the decoded args and the job id).
+	// Work (the queue hands the worker the decoded args and the job id).
 	var args shipOrderArgs
 	if err := json.Unmarshal(encoded, &args); err != nil {
 		log.Fatal(err)

@@ -40,8 +40,11 @@ func ParseExportFormat(s string) (ExportFormat, error) {
 	return "", fmt.Errorf("threadline: unknown export format %q (want csv, json or ndjson)", s)
 }
 
-// ExportFormatVersion is the "format_version" of JSON exports. It changes
-// only when a field is removed or changes meaning.
+// ExportFormatVersion is the "format_version" of JSON exports; it versions
+// the CSV and NDJSON layouts too. It changes only when a field is removed
+// or changes meaning: fields are only ever added, after the existing ones
+// (CSV columns at the end), so a reader of version 1 keeps working. The
+// action_* fields were added that way.
 const ExportFormatVersion = 1
 
 // DefaultExportMaxRows is the cap the threadline CLI applies to csv and
@@ -60,13 +63,19 @@ const DefaultExportMaxRows = 100000
 //   - actor: the transaction's actor as JSON ({"type":"user","id":"42"});
 //   - request_id, correlation_id: the transaction's settings;
 //   - changed_fields: a JSON array of column names;
-//   - data_after, data_before, changed_from: JSON objects.
+//   - data_after, data_before, changed_from: JSON objects;
+//   - action_id (integer), action_name, action_status, action_verb,
+//     action_category, action_reason, action_comment, action_job_id: the
+//     action the transaction recorded (RecordAction), the "why" of the
+//     change; all NULL when it recorded none.
 //
 // SQL NULL is an empty CSV cell and JSON null.
 var CSVColumns = []string{
 	"id", "transaction_id", "captured_at", "table_schema", "table_name", "op",
 	"table_pk", "table_pk_before", "actor", "request_id", "correlation_id",
 	"changed_fields", "data_after", "data_before", "changed_from",
+	"action_id", "action_name", "action_status", "action_verb", "action_category",
+	"action_reason", "action_comment", "action_job_id",
 }
 
 // exportTimeLayout renders captured_at: UTC, always six fractional digits.
@@ -115,7 +124,9 @@ type ExportResult struct {
 // query built by the same filter code as Timeline (f.After starts after a
 // cursor; f.Limit is ignored, see MaxRows), read row by row and written as
 // they come, so memory stays flat whatever the number of changes. The
-// query holds one connection of db for the duration of the export. Output
+// query holds one connection of db for the duration of the export. Each
+// change carries the action its transaction recorded, if any (the action_*
+// fields of CSVColumns): the "why" next to the "what". Output
 // is buffered; w has received everything when Export returns
 // successfully.
 //
@@ -160,14 +171,14 @@ func (a Audit) export(ctx context.Context, db DBTX, w io.Writer, format ExportFo
 	var res ExportResult
 	finish := func(err error) (ExportResult, error) {
 		if ferr := bw.Flush(); err == nil && ferr != nil {
-			err = fmt.Errorf("threadline: export: write: %w", ferr)
+			err = wrap(ferr, "export: write")
 		}
 		res.Bytes = cw.n
 		return res, err
 	}
 	write := func(b []byte) error {
 		if _, err := bw.Write(b); err != nil {
-			return fmt.Errorf("threadline: export: write: %w", err)
+			return wrap(err, "export: write")
 		}
 		return nil
 	}
@@ -189,7 +200,7 @@ func (a Audit) export(ctx context.Context, db DBTX, w io.Writer, format ExportFo
 
 	for c, err := range a.stream(ctx, db, f, opts.MaxRows) {
 		if err != nil {
-			return finish(fmt.Errorf("threadline: export: %w", err))
+			return finish(wrap(err, "export"))
 		}
 		if opts.MaxRows > 0 && res.Rows == opts.MaxRows {
 			res.Truncated = true
@@ -222,12 +233,12 @@ func (a Audit) export(ctx context.Context, db DBTX, w io.Writer, format ExportFo
 			// Rows already received keep coming after a cancellation;
 			// stop at the next check instead of draining them.
 			if err := ctx.Err(); err != nil {
-				return finish(fmt.Errorf("threadline: export: %w", err))
+				return finish(wrap(err, "export"))
 			}
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return finish(fmt.Errorf("threadline: export: %w", err))
+		return finish(wrap(err, "export"))
 	}
 	if format == ExportJSON {
 		b := enc.buf[:0]
@@ -280,7 +291,7 @@ func (e *exportEncoder) csvHeader() []byte {
 }
 
 // csvRow renders one CSV record (RFC 4180, CRLF-terminated).
-func (e *exportEncoder) csvRow(c Change) []byte {
+func (e *exportEncoder) csvRow(c exportChange) []byte {
 	b := e.buf[:0]
 	cell := func(s []byte) {
 		b = e.appendCSVCell(b, s)
@@ -312,6 +323,18 @@ func (e *exportEncoder) csvRow(c Change) []byte {
 	cell(c.After)
 	cell(c.Before)
 	cell(c.ChangedFrom)
+	e.cell = e.cell[:0]
+	if c.ActionID != nil {
+		e.cell = strconv.AppendInt(e.cell, *c.ActionID, 10)
+	}
+	cell(e.cell)
+	for _, v := range c.action.texts() {
+		if v != nil {
+			cell([]byte(*v))
+		} else {
+			cell(nil)
+		}
+	}
 	b[len(b)-1] = '\r'
 	b = append(b, '\n')
 	e.buf = b
@@ -380,7 +403,7 @@ func (e *exportEncoder) jsonHeader(now time.Time, f Filter, maxRows int64) []byt
 
 // appendObject renders one change as a JSON object with the CSVColumns
 // keys, in order.
-func (e *exportEncoder) appendObject(b []byte, c Change) []byte {
+func (e *exportEncoder) appendObject(b []byte, c exportChange) []byte {
 	b = append(b, `{"id":`...)
 	b = strconv.AppendInt(b, c.ID, 10)
 	b = append(b, `,"transaction_id":`...)
@@ -419,7 +442,53 @@ func (e *exportEncoder) appendObject(b []byte, c Change) []byte {
 	b = appendRaw(b, c.Before)
 	b = append(b, `,"changed_from":`...)
 	b = appendRaw(b, c.ChangedFrom)
+	b = append(b, `,"action_id":`...)
+	if c.ActionID != nil {
+		b = strconv.AppendInt(b, *c.ActionID, 10)
+	} else {
+		b = append(b, "null"...)
+	}
+	for i, v := range c.action.texts() {
+		b = append(b, `,"`...)
+		b = append(b, actionColumns[i]...)
+		b = append(b, `":`...)
+		if v != nil {
+			b = appendJSONStr(b, *v)
+		} else {
+			b = append(b, "null"...)
+		}
+	}
 	return append(b, '}')
+}
+
+// exportChange is a change with the action its transaction recorded.
+type exportChange struct {
+	Change
+	action exportAction
+}
+
+// exportAction holds the text columns of the action linked to a change's
+// transaction; nil is SQL NULL.
+type exportAction struct {
+	name, status, verb, category, reason, comment, jobID *string
+}
+
+// actionColumns are the text action columns of an export, in the order
+// of exportAction.texts; actionSelect reads them.
+var actionColumns = []string{"action_name", "action_status", "action_verb", "action_category", "action_reason", "action_comment", "action_job_id"}
+
+// actionSelect selects the columns of exportAction from the audit_actions
+// row joined as ac.
+const actionSelect = ", ac.name, ac.status, ac.verb, ac.category, ac.reason, ac.comment, ac.job_id"
+
+// texts returns the fields in actionColumns order.
+func (x *exportAction) texts() [7]*string {
+	return [7]*string{x.name, x.status, x.verb, x.category, x.reason, x.comment, x.jobID}
+}
+
+// dest returns the scan destinations of actionSelect.
+func (x *exportAction) dest() []any {
+	return []any{&x.name, &x.status, &x.verb, &x.category, &x.reason, &x.comment, &x.jobID}
 }
 
 func appendRaw(b []byte, r json.RawMessage) []byte {
@@ -469,23 +538,25 @@ func appendJSONStr(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// stream yields the changes matching f in Timeline order from one
+// stream yields the changes matching f, each with its transaction's
+// action, in Timeline order from one
 // streaming query: pgx reads the result from the socket row by row, so
 // memory stays flat, and the database sorts once, where keyset pages
 // would each re-sort the remaining rows (no btree index orders
 // audit_changes by captured_at). The query is built by the same filter
 // code as Timeline and Changes. With maxRows > 0 it reads one row more
 // than the cap, to tell whether the export is truncated.
-func (a Audit) stream(ctx context.Context, db DBTX, f Filter, maxRows int64) iter.Seq2[Change, error] {
-	return func(yield func(Change, error) bool) {
+func (a Audit) stream(ctx context.Context, db DBTX, f Filter, maxRows int64) iter.Seq2[exportChange, error] {
+	return func(yield func(exportChange, error) bool) {
 		n, err := f.normalize()
 		if err != nil {
-			yield(Change{}, err)
+			yield(exportChange{}, err)
 			return
 		}
 		q := &query{a: a}
 		q.filter(n)
-		sql := "SELECT " + changeColumns + a.changesFrom()
+		sql := "SELECT " + changeColumns + actionSelect + a.changesFrom() +
+			" LEFT JOIN " + a.schema() + ".audit_actions AS ac ON ac.id = t.action_id"
 		if len(q.where) > 0 {
 			sql += " WHERE " + strings.Join(q.where, " AND ")
 		}
@@ -495,23 +566,24 @@ func (a Audit) stream(ctx context.Context, db DBTX, f Filter, maxRows int64) ite
 		}
 		rows, err := db.Query(ctx, sql, q.args...)
 		if err != nil {
-			yield(Change{}, fmt.Errorf("list changes: %w", err))
+			yield(exportChange{}, fmt.Errorf("list changes: %w", err))
 			return
 		}
 		defer rows.Close()
 		var actors actorCache
 		for rows.Next() {
-			c, err := scanChange(rows, &actors)
-			if err != nil {
-				yield(Change{}, err)
+			var s changeScan
+			var x exportAction
+			if err := rows.Scan(append(s.dest(), x.dest()...)...); err != nil {
+				yield(exportChange{}, fmt.Errorf("read change: %w", err))
 				return
 			}
-			if !yield(c, nil) {
+			if !yield(exportChange{Change: s.change(&actors), action: x}, nil) {
 				return
 			}
 		}
 		if err := rows.Err(); err != nil {
-			yield(Change{}, fmt.Errorf("read changes: %w", err))
+			yield(exportChange{}, fmt.Errorf("read changes: %w", err))
 		}
 	}
 }

@@ -90,13 +90,27 @@ func seedExport(t testing.TB) *pgtest.DB {
 		`UPDATE people SET name = '-Ann B', secret = 'other' WHERE id = 1`)
 	db.Exec(t, `DELETE FROM crm.notes WHERE id = 2`)
 	db.Exec(t, `UPDATE people SET email = NULL WHERE id = 1`)
-	opsTx(t, db, []threadline.TxOption{threadline.WithActor(threadline.User("2")), threadline.WithCorrelationID("corr-B")}, "notes.edit",
-		`UPDATE crm.notes SET body = '@sum' WHERE id = 1`, `UPDATE crm.notes SET id = 3 WHERE id = 1`)
+	ctx := context.Background()
+	err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+		for _, s := range []string{`UPDATE crm.notes SET body = '@sum' WHERE id = 1`, `UPDATE crm.notes SET id = 3 WHERE id = 1`} {
+			if _, err := tx.Exec(ctx, s); err != nil {
+				return err
+			}
+		}
+		_, err := threadline.RecordAction(ctx, tx, "notes.edit", threadline.WithReason("ticket 7, \"urgent\""),
+			threadline.WithStatus(threadline.ActionError), threadline.WithVerb("edit"), threadline.WithCategory("crm"),
+			threadline.WithComment("=cmd"), threadline.WithJobID("job-9"))
+		return err
+	}, threadline.WithActor(threadline.User("2")), threadline.WithCorrelationID("corr-B"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	return db
 }
 
-// dbExportRows reads audit_changes with its transaction straight from
-// the database, newest first, as the 15 export columns (NULL as "").
+// dbExportRows reads audit_changes with its transaction and action
+// straight from the database, newest first, as the export columns (NULL
+// as "").
 // JSON columns are normalized with normJSON.
 func dbExportRows(t testing.TB, db *pgtest.DB) [][]string {
 	t.Helper()
@@ -105,8 +119,10 @@ SELECT c.id::text, c.transaction_id::text,
        to_char(c.captured_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
        c.table_schema, c.table_name, c.op,
        c.table_pk::text, c.table_pk_before::text, t.actor_ref::text, t.request_id, t.correlation_id,
-       to_jsonb(c.changed_fields)::text, c.data_after::text, c.data_before::text, c.changed_from::text
+       to_jsonb(c.changed_fields)::text, c.data_after::text, c.data_before::text, c.changed_from::text,
+       a.id::text, a.name, a.status, a.verb, a.category, a.reason, a.comment, a.job_id
 FROM threadline.audit_changes AS c JOIN threadline.audit_transactions AS t ON t.id = c.transaction_id
+LEFT JOIN threadline.audit_actions AS a ON a.id = t.action_id
 ORDER BY c.captured_at DESC, c.id DESC`)
 	if err != nil {
 		t.Fatal(err)
@@ -114,15 +130,15 @@ ORDER BY c.captured_at DESC, c.id DESC`)
 	defer rows.Close()
 	var out [][]string
 	for rows.Next() {
-		vals := make([]*string, 15)
-		ptrs := make([]any, 15)
+		vals := make([]*string, len(threadline.CSVColumns))
+		ptrs := make([]any, len(vals))
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}
 		if err := rows.Scan(ptrs...); err != nil {
 			t.Fatal(err)
 		}
-		row := make([]string, 15)
+		row := make([]string, len(vals))
 		for i, v := range vals {
 			if v != nil {
 				row[i] = *v
@@ -164,7 +180,7 @@ func normJSON(t testing.TB, s string) string {
 	return string(b)
 }
 
-// objectRow turns one exported change object into the 15 columns, and
+// objectRow turns one exported change object into the export columns, and
 // checks that its keys are CSVColumns, in order.
 func objectRow(t testing.TB, raw []byte) []string {
 	t.Helper()
@@ -174,7 +190,7 @@ func objectRow(t testing.TB, raw []byte) []string {
 		t.Fatalf("change is not an object: %s", raw)
 	}
 	var keys []string
-	row := make([]string, 0, 15)
+	row := make([]string, 0, len(threadline.CSVColumns))
 	for d.More() {
 		k, err := d.Token()
 		if err != nil {
@@ -300,9 +316,18 @@ func TestExportRoundTripsEveryFormat(t *testing.T) {
 		t.Fatalf("seed wrote %d changes, want 8", len(want))
 	}
 
-	b, res := exportTo(t, db, threadline.ExportCSV, threadline.Filter{}, threadline.ExportOptions{})
+	// The newest changes carry their action: the "why".
+	action := func(row []string) []string { return row[len(row)-8:] }
+	actionID := want[0][15]
+	opsEqual(t, "action of the newest change", action(want[0]), []string{actionID, "notes.edit", "error", "edit", "crm", `ticket 7, "urgent"`, "=cmd", "job-9"})
+	opsEqual(t, "no action", action(want[2]), []string{"", "", "", "", "", "", "", ""})
+
+	b, res := exportTo(t, db, threadline.ExportCSV, threadline.Filter{}, threadline.ExportOptions{RawCSV: true})
 	opsEqual(t, "csv result", res.Rows, int64(8))
 	opsEqual(t, "csv rows", parseCSV(t, b), want)
+	if !bytes.Contains(b, []byte(`,`+actionID+`,notes.edit,error,edit,crm,"ticket 7, ""urgent""",=cmd,job-9`+"\r\n")) {
+		t.Errorf("csv lacks the action columns of the newest change:\n%s", b)
+	}
 
 	b, res = exportTo(t, db, threadline.ExportNDJSON, threadline.Filter{}, threadline.ExportOptions{})
 	opsEqual(t, "ndjson result", [2]any{res.Rows, res.Truncated}, [2]any{int64(8), false})
@@ -351,7 +376,7 @@ func TestExportTruncation(t *testing.T) {
 	db := seedExport(t)
 	want := dbExportRows(t, db)
 	for _, format := range threadline.ExportFormats {
-		b, res := exportTo(t, db, format, threadline.Filter{}, threadline.ExportOptions{MaxRows: 3})
+		b, res := exportTo(t, db, format, threadline.Filter{}, threadline.ExportOptions{MaxRows: 3, RawCSV: true})
 		opsEqual(t, string(format)+" result", res, threadline.ExportResult{Rows: 3, Truncated: true, Bytes: int64(len(b))})
 		var got [][]string
 		switch format {
@@ -450,11 +475,13 @@ func TestExportCSVFormulaGuard(t *testing.T) {
 			}
 		}
 	}
-	// JSON cells start with { or [, so they need no guard; the plain-text
-	// cells here are safe too. The guard matters for text columns such as
-	// table names; check it directly on a value that needs it.
-	if risky != 0 {
-		t.Errorf("guarded %d cells that did not need it", risky)
+	// JSON cells start with { or [, so they need no guard; of the
+	// plain-text cells here only the action comment "=cmd" of the two
+	// changes of the last transaction needs it. The guard matters for
+	// other text columns such as table names; check it directly on a value
+	// that needs it.
+	if risky != 2 {
+		t.Errorf("guarded %d cells, want the 2 action comments", risky)
 	}
 	// A table whose name starts with "=" is guarded (quoted or not).
 	db2 := capturetest.Setup(t, `CREATE TABLE "=cmd" (id int PRIMARY KEY, "a,b" text);`, "  '\"=cmd\"': {}\n")

@@ -1,15 +1,13 @@
 package threadline
 
-import (
-	"context"
-	"fmt"
-)
+import "context"
 
 // JobAttribution carries the attribution of a request into a background
 // job, so that the job's writes and actions are attributed like the
 // request's: the enqueuer embeds it in the job's arguments
 // (AttributionFromContext), the worker restores it into its context
-// (JobAttribution.Context) before calling InTx and RecordAction.
+// (JobAttribution.Context) before calling InTx and RecordAction. For
+// River, the contrib/river module's Middleware restores it for every job.
 //
 // It encodes to JSON with the actor in canonical form; decoding validates
 // the actor (an invalid one is a decoding error).
@@ -61,7 +59,7 @@ func (ja JobAttribution) Validate() error {
 		at.requestID = &ja.RequestID
 	}
 	if _, err := at.normalize(); err != nil {
-		return fmt.Errorf("threadline: job attribution: %w", err)
+		return wrap(err, "job attribution")
 	}
 	return nil
 }

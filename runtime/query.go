@@ -93,7 +93,7 @@ func (a Audit) page(ctx context.Context, db DBTX, n normalized, size int) (Page,
 	sql := q.sql(size + 1)
 	rows, err := db.Query(ctx, sql, q.args...)
 	if err != nil {
-		return Page{}, fmt.Errorf("threadline: list changes: %w", err)
+		return Page{}, wrap(err, "list changes")
 	}
 	changes, err := collect(rows, min(size+1, 256))
 	if err != nil {
@@ -281,7 +281,7 @@ func (a Audit) History(ctx context.Context, db DBTX, table string, key any, opts
 	q.after(o.after)
 	rows, err := db.Query(ctx, q.sql(o.limit), q.args...)
 	if err != nil {
-		return nil, fmt.Errorf("threadline: row history: %w", err)
+		return nil, wrap(err, "row history")
 	}
 	return collect(rows, min(o.limit, 256))
 }
@@ -300,7 +300,7 @@ func (a Audit) TransactionChanges(ctx context.Context, db DBTX, transactionID in
 	q.after(o.after)
 	rows, err := db.Query(ctx, q.sql(o.limit), q.args...)
 	if err != nil {
-		return nil, fmt.Errorf("threadline: transaction changes: %w", err)
+		return nil, wrap(err, "transaction changes")
 	}
 	return collect(rows, min(o.limit, 256))
 }
@@ -328,7 +328,7 @@ func (a Audit) Transaction(ctx context.Context, db DBTX, id int64) (Transaction,
 		if errors.Is(err, pgx.ErrNoRows) {
 			return Transaction{}, fmt.Errorf("%w: transaction %d", ErrNotFound, id)
 		}
-		return Transaction{}, fmt.Errorf("threadline: read transaction %d: %w", id, err)
+		return Transaction{}, wrap(err, "read transaction %d", id)
 	}
 	t.StartedAt = t.StartedAt.UTC()
 	t.Actor, t.ActorInvalid = decodeActor(actor, deref(invalid))

@@ -96,9 +96,10 @@ type PurgeOptions struct {
 	// Cutoff, when set, replaces now − Window (for tests, or to make a
 	// dry run and a purge use the same cutoff).
 	Cutoff time.Time
-	// Logger receives one Info line per batch (PurgeBatchMessage, with
-	// batch, phase, deleted, deleted_transactions, elapsed) and a summary
-	// (PurgeFinishedMessage). nil means slog.Default().
+	// Logger receives one Debug line per batch (PurgeBatchMessage, with
+	// batch, phase, deleted, deleted_transactions, elapsed) and an Info
+	// summary (PurgeFinishedMessage; Error when the purge failed). nil
+	// means slog.Default().
 	Logger *slog.Logger
 	// Progress, when set, is called after every batch.
 	Progress func(PurgeProgress)
@@ -362,7 +363,7 @@ func (a Audit) purge(ctx context.Context, db DBTX, p PurgePolicy, o PurgeOptions
 			res.DeletedTransactions += n
 			e.DeletedTransactions = n
 		}
-		logger(o).LogAttrs(ctx, slog.LevelInfo, PurgeBatchMessage, purgeBatchAttrs(e)...)
+		logger(o).LogAttrs(ctx, slog.LevelDebug, PurgeBatchMessage, purgeBatchAttrs(e)...)
 		call(ctx, o.Hooks.PurgeBatch, e)
 		progress(phase)
 		return n, last, nil

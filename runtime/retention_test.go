@@ -123,7 +123,7 @@ func TestPurgePlanEqualsExecute(t *testing.T) {
 	var logs bytes.Buffer
 	var events []threadline.PurgeBatchEvent
 	res, err := a.Purge(ctx, w.db.Pool, policy(5, 100), threadline.PurgeOptions{
-		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Hooks:  threadline.Hooks{PurgeBatch: func(_ context.Context, e threadline.PurgeBatchEvent) { events = append(events, e) }},
 	})
 	if err != nil {

@@ -112,11 +112,11 @@ func InTx(ctx context.Context, db Beginner, fn func(pgx.Tx) error, opts ...TxOpt
 	}
 	attr, err := cfg.attr.fromContext(ctx).normalize()
 	if err != nil {
-		return fmt.Errorf("threadline: transaction: %w", err)
+		return wrap(err, "transaction")
 	}
 	tx, err := txBegin(ctx, db, cfg.txOptions, settingsSQL(attr))
 	if err != nil {
-		return fmt.Errorf("threadline: transaction: begin: %w", err)
+		return wrap(err, "transaction: begin")
 	}
 	return txRun(ctx, tx, fn)
 }
@@ -247,12 +247,12 @@ func txRun(ctx context.Context, tx pgx.Tx, fn func(pgx.Tx) error) error {
 	finished = true
 	if fnErr != nil {
 		if rbErr := txRollback(ctx, tx); rbErr != nil {
-			return fmt.Errorf("threadline: transaction: %w", errors.Join(fnErr, fmt.Errorf("rollback: %w", rbErr)))
+			return wrap(errors.Join(fnErr, fmt.Errorf("rollback: %w", rbErr)), "transaction")
 		}
-		return fmt.Errorf("threadline: transaction: %w", fnErr)
+		return wrap(fnErr, "transaction")
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("threadline: transaction: commit: %w", err)
+		return wrap(err, "transaction: commit")
 	}
 	return nil
 }
@@ -276,15 +276,15 @@ func inNestedTx(ctx context.Context, outer pgx.Tx, fn func(pgx.Tx) error, cfg tx
 	if cfg.attr.explicit() {
 		attr, err := cfg.attr.normalize()
 		if err != nil {
-			return fmt.Errorf("threadline: transaction: %w", err)
+			return wrap(err, "transaction")
 		}
 		if err := checkNestedAttribution(ctx, outer, attr); err != nil {
-			return fmt.Errorf("threadline: transaction: %w", err)
+			return wrap(err, "transaction")
 		}
 	}
 	sp, err := outer.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("threadline: transaction: savepoint: %w", err)
+		return wrap(err, "transaction: savepoint")
 	}
 	return txRun(ctx, sp, fn)
 }

@@ -215,10 +215,17 @@ type Unit struct {
 	// Fingerprint identifies the generated SQL: "sha256:<hex>".
 	Fingerprint string
 	// Create installs (or replaces) the function, its comment and the
-	// triggers, dropping first any Threadline trigger already on the table
-	// (a renamed table keeps the triggers of its old name).
+	// triggers. It fails when a Threadline trigger is already on the table:
+	// run Clear first where one may be.
 	Create []Statement
-	// Drop removes the triggers and the function.
+	// Clear drops every Threadline trigger the table (and the partitions
+	// of TruncateAlso) may hold, whatever capture installed it (a renamed
+	// table keeps the triggers of its old name; a changed capture mode
+	// leaves the other mode's). DROP TRIGGER IF EXISTS: PostgreSQL prints
+	// a NOTICE for each that is not there, so it belongs where one may be,
+	// not in a first install.
+	Clear []Statement
+	// Drop removes the triggers (Clear) and the function.
 	Drop []Statement
 }
 
@@ -480,13 +487,10 @@ func CaptureUnit(c Capture) (Unit, error) {
 	fp := "sha256:" + hex.EncodeToString(h.Sum(nil))[:32]
 	d.FingerprintLit = QuoteLiteral(CommentPrefix + c.Table.String() + "; fingerprint " + fp)
 
-	u := Unit{Table: c.Table, Function: fn, Fingerprint: fp}
-	// Threadline triggers may already be on the table under this name: a
-	// renamed table keeps the triggers of its old name. Drop them first.
-	u.Create = append(u.Create, drops...)
+	u := Unit{Table: c.Table, Function: fn, Fingerprint: fp, Clear: drops}
 	u.Create = append(u.Create, function, render("comment", d))
 	u.Create = append(u.Create, triggers...)
-	u.Drop = append(drops, render("drop_function", d))
+	u.Drop = append(append([]Statement{}, drops...), render("drop_function", d))
 	return u, nil
 }
 

@@ -8,7 +8,12 @@
 //	threadline-gen init [-config FILE] [-force] write a commented starter config
 //	threadline-gen -version
 //
-// Exit codes: 0 ok, 1 failure or stale output, 2 usage error.
+// Flags may come before or after the command. Exit codes: 0 ok, 1 failure
+// or stale output, 2 usage error.
+//
+// After writing the Go package, threadline-gen checks that the package's
+// module can build it; when go.mod or go.sum lacks the runtime's module
+// (as right after "go get -tool"), it says to run "go mod tidy".
 package main
 
 import (
@@ -19,6 +24,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -42,10 +48,14 @@ func main() {
 type env struct {
 	getenv func(string) string
 	now    func() time.Time
+	// moduleHint, when set, is called after the package is written with
+	// its directory and the name messages show for it; a non-empty result
+	// is printed (see goModuleHint).
+	moduleHint func(ctx context.Context, dir, shown string) string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return runEnv(ctx, args, stdout, stderr, env{getenv: os.Getenv, now: time.Now})
+	return runEnv(ctx, args, stdout, stderr, env{getenv: os.Getenv, now: time.Now, moduleHint: goModuleHint})
 }
 
 const usage = `usage:
@@ -53,16 +63,51 @@ const usage = `usage:
   threadline-gen check [-config FILE]         exit 1 (with a diff) if generated files are stale or edited
   threadline-gen init [-config FILE] [-force] write a commented starter threadline.yaml
   threadline-gen -version                     print the version
+
+Flags may come before or after the command. Exit codes: 0 ok, 1 failure
+or stale output, 2 usage error.
 `
 
-func runEnv(ctx context.Context, args []string, stdout, stderr io.Writer, e env) int {
-	cmd := "generate"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
+// usageHint follows every usage error.
+const usageHint = `run "threadline-gen -help" for usage
+`
+
+// commands are the subcommands; generate is the default.
+var commands = map[string]bool{"generate": true, "check": true, "init": true}
+
+// splitCommand finds the command among args, wherever the flags put it
+// ("threadline-gen -config x.yaml check" as "threadline-gen check -config
+// x.yaml"), and returns it with the other arguments. -config is the only
+// flag taking a value; "--" ends the flags.
+func splitCommand(args []string) (cmd string, rest []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return "generate", args
+		case a == "-config" || a == "--config":
+			i++ // its value
+		case !strings.HasPrefix(a, "-") || a == "-":
+			if commands[a] {
+				return a, append(append([]string{}, args[:i]...), args[i+1:]...)
+			}
+			return "generate", args
+		}
 	}
+	return "generate", args
+}
+
+func runEnv(ctx context.Context, args []string, stdout, stderr io.Writer, e env) int {
+	cmd, args := splitCommand(args)
 	fset := flag.NewFlagSet("threadline-gen "+cmd, flag.ContinueOnError)
-	fset.SetOutput(stderr)
-	fset.Usage = func() { fmt.Fprint(stderr, usage) }
+	// -help prints the usage to standard output; any other problem is one
+	// line and a hint on standard error.
+	fset.SetOutput(io.Discard)
+	fset.Usage = func() {}
+	usageError := func(format string, args ...any) int {
+		fmt.Fprintf(stderr, "threadline-gen: %s\n%s", fmt.Sprintf(format, args...), usageHint)
+		return 2
+	}
 	cfgPath := fset.String("config", "threadline.yaml", "path to the config file")
 	var dryRun, showVersion, force *bool
 	switch cmd {
@@ -72,19 +117,21 @@ func runEnv(ctx context.Context, args []string, stdout, stderr io.Writer, e env)
 	case "check":
 	case "init":
 		force = fset.Bool("force", false, "overwrite an existing config file")
-	default:
-		fmt.Fprintf(stderr, "threadline-gen: unknown command %q\n%s", cmd, usage)
-		return 2
 	}
 	if err := fset.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stdout, "%s\nflags of threadline-gen %s:\n", usage, cmd)
+			fset.SetOutput(stdout)
+			fset.PrintDefaults()
 			return 0
 		}
-		return 2
+		return usageError("%v", err)
 	}
 	if fset.NArg() > 0 {
-		fmt.Fprintf(stderr, "threadline-gen %s: unexpected argument %q\n%s", cmd, fset.Arg(0), usage)
-		return 2
+		if cmd == "generate" && !strings.HasPrefix(fset.Arg(0), "-") {
+			return usageError("unknown command %q", fset.Arg(0))
+		}
+		return usageError("%s: unexpected argument %q", cmd, fset.Arg(0))
 	}
 	switch {
 	case cmd == "init":
@@ -178,7 +225,42 @@ func runEnv(ctx context.Context, args []string, stdout, stderr io.Writer, e env)
 			return 1
 		}
 	}
+	if e.moduleHint != nil {
+		if hint := e.moduleHint(ctx, cfg.Package.Dir, pkgDir); hint != "" {
+			fmt.Fprintf(stderr, "threadline-gen: note: %s\n", hint)
+		}
+	}
 	return 0
+}
+
+// goModuleHint reports, as advice to print, when the generated package
+// in dir cannot build because go.mod or go.sum of its module does not
+// yet hold the modules it imports: right after "go get -tool" the
+// runtime's module (and pgx's) are only requirements of the tool. It asks
+// "go list" without letting it change go.mod (-mod=readonly) and returns
+// "" when the package's imports resolve, when dir is in no module, or
+// when there is no go command.
+func goModuleHint(ctx context.Context, dir, shown string) string {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return ""
+	}
+	cmd := exec.CommandContext(ctx, goBin, "list", "-mod=readonly", "-e", "-deps", "-f", "{{with .Error}}{{.Err}}{{\"\\n\"}}{{end}}", ".")
+	cmd.Dir = dir
+	out, _ := cmd.CombinedOutput()
+	for _, sign := range []string{"missing go.sum entry", "updates to go.mod needed", "no required module provides package"} {
+		if strings.Contains(string(out), sign) {
+			return fmt.Sprintf("the generated package %s does not build yet: go.mod and go.sum lack modules it imports (%s). Run\n\n\tgo mod tidy\n\nonce; then go build, go vet and go generate work", shown, firstLine(string(out)))
+		}
+	}
+	return ""
+}
+
+// firstLine returns the first line of s without go's "; to add:" advice.
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	line, _, _ = strings.Cut(line, "; to add:")
+	return line
 }
 
 func initConfig(path string, force bool, stderr io.Writer) int {

@@ -99,9 +99,55 @@ func TestUsageAndErrors(t *testing.T) {
 			t.Errorf("%v: code=%d stderr=%q, want %d and %q", c.args, code, errs, c.code, c.contains)
 		}
 	}
+	// A usage error is one line and a hint, not the whole usage.
+	code, _, errs := runIn(t, "-nope")
+	if want := "threadline-gen: flag provided but not defined: -nope\nrun \"threadline-gen -help\" for usage\n"; code != 2 || errs != want {
+		t.Errorf("-nope: %d %q, want %q", code, errs, want)
+	}
 	code, out, _ := runIn(t, "-version")
 	if code != 0 || !strings.HasPrefix(out, "threadline-gen ") {
 		t.Errorf("-version: %d %q", code, out)
+	}
+	// Help goes to standard output, for every command.
+	for _, args := range [][]string{{"-h"}, {"check", "-help"}, {"init", "--help"}} {
+		code, out, errs := runIn(t, args...)
+		if code != 0 || !strings.Contains(out, "usage:") || !strings.Contains(out, "-config") || errs != "" {
+			t.Errorf("%v: %d stdout=%q stderr=%q", args, code, out, errs)
+		}
+	}
+}
+
+// TestFlagsBeforeCommand: "threadline-gen -config X check" is "check
+// -config X".
+func TestFlagsBeforeCommand(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		cmd  string
+		rest []string
+	}{
+		{nil, "generate", nil},
+		{[]string{"-config", "x.yaml", "check"}, "check", []string{"-config", "x.yaml"}},
+		{[]string{"--config", "check"}, "generate", []string{"--config", "check"}},
+		{[]string{"-config=x.yaml", "init", "-force"}, "init", []string{"-config=x.yaml", "-force"}},
+		{[]string{"-dry-run", "-config", "a", "generate"}, "generate", []string{"-dry-run", "-config", "a"}},
+		{[]string{"bogus", "check"}, "generate", []string{"bogus", "check"}},
+		{[]string{"--", "check"}, "generate", []string{"--", "check"}},
+	} {
+		cmd, rest := splitCommand(tc.args)
+		if cmd != tc.cmd || strings.Join(rest, " ") != strings.Join(tc.rest, " ") {
+			t.Errorf("%q: %s %q, want %s %q", tc.args, cmd, rest, tc.cmd, tc.rest)
+		}
+	}
+	dir := cliProject(t)
+	cfg := filepath.Join(dir, "threadline.yaml")
+	if code, _, errs := runIn(t, "-config", cfg, "check"); code != 1 || !strings.Contains(errs, "generated files are stale") {
+		t.Fatalf("-config X check before generating: %d %s", code, errs)
+	}
+	if code, _, errs := runIn(t, "-config", cfg); code != 0 {
+		t.Fatal(errs)
+	}
+	if code, _, errs := runIn(t, "-config", cfg, "check"); code != 0 {
+		t.Fatalf("-config X check: %d %s", code, errs)
 	}
 }
 

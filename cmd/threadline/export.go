@@ -9,10 +9,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	threadline "github.com/threadline-go/threadline/runtime"
+	"github.com/threadline-go/threadline/schema"
+	"github.com/threadline-go/threadline/sqltemplates"
 )
 
 type exportArgs struct {
@@ -31,7 +35,15 @@ func exportFlags(fs *flag.FlagSet) func(*cli) int {
 	fs.StringVar(&a.from, "from", "", "only changes captured at or after this RFC 3339 time")
 	fs.StringVar(&a.to, "to", "", "only changes captured at or before this RFC 3339 time")
 	fs.StringVar(&a.correlation, "correlation-id", "", "only changes of transactions linked to an action with this correlation id")
-	fs.Int64Var(&a.maxRows, "max-rows", -1, fmt.Sprintf("write at most N changes, reporting truncation; 0 for no cap (default %d for csv and json, no cap for ndjson or -stream)", threadline.DefaultExportMaxRows))
+	a.maxRows = -1 // not given: the format's default
+	fs.Func("max-rows", fmt.Sprintf("write at most `N` changes; 0 for no cap (default %d for csv and json, no cap for ndjson or -stream). A truncated export exits %d", threadline.DefaultExportMaxRows, exitTruncated), func(v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return errors.New("want 0 (no cap) or a positive number of changes")
+		}
+		a.maxRows = n
+		return nil
+	})
 	fs.BoolVar(&a.stream, "stream", false, "no default cap for csv and json: stream every matching change")
 	fs.BoolVar(&a.force, "force", false, "overwrite the output file if it exists")
 	fs.BoolVar(&a.guard, "csv-formula-guard", true, "prefix ' to CSV cells starting with = + - @ tab or CR (spreadsheet formula injection); -csv-formula-guard=false writes exact values")
@@ -80,8 +92,6 @@ func (c *cli) export(a exportArgs) int {
 		return c.usageError("-format %q: want csv, json or ndjson", a.format)
 	case a.output == "":
 		return c.usageError("-output is required (a file, or - for standard output)")
-	case a.maxRows < -1:
-		return c.usageError("-max-rows must be 0 (no cap) or positive")
 	}
 	f, err := a.filter()
 	if err != nil {
@@ -103,12 +113,17 @@ func (c *cli) export(a exportArgs) int {
 	if code, ok := c.setup(); !ok {
 		return code
 	}
+	if f.Table != "" {
+		if err := c.checkExportTable(f.Table); err != nil {
+			return c.fail("%v", err)
+		}
+	}
 
 	p := newProgress(c.stderr, c.env.terminal(c.stderr))
 	opts := threadline.ExportOptions{MaxRows: maxRows, RawCSV: !a.guard}
 	if p.on || c.env.exportProgress != nil {
 		opts.Progress = func(n int64) {
-			p.draw(fmt.Sprintf("exporting: %d changes (%s/s)", n, p.rate(n)))
+			p.draw(fmt.Sprintf("exporting: %s (%s/s)", plural(n, "change"), p.rate(n)))
 			if c.env.exportProgress != nil {
 				c.env.exportProgress(n)
 			}
@@ -134,13 +149,65 @@ func (c *cli) export(a exportArgs) int {
 	}
 	trunc := ""
 	if res.Truncated {
-		trunc = fmt.Sprintf(" (truncated at -max-rows %d)", maxRows)
+		trunc = fmt.Sprintf(" (TRUNCATED at -max-rows %d)", maxRows)
 	}
-	fmt.Fprintf(summary, "exported %d changes to %s%s: %s, %d bytes, %s\n", res.Rows, dest, trunc, format, res.Bytes, elapsed(time.Since(start)))
+	fmt.Fprintf(summary, "exported %s to %s%s: %s, %d bytes, %s\n", plural(res.Rows, "change"), dest, trunc, format, res.Bytes, elapsed(time.Since(start)))
 	if res.Truncated {
-		fmt.Fprintf(c.stderr, "threadline export: warning: output truncated at %d changes; more changes match the filter (raise -max-rows, use -stream, or narrow the filter)\n", maxRows)
+		fmt.Fprintf(c.stderr, "threadline export: WARNING: the export is incomplete: it stopped at %s and more changes match the filter; raise -max-rows, pass -stream, or narrow the filter (exit status %d)\n",
+			plural(maxRows, "change"), exitTruncated)
+		return exitTruncated
 	}
 	return 0
+}
+
+// exitTruncated is the exit status of an export that stopped at
+// -max-rows: the file was written, but it does not hold every matching
+// change.
+const exitTruncated = 3
+
+// checkExportTable returns an error naming table and the audited tables
+// when table is neither configured for capture nor has captured changes
+// (a table audited in the past keeps its history), so that a typo is not
+// an empty export.
+func (c *cli) checkExportTable(table string) error {
+	q, err := schema.ParseQualifiedName(table, "public")
+	if err != nil {
+		return err
+	}
+	var audited []string
+	for _, t := range c.cfg.Tables {
+		if t.Qualified() == q {
+			return nil
+		}
+		audited = append(audited, tableKey(t.Qualified()))
+	}
+	var captured bool
+	err = c.pool.QueryRow(c.ctx, "SELECT EXISTS (SELECT FROM "+sqltemplates.QuoteIdent(c.cfg.AuditSchema)+
+		".audit_changes WHERE table_schema = $1 AND table_name = $2)", q.Schema, q.Name).Scan(&captured)
+	if err != nil {
+		return fmt.Errorf("-table %s: %w", table, err)
+	}
+	if captured {
+		return nil
+	}
+	sort.Strings(audited)
+	if len(audited) == 0 {
+		audited = []string{"none (threadline.yaml lists no tables)"}
+	}
+	return fmt.Errorf("-table %s: %s is not an audited table and has no captured changes; audited tables: %s",
+		table, tableKey(q), strings.Join(audited, ", "))
+}
+
+// plural renders n and the noun, in the plural unless n is 1 ("1
+// change", "2 changes", "3 batches").
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	if strings.HasSuffix(noun, "ch") || strings.HasSuffix(noun, "s") {
+		noun += "e"
+	}
+	return strconv.FormatInt(n, 10) + " " + noun + "s"
 }
 
 // writeAtomically runs write on a temporary file in the directory of

@@ -16,7 +16,8 @@
 // schema.database_url in the config, else the DATABASE_URL environment
 // variable; messages never show its password.
 //
-// Exit codes: 0 ok, 1 failure or violation, 2 usage error.
+// Exit codes: 0 ok, 1 failure or violation, 2 usage error, 3 export
+// truncated at --max-rows (the file holds the first N matching changes).
 //
 // Everything the CLI does is a function of the runtime package
 // (threadline.Audit's Export, PurgePlan, Purge, Coverage, Continuity,
@@ -90,7 +91,12 @@ commands:
 
 Every command takes -config FILE (default threadline.yaml) and -database-url URL
 (default: schema.database_url in the config, else $DATABASE_URL).
-Run "threadline <command> -help" for its flags. Exit codes: 0 ok, 1 failure, 2 usage.
+Run "threadline <command> -help" for its flags.
+Exit codes: 0 ok, 1 failure, 2 usage, 3 export truncated at -max-rows.
+`
+
+// usageHint follows a usage error of the command line as a whole.
+const usageHint = `run "threadline -help" for the commands
 `
 
 // command is one subcommand.
@@ -117,7 +123,6 @@ type cli struct {
 	name           string
 	configPath     string
 	databaseURL    string
-	usage          func()
 
 	cfg  *config.Config
 	pool *pgxpool.Pool
@@ -146,30 +151,30 @@ func runEnv(ctx context.Context, args []string, stdout, stderr io.Writer, e env)
 	}
 	cmd, ok := commands[name]
 	if !ok {
-		fmt.Fprintf(stderr, "threadline: unknown command %q\n\n%s", name, usage)
+		fmt.Fprintf(stderr, "threadline: unknown command %q\n%s", name, usageHint)
 		return 2
 	}
 	c := &cli{ctx: ctx, stdout: stdout, stderr: stderr, env: e, name: name}
 	fs := flag.NewFlagSet("threadline "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&c.configPath, "config", "threadline.yaml", "path to threadline.yaml")
 	fs.StringVar(&c.databaseURL, "database-url", "", "PostgreSQL URL (default: schema.database_url in the config, else $DATABASE_URL)")
 	runCmd := cmd.flags(fs)
-	c.usage = func() {
-		fmt.Fprintf(stderr, "usage: threadline %s [flags]\n\n%s.\n\nflags:\n", name, cmd.summary)
-		fs.PrintDefaults()
-	}
-	fs.Usage = c.usage
+	// The flag package reports its own errors and prints the usage on
+	// them; here -help prints the usage to standard output and any other
+	// problem is one line plus a hint (usageError).
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stdout, "usage: threadline %s [flags]\n\n%s.\n\nflags:\n", name, cmd.summary)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
 			return 0
 		}
-		return 2
+		return c.usageError("%v", err)
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "threadline %s: unexpected argument %q\n", name, fs.Arg(0))
-		c.usage()
-		return 2
+		return c.usageError("unexpected argument %q", fs.Arg(0))
 	}
 	defer func() {
 		if c.pool != nil {
@@ -179,17 +184,19 @@ func runEnv(ctx context.Context, args []string, stdout, stderr io.Writer, e env)
 	return runCmd(c)
 }
 
-// usageError reports a usage problem and returns exit code 2.
+// usageError reports a usage problem, with a hint where the flags are
+// described, and returns exit code 2.
 func (c *cli) usageError(format string, args ...any) int {
-	fmt.Fprintf(c.stderr, "threadline %s: %s\n", c.name, fmt.Sprintf(format, args...))
-	c.usage()
+	fmt.Fprintf(c.stderr, "threadline %s: %s\nrun \"threadline %s -help\" for its flags\n", c.name, fmt.Sprintf(format, args...), c.name)
 	return 2
 }
 
 // fail reports a failure and returns exit code 1. Any password of the
-// database URL is removed from the message.
+// database URL is removed from the message, and so is the runtime's
+// "threadline: " prefix, which the command name already says.
 func (c *cli) fail(format string, args ...any) int {
-	fmt.Fprintf(c.stderr, "threadline %s: %s\n", c.name, c.redact(fmt.Sprintf(format, args...)))
+	msg := strings.TrimPrefix(fmt.Sprintf(format, args...), "threadline: ")
+	fmt.Fprintf(c.stderr, "threadline %s: %s\n", c.name, c.redact(msg))
 	return 1
 }
 

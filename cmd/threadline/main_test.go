@@ -163,7 +163,11 @@ func TestHelpForEveryCommand(t *testing.T) {
 			var out, errb bytes.Buffer
 			code := runEnv(context.Background(), []string{name, h}, &out, &errb, env{})
 			expectCode(t, name+" "+h, code, 0, out.String(), errb.String())
-			mustContain(t, name+" help", errb.String(), "usage: threadline "+name, "-config", "-database-url")
+			// Help asked for goes to standard output, like threadline -help.
+			mustContain(t, name+" help", out.String(), "usage: threadline "+name, "-config", "-database-url")
+			if errb.Len() != 0 {
+				t.Errorf("%s %s wrote to stderr: %s", name, h, errb.String())
+			}
 		}
 	}
 	var out, errb bytes.Buffer
@@ -204,6 +208,24 @@ func TestUsageErrors(t *testing.T) {
 		if errb.Len() == 0 {
 			t.Errorf("%v: no message", args)
 		}
+		// One message and a hint, not the flag list.
+		if len(args) > 0 && (strings.Count(errb.String(), "\n") != 2 || strings.Contains(errb.String(), "-database-url")) {
+			t.Errorf("%v: want one message and a hint:\n%s", args, errb.String())
+		}
+	}
+	var out, errb bytes.Buffer
+	runEnv(context.Background(), []string{"export", "-format", "csv"}, &out, &errb, env{})
+	if want := "threadline export: -output is required (a file, or - for standard output)\nrun \"threadline export -help\" for its flags\n"; errb.String() != want {
+		t.Errorf("usage error:\n%s\nwant:\n%s", errb.String(), want)
+	}
+	errb.Reset()
+	runEnv(context.Background(), []string{"export", "-max-rows", "-5"}, &out, &errb, env{})
+	mustContain(t, "-max-rows -5", errb.String(), `invalid value "-5" for flag -max-rows: want 0 (no cap) or a positive number of changes`)
+	// The help of -max-rows states its default once.
+	out.Reset()
+	runEnv(context.Background(), []string{"export", "-h"}, &out, &errb, env{})
+	if n := strings.Count(out.String(), "(default"); n != 4 || strings.Contains(out.String(), "(default -1)") {
+		t.Errorf("export help: %d defaults:\n%s", n, out.String())
 	}
 	// No files were written by any of them.
 	entries, _ := os.ReadDir(dir)
@@ -268,7 +290,15 @@ func readCSV(t *testing.T, path string) [][]string {
 func TestExportCommand(t *testing.T) {
 	p := newProject(t, projectDDL, projectConfig)
 	p.seed(t)
-	code, out, errb := p.cli(t, "export", "-format", "csv", "-output", "users.csv", "-table", "users")
+	// An unknown table is an error naming it and the audited tables.
+	code, out, errb := p.cli(t, "export", "-format", "csv", "-output", "nosuch.csv", "-table", "nosuch")
+	expectCode(t, "unknown table", code, 1, out, errb)
+	mustContain(t, "unknown table", errb, "threadline export: -table nosuch: public.nosuch is not an audited table and has no captured changes; audited tables: billing.invoices, public.posts, public.users")
+	if _, err := os.Stat("nosuch.csv"); err == nil {
+		t.Fatal("an unknown table wrote nosuch.csv")
+	}
+
+	code, out, errb = p.cli(t, "export", "-format", "csv", "-output", "users.csv", "-table", "users")
 	expectCode(t, "export", code, 0, out, errb)
 	mustContain(t, "summary", out, "exported 3 changes to users.csv: csv, ")
 	recs := readCSV(t, "users.csv")
@@ -310,11 +340,12 @@ func TestExportCommand(t *testing.T) {
 		t.Fatalf("imp.ndjson: %d lines\n%s", n, b)
 	}
 
-	// Truncation: in the document, in the summary, on stderr.
+	// Truncation: in the document, in the summary, on stderr and in the
+	// exit status.
 	code, out, errb = p.cli(t, "export", "-format", "json", "-output", "cap.json", "-max-rows", "2")
-	expectCode(t, "capped", code, 0, out, errb)
-	mustContain(t, "capped summary", out, "exported 2 changes to cap.json (truncated at -max-rows 2)")
-	mustContain(t, "capped warning", errb, "warning: output truncated at 2 changes")
+	expectCode(t, "capped", code, exitTruncated, out, errb)
+	mustContain(t, "capped summary", out, "exported 2 changes to cap.json (TRUNCATED at -max-rows 2)")
+	mustContain(t, "capped warning", errb, "threadline export: WARNING: the export is incomplete: it stopped at 2 changes and more changes match the filter")
 	var doc struct {
 		MaxRows   int64             `json:"max_rows"`
 		Changes   []json.RawMessage `json:"changes"`
@@ -340,7 +371,7 @@ func TestExportCommand(t *testing.T) {
 	if strings.Count(out, "\n") != 1 || !strings.Contains(out, `"table_name":"invoices"`) {
 		t.Fatalf("stdout export: %s", out)
 	}
-	mustContain(t, "stdout summary", errb, "exported 1 changes to standard output")
+	mustContain(t, "stdout summary", errb, "exported 1 change to standard output")
 
 	// No temporary file is left behind.
 	entries, _ := os.ReadDir(".")
@@ -397,17 +428,21 @@ func TestPurgeCommand(t *testing.T) {
 	expectCode(t, "capped dry run", code, 0, out, errb)
 	mustContain(t, "capped dry run", out, "would delete 4 changes and 2 transactions", "3 more eligible changes would remain")
 
-	code, out, errb = p.cli(t, "purge", "-execute", "-max-batches", "2")
+	code, out, errb = p.cli(t, "purge", "-execute", "-max-batches", "2", "-v")
 	expectCode(t, "capped execute", code, 0, out, errb)
 	mustContain(t, "capped execute", out, "purged 4 changes and 2 transactions captured before ", "stopped at max_batches (2): 3 eligible changes remain")
-	if n := strings.Count(errb, `msg="threadline retention purge batch"`); n != 3 {
-		t.Fatalf("%d batch log lines:\n%s", n, errb)
+	if n := strings.Count(errb, `level=DEBUG msg="threadline retention purge batch"`); n != 3 {
+		t.Fatalf("-v: %d batch log lines:\n%s", n, errb)
 	}
 	mustContain(t, "purge log", errb, `msg="threadline retention purge finished"`, "deleted_changes=4", "capped=true")
 
+	// Without -v: the summary only, no log lines.
 	code, out, errb = p.cli(t, "purge", "-execute", "-batch-size", "500")
 	expectCode(t, "execute", code, 0, out, errb)
 	mustContain(t, "execute", out, "purged 3 changes and 3 transactions captured before ", "in 2 batches")
+	if errb != "" || strings.Count(out, "\n") != 1 {
+		t.Fatalf("purge without -v: want one summary line on stdout, nothing on stderr\nstdout:\n%s\nstderr:\n%s", out, errb)
+	}
 	var left int
 	p.db.Pool.QueryRow(context.Background(), "SELECT count(*) FROM threadline.audit_changes").Scan(&left)
 	if left != 1 {
@@ -448,6 +483,9 @@ func TestCoverageCommand(t *testing.T) {
 	expectCode(t, "covered", code, 0, out, errb)
 	mustContain(t, "covered", out, "TABLE", "billing.invoices  covered    yes", "public.scratch    uncovered",
 		"4 tables: 3 covered, 1 uncovered, 0 disabled, 0 stale", "OK: all 3 expected tables are covered")
+	code, out, errb = p.cli(t, "coverage", "-json")
+	expectCode(t, "covered json", code, 0, out, errb)
+	mustContain(t, "covered json", out, `"violations": [],`)
 
 	// Schema drift: a column added after generation makes users stale.
 	p.db.Exec(t, "ALTER TABLE users ADD COLUMN nickname text")
@@ -560,6 +598,9 @@ func TestProgressOnlyOnTerminals(t *testing.T) {
 	p.age(t, "40 days")
 	_, _, errb = p.cliEnv(t, context.Background(), env{terminal: func(io.Writer) bool { return true }}, "purge", "-execute", "-batch-size", "1000")
 	mustContain(t, "purge progress", errb, "\rpurging [##########", "/3000 changes")
+	if strings.Contains(errb, "level=") {
+		t.Fatalf("log lines interleaved with the progress display: %q", errb)
+	}
 	if isTerminal(&bytes.Buffer{}) {
 		t.Fatal("a buffer is not a terminal")
 	}

@@ -12,8 +12,8 @@ import (
 )
 
 type purgeArgs struct {
-	dryRun, execute       bool
-	batchSize, maxBatches int
+	dryRun, execute, verbose bool
+	batchSize, maxBatches    int
 }
 
 func purgeFlags(fs *flag.FlagSet) func(*cli) int {
@@ -22,6 +22,7 @@ func purgeFlags(fs *flag.FlagSet) func(*cli) int {
 	fs.BoolVar(&a.execute, "execute", false, "delete (requires retention.enabled: true); purges are permanent")
 	fs.IntVar(&a.batchSize, "batch-size", 0, "rows per batch (default: retention.batch_size)")
 	fs.IntVar(&a.maxBatches, "max-batches", 0, "at most this many change batches (default: retention.max_batches)")
+	fs.BoolVar(&a.verbose, "v", false, "log every batch and the end of the purge (slog, debug level) on standard error")
 	return func(c *cli) int { return c.purge(a) }
 }
 
@@ -75,8 +76,9 @@ func (c *cli) purge(a purgeArgs) int {
 		if err != nil {
 			return c.fail("%v", err)
 		}
-		fmt.Fprintf(c.stdout, "dry run (%s): would delete %d changes and %d transactions captured before %s, in %d batches of at most %d\n",
-			window(r), res.DeletedChanges, res.DeletedTransactions, res.Cutoff.UTC().Format(time.RFC3339), res.Batches, p.BatchSize)
+		fmt.Fprintf(c.stdout, "dry run (%s): would delete %s and %s captured before %s, in %s of at most %d\n",
+			window(r), plural(res.DeletedChanges, "change"), plural(res.DeletedTransactions, "transaction"),
+			res.Cutoff.UTC().Format(time.RFC3339), plural(int64(res.Batches), "batch"), p.BatchSize)
 		if res.Capped {
 			fmt.Fprintf(c.stdout, "max_batches (%d) caps one run: %d more eligible changes would remain for the next run\n", p.MaxBatches, res.RemainingChanges)
 		}
@@ -87,8 +89,15 @@ func (c *cli) purge(a purgeArgs) int {
 	}
 
 	pr := newProgress(c.stderr, c.env.terminal(c.stderr))
+	// The summary below says what the purge did; the runtime's log lines
+	// (one per batch at debug level, one at the end) are for -v, and
+	// errors and warnings always show.
+	level := slog.LevelWarn
+	if a.verbose {
+		level = slog.LevelDebug
+	}
 	opts := threadline.PurgeOptions{
-		Logger: slog.New(slog.NewTextHandler(pr.lineWriter(), nil)),
+		Logger: slog.New(slog.NewTextHandler(pr.lineWriter(), &slog.HandlerOptions{Level: level})),
 		Progress: func(e threadline.PurgeProgress) {
 			pr.draw(fmt.Sprintf("purging %s %d/%d changes, %d transactions (%s rows/s)",
 				bar(e.DeletedChanges, e.TotalChanges, 30), e.DeletedChanges, e.TotalChanges, e.DeletedTransactions,
@@ -100,8 +109,9 @@ func (c *cli) purge(a purgeArgs) int {
 	}
 	res, err := c.audit().Purge(c.ctx, c.pool, p, opts)
 	pr.clear()
-	summary := fmt.Sprintf("purged %d changes and %d transactions captured before %s in %d batches (%s)",
-		res.DeletedChanges, res.DeletedTransactions, res.Cutoff.UTC().Format(time.RFC3339), res.Batches, elapsed(res.Elapsed))
+	summary := fmt.Sprintf("purged %s and %s captured before %s in %s (%s)",
+		plural(res.DeletedChanges, "change"), plural(res.DeletedTransactions, "transaction"), res.Cutoff.UTC().Format(time.RFC3339),
+		plural(int64(res.Batches), "batch"), elapsed(res.Elapsed))
 	switch {
 	case errors.Is(err, threadline.ErrPurgeRunning):
 		return c.fail("%v", err)

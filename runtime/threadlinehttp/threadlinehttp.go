@@ -50,9 +50,6 @@ const (
 	HeaderRealIP        = "X-Real-Ip"
 )
 
-// MaxRequestIDBytes bounds an incoming X-Request-Id.
-const MaxRequestIDBytes = 200
-
 // ErrUnauthenticated wraps the error returned by Options.Actor when it is
 // passed to Options.OnError.
 var ErrUnauthenticated = errors.New("threadlinehttp: unauthenticated")
@@ -95,7 +92,8 @@ type Options struct {
 // Middleware returns middleware that, for each request:
 //
 //   - takes the request id from X-Request-Id when it is 1 to
-//     MaxRequestIDBytes bytes of printable ASCII without spaces, else
+//     threadline.MaxRequestIDBytes bytes of printable ASCII without
+//     spaces (the bound InTx enforces), else
 //     generates one, and echoes it in the X-Request-Id response header;
 //   - takes the correlation id from X-Correlation-Id, trimmed, when it is
 //     non-empty, at most threadline.MaxCorrelationIDBytes bytes of valid
@@ -177,10 +175,10 @@ func defaultOnError(w http.ResponseWriter, _ *http.Request, err error) {
 	http.Error(w, "internal server error", http.StatusInternalServerError)
 }
 
-// validRequestID reports whether s is 1 to MaxRequestIDBytes bytes of
+// validRequestID reports whether s is 1 to threadline.MaxRequestIDBytes bytes of
 // printable ASCII other than space.
 func validRequestID(s string) bool {
-	if s == "" || len(s) > MaxRequestIDBytes {
+	if s == "" || len(s) > threadline.MaxRequestIDBytes {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

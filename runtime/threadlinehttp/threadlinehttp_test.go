@@ -68,10 +68,11 @@ func TestRequestID(t *testing.T) {
 		logged bool
 	}{
 		{"valid", []string{"X-Request-Id", "abc-123_XYZ.~!"}, true, false},
-		{"max length", []string{"X-Request-Id", strings.Repeat("a", 200)}, true, false},
+		{"max length", []string{"X-Request-Id", strings.Repeat("a", threadline.MaxRequestIDBytes)}, true, false},
+		{"230 bytes", []string{"X-Request-Id", strings.Repeat("a", 230)}, true, false},
 		{"missing", nil, false, false},
 		{"empty", []string{"X-Request-Id", ""}, false, false},
-		{"too long", []string{"X-Request-Id", strings.Repeat("a", 201)}, false, true},
+		{"too long", []string{"X-Request-Id", strings.Repeat("a", threadline.MaxRequestIDBytes+1)}, false, true},
 		{"space", []string{"X-Request-Id", "a b"}, false, true},
 		{"non-ASCII", []string{"X-Request-Id", "réq"}, false, true},
 		{"control", []string{"X-Request-Id", "a\x01"}, false, true},

@@ -123,7 +123,7 @@ func newBillingInvoiceChange(c threadline.Change) (BillingInvoiceChange, error) 
 // pass it as f.After for the following page.
 func BillingInvoicesTimeline(ctx context.Context, db threadline.DBTX, f threadline.Filter) ([]BillingInvoiceChange, *threadline.Cursor, error) {
 	f.Table = BillingInvoicesTable
-	page, err := audit().Timeline(ctx, db, f)
+	page, err := Audit().Timeline(ctx, db, f)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -140,7 +140,7 @@ func BillingInvoicesTimeline(ctx context.Context, db threadline.DBTX, f threadli
 // (threadline.DefaultLimit by default); continue with
 // threadline.HistoryAfter.
 func BillingInvoicesHistory(ctx context.Context, db threadline.DBTX, key BillingInvoiceKey, opts ...threadline.HistoryOption) ([]BillingInvoiceChange, error) {
-	changes, err := audit().History(ctx, db, BillingInvoicesTable, key, opts...)
+	changes, err := Audit().History(ctx, db, BillingInvoicesTable, key, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +153,7 @@ func BillingInvoicesHistory(ctx context.Context, db threadline.DBTX, key Billing
 // then (deleted, moved to another key, or the table truncated) and
 // threadline.ErrBeforeHorizon when nothing was captured for the row by then.
 func BillingInvoicesAsOf(ctx context.Context, db threadline.DBTX, key BillingInvoiceKey, at time.Time) (BillingInvoice, error) {
-	raw, err := audit().AsOf(ctx, db, BillingInvoicesTable, key, at)
+	raw, err := Audit().AsOf(ctx, db, BillingInvoicesTable, key, at)
 	if err != nil {
 		return BillingInvoice{}, err
 	}
@@ -174,7 +174,7 @@ func BillingInvoicesAsOf(ctx context.Context, db threadline.DBTX, key BillingInv
 // busy. An error ends the sequence.
 func BillingInvoicesChanges(ctx context.Context, db threadline.DBTX, f threadline.Filter) iter.Seq2[BillingInvoiceChange, error] {
 	f.Table = BillingInvoicesTable
-	return threadline.ConvertSeq(audit().Changes(ctx, db, f), newBillingInvoiceChange)
+	return threadline.ConvertSeq(Audit().Changes(ctx, db, f), newBillingInvoiceChange)
 }
 
 // BillingInvoicesExport writes every change of billing.invoices matching f
@@ -183,5 +183,5 @@ func BillingInvoicesChanges(ctx context.Context, db threadline.DBTX, f threadlin
 // and opts (MaxRows, CSV formula guard).
 func BillingInvoicesExport(ctx context.Context, db threadline.DBTX, w io.Writer, format threadline.ExportFormat, f threadline.Filter, opts threadline.ExportOptions) (threadline.ExportResult, error) {
 	f.Table = BillingInvoicesTable
-	return audit().Export(ctx, db, w, format, f, opts)
+	return Audit().Export(ctx, db, w, format, f, opts)
 }

@@ -100,7 +100,7 @@ func newCountryChange(c threadline.Change) (CountryChange, error) {
 // nil on the last page, else pass it as f.After for the following page.
 func CountriesTimeline(ctx context.Context, db threadline.DBTX, f threadline.Filter) ([]CountryChange, *threadline.Cursor, error) {
 	f.Table = CountriesTable
-	page, err := audit().Timeline(ctx, db, f)
+	page, err := Audit().Timeline(ctx, db, f)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -117,7 +117,7 @@ func CountriesTimeline(ctx context.Context, db threadline.DBTX, f threadline.Fil
 // (threadline.DefaultLimit by default); continue with
 // threadline.HistoryAfter.
 func CountriesHistory(ctx context.Context, db threadline.DBTX, key CountryKey, opts ...threadline.HistoryOption) ([]CountryChange, error) {
-	changes, err := audit().History(ctx, db, CountriesTable, key, opts...)
+	changes, err := Audit().History(ctx, db, CountriesTable, key, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +130,7 @@ func CountriesHistory(ctx context.Context, db threadline.DBTX, key CountryKey, o
 // (deleted, moved to another key, or the table truncated) and
 // threadline.ErrBeforeHorizon when nothing was captured for the row by then.
 func CountriesAsOf(ctx context.Context, db threadline.DBTX, key CountryKey, at time.Time) (Country, error) {
-	raw, err := audit().AsOf(ctx, db, CountriesTable, key, at)
+	raw, err := Audit().AsOf(ctx, db, CountriesTable, key, at)
 	if err != nil {
 		return Country{}, err
 	}
@@ -151,7 +151,7 @@ func CountriesAsOf(ctx context.Context, db threadline.DBTX, key CountryKey, at t
 // error ends the sequence.
 func CountriesChanges(ctx context.Context, db threadline.DBTX, f threadline.Filter) iter.Seq2[CountryChange, error] {
 	f.Table = CountriesTable
-	return threadline.ConvertSeq(audit().Changes(ctx, db, f), newCountryChange)
+	return threadline.ConvertSeq(Audit().Changes(ctx, db, f), newCountryChange)
 }
 
 // CountriesExport writes every change of public.countries matching f to w in
@@ -160,5 +160,5 @@ func CountriesChanges(ctx context.Context, db threadline.DBTX, f threadline.Filt
 // formula guard).
 func CountriesExport(ctx context.Context, db threadline.DBTX, w io.Writer, format threadline.ExportFormat, f threadline.Filter, opts threadline.ExportOptions) (threadline.ExportResult, error) {
 	f.Table = CountriesTable
-	return audit().Export(ctx, db, w, format, f, opts)
+	return Audit().Export(ctx, db, w, format, f, opts)
 }

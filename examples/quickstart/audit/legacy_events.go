@@ -109,7 +109,7 @@ func newLegacyEventChange(c threadline.Change) (LegacyEventChange, error) {
 // pass it as f.After for the following page.
 func LegacyEventsTimeline(ctx context.Context, db threadline.DBTX, f threadline.Filter) ([]LegacyEventChange, *threadline.Cursor, error) {
 	f.Table = LegacyEventsTable
-	page, err := audit().Timeline(ctx, db, f)
+	page, err := Audit().Timeline(ctx, db, f)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -126,7 +126,7 @@ func LegacyEventsTimeline(ctx context.Context, db threadline.DBTX, f threadline.
 // (threadline.DefaultLimit by default); continue with
 // threadline.HistoryAfter.
 func LegacyEventsHistory(ctx context.Context, db threadline.DBTX, key LegacyEventKey, opts ...threadline.HistoryOption) ([]LegacyEventChange, error) {
-	changes, err := audit().History(ctx, db, LegacyEventsTable, key, opts...)
+	changes, err := Audit().History(ctx, db, LegacyEventsTable, key, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +139,7 @@ func LegacyEventsHistory(ctx context.Context, db threadline.DBTX, key LegacyEven
 // then (deleted, moved to another key, or the table truncated) and
 // threadline.ErrBeforeHorizon when nothing was captured for the row by then.
 func LegacyEventsAsOf(ctx context.Context, db threadline.DBTX, key LegacyEventKey, at time.Time) (LegacyEvent, error) {
-	raw, err := audit().AsOf(ctx, db, LegacyEventsTable, key, at)
+	raw, err := Audit().AsOf(ctx, db, LegacyEventsTable, key, at)
 	if err != nil {
 		return LegacyEvent{}, err
 	}
@@ -160,7 +160,7 @@ func LegacyEventsAsOf(ctx context.Context, db threadline.DBTX, key LegacyEventKe
 // busy. An error ends the sequence.
 func LegacyEventsChanges(ctx context.Context, db threadline.DBTX, f threadline.Filter) iter.Seq2[LegacyEventChange, error] {
 	f.Table = LegacyEventsTable
-	return threadline.ConvertSeq(audit().Changes(ctx, db, f), newLegacyEventChange)
+	return threadline.ConvertSeq(Audit().Changes(ctx, db, f), newLegacyEventChange)
 }
 
 // LegacyEventsExport writes every change of public.legacy_events matching f
@@ -169,5 +169,5 @@ func LegacyEventsChanges(ctx context.Context, db threadline.DBTX, f threadline.F
 // (MaxRows, CSV formula guard).
 func LegacyEventsExport(ctx context.Context, db threadline.DBTX, w io.Writer, format threadline.ExportFormat, f threadline.Filter, opts threadline.ExportOptions) (threadline.ExportResult, error) {
 	f.Table = LegacyEventsTable
-	return audit().Export(ctx, db, w, format, f, opts)
+	return Audit().Export(ctx, db, w, format, f, opts)
 }

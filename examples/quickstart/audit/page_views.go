@@ -114,7 +114,7 @@ func newPageViewChange(c threadline.Change) (PageViewChange, error) {
 // nil on the last page, else pass it as f.After for the following page.
 func PageViewsTimeline(ctx context.Context, db threadline.DBTX, f threadline.Filter) ([]PageViewChange, *threadline.Cursor, error) {
 	f.Table = PageViewsTable
-	page, err := audit().Timeline(ctx, db, f)
+	page, err := Audit().Timeline(ctx, db, f)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -131,7 +131,7 @@ func PageViewsTimeline(ctx context.Context, db threadline.DBTX, f threadline.Fil
 // (threadline.DefaultLimit by default); continue with
 // threadline.HistoryAfter.
 func PageViewsHistory(ctx context.Context, db threadline.DBTX, key PageViewKey, opts ...threadline.HistoryOption) ([]PageViewChange, error) {
-	changes, err := audit().History(ctx, db, PageViewsTable, key, opts...)
+	changes, err := Audit().History(ctx, db, PageViewsTable, key, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +144,7 @@ func PageViewsHistory(ctx context.Context, db threadline.DBTX, key PageViewKey, 
 // then (deleted, moved to another key, or the table truncated) and
 // threadline.ErrBeforeHorizon when nothing was captured for the row by then.
 func PageViewsAsOf(ctx context.Context, db threadline.DBTX, key PageViewKey, at time.Time) (PageView, error) {
-	raw, err := audit().AsOf(ctx, db, PageViewsTable, key, at)
+	raw, err := Audit().AsOf(ctx, db, PageViewsTable, key, at)
 	if err != nil {
 		return PageView{}, err
 	}
@@ -165,7 +165,7 @@ func PageViewsAsOf(ctx context.Context, db threadline.DBTX, key PageViewKey, at 
 // error ends the sequence.
 func PageViewsChanges(ctx context.Context, db threadline.DBTX, f threadline.Filter) iter.Seq2[PageViewChange, error] {
 	f.Table = PageViewsTable
-	return threadline.ConvertSeq(audit().Changes(ctx, db, f), newPageViewChange)
+	return threadline.ConvertSeq(Audit().Changes(ctx, db, f), newPageViewChange)
 }
 
 // PageViewsExport writes every change of public.page_views matching f to w
@@ -174,5 +174,5 @@ func PageViewsChanges(ctx context.Context, db threadline.DBTX, f threadline.Filt
 // (MaxRows, CSV formula guard).
 func PageViewsExport(ctx context.Context, db threadline.DBTX, w io.Writer, format threadline.ExportFormat, f threadline.Filter, opts threadline.ExportOptions) (threadline.ExportResult, error) {
 	f.Table = PageViewsTable
-	return audit().Export(ctx, db, w, format, f, opts)
+	return Audit().Export(ctx, db, w, format, f, opts)
 }

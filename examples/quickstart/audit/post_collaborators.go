@@ -117,7 +117,7 @@ func newPostCollaboratorChange(c threadline.Change) (PostCollaboratorChange, err
 // pass it as f.After for the following page.
 func PostCollaboratorsTimeline(ctx context.Context, db threadline.DBTX, f threadline.Filter) ([]PostCollaboratorChange, *threadline.Cursor, error) {
 	f.Table = PostCollaboratorsTable
-	page, err := audit().Timeline(ctx, db, f)
+	page, err := Audit().Timeline(ctx, db, f)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -134,7 +134,7 @@ func PostCollaboratorsTimeline(ctx context.Context, db threadline.DBTX, f thread
 // changes are returned (threadline.DefaultLimit by default); continue with
 // threadline.HistoryAfter.
 func PostCollaboratorsHistory(ctx context.Context, db threadline.DBTX, key PostCollaboratorKey, opts ...threadline.HistoryOption) ([]PostCollaboratorChange, error) {
-	changes, err := audit().History(ctx, db, PostCollaboratorsTable, key, opts...)
+	changes, err := Audit().History(ctx, db, PostCollaboratorsTable, key, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +148,7 @@ func PostCollaboratorsHistory(ctx context.Context, db threadline.DBTX, key PostC
 // and threadline.ErrBeforeHorizon when nothing was captured for the row by
 // then.
 func PostCollaboratorsAsOf(ctx context.Context, db threadline.DBTX, key PostCollaboratorKey, at time.Time) (PostCollaborator, error) {
-	raw, err := audit().AsOf(ctx, db, PostCollaboratorsTable, key, at)
+	raw, err := Audit().AsOf(ctx, db, PostCollaboratorsTable, key, at)
 	if err != nil {
 		return PostCollaborator{}, err
 	}
@@ -169,7 +169,7 @@ func PostCollaboratorsAsOf(ctx context.Context, db threadline.DBTX, key PostColl
 // connection busy. An error ends the sequence.
 func PostCollaboratorsChanges(ctx context.Context, db threadline.DBTX, f threadline.Filter) iter.Seq2[PostCollaboratorChange, error] {
 	f.Table = PostCollaboratorsTable
-	return threadline.ConvertSeq(audit().Changes(ctx, db, f), newPostCollaboratorChange)
+	return threadline.ConvertSeq(Audit().Changes(ctx, db, f), newPostCollaboratorChange)
 }
 
 // PostCollaboratorsExport writes every change of public.post_collaborators
@@ -179,5 +179,5 @@ func PostCollaboratorsChanges(ctx context.Context, db threadline.DBTX, f threadl
 // guard).
 func PostCollaboratorsExport(ctx context.Context, db threadline.DBTX, w io.Writer, format threadline.ExportFormat, f threadline.Filter, opts threadline.ExportOptions) (threadline.ExportResult, error) {
 	f.Table = PostCollaboratorsTable
-	return audit().Export(ctx, db, w, format, f, opts)
+	return Audit().Export(ctx, db, w, format, f, opts)
 }

@@ -125,7 +125,7 @@ func newPostChange(c threadline.Change) (PostChange, error) {
 // page, else pass it as f.After for the following page.
 func PostsTimeline(ctx context.Context, db threadline.DBTX, f threadline.Filter) ([]PostChange, *threadline.Cursor, error) {
 	f.Table = PostsTable
-	page, err := audit().Timeline(ctx, db, f)
+	page, err := Audit().Timeline(ctx, db, f)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -142,7 +142,7 @@ func PostsTimeline(ctx context.Context, db threadline.DBTX, f threadline.Filter)
 // (threadline.DefaultLimit by default); continue with
 // threadline.HistoryAfter.
 func PostsHistory(ctx context.Context, db threadline.DBTX, key PostKey, opts ...threadline.HistoryOption) ([]PostChange, error) {
-	changes, err := audit().History(ctx, db, PostsTable, key, opts...)
+	changes, err := Audit().History(ctx, db, PostsTable, key, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +155,7 @@ func PostsHistory(ctx context.Context, db threadline.DBTX, key PostKey, opts ...
 // moved to another key, or the table truncated) and
 // threadline.ErrBeforeHorizon when nothing was captured for the row by then.
 func PostsAsOf(ctx context.Context, db threadline.DBTX, key PostKey, at time.Time) (Post, error) {
-	raw, err := audit().AsOf(ctx, db, PostsTable, key, at)
+	raw, err := Audit().AsOf(ctx, db, PostsTable, key, at)
 	if err != nil {
 		return Post{}, err
 	}
@@ -176,7 +176,7 @@ func PostsAsOf(ctx context.Context, db threadline.DBTX, key PostKey, at time.Tim
 // the sequence.
 func PostsChanges(ctx context.Context, db threadline.DBTX, f threadline.Filter) iter.Seq2[PostChange, error] {
 	f.Table = PostsTable
-	return threadline.ConvertSeq(audit().Changes(ctx, db, f), newPostChange)
+	return threadline.ConvertSeq(Audit().Changes(ctx, db, f), newPostChange)
 }
 
 // PostsExport writes every change of public.posts matching f to w in the
@@ -185,5 +185,5 @@ func PostsChanges(ctx context.Context, db threadline.DBTX, f threadline.Filter) 
 // guard).
 func PostsExport(ctx context.Context, db threadline.DBTX, w io.Writer, format threadline.ExportFormat, f threadline.Filter, opts threadline.ExportOptions) (threadline.ExportResult, error) {
 	f.Table = PostsTable
-	return audit().Export(ctx, db, w, format, f, opts)
+	return Audit().Export(ctx, db, w, format, f, opts)
 }

@@ -12,15 +12,31 @@
 // github.com/threadline-go/threadline/runtime.
 package audit
 
-import threadline "github.com/threadline-go/threadline/runtime"
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+	threadline "github.com/threadline-go/threadline/runtime"
+)
 
 // AuditSchema is the PostgreSQL schema holding the audit tables
 // (audit_schema in threadline.yaml).
 const AuditSchema = "threadline"
 
-// audit reads the audit tables in AuditSchema.
-func audit() threadline.Audit {
+// Audit returns the runtime's handle on the audit tables in AuditSchema: its
+// methods (Timeline and ActorHistory across tables, Transaction, Export,
+// Coverage, Purge...) then read and write this schema, whatever audit_schema
+// threadline.yaml names.
+func Audit() threadline.Audit {
 	return threadline.Audit{Schema: AuditSchema}
+}
+
+// RecordAction records why the writes of tx happen (a semantic action) in
+// AuditSchema; see threadline.Audit.RecordAction for the options and errors.
+// Prefer it to threadline.RecordAction, which writes to the default schema
+// "threadline".
+func RecordAction(ctx context.Context, tx pgx.Tx, name string, opts ...threadline.ActionOption) (threadline.Action, error) {
+	return Audit().RecordAction(ctx, tx, name, opts...)
 }
 
 // PostStatus is the PostgreSQL enum public.post_status.

@@ -116,7 +116,7 @@ func newUserChange(c threadline.Change) (UserChange, error) {
 // page, else pass it as f.After for the following page.
 func UsersTimeline(ctx context.Context, db threadline.DBTX, f threadline.Filter) ([]UserChange, *threadline.Cursor, error) {
 	f.Table = UsersTable
-	page, err := audit().Timeline(ctx, db, f)
+	page, err := Audit().Timeline(ctx, db, f)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -133,7 +133,7 @@ func UsersTimeline(ctx context.Context, db threadline.DBTX, f threadline.Filter)
 // (threadline.DefaultLimit by default); continue with
 // threadline.HistoryAfter.
 func UsersHistory(ctx context.Context, db threadline.DBTX, key UserKey, opts ...threadline.HistoryOption) ([]UserChange, error) {
-	changes, err := audit().History(ctx, db, UsersTable, key, opts...)
+	changes, err := Audit().History(ctx, db, UsersTable, key, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +146,7 @@ func UsersHistory(ctx context.Context, db threadline.DBTX, key UserKey, opts ...
 // moved to another key, or the table truncated) and
 // threadline.ErrBeforeHorizon when nothing was captured for the row by then.
 func UsersAsOf(ctx context.Context, db threadline.DBTX, key UserKey, at time.Time) (User, error) {
-	raw, err := audit().AsOf(ctx, db, UsersTable, key, at)
+	raw, err := Audit().AsOf(ctx, db, UsersTable, key, at)
 	if err != nil {
 		return User{}, err
 	}
@@ -167,7 +167,7 @@ func UsersAsOf(ctx context.Context, db threadline.DBTX, key UserKey, at time.Tim
 // the sequence.
 func UsersChanges(ctx context.Context, db threadline.DBTX, f threadline.Filter) iter.Seq2[UserChange, error] {
 	f.Table = UsersTable
-	return threadline.ConvertSeq(audit().Changes(ctx, db, f), newUserChange)
+	return threadline.ConvertSeq(Audit().Changes(ctx, db, f), newUserChange)
 }
 
 // UsersExport writes every change of public.users matching f to w in the
@@ -176,5 +176,5 @@ func UsersChanges(ctx context.Context, db threadline.DBTX, f threadline.Filter) 
 // guard).
 func UsersExport(ctx context.Context, db threadline.DBTX, w io.Writer, format threadline.ExportFormat, f threadline.Filter, opts threadline.ExportOptions) (threadline.ExportResult, error) {
 	f.Table = UsersTable
-	return audit().Export(ctx, db, w, format, f, opts)
+	return Audit().Export(ctx, db, w, format, f, opts)
 }

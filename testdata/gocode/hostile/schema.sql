@@ -50,3 +50,5 @@ CREATE TABLE weird_keys ("key one" text, "key""two" integer, payload text, PRIMA
 CREATE TABLE reserved_keys (type text, len integer, func text, "String" text, PRIMARY KEY (type, len, func));
 CREATE SCHEMA "My Schema";
 CREATE TABLE "My Schema".invoices (id integer PRIMARY KEY);
+CREATE TABLE audits (id integer PRIMARY KEY);
+CREATE TABLE record_actions (id integer PRIMARY KEY);

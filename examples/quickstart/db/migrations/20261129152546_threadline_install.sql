@@ -7,7 +7,7 @@
 -- threadline:table {"schema":"public","name":"post_collaborators","fingerprint":"sha256:60f94b83147f8361ecf7591d8d52f825","capture":{"columns":["post_id","user_id","role","added_at"],"key":["post_id","user_id"]}}
 -- threadline:table {"schema":"public","name":"posts","fingerprint":"sha256:d724bea41abd9c29d78746522d51f7f9","capture":{"columns":["id","author_id","title","body","status","tags","word_count","published_at","updated_at"],"key":["id"],"except":["updated_at"],"store_changed_from":true}}
 -- threadline:table {"schema":"public","name":"users","fingerprint":"sha256:db6747b018c771659aa994879c8eee0e","capture":{"columns":["id","email","password_hash","display_name","settings","created_at","updated_at"],"key":["id"],"exclude":["password_hash"],"mask":["email"],"placeholder":"[REDACTED]","except":["updated_at"],"store_changed_from":true}}
--- threadline:checksum sha256:4da7c403ae998d6729c0ddb927e6f0b8ae5f43064f20d26b813b2a6b85f351dd
+-- threadline:checksum sha256:74278f6db6613398bb2292ef22c436a834f9ac75c59a58222e4e76b9aff33dc8
 
 -- +goose Up
 -- +goose StatementBegin
@@ -252,21 +252,6 @@ END
 $threadline$;
 -- +goose StatementEnd
 -- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_insert" ON "billing"."invoices";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_update" ON "billing"."invoices";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_delete" ON "billing"."invoices";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_row" ON "billing"."invoices";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_truncate" ON "billing"."invoices";
--- +goose StatementEnd
--- +goose StatementBegin
 CREATE OR REPLACE FUNCTION "threadline"."capture_billing_invoices_33984f2d"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 SET TimeZone = 'UTC' SET IntervalStyle = 'postgres' SET bytea_output = 'hex'
@@ -383,21 +368,6 @@ CREATE TRIGGER threadline_capture_truncate AFTER TRUNCATE ON "billing"."invoices
     FOR EACH STATEMENT EXECUTE FUNCTION "threadline"."capture_billing_invoices_33984f2d"();
 -- +goose StatementEnd
 -- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_insert" ON "public"."countries";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_update" ON "public"."countries";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_delete" ON "public"."countries";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_row" ON "public"."countries";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_truncate" ON "public"."countries";
--- +goose StatementEnd
--- +goose StatementBegin
 CREATE OR REPLACE FUNCTION "threadline"."capture_public_countries_dd93df21"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 SET TimeZone = 'UTC' SET IntervalStyle = 'postgres' SET bytea_output = 'hex'
@@ -492,21 +462,6 @@ CREATE TRIGGER threadline_capture_row AFTER INSERT OR UPDATE OR DELETE ON "publi
 -- +goose StatementBegin
 CREATE TRIGGER threadline_capture_truncate AFTER TRUNCATE ON "public"."countries"
     FOR EACH STATEMENT EXECUTE FUNCTION "threadline"."capture_public_countries_dd93df21"();
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_insert" ON "public"."legacy_events";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_update" ON "public"."legacy_events";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_delete" ON "public"."legacy_events";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_row" ON "public"."legacy_events";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_truncate" ON "public"."legacy_events";
 -- +goose StatementEnd
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION "threadline"."capture_public_legacy_events_8f4b049d"() RETURNS trigger
@@ -622,27 +577,6 @@ CREATE TRIGGER threadline_capture_truncate AFTER TRUNCATE ON "public"."legacy_ev
     FOR EACH STATEMENT EXECUTE FUNCTION "threadline"."capture_public_legacy_events_8f4b049d"();
 -- +goose StatementEnd
 -- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_insert" ON "public"."page_views";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_update" ON "public"."page_views";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_delete" ON "public"."page_views";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_row" ON "public"."page_views";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_truncate" ON "public"."page_views";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_truncate" ON "public"."page_views_2026";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_truncate" ON "public"."page_views_2027";
--- +goose StatementEnd
--- +goose StatementBegin
 CREATE OR REPLACE FUNCTION "threadline"."capture_public_page_views_ae8d01bb"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 SET TimeZone = 'UTC' SET IntervalStyle = 'postgres' SET bytea_output = 'hex'
@@ -747,21 +681,6 @@ CREATE TRIGGER threadline_capture_truncate AFTER TRUNCATE ON "public"."page_view
 -- +goose StatementBegin
 CREATE TRIGGER threadline_capture_truncate AFTER TRUNCATE ON "public"."page_views_2027"
     FOR EACH STATEMENT EXECUTE FUNCTION "threadline"."capture_public_page_views_ae8d01bb"();
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_insert" ON "public"."post_collaborators";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_update" ON "public"."post_collaborators";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_delete" ON "public"."post_collaborators";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_row" ON "public"."post_collaborators";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_truncate" ON "public"."post_collaborators";
 -- +goose StatementEnd
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION "threadline"."capture_public_post_collaborators_b7b24262"() RETURNS trigger
@@ -875,21 +794,6 @@ CREATE TRIGGER threadline_capture_delete AFTER DELETE ON "public"."post_collabor
 -- +goose StatementBegin
 CREATE TRIGGER threadline_capture_truncate AFTER TRUNCATE ON "public"."post_collaborators"
     FOR EACH STATEMENT EXECUTE FUNCTION "threadline"."capture_public_post_collaborators_b7b24262"();
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_insert" ON "public"."posts";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_update" ON "public"."posts";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_delete" ON "public"."posts";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_row" ON "public"."posts";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_truncate" ON "public"."posts";
 -- +goose StatementEnd
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION "threadline"."capture_public_posts_a109cce5"() RETURNS trigger
@@ -1007,21 +911,6 @@ CREATE TRIGGER threadline_capture_delete AFTER DELETE ON "public"."posts"
 -- +goose StatementBegin
 CREATE TRIGGER threadline_capture_truncate AFTER TRUNCATE ON "public"."posts"
     FOR EACH STATEMENT EXECUTE FUNCTION "threadline"."capture_public_posts_a109cce5"();
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_insert" ON "public"."users";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_update" ON "public"."users";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_delete" ON "public"."users";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_row" ON "public"."users";
--- +goose StatementEnd
--- +goose StatementBegin
-DROP TRIGGER IF EXISTS "threadline_capture_truncate" ON "public"."users";
 -- +goose StatementEnd
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION "threadline"."capture_public_users_3ab2afaa"() RETURNS trigger
