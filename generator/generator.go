@@ -239,7 +239,7 @@ func diff(audit string, grants sqltemplates.Grants, old state, desired []sqltemp
 	} else {
 		m.Name = "threadline_update"
 		if old.Core != core {
-			m.Up = append(m.Up, sqltemplates.Functions(audit, grants)...)
+			m.Up = append(m.Up, sqltemplates.Upgrade(audit, grants)...)
 			m.Notes = append(m.Notes, noteCore+core)
 			plan = append(plan, fmt.Sprintf("update helper functions and grants in %s", audit))
 		}

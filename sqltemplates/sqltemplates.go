@@ -150,6 +150,18 @@ func Functions(auditSchema string, g Grants) []Statement {
 	return out
 }
 
+// Upgrade returns the statements that bring an installed audit schema of
+// an earlier release to this one: what Install would create differently,
+// then Functions. An update migration runs it when the helper functions or
+// grants change.
+func Upgrade(auditSchema string, g Grants) []Statement {
+	// Only the capture functions write audit_changes, and a CHECK
+	// constraint costs every insert an expression set-up (measured:
+	// docs/benchmarks.md).
+	out := []Statement{render("changes_drop_op_check", newCoreData(auditSchema))}
+	return append(out, Functions(auditSchema, g)...)
+}
+
 // RevokeFunctions returns the statement that closes every migration that
 // creates functions in the audit schema: it revokes them all from PUBLIC.
 // PostgreSQL grants EXECUTE to PUBLIC on every new function, and a
@@ -300,6 +312,19 @@ func (d captureData) KeyChanged(o, n string) string {
 
 func (d captureData) placeholder() string {
 	return "to_jsonb(" + QuoteLiteral(d.c.Placeholder) + "::text)"
+}
+
+// TransactionID renders the expression for the id of the current
+// transaction's audit header: looked up on the unique (txid, started_at)
+// index, and written by current_transaction_id when missing. v_txid is
+// the function's variable holding pg_current_xact_id_if_assigned(): a
+// volatile call in the query itself could not use the index, and a
+// statement that changed no row has no transaction id to force. Templates
+// wrap it in a scalar subquery, which PostgreSQL evaluates once per
+// statement and only when the statement produces a row.
+func (d captureData) TransactionID() string {
+	return "coalesce((SELECT h.id FROM " + d.S + ".audit_transactions AS h WHERE h.txid = v_txid AND h.started_at = now()), " +
+		d.S + ".current_transaction_id())"
 }
 
 // Image renders the row image (jsonb) of record x without its excluded
