@@ -373,6 +373,11 @@ func isFilterKey(k string) bool {
 	return false
 }
 
+// ParseActorText reads an actor in the text form of filters: "kind:id"
+// (user:42; the id is everything after the first colon) or "anonymous".
+// Errors are *FilterError values for key "actor".
+func ParseActorText(v string) (ActorRef, error) { return parseActorText(v) }
+
 // parseActorText reads "kind:id" or "anonymous".
 func parseActorText(v string) (ActorRef, error) {
 	kind, id, hasID := strings.Cut(v, ":")

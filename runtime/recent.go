@@ -171,3 +171,22 @@ ORDER BY count(*) DESC, table_schema COLLATE "C", table_name COLLATE "C"`, n)
 	}
 	return act, nil
 }
+
+// TableExists reports whether table ("users" or "schema.table", as
+// Filter.Table) names an ordinary or partitioned table in the database,
+// from the catalog (no privilege on the table is needed). A malformed
+// name is a *FilterError.
+func (a Audit) TableExists(ctx context.Context, db DBTX, table string) (bool, error) {
+	t, err := parseTableName(table)
+	if err != nil {
+		return false, err
+	}
+	var ok bool
+	err = db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class AS c
+	JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+	WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p'))`, t.Schema, t.Name).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("threadline: look up table %s: %w", t, err)
+	}
+	return ok, nil
+}
