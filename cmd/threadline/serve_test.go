@@ -44,7 +44,9 @@ func startServe(t *testing.T, p *project, getenv map[string]string, args ...stri
 		}
 		return getenv[k]
 	}}
-	go func() { done <- runEnv(ctx, append([]string{"serve", "-addr", "127.0.0.1:0"}, args...), &out, &errb, e) }()
+	go func() {
+		done <- runEnv(ctx, append([]string{"serve", "-addr", "127.0.0.1:0"}, args...), &out, &errb, e)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if code := <-done; code != 0 {
