@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/threadline-go/threadline/internal/capturetest"
 	"github.com/threadline-go/threadline/internal/pgtest"
@@ -174,28 +173,8 @@ func TestRecentReadsUseIndexes(t *testing.T) {
 	ctx := context.Background()
 	db := capturetest.Setup(t, queryDDL, queryTables)
 	seedRecent(t, db)
-	rec := &sqlRecorder{}
-	cfg, err := pgxpool.ParseConfig(db.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ConnConfig.Tracer = rec
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	plan := func(q pgx.TraceQueryStartData) string {
-		rows, err := db.Pool.Query(ctx, "EXPLAIN "+q.SQL, q.Args...)
-		if err != nil {
-			t.Fatalf("explain: %v", err)
-		}
-		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.Join(lines, "\n")
-	}
+	pool, rec := tracedPool(t, db)
+	plan := func(q pgx.TraceQueryStartData) string { return explainPlan(t, db.Pool, q) }
 	if _, err := audit.RecentTimeline(ctx, pool, threadline.Filter{Table: "busy", Limit: 100}); err != nil {
 		t.Fatal(err)
 	}

@@ -86,17 +86,47 @@ func (h *handler) coverageReport(ctx context.Context, tx pgx.Tx) (threadline.Cov
 	return h.o.Audit.Coverage(ctx, tx, h.o.Expected, threadline.WithFingerprints(h.o.Fingerprints))
 }
 
-type timelineData struct {
-	Form      filterForm
-	Ops       []threadline.Op
-	Filtered  bool
-	Changes   []changeView
-	NextURL   string
-	FirstURL  string
+// pager is the keyset navigation of a listing: back to the newest page,
+// on to older changes.
+type pager struct {
+	FirstURL string
+	NextURL  string
+	Paged    bool
+}
+
+// exports links the export of a listing's filter.
+type exports struct {
 	CSVURL    string
 	NDJSONURL string
-	ClearURL  string
-	Paged     bool
+}
+
+func (l links) exports(q url.Values) exports {
+	return exports{CSVURL: l.export("csv", q), NDJSONURL: l.export("ndjson", q)}
+}
+
+// historyOptions reads the cursor of a row history or transaction page,
+// asking for one change more than a page to tell whether another follows.
+func (h *handler) historyOptions(q url.Values) ([]threadline.HistoryOption, bool, error) {
+	opts := []threadline.HistoryOption{threadline.HistoryLimit(h.o.PageSize + 1)}
+	v := strings.TrimSpace(q.Get("after"))
+	if v == "" {
+		return opts, false, nil
+	}
+	c, err := threadline.ParseCursor(v)
+	if err != nil {
+		return nil, false, err
+	}
+	return append(opts, threadline.HistoryAfter(&c)), true, nil
+}
+
+type timelineData struct {
+	pager
+	exports
+	Form     filterForm
+	Ops      []threadline.Op
+	Filtered bool
+	Changes  []changeView
+	ClearURL string
 }
 
 // timeline: the changes matching the filter, newest first, a page at a
@@ -118,8 +148,8 @@ func (h *handler) timeline(ctx context.Context, tx pgx.Tx, r *http.Request) (vie
 	l := links{h.o.Prefix}
 	fq := filterQuery(f)
 	d := timelineData{Form: form, Ops: []threadline.Op{threadline.OpInsert, threadline.OpUpdate, threadline.OpDelete, threadline.OpTruncate},
-		Filtered: len(fq) > 0, Changes: l.viewChanges(p.Changes), FirstURL: l.timeline(fq), ClearURL: l.timeline(nil),
-		CSVURL: l.export("csv", fq), NDJSONURL: l.export("ndjson", fq), Paged: f.After != nil}
+		Filtered: len(fq) > 0, Changes: l.viewChanges(p.Changes), ClearURL: l.timeline(nil),
+		pager: pager{FirstURL: l.timeline(fq), Paged: f.After != nil}, exports: l.exports(fq)}
 	if p.Next != nil {
 		d.NextURL = l.timeline(with(fq, "after", p.Next.String()))
 	}
@@ -143,13 +173,11 @@ type asOfView struct {
 }
 
 type rowData struct {
+	pager
 	Table    string
 	Key      string
 	TableURL string
 	Changes  []changeView
-	NextURL  string
-	FirstURL string
-	Paged    bool
 	AtForm   string
 	AsOf     *asOfView
 }
@@ -168,14 +196,9 @@ func (h *handler) row(ctx context.Context, tx pgx.Tx, r *http.Request) (view, er
 	if err := h.checkTable(ctx, tx, table); err != nil {
 		return view{}, err
 	}
-	opts := []threadline.HistoryOption{threadline.HistoryLimit(h.o.PageSize + 1)}
-	paged := false
-	if v := strings.TrimSpace(q.Get("after")); v != "" {
-		c, err := threadline.ParseCursor(v)
-		if err != nil {
-			return view{}, err
-		}
-		opts, paged = append(opts, threadline.HistoryAfter(&c)), true
+	opts, paged, err := h.historyOptions(q)
+	if err != nil {
+		return view{}, err
 	}
 	cs, err := h.o.Audit.History(ctx, tx, table, key, opts...)
 	if err != nil {
@@ -185,7 +208,7 @@ func (h *handler) row(ctx context.Context, tx pgx.Tx, r *http.Request) (view, er
 		return view{}, err
 	}
 	l := links{h.o.Prefix}
-	d := rowData{Table: table, Key: compactKey([]byte(key)), Paged: paged}
+	d := rowData{Table: table, Key: compactKey([]byte(key)), pager: pager{Paged: paged}}
 	d.TableURL = l.timeline(url.Values{"table": {table}})
 	d.FirstURL = l.row(table, []byte(key), nil)
 	if len(cs) > h.o.PageSize {
@@ -217,6 +240,7 @@ func (h *handler) row(ctx context.Context, tx pgx.Tx, r *http.Request) (view, er
 }
 
 type txData struct {
+	pager
 	Tx             threadline.Transaction
 	ActorText      string
 	ActorURL       string
@@ -225,9 +249,6 @@ type txData struct {
 	CorrelationURL string
 	ActionCorrURL  string
 	Changes        []changeView
-	NextURL        string
-	FirstURL       string
-	Paged          bool
 }
 
 // transaction: one audited transaction, its attribution, its action and
@@ -245,21 +266,16 @@ func (h *handler) transaction(ctx context.Context, tx pgx.Tx, r *http.Request) (
 	if err != nil {
 		return view{}, err
 	}
-	opts := []threadline.HistoryOption{threadline.HistoryLimit(h.o.PageSize + 1)}
-	paged := false
-	if v := strings.TrimSpace(q.Get("after")); v != "" {
-		c, err := threadline.ParseCursor(v)
-		if err != nil {
-			return view{}, err
-		}
-		opts, paged = append(opts, threadline.HistoryAfter(&c)), true
+	opts, paged, err := h.historyOptions(q)
+	if err != nil {
+		return view{}, err
 	}
 	cs, err := h.o.Audit.TransactionChanges(ctx, tx, id, opts...)
 	if err != nil {
 		return view{}, err
 	}
 	l := links{h.o.Prefix}
-	d := txData{Tx: t, FirstURL: l.tx(id), Paged: paged}
+	d := txData{Tx: t, pager: pager{FirstURL: l.tx(id), Paged: paged}}
 	if len(cs) > h.o.PageSize {
 		cs = cs[:h.o.PageSize]
 		d.NextURL = withQuery(l.tx(id), url.Values{"after": {cs[len(cs)-1].Cursor().String()}})
@@ -281,14 +297,11 @@ func (h *handler) transaction(ctx context.Context, tx pgx.Tx, r *http.Request) (
 }
 
 type actorData struct {
+	pager
+	exports
 	Actor       string
 	Changes     []changeView
-	NextURL     string
-	FirstURL    string
-	Paged       bool
 	TimelineURL string
-	CSVURL      string
-	NDJSONURL   string
 }
 
 // actor: what one actor did, newest first.
@@ -320,8 +333,8 @@ func (h *handler) actor(ctx context.Context, tx pgx.Tx, r *http.Request) (view, 
 	}
 	l := links{h.o.Prefix}
 	fq := url.Values{"actor": {a.String()}}
-	d := actorData{Actor: a.String(), Changes: l.viewChanges(p.Changes), FirstURL: l.actor(a), Paged: f.After != nil,
-		TimelineURL: l.timeline(fq), CSVURL: l.export("csv", fq), NDJSONURL: l.export("ndjson", fq)}
+	d := actorData{Actor: a.String(), Changes: l.viewChanges(p.Changes), TimelineURL: l.timeline(fq),
+		pager: pager{FirstURL: l.actor(a), Paged: f.After != nil}, exports: l.exports(fq)}
 	if p.Next != nil {
 		d.NextURL = withQuery(l.prefix+"/actor", with(fq, "after", p.Next.String()))
 	}
