@@ -85,8 +85,8 @@ type Filter struct {
 	// RequestID restricts to changes whose transaction published this
 	// request id (audit_transactions.request_id). Surrounding white space
 	// is trimmed; a blank id or one longer than MaxRequestIDBytes is an
-	// error. No index
-	// serves it: combine it with a time range on large trails.
+	// error. No index serves it: combine it with a time range on large
+	// trails.
 	RequestID string
 	// Limit is the page size: at most this many changes per Timeline page
 	// (Changes: per round trip). Zero or negative means DefaultLimit

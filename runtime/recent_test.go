@@ -1,6 +1,7 @@
 package threadline_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +38,17 @@ func TestFilterByOpAndRequestID(t *testing.T) {
 	check("request id", threadline.Filter{RequestID: " req-2 "}, `public.accounts delete {"id":2}; public.accounts update {"id":1}`)
 	check("request id and op", threadline.Filter{RequestID: "req-2", Op: threadline.OpUpdate}, `public.accounts update {"id":1}`)
 	check("unknown request id", threadline.Filter{RequestID: "req-3"}, ``)
+
+	var doc bytes.Buffer
+	if _, err := audit.Export(ctx, db.Pool, &doc, threadline.ExportJSON, threadline.Filter{Op: threadline.OpUpdate, RequestID: " req-2 "}, threadline.ExportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := `"correlation_id":null,"op":"update","request_id":"req-2"},`; !strings.Contains(doc.String(), want) {
+		t.Errorf("JSON export does not record the filter %s:\n%s", want, doc.String())
+	}
+	if n := strings.Count(doc.String(), `"op":"update"`); n != 2 {
+		t.Errorf("JSON export: %d updates (filter included), want 1 change", n-1)
+	}
 
 	f, err := threadline.ParseFilter("op=update,request_id=req-2")
 	if err != nil || f.Op != threadline.OpUpdate || f.RequestID != "req-2" || f.String() != "op=update,request_id=req-2" {
