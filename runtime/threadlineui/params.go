@@ -66,18 +66,6 @@ func parseTime(key, v string) (time.Time, error) {
 	return time.Time{}, badRequest("%s: %q is not a time: write 2026-01-02T15:04:05Z (RFC 3339) or 2026-01-02T15:04 (UTC)", key, v)
 }
 
-// formatInputTime renders t for a datetime-local field (UTC).
-func formatInputTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	t = t.UTC()
-	if t.Nanosecond() != 0 {
-		return t.Format("2006-01-02T15:04:05.999999")
-	}
-	return t.Format("2006-01-02T15:04:05")
-}
-
 // filterForm is the timeline filter as its form shows it.
 type filterForm struct {
 	Table, Actor, Op, From, To, CorrelationID, RequestID string

@@ -19,11 +19,10 @@ import (
 // parseTemplates parses every page template with the layout.
 func parseTemplates(now func() time.Time) map[string]*template.Template {
 	funcs := template.FuncMap{
-		"rel":     func(t time.Time) string { return relTime(now(), t) },
-		"abs":     absTime,
-		"iso":     func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
-		"val":     formatValue,
-		"inttext": func(n int64) string { return strconv.FormatInt(n, 10) },
+		"rel": func(t time.Time) string { return relTime(now(), t) },
+		"abs": absTime,
+		"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
+		"val": formatValue,
 	}
 	base := template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html"))
 	pages, err := fs.Glob(templateFS, "templates/*.html")
