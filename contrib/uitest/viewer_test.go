@@ -33,6 +33,9 @@ var example = filepath.Join(root, "examples", "quickstart")
 func chromium(t *testing.T) string {
 	t.Helper()
 	if p := os.Getenv("THREADLINE_CHROMIUM"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("THREADLINE_CHROMIUM: %v", err)
+		}
 		return p
 	}
 	for _, name := range []string{"chromium", "chromium-browser"} {
