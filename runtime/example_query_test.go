@@ -27,7 +27,7 @@ func ExampleParseFilter() {
 	fmt.Println(errors.Is(err, threadline.ErrInvalidFilter))
 	// Output:
 	// users user:42 2026-01-01 50
-	// threadline: invalid filter: who: unknown key (allowed keys: table, actor, from, to, correlation_id, limit, after)
+	// threadline: invalid filter: who: unknown key (allowed keys: table, actor, op, from, to, correlation_id, request_id, limit, after)
 	// true
 }
 

@@ -392,6 +392,16 @@ func (e *exportEncoder) jsonHeader(now time.Time, f Filter, maxRows int64) []byt
 	b = appendOptTime(b, f.To)
 	b = append(b, `,"correlation_id":`...)
 	b = appendOptString(b, strings.TrimSpace(f.CorrelationID))
+	// Filters added after format_version 1 appear only when set, so that
+	// documents without them keep their exact shape.
+	if f.Op != "" {
+		b = append(b, `,"op":`...)
+		b = appendJSONStr(b, string(f.Op))
+	}
+	if f.RequestID != "" {
+		b = append(b, `,"request_id":`...)
+		b = appendJSONStr(b, strings.TrimSpace(f.RequestID))
+	}
 	b = append(b, `},"max_rows":`...)
 	if maxRows > 0 {
 		b = strconv.AppendInt(b, maxRows, 10)

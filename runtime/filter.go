@@ -32,8 +32,8 @@ var ErrInvalidFilter = errors.New("threadline: invalid filter")
 // ErrInvalidFilter) is true for it.
 type FilterError struct {
 	// Key is the filter key at fault, as the text form names it ("table",
-	// "actor", "from", "to", "correlation_id", "limit", "after"), or the
-	// unknown key as written.
+	// "actor", "op", "from", "to", "correlation_id", "request_id", "limit",
+	// "after"), or the unknown key as written.
 	Key string
 	// Msg says what is wrong.
 	Msg string
@@ -56,7 +56,7 @@ func filterErrorf(key, format string, args ...any) *FilterError {
 
 // FilterKeys lists the keys of the text form of a Filter (ParseFilter), in
 // the order error messages list them.
-var FilterKeys = []string{"table", "actor", "from", "to", "correlation_id", "limit", "after"}
+var FilterKeys = []string{"table", "actor", "op", "from", "to", "correlation_id", "request_id", "limit", "after"}
 
 // Filter selects captured changes. The zero Filter selects every change.
 // Conditions combine with AND. Results are ordered newest first: by
@@ -70,6 +70,9 @@ type Filter struct {
 	// Actor restricts to changes whose transaction's actor_ref contains
 	// this actor (JSON containment, actor_ref @> actor).
 	Actor *ActorRef
+	// Op restricts to one operation (insert, update, delete or truncate);
+	// "" selects every operation.
+	Op Op
 	// From and To bound captured_at, both inclusive; the zero time leaves
 	// that side open. From after To is an error.
 	From, To time.Time
@@ -79,6 +82,12 @@ type Filter struct {
 	// count: the match is strict. Surrounding white space is trimmed; a
 	// blank id or one over 256 bytes is an error.
 	CorrelationID string
+	// RequestID restricts to changes whose transaction published this
+	// request id (audit_transactions.request_id). Surrounding white space
+	// is trimmed; a blank id or one longer than MaxRequestIDBytes is an
+	// error. No index serves it: combine it with a time range on large
+	// trails.
+	RequestID string
 	// Limit is the page size: at most this many changes per Timeline page
 	// (Changes: per round trip). Zero or negative means DefaultLimit
 	// (Changes: DefaultStreamPageSize); values above MaxLimit are lowered to
@@ -100,8 +109,10 @@ func (f Filter) Validate() error {
 type normalized struct {
 	table         *tableName
 	actor         string // canonical JSON, "" for none
+	op            Op
 	from, to      time.Time
 	correlationID string
+	requestID     string
 	limit         int
 	after         *Cursor
 }
@@ -122,6 +133,10 @@ func (f Filter) normalize() (normalized, error) {
 		}
 		n.actor = s
 	}
+	if f.Op != "" && !validOp(f.Op) {
+		return n, filterErrorf("op", "%q: want insert, update, delete or truncate", string(f.Op))
+	}
+	n.op = f.Op
 	if !f.From.IsZero() && !f.To.IsZero() && f.From.After(f.To) {
 		return n, filterErrorf("from", "from (%s) is after to (%s)", f.From.Format(time.RFC3339Nano), f.To.Format(time.RFC3339Nano))
 	}
@@ -133,6 +148,13 @@ func (f Filter) normalize() (normalized, error) {
 		}
 		n.correlationID = c
 	}
+	if f.RequestID != "" {
+		r := strings.TrimSpace(f.RequestID)
+		if err := ValidateRequestID(r); err != nil {
+			return n, filterErrorf("request_id", "%s", strings.TrimPrefix(err.Error(), ErrInvalidAttribution.Error()+": "))
+		}
+		n.requestID = r
+	}
 	n.limit = clampLimit(f.Limit, DefaultLimit)
 	if f.After != nil {
 		if err := f.After.validate(); err != nil {
@@ -142,6 +164,15 @@ func (f Filter) normalize() (normalized, error) {
 		n.after = &c
 	}
 	return n, nil
+}
+
+// validOp reports whether op is one of the captured operations.
+func validOp(op Op) bool {
+	switch op {
+	case OpInsert, OpUpdate, OpDelete, OpTruncate:
+		return true
+	}
+	return false
 }
 
 func clampLimit(n, def int) int {
@@ -246,7 +277,7 @@ func parseTableName(s string) (tableName, error) {
 // ParseFilter reads the text form of a Filter, used by the command line
 // and HTTP handlers:
 //
-//	table=users,actor=user:42,from=2026-01-01T00:00:00Z,to=2026-02-01T00:00:00Z,correlation_id=req-7,limit=50
+//	table=users,actor=user:42,op=update,from=2026-01-01T00:00:00Z,to=2026-02-01T00:00:00Z,correlation_id=req-7,limit=50
 //
 // Pairs are key=value, separated by commas; white space around keys and
 // values is ignored, so values cannot hold commas. The keys are
@@ -255,8 +286,10 @@ func parseTableName(s string) (tableName, error) {
 //   - table: "users" or "schema.table" (see Filter.Table);
 //   - actor: "kind:id" (user:42, service_account:billing; the id is
 //     everything after the first colon) or "anonymous";
+//   - op: insert, update, delete or truncate;
 //   - from, to: RFC 3339 times, inclusive;
 //   - correlation_id: a correlation id;
+//   - request_id: a request id;
 //   - limit: an integer; zero or negative means DefaultLimit;
 //   - after: a cursor, as Cursor.String writes it.
 //
@@ -295,6 +328,8 @@ func ParseFilter(text string) (Filter, error) {
 				return Filter{}, err
 			}
 			f.Actor = &a
+		case "op":
+			f.Op = Op(v)
 		case "from", "to":
 			t, err := time.Parse(time.RFC3339Nano, v)
 			if err != nil {
@@ -307,6 +342,8 @@ func ParseFilter(text string) (Filter, error) {
 			}
 		case "correlation_id":
 			f.CorrelationID = v
+		case "request_id":
+			f.RequestID = v
 		case "limit":
 			n, err := strconv.Atoi(v)
 			if err != nil {
@@ -336,6 +373,11 @@ func isFilterKey(k string) bool {
 	return false
 }
 
+// ParseActorText reads an actor in the text form of filters: "kind:id"
+// (user:42; the id is everything after the first colon) or "anonymous".
+// Errors are *FilterError values for key "actor".
+func ParseActorText(v string) (ActorRef, error) { return parseActorText(v) }
+
 // parseActorText reads "kind:id" or "anonymous".
 func parseActorText(v string) (ActorRef, error) {
 	kind, id, hasID := strings.Cut(v, ":")
@@ -360,6 +402,9 @@ func (f Filter) String() string {
 	if f.Actor != nil {
 		add("actor", f.Actor.String())
 	}
+	if f.Op != "" {
+		add("op", string(f.Op))
+	}
 	if !f.From.IsZero() {
 		add("from", f.From.Format(time.RFC3339Nano))
 	}
@@ -368,6 +413,9 @@ func (f Filter) String() string {
 	}
 	if f.CorrelationID != "" {
 		add("correlation_id", f.CorrelationID)
+	}
+	if f.RequestID != "" {
+		add("request_id", f.RequestID)
 	}
 	if f.Limit != 0 {
 		add("limit", strconv.Itoa(f.Limit))

@@ -53,7 +53,7 @@ func TestParseFilterUnknownKeyListsAllowedKeys(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error")
 	}
-	want := "threadline: invalid filter: user: unknown key (allowed keys: table, actor, from, to, correlation_id, limit, after)"
+	want := "threadline: invalid filter: user: unknown key (allowed keys: table, actor, op, from, to, correlation_id, request_id, limit, after)"
 	if err.Error() != want {
 		t.Fatalf("error = %q\nwant    %q", err, want)
 	}
@@ -68,7 +68,7 @@ func TestParseFilterErrors(t *testing.T) {
 	cases := []struct {
 		text, key, contains string
 	}{
-		{"table", "table", "want key=value (allowed keys: table, actor, from, to, correlation_id, limit, after)"},
+		{"table", "table", "want key=value (allowed keys: table, actor, op, from, to, correlation_id, request_id, limit, after)"},
 		{"table=users,table=posts", "table", "given more than once"},
 		{"limit=", "limit", "empty value"},
 		{"correlation_id=  ", "correlation_id", "empty value"},

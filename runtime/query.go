@@ -43,6 +43,9 @@ func (q *query) filter(n normalized) {
 	if n.actor != "" {
 		q.cond("t.actor_ref @> " + q.arg(n.actor) + "::jsonb")
 	}
+	if n.op != "" {
+		q.cond("c.op = " + q.arg(string(n.op)))
+	}
 	if !n.from.IsZero() {
 		q.cond("c.captured_at >= " + q.arg(ceilMicro(n.from)))
 	}
@@ -51,6 +54,9 @@ func (q *query) filter(n normalized) {
 	}
 	if n.correlationID != "" {
 		q.cond("t.action_id IN (SELECT ac.id FROM " + q.a.schema() + ".audit_actions AS ac WHERE ac.correlation_id = " + q.arg(n.correlationID) + ")")
+	}
+	if n.requestID != "" {
+		q.cond("t.request_id = " + q.arg(n.requestID))
 	}
 	q.after(n.after)
 }
@@ -88,14 +94,7 @@ func ceilMicro(t time.Time) time.Time {
 
 // page runs a listing for a normalized filter with the given page size.
 func (a Audit) page(ctx context.Context, db DBTX, n normalized, size int) (Page, error) {
-	q := &query{a: a}
-	q.filter(n)
-	sql := q.sql(size + 1)
-	rows, err := db.Query(ctx, sql, q.args...)
-	if err != nil {
-		return Page{}, wrap(err, "list changes")
-	}
-	changes, err := collect(rows, min(size+1, 256))
+	changes, err := a.list(ctx, db, n, size+1)
 	if err != nil {
 		return Page{}, err
 	}

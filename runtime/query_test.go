@@ -572,6 +572,37 @@ func (r *sqlRecorder) last() pgx.TraceQueryStartData {
 	return r.queries[len(r.queries)-1]
 }
 
+// tracedPool opens a pool on db that records every query it sends.
+func tracedPool(t *testing.T, db *pgtest.DB) (*pgxpool.Pool, *sqlRecorder) {
+	t.Helper()
+	rec := &sqlRecorder{}
+	cfg, err := pgxpool.ParseConfig(db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.Tracer = rec
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool, rec
+}
+
+// explainPlan returns the plan of a recorded query.
+func explainPlan(t *testing.T, db threadline.DBTX, q pgx.TraceQueryStartData) string {
+	t.Helper()
+	rows, err := db.Query(context.Background(), "EXPLAIN "+q.SQL, q.Args...)
+	if err != nil {
+		t.Fatalf("explain: %v", err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(lines, "\n")
+}
+
 // TestQueriesUseTheAuditIndexes runs the investigation queries on a
 // realistic number of audit rows and checks with EXPLAIN that the exact
 // SQL they send uses the indexes the install creates.
@@ -588,33 +619,13 @@ func TestQueriesUseTheAuditIndexes(t *testing.T) {
 		FROM generate_series(1, 60000) AS g`)
 	db.Exec(t, "ANALYZE threadline.audit_changes")
 
-	rec := &sqlRecorder{}
-	cfg, err := pgxpool.ParseConfig(db.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ConnConfig.Tracer = rec
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-
+	pool, rec := tracedPool(t, db)
 	explain := func(name string, run func() error, want ...string) {
 		t.Helper()
 		if err := run(); err != nil && !errors.Is(err, threadline.ErrBeforeHorizon) && !errors.Is(err, threadline.ErrDeleted) {
 			t.Fatalf("%s: %v", name, err)
 		}
-		q := rec.last()
-		rows, err := pool.Query(ctx, "EXPLAIN "+q.SQL, q.Args...)
-		if err != nil {
-			t.Fatalf("%s: explain: %v", name, err)
-		}
-		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		plan := strings.Join(lines, "\n")
+		plan := explainPlan(t, pool, rec.last())
 		for _, w := range want {
 			if !strings.Contains(plan, w) {
 				t.Errorf("%s: plan does not use %s:\n%s", name, w, plan)

@@ -78,17 +78,9 @@ func (c *cli) resolve() (resolved, error) {
 // config and schema generate; other configured tables are compared too,
 // informatively.
 func (c *cli) checkCoverage() (threadline.CoverageReport, resolved, error) {
-	res, err := c.resolve()
+	res, expected, err := c.expectations()
 	if err != nil {
 		return threadline.CoverageReport{}, res, err
-	}
-	expected := map[string]string{}
-	for _, n := range c.cfg.Coverage.ExpectedTables {
-		q, err := schema.ParseQualifiedName(n.Value, "public")
-		if err != nil {
-			return threadline.CoverageReport{}, res, config.Errorf(n.Pos, "%v", err)
-		}
-		expected[tableKey(q)] = res.fingerprints[tableKey(q)]
 	}
 	rep, err := c.audit().Coverage(c.ctx, c.pool, expected, threadline.WithFingerprints(res.fingerprints))
 	if err != nil {
@@ -106,6 +98,25 @@ func (c *cli) checkCoverage() (threadline.CoverageReport, resolved, error) {
 		}
 	}
 	return rep, res, nil
+}
+
+// expectations resolves the config against the live schema and returns
+// the expected tables (coverage.expected_tables) with the fingerprints
+// their captures must carry.
+func (c *cli) expectations() (resolved, map[string]string, error) {
+	res, err := c.resolve()
+	if err != nil {
+		return res, nil, err
+	}
+	expected := map[string]string{}
+	for _, n := range c.cfg.Coverage.ExpectedTables {
+		q, err := schema.ParseQualifiedName(n.Value, "public")
+		if err != nil {
+			return res, nil, config.Errorf(n.Pos, "%v", err)
+		}
+		expected[tableKey(q)] = res.fingerprints[tableKey(q)]
+	}
+	return res, expected, nil
 }
 
 func (c *cli) coverage(asJSON bool) int {

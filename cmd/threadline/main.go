@@ -9,6 +9,7 @@
 //	threadline coverage   [--json]
 //	threadline continuity [--table NAME] [--exact] [--baseline [--label TEXT]] [--json]
 //	threadline doctor
+//	threadline serve      [-addr 127.0.0.1:8470] [-token TOKEN]
 //	threadline version
 //
 // Every command takes -config FILE (default threadline.yaml) and
@@ -87,6 +88,7 @@ commands:
   coverage    check that the expected tables are captured, and not stale or disabled
   continuity  say where each audited table's history starts; optionally take a baseline
   doctor      check config, database, coverage, generated files and retention
+  serve       serve the read-only audit viewer in a browser (token required)
   version     print the version
 
 Every command takes -config FILE (default threadline.yaml) and -database-url URL
@@ -113,6 +115,7 @@ var commands = map[string]command{
 	"coverage":   {"check capture coverage of the expected tables", coverageFlags},
 	"continuity": {"report where each audited table's history starts", continuityFlags},
 	"doctor":     {"check the whole installation", doctorFlags},
+	"serve":      {"serve the read-only audit viewer", serveFlags},
 }
 
 // cli is the state shared by the commands.
@@ -127,6 +130,8 @@ type cli struct {
 	cfg  *config.Config
 	pool *pgxpool.Pool
 	url  string
+	// connParams are extra session settings for connect.
+	connParams map[string]string
 }
 
 func runEnv(ctx context.Context, args []string, stdout, stderr io.Writer, e env) int {
@@ -263,6 +268,9 @@ func (c *cli) connect() error {
 		return fmt.Errorf("database URL %s: %v", schema.RedactURL(u), c.redact(err.Error()))
 	}
 	pcfg.MaxConns = 4
+	for k, v := range c.connParams {
+		pcfg.ConnConfig.RuntimeParams[k] = v
+	}
 	pool, err := pgxpool.NewWithConfig(c.ctx, pcfg)
 	if err == nil {
 		pctx, cancel := context.WithTimeout(c.ctx, 15*time.Second)

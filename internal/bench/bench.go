@@ -38,7 +38,7 @@ type Options struct {
 	Duration time.Duration
 	// Bulk statements
 	BulkRows int
-	// Lookups, timeline, export, purge
+	// Lookups, timeline, viewer pages, export, purge
 	AuditRows int
 	// Generation
 	GenTables int
@@ -47,7 +47,7 @@ type Options struct {
 	Keep         bool
 }
 
-var allWorkloads = []string{"tpcb", "bulk", "lookup", "export", "purge", "generate", "soak"}
+var allWorkloads = []string{"tpcb", "bulk", "lookup", "viewer", "export", "purge", "generate", "soak"}
 
 // Result is one printed line.
 type Result struct {
@@ -106,7 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (Options, error) {
 	fs.IntVar(&o.Clients, "clients", 4, "pgbench clients")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "pgbench run length per round")
 	fs.IntVar(&o.BulkRows, "bulk-rows", 100_000, "rows per bulk statement")
-	fs.IntVar(&o.AuditRows, "audit-rows", 10_000_000, "audit rows for lookup and timeline")
+	fs.IntVar(&o.AuditRows, "audit-rows", 10_000_000, "audit rows for lookup, timeline and viewer pages")
 	fs.IntVar(&o.GenTables, "gen-tables", 200, "tables in the generated schema for the generation workload")
 	fs.DurationVar(&o.SoakDuration, "soak-duration", time.Minute, "length of the 32-writer soak workload")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the benchmark databases")
@@ -168,6 +168,8 @@ func (r *runner) run(ctx context.Context, w string) ([]Result, error) {
 		return r.bulk(ctx)
 	case "lookup":
 		return r.lookup(ctx)
+	case "viewer":
+		return r.viewer(ctx)
 	case "export":
 		return r.export(ctx)
 	case "purge":

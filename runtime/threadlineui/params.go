@@ -1,0 +1,178 @@
+package threadlineui
+
+import (
+	"context"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	threadline "github.com/threadline-go/threadline/runtime"
+)
+
+// Query parameters of the pages. Empty values count as absent (a form
+// submits its empty fields); unknown parameters are errors, so a typo
+// never silently widens a filter.
+var (
+	filterParams = []string{"table", "actor", "op", "from", "to", "correlation_id", "request_id", "after"}
+	rowParams    = []string{"table", "key", "at", "after"}
+	actorParams  = []string{"actor", "after"}
+	txParams     = []string{"after"}
+	noParams     = []string{}
+)
+
+// checkParams rejects parameters not in allowed, and repeated ones.
+func checkParams(q url.Values, allowed []string) error {
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !contains(allowed, k) {
+			if len(allowed) == 0 {
+				return badRequest("unknown parameter %q: this page takes none", k)
+			}
+			return badRequest("unknown parameter %q (allowed: %s)", k, strings.Join(allowed, ", "))
+		}
+		if len(q[k]) > 1 {
+			return badRequest("parameter %q given %d times", k, len(q[k]))
+		}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// timeLayouts are the forms a time parameter may take: RFC 3339, or what
+// an HTML datetime-local field submits (read as UTC), or a date.
+var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02T15:04", "2006-01-02 15:04:05", "2006-01-02"}
+
+// parseTime reads the time parameter key.
+func parseTime(key, v string) (time.Time, error) {
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, v); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, badRequest("%s: %q is not a time: write 2026-01-02T15:04:05Z (RFC 3339) or 2026-01-02T15:04 (UTC)", key, v)
+}
+
+// filterForm is the timeline filter as its form shows it.
+type filterForm struct {
+	Table, Actor, Op, From, To, CorrelationID, RequestID string
+}
+
+// parseFilter reads the timeline filter of q. A table must exist in the
+// database: a typo is a 400, not an empty page.
+func (h *handler) parseFilter(ctx context.Context, db threadline.DBTX, q url.Values) (threadline.Filter, filterForm, error) {
+	var f threadline.Filter
+	var form filterForm
+	get := func(k string) string { return strings.TrimSpace(q.Get(k)) }
+	if v := get("table"); v != "" {
+		form.Table = v
+		if err := h.checkTable(ctx, db, v); err != nil {
+			return f, form, err
+		}
+		f.Table = v
+	}
+	if v := get("actor"); v != "" {
+		form.Actor = v
+		a, err := threadline.ParseActorText(v)
+		if err != nil {
+			return f, form, err
+		}
+		f.Actor = &a
+	}
+	if v := get("op"); v != "" {
+		form.Op, f.Op = v, threadline.Op(v)
+	}
+	for _, t := range []struct {
+		key  string
+		dst  *time.Time
+		form *string
+	}{{"from", &f.From, &form.From}, {"to", &f.To, &form.To}} {
+		if v := get(t.key); v != "" {
+			*t.form = v
+			tm, err := parseTime(t.key, v)
+			if err != nil {
+				return f, form, err
+			}
+			*t.dst = tm
+		}
+	}
+	form.CorrelationID, f.CorrelationID = get("correlation_id"), get("correlation_id")
+	form.RequestID, f.RequestID = get("request_id"), get("request_id")
+	if v := get("after"); v != "" {
+		c, err := threadline.ParseCursor(v)
+		if err != nil {
+			return f, form, err
+		}
+		f.After = &c
+	}
+	return f, form, f.Validate()
+}
+
+// checkTable fails with 400 when table is malformed or names no table.
+func (h *handler) checkTable(ctx context.Context, db threadline.DBTX, table string) error {
+	ok, err := h.o.Audit.TableExists(ctx, db, table)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return badRequest("unknown table %q: no such table in the database (write users or schema.table)", table)
+	}
+	return nil
+}
+
+// filterQuery renders f as query parameters (the cursor left out).
+func filterQuery(f threadline.Filter) url.Values {
+	q := url.Values{}
+	if f.Table != "" {
+		q.Set("table", f.Table)
+	}
+	if f.Actor != nil {
+		q.Set("actor", f.Actor.String())
+	}
+	if f.Op != "" {
+		q.Set("op", string(f.Op))
+	}
+	if !f.From.IsZero() {
+		q.Set("from", f.From.UTC().Format(time.RFC3339Nano))
+	}
+	if !f.To.IsZero() {
+		q.Set("to", f.To.UTC().Format(time.RFC3339Nano))
+	}
+	if f.CorrelationID != "" {
+		q.Set("correlation_id", f.CorrelationID)
+	}
+	if f.RequestID != "" {
+		q.Set("request_id", f.RequestID)
+	}
+	return q
+}
+
+// parseID reads a positive integer path value.
+func parseID(what, v string) (int64, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, badRequest("%s %q is not a positive integer", what, v)
+	}
+	return n, nil
+}
+
+// withQuery joins a path and its query.
+func withQuery(path string, q url.Values) string {
+	if len(q) == 0 {
+		return path
+	}
+	return path + "?" + q.Encode()
+}

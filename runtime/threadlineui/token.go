@@ -1,0 +1,79 @@
+package threadlineui
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"net/http"
+	"strings"
+)
+
+// TokenCookie is the cookie RequireToken sets after a request carried the
+// token in its URL.
+const TokenCookie = "threadline_ui_token"
+
+// NewToken returns a random token (32 bytes, URL-safe base64).
+func NewToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// RequireToken lets a request through to h only when it carries token:
+// in an "Authorization: Bearer" header, in the TokenCookie cookie, or in a
+// "token" query parameter. A request with a valid ?token= is answered
+// with a redirect to the same URL without it, setting the cookie
+// (HttpOnly, SameSite=Strict, limited to path): the token leaves the
+// address bar and the browser history, and later requests carry the
+// cookie. Anything else is 401. Tokens are compared in constant time.
+// "threadline serve" wraps its viewer in it; an application mounting
+// Handler behind its own authentication does not need it.
+func RequireToken(token, path string, h http.Handler) http.Handler {
+	if path == "" {
+		path = "/"
+	}
+	want := []byte(token)
+	valid := func(s string) bool { return s != "" && subtle.ConstantTimeCompare([]byte(s), want) == 1 }
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if q := r.URL.Query(); q.Has("token") {
+			if !valid(q.Get("token")) {
+				unauthorized(w, "the token in the URL is not the viewer's token")
+				return
+			}
+			http.SetCookie(w, &http.Cookie{Name: TokenCookie, Value: token, Path: path, HttpOnly: true,
+				SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+			q.Del("token")
+			u := *r.URL
+			u.RawQuery = q.Encode()
+			w.Header().Set("Referrer-Policy", "no-referrer")
+			http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther)
+			return
+		}
+		if auth := r.Header.Get("Authorization"); auth != "" {
+			scheme, cred, _ := strings.Cut(auth, " ")
+			if !strings.EqualFold(scheme, "Bearer") || !valid(strings.TrimSpace(cred)) {
+				unauthorized(w, "the Authorization header does not carry the viewer's token")
+				return
+			}
+			h.ServeHTTP(w, r)
+			return
+		}
+		if c, err := r.Cookie(TokenCookie); err == nil && valid(c.Value) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		unauthorized(w, "this audit viewer needs its token: open the URL \"threadline serve\" printed, or send Authorization: Bearer <token>")
+	})
+}
+
+// unauthorized answers 401 with a plain-text reason.
+func unauthorized(w http.ResponseWriter, msg string) {
+	hd := w.Header()
+	hd.Set("WWW-Authenticate", `Bearer realm="threadline"`)
+	hd.Set("Content-Type", "text/plain; charset=utf-8")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Content-Security-Policy", contentSecurityPolicy)
+	hd.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusUnauthorized)
+	_, _ = w.Write([]byte("401 Unauthorized: " + msg + "\n"))
+}
