@@ -85,3 +85,13 @@ BEGIN
 END $$;
 SQL
 }
+# The header with parse_actor_ref reduced to a cast-free constant.
+variant_row_const_header_noparse() {
+  variant_row_const_header "$1"
+  psql_db "$1" -c "CREATE OR REPLACE FUNCTION threadline.parse_actor_ref(p_raw text) RETURNS jsonb LANGUAGE sql IMMUTABLE AS 'SELECT NULL::jsonb'"
+}
+# The header without the foreign key from audit_transactions.action_id.
+variant_row_const_header_nofk() {
+  variant_row_const_header "$1"
+  psql_db "$1" -c "ALTER TABLE threadline.audit_transactions DROP CONSTRAINT audit_transactions_action_id_fkey"
+}
