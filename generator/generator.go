@@ -151,54 +151,20 @@ func changedOnly(files []File, existing map[string][]byte) []File {
 	return out
 }
 
-// tableState is what the migrations have installed for one table.
+// tableState is what the migrations have installed for one table: the
+// threadline:table header record.
 type tableState struct {
-	Schema      string     `json:"schema"`
-	Name        string     `json:"name"`
-	Fingerprint string     `json:"fingerprint,omitempty"`
-	Capture     *tableSpec `json:"capture,omitempty"`
+	Schema      string                `json:"schema"`
+	Name        string                `json:"name"`
+	Fingerprint string                `json:"fingerprint,omitempty"`
+	Capture     *sqltemplates.Capture `json:"capture,omitempty"`
 }
 
-// tableSpec is the serialisable part of sqltemplates.Capture.
-type tableSpec struct {
-	Columns          []string   `json:"columns"`
-	Key              []string   `json:"key"`
-	Exclude          []string   `json:"exclude,omitempty"`
-	Mask             []string   `json:"mask,omitempty"`
-	Placeholder      string     `json:"placeholder,omitempty"`
-	Except           []string   `json:"except,omitempty"`
-	StoreChangedFrom bool       `json:"store_changed_from,omitempty"`
-	Row              bool       `json:"row,omitempty"`
-	TruncateAlso     [][]string `json:"truncate_also,omitempty"`
-}
-
-func specOf(c sqltemplates.Capture) *tableSpec {
-	s := &tableSpec{
-		Columns: c.Columns, Key: c.Key, Exclude: c.Exclude, Mask: c.Mask,
-		Except: c.Except, StoreChangedFrom: c.StoreChangedFrom, Row: c.Mode == sqltemplates.ModeRow,
-	}
-	if len(c.Mask) > 0 {
-		s.Placeholder = c.Placeholder
-	}
-	for _, p := range c.TruncateAlso {
-		s.TruncateAlso = append(s.TruncateAlso, []string{p.Schema, p.Name})
-	}
-	return s
-}
-
-func (s *tableSpec) capture(audit string, t schema.QualifiedName) sqltemplates.Capture {
-	c := sqltemplates.Capture{
-		AuditSchema: audit, Table: t, Columns: s.Columns, Key: s.Key, Exclude: s.Exclude,
-		Mask: s.Mask, Placeholder: s.Placeholder, Except: s.Except, StoreChangedFrom: s.StoreChangedFrom,
-	}
-	if s.Row {
-		c.Mode = sqltemplates.ModeRow
-	}
-	for _, p := range s.TruncateAlso {
-		if len(p) == 2 {
-			c.TruncateAlso = append(c.TruncateAlso, schema.QualifiedName{Schema: p[0], Name: p[1]})
-		}
-	}
+// captureOf returns the capture a header record describes, with the fields
+// the header does not store (the audit schema and the table) filled in.
+func (t *tableState) captureOf(audit string, q schema.QualifiedName) sqltemplates.Capture {
+	c := *t.Capture
+	c.AuditSchema, c.Table = audit, q
 	return c
 }
 
@@ -257,10 +223,10 @@ func diff(audit string, grants sqltemplates.Grants, old state, desired []sqltemp
 		if prev != nil && prev.Capture != nil && prev.Fingerprint == unit.Fingerprint {
 			continue
 		}
-		rec := tableState{Schema: c.Table.Schema, Name: c.Table.Name, Fingerprint: unit.Fingerprint, Capture: specOf(c)}
+		rec := tableState{Schema: c.Table.Schema, Name: c.Table.Name, Fingerprint: unit.Fingerprint, Capture: &c}
 		m.Notes = append(m.Notes, noteTable+noteJSON(rec))
 		if prev != nil && prev.Capture != nil {
-			prevUnit, err := sqltemplates.CaptureUnit(prev.Capture.capture(audit, c.Table))
+			prevUnit, err := sqltemplates.CaptureUnit(prev.captureOf(audit, c.Table))
 			if err != nil {
 				return nil, nil, err
 			}
@@ -292,7 +258,7 @@ func diff(audit string, grants sqltemplates.Grants, old state, desired []sqltemp
 	}
 	sort.Slice(removed, func(i, j int) bool { return removed[i].Less(removed[j]) })
 	for _, q := range removed {
-		prevUnit, err := sqltemplates.CaptureUnit(old.Tables[q].Capture.capture(audit, q))
+		prevUnit, err := sqltemplates.CaptureUnit(old.Tables[q].captureOf(audit, q))
 		if err != nil {
 			return nil, nil, err
 		}

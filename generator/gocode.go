@@ -659,8 +659,9 @@ func (g *goGen) tableFile(t *goTable) *jen.File {
 
 	// Changed-from.
 	var fromFields []*goField
+	fromCols := c.ChangedFromColumns()
 	for _, fd := range t.fields {
-		if !fd.excluded && !contains(c.Except, fd.col.Name) {
+		if contains(fromCols, fd.col.Name) {
 			fromFields = append(fromFields, fd)
 		}
 	}

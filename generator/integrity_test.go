@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/threadline-go/threadline/internal/capturetest"
+	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/internal/pgtest"
 	threadline "github.com/threadline-go/threadline/runtime"
 	"github.com/threadline-go/threadline/schema"
@@ -439,7 +440,7 @@ func TestAttackTruncateIsRecorded(t *testing.T) {
 // string (over 256 MiB) does not fail the write, in either capture mode,
 // and an update of it alone is recorded as a fact with no value.
 func TestExcludedValueNeverComputed(t *testing.T) {
-	forEachMode(t, func(t *testing.T, mode string) {
+	forEachMode(t, func(t *testing.T, mode contract.Mode) {
 		db := capturetest.SetupMode(t, mode, `CREATE TABLE secrets (id int PRIMARY KEY, name text, blob text)`, "  secrets:\n    exclude: [blob]\n    store_changed_from: true\n")
 		ctx := context.Background()
 		for _, sql := range []string{

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/schema"
 	"github.com/threadline-go/threadline/sqltemplates"
 )
@@ -48,18 +49,18 @@ func Resolve(cfg *config.Config, s *schema.Schema) ([]sqltemplates.Capture, erro
 			Key:              key,
 			Exclude:          sortedValues(tc.Exclude),
 			Mask:             sortedValues(tc.Mask),
-			Placeholder:      tc.MaskPlaceholder,
 			Except:           sortedValues(tc.ExceptColumns),
 			StoreChangedFrom: tc.StoreChangedFrom,
+		}
+		if len(c.Mask) > 0 {
+			c.Placeholder = tc.MaskPlaceholder
 		}
 		for _, col := range t.Columns {
 			c.Columns = append(c.Columns, col.Name)
 		}
-		if tc.Capture == config.CaptureRow {
-			c.Mode = sqltemplates.ModeRow
-		}
+		c.Mode = tc.Capture
 		if t.Partitioned {
-			if tc.Capture == config.CaptureStatement && tc.CapturePos.Line > 0 {
+			if tc.Capture == contract.ModeStatement && tc.CapturePos.Line > 0 {
 				return nil, config.Errorf(tc.CapturePos, "table %s is partitioned: it is captured with a row-level trigger (PostgreSQL clones it to every partition); remove capture: statement", q)
 			}
 			c.Mode = sqltemplates.ModeRow

@@ -205,7 +205,7 @@ DROP TYPE IF EXISTS e, not_a_type;
 		t.Errorf("p1 PK = %v, want dropped with the parent's", pk)
 	}
 	u := s.Table(qn("public", "u"))
-	want := Type{Schema: "public", Name: "e2", ArrayDims: 1, Enum: true, Domain: &QualifiedName{"public", "d"}}
+	want := Type{Schema: "public", Name: "e2", ArrayDims: 1, Enum: true, Domain: &QualifiedName{Schema: "public", Name: "d"}}
 	if got := u.Column("d").Type; !reflect.DeepEqual(got, want) {
 		t.Errorf("u.d = %+v, want %+v", got, want)
 	}

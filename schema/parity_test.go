@@ -243,12 +243,12 @@ func checkUserTypes(t *testing.T, s *Schema) {
 func checkColumns(t *testing.T, s *Schema) {
 	users := mustTable(t, s, qn("public", "users"))
 	want := map[string]Type{
-		"age":      {Schema: "pg_catalog", Name: "int4", Domain: &QualifiedName{"public", "small_positive"}},
-		"ages":     {Schema: "pg_catalog", Name: "int4", ArrayDims: 1, Domain: &QualifiedName{"public", "positive_int"}},
+		"age":      {Schema: "pg_catalog", Name: "int4", Domain: &QualifiedName{Schema: "public", Name: "small_positive"}},
+		"ages":     {Schema: "pg_catalog", Name: "int4", ArrayDims: 1, Domain: &QualifiedName{Schema: "public", Name: "positive_int"}},
 		"moods":    {Schema: "public", Name: "mood", ArrayDims: 1, Enum: true},
-		"feel":     {Schema: "public", Name: "mood", Enum: true, Domain: &QualifiedName{"public", "mood_d"}},
-		"lucky":    {Schema: "pg_catalog", Name: "int4", ArrayDims: 1, Domain: &QualifiedName{"public", "int_list"}},
-		"email":    {Schema: "public", Name: "citext", Domain: &QualifiedName{"public", "email"}},
+		"feel":     {Schema: "public", Name: "mood", Enum: true, Domain: &QualifiedName{Schema: "public", Name: "mood_d"}},
+		"lucky":    {Schema: "pg_catalog", Name: "int4", ArrayDims: 1, Domain: &QualifiedName{Schema: "public", Name: "int_list"}},
+		"email":    {Schema: "public", Name: "citext", Domain: &QualifiedName{Schema: "public", Name: "email"}},
 		"handle":   {Schema: "pg_catalog", Name: "varchar"},
 		"small":    {Schema: "pg_catalog", Name: "numeric"},
 		"id":       {Schema: "pg_catalog", Name: "int8"},

@@ -15,10 +15,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"text/template"
 
+	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/schema"
 )
 
@@ -166,45 +168,60 @@ func Uninstall(auditSchema string) []Statement {
 	return []Statement{render("drop_schema", newCoreData(auditSchema))}
 }
 
-// Mode says how a table's changes are captured.
-type Mode int
+// Mode says how a table's changes are captured (contract.Mode).
+type Mode = contract.Mode
 
+// The capture modes.
 const (
-	// ModeStatement uses statement-level AFTER triggers with transition
-	// tables: one set-based INSERT per statement.
-	ModeStatement Mode = iota
-	// ModeRow uses one row-level AFTER trigger. Partitioned tables use it
-	// because row triggers on a partitioned table also fire for writes
-	// that name a partition, including partitions created later.
-	ModeRow
+	ModeStatement = contract.ModeStatement
+	ModeRow       = contract.ModeRow
 )
 
-// Capture describes the capture of one table.
+// Capture is the one record of how a table is captured. The generator
+// resolves it from the config and the schema; the SQL templates
+// (CaptureUnit) and the Go generator read it; a migration's
+// threadline:table header stores it as JSON (the tags below), and the next
+// run reads it back to drop or replace what that migration installed.
 type Capture struct {
 	// AuditSchema is where the audit tables live.
-	AuditSchema string
+	AuditSchema string `json:"-"`
 	// Table is the audited table.
-	Table schema.QualifiedName
+	Table schema.QualifiedName `json:"-"`
 	// Columns lists every column of the table.
-	Columns []string
+	Columns []string `json:"columns"`
 	// Key lists the columns stored in table_pk, in key order.
-	Key []string
+	Key []string `json:"key"`
 	// Exclude lists columns that never reach any audit column.
-	Exclude []string
+	Exclude []string `json:"exclude,omitempty"`
 	// Mask lists columns stored as Placeholder (NULL stays NULL).
-	Mask []string
-	// Placeholder replaces masked values.
-	Placeholder string
+	Mask []string `json:"mask,omitempty"`
+	// Placeholder replaces masked values; set only when Mask is not empty.
+	Placeholder string `json:"placeholder,omitempty"`
 	// Except lists columns ignored when deciding whether an UPDATE changed
 	// anything (they are still stored in the row image).
-	Except []string
+	Except []string `json:"except,omitempty"`
 	// StoreChangedFrom stores the prior values of changed columns.
-	StoreChangedFrom bool
-	// Mode chooses row-level or statement-level triggers.
-	Mode Mode
+	StoreChangedFrom bool `json:"store_changed_from,omitempty"`
+	// Mode chooses row-level or statement-level triggers. Headers store
+	// it as "row": true (see contract.Mode).
+	Mode Mode `json:"row,omitzero"`
 	// TruncateAlso lists further tables (partitions) that get a TRUNCATE
 	// trigger calling the same function.
-	TruncateAlso []schema.QualifiedName
+	TruncateAlso []schema.QualifiedName `json:"truncate_also,omitempty"`
+}
+
+// ChangedFromColumns lists, in column order, the columns whose prior value
+// an update may store in changed_from: those that count as a change (not
+// in Except, see ChangedList) and whose values are recorded (not in
+// Exclude, see ChangedFrom).
+func (c *Capture) ChangedFromColumns() []string {
+	var out []string
+	for _, col := range c.Columns {
+		if !slices.Contains(c.Except, col) && !slices.Contains(c.Exclude, col) {
+			out = append(out, col)
+		}
+	}
+	return out
 }
 
 // Unit is everything installed for one audited table.

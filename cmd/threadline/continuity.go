@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/internal/contract"
 	threadline "github.com/threadline-go/threadline/runtime"
-	"github.com/threadline-go/threadline/schema"
 )
 
 type continuityArgs struct {
@@ -45,7 +45,7 @@ func (c *cli) continuity(a continuityArgs) int {
 	}
 	var tables []*config.Table
 	if a.table != "" {
-		q, err := schema.ParseQualifiedName(a.table, "public")
+		q, err := contract.ParseQualifiedName(a.table, "public")
 		if err != nil {
 			return c.usageError("-table %q: %v", a.table, err)
 		}

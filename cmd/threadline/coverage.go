@@ -11,6 +11,7 @@ import (
 
 	"github.com/threadline-go/threadline/generator"
 	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/internal/contract"
 	threadline "github.com/threadline-go/threadline/runtime"
 	"github.com/threadline-go/threadline/schema"
 	"github.com/threadline-go/threadline/sqltemplates"
@@ -84,7 +85,7 @@ func (c *cli) checkCoverage() (threadline.CoverageReport, resolved, error) {
 	}
 	expected := map[string]string{}
 	for _, n := range c.cfg.Coverage.ExpectedTables {
-		q, err := schema.ParseQualifiedName(n.Value, "public")
+		q, err := contract.ParseQualifiedName(n.Value, "public")
 		if err != nil {
 			return threadline.CoverageReport{}, res, config.Errorf(n.Pos, "%v", err)
 		}

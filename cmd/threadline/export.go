@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/threadline-go/threadline/internal/contract"
 	threadline "github.com/threadline-go/threadline/runtime"
-	"github.com/threadline-go/threadline/schema"
 	"github.com/threadline-go/threadline/sqltemplates"
 )
 
@@ -170,7 +170,7 @@ const exitTruncated = 3
 // (a table audited in the past keeps its history), so that a typo is not
 // an empty export.
 func (c *cli) checkExportTable(table string) error {
-	q, err := schema.ParseQualifiedName(table, "public")
+	q, err := contract.ParseQualifiedName(table, "public")
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/threadline-go/threadline/generator"
 	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/internal/pgtest"
 	"github.com/threadline-go/threadline/schema"
 )
@@ -47,8 +48,8 @@ func Generate(t testing.TB, ddl, tablesYAML string) (up, down string) {
 }
 
 // SetupMode is Setup with every table captured in the given mode
-// (config.CaptureStatement or config.CaptureRow), whatever tablesYAML says.
-func SetupMode(t testing.TB, mode, ddl, tablesYAML string) *pgtest.DB {
+// (contract.ModeStatement or contract.ModeRow), whatever tablesYAML says.
+func SetupMode(t testing.TB, mode contract.Mode, ddl, tablesYAML string) *pgtest.DB {
 	t.Helper()
 	db := pgtest.NewDB(t, ddl)
 	up, _ := generate(t, mode, ddl, "", tablesYAML)
@@ -64,7 +65,7 @@ func GenerateWith(t testing.TB, ddl, extraYAML, tablesYAML string) (up, down str
 
 // generate is GenerateWith with every table's capture mode set to mode
 // (unless it is "").
-func generate(t testing.TB, mode, ddl, extraYAML, tablesYAML string) (up, down string) {
+func generate(t testing.TB, mode contract.Mode, ddl, extraYAML, tablesYAML string) (up, down string) {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "schema.sql"), []byte(ddl), 0o644); err != nil {

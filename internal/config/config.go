@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/schema"
 )
 
@@ -118,12 +119,6 @@ type Migrations struct {
 	FormatPos Pos
 }
 
-// Capture modes of a table (Table.Capture).
-const (
-	CaptureStatement = "statement"
-	CaptureRow       = "row"
-)
-
 // Formats lists the supported migration formats.
 var Formats = []string{"goose", "golang-migrate", "tern", "dbmate", "atlas", "plain"}
 
@@ -156,15 +151,15 @@ type Table struct {
 	// the position of the list (zero when not set).
 	Key    []Name
 	KeyPos Pos
-	// Capture chooses the triggers: CaptureStatement (the default; one
-	// set-based INSERT per statement, fastest for statements that change
-	// many rows) or CaptureRow (one INSERT per row, fastest for
+	// Capture chooses the triggers: contract.ModeStatement (the default;
+	// one set-based INSERT per statement, fastest for statements that
+	// change many rows) or contract.ModeRow (one INSERT per row, fastest for
 	// single-row OLTP writes). Partitioned tables always use row-level
 	// capture. CapturePos is zero when defaulted.
-	Capture    string
+	Capture    contract.Mode
 	CapturePos Pos
 
-	// qname is Name parsed by schema.ParseQualifiedName (set by Parse).
+	// qname is Name parsed by contract.ParseQualifiedName (set by Parse).
 	qname schema.QualifiedName
 }
 
@@ -175,7 +170,7 @@ func (t *Table) Qualified() schema.QualifiedName {
 	if t.qname != (schema.QualifiedName{}) {
 		return t.qname
 	}
-	q, err := schema.ParseQualifiedName(t.Name.Value, "public")
+	q, err := contract.ParseQualifiedName(t.Name.Value, "public")
 	if err != nil {
 		return schema.QualifiedName{Schema: "public", Name: t.Name.Value}
 	}

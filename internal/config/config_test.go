@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/schema"
 )
 
@@ -96,13 +97,13 @@ func TestParseFull(t *testing.T) {
 				MaskPlaceholderPos: p(16, 23),
 				StoreChangedFrom:   true,
 				ExceptColumns:      []Name{{"updated_at", p(18, 22)}},
-				Capture:            CaptureStatement,
+				Capture:            contract.ModeStatement,
 				qname:              schema.QualifiedName{Schema: "public", Name: "users"},
 			},
 			{
 				Name:            Name{"billing.invoices", p(19, 3)},
 				MaskPlaceholder: DefaultMaskPlaceholder,
-				Capture:         CaptureRow,
+				Capture:         contract.ModeRow,
 				CapturePos:      p(19, 31),
 				qname:           schema.QualifiedName{Schema: "billing", Name: "invoices"},
 			},
@@ -111,7 +112,7 @@ func TestParseFull(t *testing.T) {
 				MaskPlaceholder: DefaultMaskPlaceholder,
 				Key:             []Name{{"event_uuid", p(21, 11)}},
 				KeyPos:          p(21, 10),
-				Capture:         CaptureStatement,
+				Capture:         contract.ModeStatement,
 				qname:           schema.QualifiedName{Schema: "public", Name: "legacy_events"},
 			},
 		},

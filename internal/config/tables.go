@@ -5,6 +5,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/schema"
 )
 
@@ -46,7 +47,7 @@ func (d *decoder) table(key, val *yaml.Node) (t *Table, unqualified bool, err er
 	}
 	name := resolve(key).Value
 	path := "tables." + name
-	t = &Table{Name: Name{Value: name, Pos: d.pos(key)}, MaskPlaceholder: DefaultMaskPlaceholder, Capture: CaptureStatement, qname: q}
+	t = &Table{Name: Name{Value: name, Pos: d.pos(key)}, MaskPlaceholder: DefaultMaskPlaceholder, Capture: contract.ModeStatement, qname: q}
 	list := func(field string, dst *[]Name) func(_, v *yaml.Node) error {
 		return func(_, v *yaml.Node) (err error) {
 			*dst, err = d.names(v, path+"."+field, "column name")
@@ -68,11 +69,13 @@ func (d *decoder) table(key, val *yaml.Node) (t *Table, unqualified bool, err er
 		{name: "except_columns", decode: list("except_columns", &t.ExceptColumns)},
 		{name: "capture", decode: func(_, v *yaml.Node) (err error) {
 			t.CapturePos = d.pos(v)
-			if t.Capture, err = d.str(v, path+".capture"); err != nil {
+			mode, err := d.str(v, path+".capture")
+			if err != nil {
 				return err
 			}
-			if t.Capture != CaptureStatement && t.Capture != CaptureRow {
-				return d.errf(v, "%s.capture: want %q or %q, got %q", path, CaptureStatement, CaptureRow, t.Capture)
+			t.Capture = contract.Mode(mode)
+			if t.Capture != contract.ModeStatement && t.Capture != contract.ModeRow {
+				return d.errf(v, "%s.capture: want %q or %q, got %q", path, contract.ModeStatement, contract.ModeRow, mode)
 			}
 			return nil
 		}},
@@ -97,7 +100,7 @@ func (d *decoder) tableName(key *yaml.Node) (q schema.QualifiedName, unqualified
 	if k.Value == "" {
 		return q, false, d.errf(key, "tables: empty table name")
 	}
-	q, perr := schema.ParseQualifiedName(k.Value, "")
+	q, perr := contract.ParseQualifiedName(k.Value, "")
 	if perr != nil {
 		return q, false, d.errf(key, "tables: %v", perr)
 	}
@@ -165,7 +168,7 @@ func ownTableProblem(q schema.QualifiedName, unqualified bool, auditSchema strin
 func (d *decoder) checkExpectedTables(names []Name) {
 	seen := make(map[schema.QualifiedName]bool, len(names))
 	for i, n := range names {
-		q, err := schema.ParseQualifiedName(n.Value, "public")
+		q, err := contract.ParseQualifiedName(n.Value, "public")
 		if err != nil {
 			d.problem(n.Pos, "coverage.expected_tables[%d]: %v", i, err)
 			continue
