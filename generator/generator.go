@@ -43,6 +43,9 @@ type Input struct {
 	// Package holds the current files of Config.Package.Dir, keyed the
 	// same way.
 	Package map[string][]byte
+	// Check, when set, parses the statements of a new migration before it
+	// is written (sqlfile.Check; see Parser).
+	Check func(stmts []string) error
 }
 
 // Output is the result of Generate.
@@ -89,8 +92,10 @@ func Generate(in Input) (*Output, error) {
 			paths = append(paths, p)
 		}
 		m.Version = nextVersion(spec, paths, in.Now())
-		if err := validateSQL(append(append([]string{}, m.Up...), m.Down...)); err != nil {
-			return nil, err
+		if in.Check != nil {
+			if err := in.Check(append(append([]string{}, m.Up...), m.Down...)); err != nil {
+				return nil, err
+			}
 		}
 		out.Migrations = spec.files(*m)
 	}
@@ -342,11 +347,13 @@ func readHistory(spec formatSpec, files map[string][]byte) (state, error) {
 type EditedError struct {
 	// Path is relative to the migrations directory.
 	Path string
+	// Dir, when set, is how messages show the migrations directory.
+	Dir string
 }
 
 func (e *EditedError) Error() string {
 	return fmt.Sprintf("%s: generated file was edited by hand (its threadline:checksum no longer matches); "+
-		"restore it from version control, or put your change in a new migration of your own", e.Path)
+		"restore it from version control, or put your change in a new migration of your own", filepath.Join(e.Dir, e.Path))
 }
 
 // ReadDir reads every regular file below dir into a map keyed by

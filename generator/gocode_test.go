@@ -18,7 +18,7 @@ import (
 
 	"github.com/threadline-go/threadline/generator"
 	"github.com/threadline-go/threadline/internal/config"
-	"github.com/threadline-go/threadline/schema"
+	"github.com/threadline-go/threadline/schema/sqlfile"
 )
 
 // goFixtures are the projects whose generated Go package is checked: the
@@ -48,7 +48,7 @@ func generatePackage(t *testing.T, fixture string) (files []generator.File, pkg 
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := schema.LoadGlobs(cfg.Schema.Files)
+	s, err := sqlfile.LoadGlobs(cfg.Schema.Files)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestGoPackageRejectsBadPackageName(t *testing.T) {
 		if err != nil {
 			continue // the config already refuses it
 		}
-		s, err := schema.LoadGlobs(cfg.Schema.Files)
+		s, err := sqlfile.LoadGlobs(cfg.Schema.Files)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/threadline-go/threadline/generator"
 	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/internal/dburl"
 	"github.com/threadline-go/threadline/internal/pgtest"
 	"github.com/threadline-go/threadline/schema"
 	"github.com/threadline-go/threadline/sqltemplates"
@@ -647,10 +648,10 @@ func TestPasswordNeverInErrors(t *testing.T) {
 		conn, err := schema.Connect(ctx, u)
 		if err == nil {
 			conn.Close(ctx)
-			t.Errorf("%s: connected", schema.RedactURL(u))
+			t.Errorf("%s: connected", dburl.Redact(u))
 			continue
 		}
-		msgs = append(msgs, err.Error(), fmt.Sprintf("%+v", err), schema.RedactURL(u))
+		msgs = append(msgs, err.Error(), fmt.Sprintf("%+v", err), dburl.Redact(u))
 
 		dir := t.TempDir()
 		cfgText := "version: 1\nschema:\n  database_url: ${DATABASE_URL}\nmigrations:\n  dir: migrations\n  format: plain\n" +
@@ -665,9 +666,9 @@ func TestPasswordNeverInErrors(t *testing.T) {
 		if err != nil {
 			msgs = append(msgs, err.Error())
 		} else {
-			_, src, err := generator.LoadSchema(ctx, cfg, getenv)
+			_, src, err := generator.LoadSchema(ctx, cfg, getenv, pgParser)
 			if err == nil {
-				t.Errorf("%s: LoadSchema succeeded", schema.RedactURL(u))
+				t.Errorf("%s: LoadSchema succeeded", dburl.Redact(u))
 			} else {
 				msgs = append(msgs, err.Error(), fmt.Sprintf("%+v", err), src.URL)
 			}
@@ -679,7 +680,7 @@ func TestPasswordNeverInErrors(t *testing.T) {
 				}
 			}
 		}
-		t.Logf("%s\n  -> %s", schema.RedactURL(u), msgs[0])
+		t.Logf("%s\n  -> %s", dburl.Redact(u), msgs[0])
 	}
 }
 

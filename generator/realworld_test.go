@@ -19,6 +19,7 @@ import (
 	"github.com/threadline-go/threadline/internal/config"
 	"github.com/threadline-go/threadline/internal/pgtest"
 	"github.com/threadline-go/threadline/schema"
+	"github.com/threadline-go/threadline/schema/sqlfile"
 	"github.com/threadline-go/threadline/sqltemplates"
 )
 
@@ -331,7 +332,7 @@ func rwRead(t *testing.T, name string) string {
 // schema.sql) and the live loader (catalog queries) see the same schema.
 func rwCompareLoaders(t *testing.T, db *pgtest.DB, cfg *config.Config) {
 	t.Helper()
-	offline, err := schema.LoadGlobs(cfg.Schema.Files)
+	offline, err := sqlfile.LoadGlobs(cfg.Schema.Files)
 	if err != nil {
 		t.Fatalf("offline schema: %v", err)
 	}

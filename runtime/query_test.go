@@ -662,7 +662,7 @@ func TestConfiguredAndQuotedAuditSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := schema.LoadGlobs(cfg.Schema.Files)
+	s, err := schema.LoadLive(ctx, db.Pool, schema.LiveOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

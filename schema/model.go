@@ -1,8 +1,8 @@
 // Package schema holds the model of a PostgreSQL schema that Threadline
-// generates capture code for, and loads it either from a live database
-// (catalog queries over pgx) or from SQL files (parsed with pg_query).
-//
-// Both loaders produce the same model for the same DDL; tests assert it.
+// generates capture code for, and loads it from a live database (catalog
+// queries over pgx). Loading it from SQL files needs PostgreSQL's parser,
+// and with it cgo: that loader is package schema/sqlfile, so this package
+// builds with CGO_ENABLED=0.
 package schema
 
 import (
@@ -142,4 +142,23 @@ func (s *Schema) Partitions(parent QualifiedName) []*Table {
 		}
 	}
 	return out
+}
+
+// CatalogSchema is the schema of PostgreSQL's built-in types.
+const CatalogSchema = "pg_catalog"
+
+// MaxDomainDepth bounds domain resolution in both loaders; PostgreSQL
+// cannot build cycles, but renames in arbitrary input can.
+const MaxDomainDepth = 64
+
+// IdentityKind turns the identity code of pg_attribute.attidentity (and of
+// a parsed GENERATED … AS IDENTITY) into Column.Identity's words.
+func IdentityKind(code string) string {
+	switch code {
+	case "a":
+		return "always"
+	case "d":
+		return "by default"
+	}
+	return ""
 }

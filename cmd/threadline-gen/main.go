@@ -32,7 +32,13 @@ import (
 
 	"github.com/threadline-go/threadline/generator"
 	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/schema/sqlfile"
 )
+
+// parser is PostgreSQL's SQL parser, which threadline-gen (unlike the
+// threadline command) is built with: it loads schema.files and checks every
+// generated statement.
+var parser = generator.Parser{LoadGlobs: sqlfile.LoadGlobs, Check: sqlfile.Check}
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "devel"
@@ -146,31 +152,16 @@ func runEnv(ctx context.Context, args []string, stdout, stderr io.Writer, e env)
 		fmt.Fprintf(stderr, "threadline-gen: %v\n", err)
 		return 1
 	}
-	sch, _, err := generator.LoadSchema(ctx, cfg, e.getenv)
-	if err != nil {
-		fmt.Fprintf(stderr, "threadline-gen: %v\n", err)
-		return 1
-	}
-	existing, err := generator.ReadDir(cfg.Migrations.Dir)
-	if err != nil {
-		fmt.Fprintf(stderr, "threadline-gen: %v\n", err)
-		return 1
-	}
-	pkgFiles, err := generator.ReadDir(cfg.Package.Dir)
-	if err != nil {
-		fmt.Fprintf(stderr, "threadline-gen: %v\n", err)
-		return 1
-	}
-	out, err := generator.Generate(generator.Input{Config: cfg, Schema: sch, Now: e.now, Migrations: existing, Package: pkgFiles})
+	res, err := generator.Run(ctx, cfg, generator.Env{Getenv: e.getenv, Now: e.now, Parser: parser})
 	if err != nil {
 		var edited *generator.EditedError
 		if errors.As(err, &edited) {
-			fmt.Fprintf(stderr, "threadline-gen: %s\n", filepath.Join(rel(cfg.Dir, cfg.Migrations.Dir), edited.Path)+strings.TrimPrefix(err.Error(), edited.Path))
-			return 1
+			edited.Dir = rel(cfg.Dir, cfg.Migrations.Dir)
 		}
 		fmt.Fprintf(stderr, "threadline-gen: %v\n", err)
 		return 1
 	}
+	out, existing, pkgFiles := res.Output, res.Input.Migrations, res.Input.Package
 	for _, w := range out.Warnings {
 		fmt.Fprintf(stderr, "threadline-gen: warning: %s\n", w)
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/threadline-go/threadline/generator"
-	"github.com/threadline-go/threadline/schema"
+	"github.com/threadline-go/threadline/internal/dburl"
 )
 
 func doctorFlags(*flag.FlagSet) func(*cli) int {
@@ -46,7 +46,7 @@ func (c *cli) doctor() int {
 			line(false, "database", "%v", err)
 		} else {
 			connected = true
-			line(true, "database", "connected to %s (PostgreSQL %s)", schema.RedactURL(c.url), v)
+			line(true, "database", "connected to %s (PostgreSQL %s)", dburl.Redact(c.url), v)
 		}
 	}
 
@@ -120,19 +120,7 @@ func (c *cli) generatedFilesStale() (string, error) {
 			return c.env.getenv(k)
 		}
 	}
-	sch, _, err := generator.LoadSchema(c.ctx, c.cfg, getenv)
-	if err != nil {
-		return "", err
-	}
-	migs, err := generator.ReadDir(c.cfg.Migrations.Dir)
-	if err != nil {
-		return "", err
-	}
-	pkg, err := generator.ReadDir(c.cfg.Package.Dir)
-	if err != nil {
-		return "", err
-	}
-	out, err := generator.Generate(generator.Input{Config: c.cfg, Schema: sch, Now: time.Now, Migrations: migs, Package: pkg})
+	out, err := generator.Run(c.ctx, c.cfg, generator.Env{Getenv: getenv, Now: time.Now, Parser: parser})
 	if err != nil {
 		var edited *generator.EditedError
 		if errors.As(err, &edited) {

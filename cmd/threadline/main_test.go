@@ -77,7 +77,8 @@ func newProject(t *testing.T, ddl, cfgText string, rowsBeforeCapture ...string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := schema.LoadGlobs(cfg.Schema.Files)
+	db := pgtest.NewDB(t, append([]string{ddl}, rowsBeforeCapture...)...)
+	s, err := schema.LoadLive(context.Background(), db.Pool, schema.LiveOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +92,6 @@ func newProject(t *testing.T, ddl, cfgText string, rowsBeforeCapture ...string) 
 	if err := generator.Write(cfg.Package.Dir, out.Package); err != nil {
 		t.Fatal(err)
 	}
-	db := pgtest.NewDB(t, append([]string{ddl}, rowsBeforeCapture...)...)
 	for _, f := range out.Migrations {
 		if strings.HasSuffix(f.Path, ".up.sql") {
 			db.Exec(t, string(f.Content))

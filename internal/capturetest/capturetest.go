@@ -1,12 +1,11 @@
 // Package capturetest sets up databases with Threadline capture installed,
-// for tests across the repository: it loads DDL offline, generates the
-// capture migration with the real generator, and applies it to a fresh
-// database from pgtest.
+// for tests across the repository: it runs DDL in a fresh database from
+// pgtest, loads the schema from it (live, so no cgo is needed), generates
+// the capture migration with the real generator and applies it.
 package capturetest
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -35,7 +34,7 @@ func Setup(t testing.TB, ddl, tablesYAML string) *pgtest.DB {
 func SetupWith(t testing.TB, ddl, extraYAML, tablesYAML string) *pgtest.DB {
 	t.Helper()
 	db := pgtest.NewDB(t, ddl)
-	up, _ := GenerateWith(t, ddl, extraYAML, tablesYAML)
+	up, _ := generate(t, db, "", extraYAML, tablesYAML)
 	db.Exec(t, up)
 	return db
 }
@@ -52,7 +51,7 @@ func Generate(t testing.TB, ddl, tablesYAML string) (up, down string) {
 func SetupMode(t testing.TB, mode contract.Mode, ddl, tablesYAML string) *pgtest.DB {
 	t.Helper()
 	db := pgtest.NewDB(t, ddl)
-	up, _ := generate(t, mode, ddl, "", tablesYAML)
+	up, _ := generate(t, db, mode, "", tablesYAML)
 	db.Exec(t, up)
 	return db
 }
@@ -60,18 +59,15 @@ func SetupMode(t testing.TB, mode contract.Mode, ddl, tablesYAML string) *pgtest
 // GenerateWith is Generate with extra top-level config YAML.
 func GenerateWith(t testing.TB, ddl, extraYAML, tablesYAML string) (up, down string) {
 	t.Helper()
-	return generate(t, "", ddl, extraYAML, tablesYAML)
+	return generate(t, pgtest.NewDB(t, ddl), "", extraYAML, tablesYAML)
 }
 
 // generate is GenerateWith with every table's capture mode set to mode
 // (unless it is "").
-func generate(t testing.TB, mode contract.Mode, ddl, extraYAML, tablesYAML string) (up, down string) {
+func generate(t testing.TB, db *pgtest.DB, mode contract.Mode, extraYAML, tablesYAML string) (up, down string) {
 	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "schema.sql"), []byte(ddl), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfgText := "version: 1\nschema:\n  files: [schema.sql]\nmigrations:\n  dir: migrations\n  format: plain\n" +
+	cfgText := "version: 1\nschema:\n  database_url: unused\nmigrations:\n  dir: migrations\n  format: plain\n" +
 		"package:\n  dir: audit\n" + extraYAML + "tables:\n" + tablesYAML
 	cfg, err := config.Parse(filepath.Join(dir, "threadline.yaml"), []byte(cfgText), func(string) string { return "" })
 	if err != nil {
@@ -82,7 +78,7 @@ func generate(t testing.TB, mode contract.Mode, ddl, extraYAML, tablesYAML strin
 			tc.Capture = mode
 		}
 	}
-	s, err := schema.LoadGlobs(cfg.Schema.Files)
+	s, err := schema.LoadLive(context.Background(), db.Pool, schema.LiveOptions{ExcludeSchemas: []string{cfg.AuditSchema}})
 	if err != nil {
 		t.Fatalf("schema: %v", err)
 	}

@@ -1,4 +1,4 @@
-package generator
+package sqlfile
 
 import (
 	"strings"
@@ -15,7 +15,7 @@ func TestValidateSQLRejectsBrokenSQL(t *testing.T) {
 		"unclosed": "SELECT 'abc",
 	}
 	for name, sql := range cases {
-		if err := validateSQL([]string{sql}); err == nil || !strings.Contains(err.Error(), "threadline-gen bug") {
+		if err := Check([]string{sql}); err == nil || !strings.Contains(err.Error(), "threadline-gen bug") {
 			t.Errorf("%s: err = %v", name, err)
 		}
 	}
@@ -45,7 +45,7 @@ func TestEveryTemplateParses(t *testing.T) {
 			stmts = append(stmts, u.Drop...)
 		}
 	}
-	if err := validateSQL(stmts); err != nil {
+	if err := Check(stmts); err != nil {
 		t.Fatal(err)
 	}
 }

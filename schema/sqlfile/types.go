@@ -1,13 +1,12 @@
-package schema
+package sqlfile
 
 import (
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
-)
 
-// catalogSchema is the schema of PostgreSQL's built-in types.
-const catalogSchema = "pg_catalog"
+	"github.com/threadline-go/threadline/schema"
+)
 
 // builtinTypes holds the pg_type.typname of every base, range and
 // multirange type in pg_catalog (PostgreSQL 15/16), array types excepted.
@@ -46,7 +45,7 @@ func toSet(words string) map[string]bool {
 // array. Whether the name is an enum or a domain is decided when the model
 // is built, so renames and drops of types apply to columns declared earlier.
 type typeRef struct {
-	QualifiedName
+	schema.QualifiedName
 	array bool
 }
 
@@ -58,36 +57,36 @@ func (l *loader) typeRefOf(tn *pg_query.TypeName, defSchema string) (ref typeRef
 	names := stringsOf(tn.GetNames())
 	ref.array = len(tn.GetArrayBounds()) > 0
 	if len(names) == 0 {
-		ref.QualifiedName = QualifiedName{Schema: catalogSchema, Name: "unknown"}
+		ref.QualifiedName = schema.QualifiedName{Schema: schema.CatalogSchema, Name: "unknown"}
 		return ref, false
 	}
 	name := names[len(names)-1]
 	if len(names) == 1 {
 		if base, ok := serialTypes[name]; ok {
-			ref.QualifiedName = QualifiedName{Schema: catalogSchema, Name: base}
+			ref.QualifiedName = schema.QualifiedName{Schema: schema.CatalogSchema, Name: base}
 			return ref, true
 		}
 		ref.QualifiedName = l.unqualifiedType(name, defSchema, &ref.array)
 		return ref, false
 	}
-	schema := names[len(names)-2]
-	if schema == catalogSchema {
+	nsp := names[len(names)-2]
+	if nsp == schema.CatalogSchema {
 		name = builtinElem(name, &ref.array)
 	}
-	ref.QualifiedName = QualifiedName{Schema: schema, Name: name}
+	ref.QualifiedName = schema.QualifiedName{Schema: nsp, Name: name}
 	return ref, false
 }
 
 // unqualifiedType resolves an unqualified type name the way the default
 // search_path does (pg_catalog, then the schema, then public).
-func (l *loader) unqualifiedType(name, defSchema string, array *bool) QualifiedName {
+func (l *loader) unqualifiedType(name, defSchema string, array *bool) schema.QualifiedName {
 	if elem := builtinElem(name, array); builtinTypes[elem] {
-		return QualifiedName{Schema: catalogSchema, Name: elem}
+		return schema.QualifiedName{Schema: schema.CatalogSchema, Name: elem}
 	}
-	if defSchema != "public" && l.userType(QualifiedName{Schema: defSchema, Name: name}) {
-		return QualifiedName{Schema: defSchema, Name: name}
+	if defSchema != "public" && l.userType(schema.QualifiedName{Schema: defSchema, Name: name}) {
+		return schema.QualifiedName{Schema: defSchema, Name: name}
 	}
-	return QualifiedName{Schema: "public", Name: name}
+	return schema.QualifiedName{Schema: "public", Name: name}
 }
 
 // builtinElem maps the internal array name of a built-in type ("_int4") to
@@ -101,31 +100,27 @@ func builtinElem(name string, array *bool) string {
 }
 
 // userType reports whether q names an enum or domain of the loader.
-func (l *loader) userType(q QualifiedName) bool {
+func (l *loader) userType(q schema.QualifiedName) bool {
 	return l.enums[q] != nil || l.domains[q] != nil
 }
 
-// maxDomainDepth bounds domain resolution; PostgreSQL cannot build cycles
-// but renames in arbitrary input can.
-const maxDomainDepth = 64
-
 // resolve turns a typeRef into the model's Type: domains are resolved to
 // their base type (Domain names the outermost one), enums are flagged.
-func (l *loader) resolve(r typeRef) Type {
+func (l *loader) resolve(r typeRef) schema.Type {
 	return l.resolveDepth(r, 0)
 }
 
-func (l *loader) resolveDepth(r typeRef, depth int) Type {
-	var t Type
+func (l *loader) resolveDepth(r typeRef, depth int) schema.Type {
+	var t schema.Type
 	switch d := l.domains[r.QualifiedName]; {
-	case d != nil && depth < maxDomainDepth:
+	case d != nil && depth < schema.MaxDomainDepth:
 		t = l.resolveDepth(d.base, depth+1)
 		q := d.name
 		t.Domain = &q
 	case l.enums[r.QualifiedName] != nil:
-		t = Type{Schema: r.Schema, Name: r.Name, Enum: true}
+		t = schema.Type{Schema: r.Schema, Name: r.Name, Enum: true}
 	default:
-		t = Type{Schema: r.Schema, Name: r.Name}
+		t = schema.Type{Schema: r.Schema, Name: r.Name}
 	}
 	if r.array {
 		t.ArrayDims = 1
@@ -144,21 +139,21 @@ func stringsOf(nodes []*pg_query.Node) []string {
 
 // qualify turns a parsed name list (name, schema.name or db.schema.name)
 // into a qualified name, defaulting the schema to defSchema.
-func qualify(names []string, defSchema string) QualifiedName {
+func qualify(names []string, defSchema string) schema.QualifiedName {
 	switch len(names) {
 	case 0:
-		return QualifiedName{Schema: defSchema}
+		return schema.QualifiedName{Schema: defSchema}
 	case 1:
-		return QualifiedName{Schema: defSchema, Name: names[0]}
+		return schema.QualifiedName{Schema: defSchema, Name: names[0]}
 	}
-	return QualifiedName{Schema: names[len(names)-2], Name: names[len(names)-1]}
+	return schema.QualifiedName{Schema: names[len(names)-2], Name: names[len(names)-1]}
 }
 
 // relName qualifies a RangeVar, defaulting the schema to defSchema.
-func relName(rv *pg_query.RangeVar, defSchema string) QualifiedName {
+func relName(rv *pg_query.RangeVar, defSchema string) schema.QualifiedName {
 	s := rv.GetSchemaname()
 	if s == "" {
 		s = defSchema
 	}
-	return QualifiedName{Schema: s, Name: rv.GetRelname()}
+	return schema.QualifiedName{Schema: s, Name: rv.GetRelname()}
 }

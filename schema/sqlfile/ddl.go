@@ -1,4 +1,4 @@
-package schema
+package sqlfile
 
 import (
 	"fmt"
@@ -7,30 +7,32 @@ import (
 	"unicode/utf8"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
+
+	"github.com/threadline-go/threadline/schema"
 )
 
 // loader is the in-memory state the offline loader applies DDL to.
 type loader struct {
-	tables  map[QualifiedName]*tableDef
-	enums   map[QualifiedName]*Enum
-	domains map[QualifiedName]*domainDef
+	tables  map[schema.QualifiedName]*tableDef
+	enums   map[schema.QualifiedName]*schema.Enum
+	domains map[schema.QualifiedName]*domainDef
 	// indexes holds named unique indexes on plain columns, keyed by index
 	// name (in the table's schema), for ADD PRIMARY KEY USING INDEX.
-	indexes map[QualifiedName]*indexDef
+	indexes map[schema.QualifiedName]*indexDef
 	// untracked holds tables created with CREATE TABLE AS / SELECT INTO,
 	// whose columns cannot be known without running the query; dropping
 	// them is not an error.
-	untracked map[QualifiedName]bool
+	untracked map[schema.QualifiedName]bool
 }
 
 type tableDef struct {
-	name        QualifiedName
+	name        schema.QualifiedName
 	cols        []*columnDef
 	pk          []string
 	pkName      string
 	partitioned bool
-	parent      *QualifiedName  // partition parent
-	inherits    []QualifiedName // INHERITS parents
+	parent      *schema.QualifiedName  // partition parent
+	inherits    []schema.QualifiedName // INHERITS parents
 }
 
 type columnDef struct {
@@ -44,13 +46,13 @@ type columnDef struct {
 }
 
 type domainDef struct {
-	name    QualifiedName
+	name    schema.QualifiedName
 	base    typeRef
 	notNull bool
 }
 
 type indexDef struct {
-	table QualifiedName
+	table schema.QualifiedName
 	cols  []string
 }
 
@@ -73,12 +75,12 @@ const maxIdentLen = 63
 
 func newLoader() *loader {
 	return &loader{
-		tables:  map[QualifiedName]*tableDef{},
-		enums:   map[QualifiedName]*Enum{},
-		domains: map[QualifiedName]*domainDef{},
-		indexes: map[QualifiedName]*indexDef{},
+		tables:  map[schema.QualifiedName]*tableDef{},
+		enums:   map[schema.QualifiedName]*schema.Enum{},
+		domains: map[schema.QualifiedName]*domainDef{},
+		indexes: map[schema.QualifiedName]*indexDef{},
 
-		untracked: map[QualifiedName]bool{},
+		untracked: map[schema.QualifiedName]bool{},
 	}
 }
 
@@ -280,24 +282,13 @@ func applyColumnConstraints(c *columnDef, cons []*pg_query.Node) *pkSpec {
 			c.notNull = true
 			pk = &pkSpec{keys: []string{c.name}, name: con.GetConname()}
 		case pg_query.ConstrType_CONSTR_IDENTITY:
-			c.identity = identityKind(con.GetGeneratedWhen())
+			c.identity = schema.IdentityKind(con.GetGeneratedWhen())
 			c.notNull = true
 		case pg_query.ConstrType_CONSTR_GENERATED:
 			c.generated = true
 		}
 	}
 	return pk
-}
-
-// identityKind maps pg_attribute.attidentity codes to Column.Identity.
-func identityKind(code string) string {
-	switch code {
-	case "a":
-		return "always"
-	case "d":
-		return "by default"
-	}
-	return ""
 }
 
 // constraintPK returns the primary key a PRIMARY KEY constraint declares.
@@ -340,7 +331,7 @@ func (l *loader) addPrimaryKey(t *tableDef, pk pkSpec, recurse bool) error {
 	}
 	keys, name := pk.keys, pk.name
 	if pk.index != "" {
-		idx := l.indexes[QualifiedName{Schema: t.name.Schema, Name: pk.index}]
+		idx := l.indexes[schema.QualifiedName{Schema: t.name.Schema, Name: pk.index}]
 		if idx == nil || idx.table != t.name {
 			return fmt.Errorf("index %q does not exist or is not a unique index of %s", pk.index, t.name)
 		}
@@ -348,7 +339,7 @@ func (l *loader) addPrimaryKey(t *tableDef, pk pkSpec, recurse bool) error {
 		if name == "" {
 			name = pk.index
 		}
-		delete(l.indexes, QualifiedName{Schema: t.name.Schema, Name: pk.index})
+		delete(l.indexes, schema.QualifiedName{Schema: t.name.Schema, Name: pk.index})
 	}
 	if len(keys) == 0 {
 		return fmt.Errorf("primary key of %q has no columns", t.name.String())
@@ -388,14 +379,14 @@ func (l *loader) addPrimaryKey(t *tableDef, pk pkSpec, recurse bool) error {
 // defaultPKName picks the name PostgreSQL gives an unnamed primary key:
 // "<table>_pkey", the table name clipped to fit 63 bytes, with a number
 // appended while the name is taken.
-func (l *loader) defaultPKName(table QualifiedName) string {
+func (l *loader) defaultPKName(table schema.QualifiedName) string {
 	for i := 0; i < 1000; i++ {
 		label := "pkey"
 		if i > 0 {
 			label += strconv.Itoa(i)
 		}
 		name := makeObjectName(table.Name, label)
-		if !l.relationExists(QualifiedName{Schema: table.Schema, Name: name}) {
+		if !l.relationExists(schema.QualifiedName{Schema: table.Schema, Name: name}) {
 			return name
 		}
 	}
@@ -420,7 +411,7 @@ func clipIdent(s string, n int) string {
 
 // relationExists reports whether q names a table, a primary key index or a
 // tracked unique index.
-func (l *loader) relationExists(q QualifiedName) bool {
+func (l *loader) relationExists(q schema.QualifiedName) bool {
 	if l.tables[q] != nil || l.indexes[q] != nil {
 		return true
 	}
@@ -445,7 +436,7 @@ func (l *loader) createIndex(s *pg_query.IndexStmt, defSchema string) {
 		}
 		idx.cols = append(idx.cols, name)
 	}
-	l.indexes[QualifiedName{Schema: idx.table.Schema, Name: s.GetIdxname()}] = idx
+	l.indexes[schema.QualifiedName{Schema: idx.table.Schema, Name: s.GetIdxname()}] = idx
 }
 
 // parentOf returns the partition parent of t, or nil.
@@ -515,7 +506,7 @@ func (l *loader) createEnum(s *pg_query.CreateEnumStmt, defSchema string) error 
 	if l.userType(q) {
 		return fmt.Errorf("type %q already exists", q.String())
 	}
-	l.enums[q] = &Enum{QualifiedName: q, Labels: stringsOf(s.GetVals())}
+	l.enums[q] = &schema.Enum{QualifiedName: q, Labels: stringsOf(s.GetVals())}
 	return nil
 }
 
@@ -549,7 +540,7 @@ func (l *loader) alterEnum(s *pg_query.AlterEnumStmt, defSchema string) error {
 	return nil
 }
 
-func renameLabel(e *Enum, old, new string) error {
+func renameLabel(e *schema.Enum, old, new string) error {
 	i := slices.Index(e.Labels, old)
 	if i < 0 {
 		return fmt.Errorf("%q is not an existing enum label", old)
@@ -601,31 +592,31 @@ func (l *loader) alterDomain(s *pg_query.AlterDomainStmt, defSchema string) erro
 }
 
 // schema builds the model from the loader state.
-func (l *loader) schema() *Schema {
-	s := &Schema{}
+func (l *loader) schema() *schema.Schema {
+	s := &schema.Schema{}
 	for _, t := range l.tables {
 		s.Tables = append(s.Tables, l.modelTable(t))
 	}
 	for _, e := range l.enums {
-		s.Enums = append(s.Enums, &Enum{QualifiedName: e.QualifiedName, Labels: nilIfEmpty(slices.Clone(e.Labels))})
+		s.Enums = append(s.Enums, &schema.Enum{QualifiedName: e.QualifiedName, Labels: nilIfEmpty(slices.Clone(e.Labels))})
 	}
 	for _, d := range l.domains {
 		base := l.resolve(d.base)
 		base.Domain = nil
-		s.Domains = append(s.Domains, &Domain{QualifiedName: d.name, Base: base, NotNull: d.notNull})
+		s.Domains = append(s.Domains, &schema.Domain{QualifiedName: d.name, Base: base, NotNull: d.notNull})
 	}
 	s.Sort()
 	return s
 }
 
-func (l *loader) modelTable(t *tableDef) *Table {
-	mt := &Table{QualifiedName: t.name, Partitioned: t.partitioned, PrimaryKey: nilIfEmpty(slices.Clone(t.pk))}
+func (l *loader) modelTable(t *tableDef) *schema.Table {
+	mt := &schema.Table{QualifiedName: t.name, Partitioned: t.partitioned, PrimaryKey: nilIfEmpty(slices.Clone(t.pk))}
 	if t.parent != nil {
 		p := *t.parent
 		mt.PartitionOf = &p
 	}
 	for _, c := range t.cols {
-		mt.Columns = append(mt.Columns, &Column{
+		mt.Columns = append(mt.Columns, &schema.Column{
 			Name: c.name, Type: l.resolve(c.typ), NotNull: c.notNull,
 			Generated: c.generated, Identity: c.identity,
 		})

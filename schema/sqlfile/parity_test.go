@@ -1,4 +1,4 @@
-package schema
+package sqlfile
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/threadline-go/threadline/internal/pgtest"
+	"github.com/threadline-go/threadline/schema"
 )
 
 // TestParity applies testdata/parity.sql to a real database and to the
@@ -22,7 +23,7 @@ func TestParity(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := pgtest.NewDB(t, string(sql))
-	live, err := LoadLive(context.Background(), db.Pool, LiveOptions{})
+	live, err := schema.LoadLive(context.Background(), db.Pool, schema.LiveOptions{})
 	if err != nil {
 		t.Fatalf("LoadLive: %v", err)
 	}
@@ -37,7 +38,7 @@ func TestParity(t *testing.T) {
 	// PARTITION, identity added by ALTER TABLE, qualified names, psql
 	// \restrict lines), restored into another database.
 	checkDumpParity(t, "testdata/parity_dump.sql")
-	for name, s := range map[string]*Schema{"live": live, "offline": offline} {
+	for name, s := range map[string]*schema.Schema{"live": live, "offline": offline} {
 		t.Run(name, func(t *testing.T) { checkParityFacts(t, s) })
 	}
 }
@@ -52,7 +53,7 @@ func checkDumpParity(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	db := pgtest.NewDB(t, upSection(string(raw))) // drops the psql meta-commands
-	live, err := LoadLive(context.Background(), db.Pool, LiveOptions{})
+	live, err := schema.LoadLive(context.Background(), db.Pool, schema.LiveOptions{})
 	if err != nil {
 		t.Fatalf("LoadLive(restored dump): %v", err)
 	}
@@ -67,7 +68,7 @@ func checkDumpParity(t *testing.T, path string) {
 
 // diffModels renders the tables, enums and domains that differ as a line
 // diff of their JSON forms.
-func diffModels(t *testing.T, live, offline *Schema) string {
+func diffModels(t *testing.T, live, offline *schema.Schema) string {
 	var b strings.Builder
 	show := func(what string, l, o any) {
 		lj, _ := json.MarshalIndent(l, "", "  ")
@@ -77,11 +78,11 @@ func diffModels(t *testing.T, live, offline *Schema) string {
 			b.WriteString(lineDiff(strings.Split(string(lj), "\n"), strings.Split(string(oj), "\n")))
 		}
 	}
-	names := map[QualifiedName]bool{}
+	names := map[schema.QualifiedName]bool{}
 	for _, tb := range append(slices.Clone(live.Tables), offline.Tables...) {
 		names[tb.QualifiedName] = true
 	}
-	sorted := slices.SortedFunc(maps.Keys(names), func(a, b QualifiedName) int { return strings.Compare(a.String(), b.String()) })
+	sorted := slices.SortedFunc(maps.Keys(names), func(a, b schema.QualifiedName) int { return strings.Compare(a.String(), b.String()) })
 	for _, q := range sorted {
 		show("table "+q.String(), live.Table(q), offline.Table(q))
 	}
@@ -135,9 +136,9 @@ func lineDiff(a, b []string) string {
 	return sb.String()
 }
 
-func qn(s, n string) QualifiedName { return QualifiedName{Schema: s, Name: n} }
+func qn(s, n string) schema.QualifiedName { return schema.QualifiedName{Schema: s, Name: n} }
 
-func mustTable(t *testing.T, s *Schema, q QualifiedName) *Table {
+func mustTable(t *testing.T, s *schema.Schema, q schema.QualifiedName) *schema.Table {
 	t.Helper()
 	tb := s.Table(q)
 	if tb == nil {
@@ -146,7 +147,7 @@ func mustTable(t *testing.T, s *Schema, q QualifiedName) *Table {
 	return tb
 }
 
-func mustColumn(t *testing.T, tb *Table, name string) *Column {
+func mustColumn(t *testing.T, tb *schema.Table, name string) *schema.Column {
 	t.Helper()
 	c := tb.Column(name)
 	if c == nil {
@@ -156,7 +157,7 @@ func mustColumn(t *testing.T, tb *Table, name string) *Column {
 }
 
 // checkParityFacts asserts a few exact facts of the parity fixture.
-func checkParityFacts(t *testing.T, s *Schema) {
+func checkParityFacts(t *testing.T, s *schema.Schema) {
 	if got := mustTable(t, s, qn("public", "memberships")).PrimaryKey; !slices.Equal(got, []string{"b", "a"}) {
 		t.Errorf("memberships PK = %v, want [b a]", got)
 	}
@@ -169,7 +170,7 @@ func checkParityFacts(t *testing.T, s *Schema) {
 	checkPartitions(t, s)
 	checkUserTypes(t, s)
 	checkColumns(t, s)
-	for _, q := range []QualifiedName{
+	for _, q := range []schema.QualifiedName{
 		qn("public", "dropped"), qn("public", "scratch_temp"), qn("scratch", "t"),
 		qn("public", "old_name"), qn("public", "moving"), qn("old_schema", "thing"), qn("public", "user_copy"),
 	} {
@@ -177,7 +178,7 @@ func checkParityFacts(t *testing.T, s *Schema) {
 			t.Errorf("table %s should be absent", q)
 		}
 	}
-	for _, q := range []QualifiedName{
+	for _, q := range []schema.QualifiedName{
 		qn("public", "new_name"), qn("billing", "moving"), qn("new_schema", "thing"), qn("reporting", "daily"),
 		qn("Other Schema", "Mixed Case Table"), qn("public", "with space"), qn("public", "mixedunquoted"),
 		qn("public", "a_table_name_that_is_far_too_long_for_postgres_identifiers_to_k"),
@@ -186,7 +187,7 @@ func checkParityFacts(t *testing.T, s *Schema) {
 	}
 }
 
-func checkPartitions(t *testing.T, s *Schema) {
+func checkPartitions(t *testing.T, s *schema.Schema) {
 	events := mustTable(t, s, qn("public", "events"))
 	if !events.Partitioned || events.PartitionOf != nil {
 		t.Errorf("events: Partitioned %v PartitionOf %v", events.Partitioned, events.PartitionOf)
@@ -221,7 +222,7 @@ func checkPartitions(t *testing.T, s *Schema) {
 	}
 }
 
-func checkUserTypes(t *testing.T, s *Schema) {
+func checkUserTypes(t *testing.T, s *schema.Schema) {
 	mood := s.Enum(qn("public", "mood"))
 	if mood == nil || !slices.Equal(mood.Labels, []string{"sad", "meh", "fine", "happy", "ecstatic", "angry"}) {
 		t.Errorf("mood = %+v", mood)
@@ -229,26 +230,26 @@ func checkUserTypes(t *testing.T, s *Schema) {
 	if s.Enum(qn("billing", "invoice_status")) == nil || s.Enum(qn("billing", "moving_enum")) == nil || s.Enum(qn("public", "gone")) != nil {
 		t.Errorf("enum renames/moves/drops not applied: %+v", s.Enums)
 	}
-	var small *Domain
+	var small *schema.Domain
 	for _, d := range s.Domains {
 		if d.QualifiedName == qn("public", "small_positive") {
 			small = d
 		}
 	}
-	if small == nil || small.Base != (Type{Schema: "pg_catalog", Name: "int4"}) || !small.NotNull {
+	if small == nil || small.Base != (schema.Type{Schema: "pg_catalog", Name: "int4"}) || !small.NotNull {
 		t.Errorf("small_positive = %+v", small)
 	}
 }
 
-func checkColumns(t *testing.T, s *Schema) {
+func checkColumns(t *testing.T, s *schema.Schema) {
 	users := mustTable(t, s, qn("public", "users"))
-	want := map[string]Type{
-		"age":      {Schema: "pg_catalog", Name: "int4", Domain: &QualifiedName{Schema: "public", Name: "small_positive"}},
-		"ages":     {Schema: "pg_catalog", Name: "int4", ArrayDims: 1, Domain: &QualifiedName{Schema: "public", Name: "positive_int"}},
+	want := map[string]schema.Type{
+		"age":      {Schema: "pg_catalog", Name: "int4", Domain: &schema.QualifiedName{Schema: "public", Name: "small_positive"}},
+		"ages":     {Schema: "pg_catalog", Name: "int4", ArrayDims: 1, Domain: &schema.QualifiedName{Schema: "public", Name: "positive_int"}},
 		"moods":    {Schema: "public", Name: "mood", ArrayDims: 1, Enum: true},
-		"feel":     {Schema: "public", Name: "mood", Enum: true, Domain: &QualifiedName{Schema: "public", Name: "mood_d"}},
-		"lucky":    {Schema: "pg_catalog", Name: "int4", ArrayDims: 1, Domain: &QualifiedName{Schema: "public", Name: "int_list"}},
-		"email":    {Schema: "public", Name: "citext", Domain: &QualifiedName{Schema: "public", Name: "email"}},
+		"feel":     {Schema: "public", Name: "mood", Enum: true, Domain: &schema.QualifiedName{Schema: "public", Name: "mood_d"}},
+		"lucky":    {Schema: "pg_catalog", Name: "int4", ArrayDims: 1, Domain: &schema.QualifiedName{Schema: "public", Name: "int_list"}},
+		"email":    {Schema: "public", Name: "citext", Domain: &schema.QualifiedName{Schema: "public", Name: "email"}},
 		"handle":   {Schema: "pg_catalog", Name: "varchar"},
 		"small":    {Schema: "pg_catalog", Name: "numeric"},
 		"id":       {Schema: "pg_catalog", Name: "int8"},
@@ -279,4 +280,27 @@ func checkColumns(t *testing.T, s *Schema) {
 	camel := mustTable(t, s, qn("public", "CamelCase"))
 	mustColumn(t, camel, "select")
 	mustColumn(t, camel, "Display Name")
+}
+
+// TestWithoutSchemasMatchesLiveExclusion checks that filtering the offline
+// model gives what LoadLive gives with ExcludeSchemas.
+func TestWithoutSchemasMatchesLiveExclusion(t *testing.T) {
+	sql := `
+CREATE SCHEMA threadline;
+CREATE TYPE threadline.op AS ENUM ('insert', 'update');
+CREATE DOMAIN threadline.txid AS bigint;
+CREATE TABLE threadline.audit_changes (id bigint PRIMARY KEY, op threadline.op);
+CREATE TABLE public.keep (id int PRIMARY KEY, op threadline.op, t threadline.txid);`
+	db := pgtest.NewDB(t, sql)
+	live, err := schema.LoadLive(context.Background(), db.Pool, schema.LiveOptions{ExcludeSchemas: []string{"threadline"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	offline, err := LoadFiles([]string{writeSQL(t, "x.sql", sql)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := offline.WithoutSchemas("threadline"); !reflect.DeepEqual(live, got) {
+		t.Errorf("models differ:\n%s", diffModels(t, live, got))
+	}
 }

@@ -1,4 +1,4 @@
-package generator
+package sqlfile
 
 import (
 	"fmt"
@@ -7,11 +7,11 @@ import (
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 )
 
-// validateSQL parses every statement with PostgreSQL's own parser
+// Check parses every statement with PostgreSQL's own parser
 // (pg_query), and the body of every PL/pgSQL function with its PL/pgSQL
 // parser. A failure is a bug in the templates, reported with the
 // statement so it can be fixed.
-func validateSQL(stmts []string) error {
+func Check(stmts []string) error {
 	for _, s := range stmts {
 		tree, err := pg_query.Parse(s)
 		if err != nil {

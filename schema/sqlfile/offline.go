@@ -1,4 +1,13 @@
-package schema
+// Package sqlfile loads the schema model (package schema) from SQL files —
+// plain DDL, pg_dump output and the migration files of goose, dbmate, tern,
+// golang-migrate and atlas — by parsing them with PostgreSQL's own parser
+// (pg_query), and checks generated SQL with the same parser (Check).
+//
+// It is the only package of Threadline that needs cgo: everything else,
+// the runtime and the generator included, builds with CGO_ENABLED=0.
+// The live loader (schema.LoadLive) and this one produce the same model
+// for the same DDL; the parity tests here assert it.
+package sqlfile
 
 import (
 	"errors"
@@ -11,6 +20,9 @@ import (
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"github.com/pganalyze/pg_query_go/v5/parser"
+
+	"github.com/threadline-go/threadline/internal/contract"
+	"github.com/threadline-go/threadline/schema"
 )
 
 // PosError is an error at a position of a SQL file. Error renders it as
@@ -36,7 +48,7 @@ func (e *PosError) Error() string {
 // golang-migrate "*.down.sql" files are skipped. Statements that do not
 // shape tables, enums or domains are ignored. Syntax and semantic errors
 // are *PosError values.
-func LoadFiles(paths []string) (*Schema, error) {
+func LoadFiles(paths []string) (*schema.Schema, error) {
 	l := newLoader()
 	for _, p := range paths {
 		data, err := os.ReadFile(p)
@@ -53,7 +65,7 @@ func LoadFiles(paths []string) (*Schema, error) {
 // LoadGlobs expands each pattern with filepath.Glob (matches sorted within
 // a pattern, duplicates dropped) and loads the files with LoadFiles. A
 // pattern that matches nothing is an error.
-func LoadGlobs(patterns []string) (*Schema, error) {
+func LoadGlobs(patterns []string) (*schema.Schema, error) {
 	paths, err := expandGlobs(patterns)
 	if err != nil {
 		return nil, err
@@ -85,7 +97,7 @@ func expandGlobs(patterns []string) ([]string, error) {
 
 // loadFile applies the up part of one file's SQL to the loader.
 func (l *loader) loadFile(path, text string) error {
-	if isDownFile(path) {
+	if contract.IsDownFile(path) {
 		return nil
 	}
 	sql := upSection(text)

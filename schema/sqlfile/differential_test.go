@@ -1,4 +1,4 @@
-package schema
+package sqlfile
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/threadline-go/threadline/internal/pgtest"
+	"github.com/threadline-go/threadline/schema"
 )
 
 // TestDifferentialDDL applies random sequences of ddlPool statements to
@@ -40,7 +41,7 @@ func TestDifferentialDDL(t *testing.T) {
 				t.Fatalf("run %d: PostgreSQL accepted but offline rejected %q: %v\nsequence:\n%s", run, stmt, err, strings.Join(applied, ";\n"))
 			}
 		}
-		live, err := LoadLive(ctx, db.Pool, LiveOptions{})
+		live, err := schema.LoadLive(ctx, db.Pool, schema.LiveOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

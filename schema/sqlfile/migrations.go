@@ -1,21 +1,10 @@
-package schema
+package sqlfile
 
 import (
-	"path/filepath"
 	"strings"
-)
 
-// Migration-tool markers that delimit the "up" part of a migration file.
-const (
-	ternSeparator = "---- create above / drop below ----"
-	dbmateUp      = "-- migrate:up"
-	dbmateDown    = "-- migrate:down"
+	"github.com/threadline-go/threadline/internal/contract"
 )
-
-// isDownFile reports a golang-migrate down migration, which is skipped.
-func isDownFile(path string) bool {
-	return strings.HasSuffix(strings.ToLower(filepath.Base(path)), ".down.sql")
-}
 
 // lineKind classifies a line of a migration file.
 type lineKind int
@@ -33,20 +22,20 @@ const (
 func classify(line string) lineKind {
 	s := strings.TrimSpace(line)
 	switch {
-	case s == ternSeparator:
+	case s == contract.TernSeparator:
 		return ternMarker
-	case strings.HasPrefix(s, dbmateUp):
+	case strings.HasPrefix(s, contract.DbmateUp):
 		return upMarker
-	case strings.HasPrefix(s, dbmateDown):
+	case strings.HasPrefix(s, contract.DbmateDown):
 		return downMarker
 	case len(s) > 1 && s[0] == '\\' && isLetter(s[1]):
 		return psqlCommand
 	}
-	if rest, ok := strings.CutPrefix(s, "-- +goose "); ok {
-		switch strings.ToLower(strings.TrimSpace(rest)) {
-		case "up":
+	if rest, ok := strings.CutPrefix(s, contract.GooseAnnotation); ok {
+		switch word := strings.TrimSpace(rest); {
+		case strings.EqualFold(word, strings.TrimPrefix(contract.GooseUp, contract.GooseAnnotation)):
 			return upMarker
-		case "down":
+		case strings.EqualFold(word, strings.TrimPrefix(contract.GooseDown, contract.GooseAnnotation)):
 			return downMarker
 		}
 	}

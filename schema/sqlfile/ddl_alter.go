@@ -1,10 +1,12 @@
-package schema
+package sqlfile
 
 import (
 	"fmt"
 	"slices"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
+
+	"github.com/threadline-go/threadline/schema"
 )
 
 // relevantCmds are the ALTER TABLE subcommands that change the model. An
@@ -114,7 +116,7 @@ func (l *loader) alterTableCmd(t *tableDef, cmd *pg_query.AlterTableCmd, recurse
 		return l.addInherit(t, cmd.GetDef().GetRangeVar(), defSchema)
 	case pg_query.AlterTableType_AT_DropInherit:
 		p := relName(cmd.GetDef().GetRangeVar(), defSchema)
-		t.inherits = slices.DeleteFunc(t.inherits, func(q QualifiedName) bool { return q == p })
+		t.inherits = slices.DeleteFunc(t.inherits, func(q schema.QualifiedName) bool { return q == p })
 	default:
 		return l.alterColumn(t, cmd, recurse, defSchema)
 	}
@@ -136,7 +138,7 @@ func (l *loader) alterColumn(t *tableDef, cmd *pg_query.AlterTableCmd, recurse b
 	case pg_query.AlterTableType_AT_DropExpression:
 		change = func(c *columnDef) error { c.generated = false; return nil }
 	case pg_query.AlterTableType_AT_AddIdentity:
-		kind := identityKind(cmd.GetDef().GetConstraint().GetGeneratedWhen())
+		kind := schema.IdentityKind(cmd.GetDef().GetConstraint().GetGeneratedWhen())
 		change = func(c *columnDef) error { c.identity, c.notNull = kind, true; return nil }
 		inherited = false
 	case pg_query.AlterTableType_AT_SetIdentity:
@@ -178,7 +180,7 @@ func (l *loader) alterColumn(t *tableDef, cmd *pg_query.AlterTableCmd, recurse b
 func setIdentityKind(opts []*pg_query.Node) string {
 	for _, o := range opts {
 		if d := o.GetDefElem(); d.GetDefname() == "generated" {
-			return identityKind(string(rune(d.GetArg().GetInteger().GetIval())))
+			return schema.IdentityKind(string(rune(d.GetArg().GetInteger().GetIval())))
 		}
 	}
 	return ""
@@ -313,7 +315,7 @@ func (l *loader) addInherit(t *tableDef, rv *pg_query.RangeVar, defSchema string
 	return nil
 }
 
-func (l *loader) existingTable(q QualifiedName) (*tableDef, error) {
+func (l *loader) existingTable(q schema.QualifiedName) (*tableDef, error) {
 	if t := l.tables[q]; t != nil {
 		return t, nil
 	}
@@ -327,7 +329,7 @@ func (l *loader) rename(s *pg_query.RenameStmt, defSchema string) error {
 		// PostgreSQL lets ALTER TABLE rename an index and ALTER INDEX a table.
 		q := relName(s.GetRelation(), defSchema)
 		if t := l.tables[q]; t != nil {
-			return l.moveTable(t, QualifiedName{Schema: q.Schema, Name: s.GetNewname()})
+			return l.moveTable(t, schema.QualifiedName{Schema: q.Schema, Name: s.GetNewname()})
 		}
 		if s.GetRenameType() == pg_query.ObjectType_OBJECT_INDEX || l.relationExists(q) || s.GetMissingOk() {
 			l.renameIndex(q, s.GetNewname())
@@ -350,7 +352,7 @@ func (l *loader) rename(s *pg_query.RenameStmt, defSchema string) error {
 		})
 	case pg_query.ObjectType_OBJECT_TYPE, pg_query.ObjectType_OBJECT_DOMAIN:
 		q := qualify(stringsOf(s.GetObject().GetList().GetItems()), defSchema)
-		return l.moveType(q, QualifiedName{Schema: q.Schema, Name: s.GetNewname()})
+		return l.moveType(q, schema.QualifiedName{Schema: q.Schema, Name: s.GetNewname()})
 	case pg_query.ObjectType_OBJECT_SCHEMA:
 		l.renameSchema(s.GetSubname(), s.GetNewname())
 	}
@@ -403,7 +405,7 @@ func renameIn(names []string, old, new string) {
 
 // moveTable renames t and/or moves it to another schema; references from
 // partitions, inheritance children and indexes follow.
-func (l *loader) moveTable(t *tableDef, to QualifiedName) error {
+func (l *loader) moveTable(t *tableDef, to schema.QualifiedName) error {
 	from := t.name
 	if from == to {
 		return nil
@@ -424,13 +426,13 @@ func (l *loader) moveTable(t *tableDef, to QualifiedName) error {
 		if idx.table == from {
 			idx.table = to
 			delete(l.indexes, q)
-			l.indexes[QualifiedName{Schema: to.Schema, Name: q.Name}] = idx
+			l.indexes[schema.QualifiedName{Schema: to.Schema, Name: q.Name}] = idx
 		}
 	}
 	return nil
 }
 
-func renameRef(refs []QualifiedName, from, to QualifiedName) {
+func renameRef(refs []schema.QualifiedName, from, to schema.QualifiedName) {
 	for i, r := range refs {
 		if r == from {
 			refs[i] = to
@@ -440,8 +442,8 @@ func renameRef(refs []QualifiedName, from, to QualifiedName) {
 
 // renameIndex follows ALTER INDEX … RENAME: renaming a primary key index
 // renames the constraint too.
-func (l *loader) renameIndex(q QualifiedName, newName string) {
-	to := QualifiedName{Schema: q.Schema, Name: newName}
+func (l *loader) renameIndex(q schema.QualifiedName, newName string) {
+	to := schema.QualifiedName{Schema: q.Schema, Name: newName}
 	if idx := l.indexes[q]; idx != nil && l.indexes[to] == nil {
 		delete(l.indexes, q)
 		l.indexes[to] = idx
@@ -456,7 +458,7 @@ func (l *loader) renameIndex(q QualifiedName, newName string) {
 // moveType renames an enum or domain or moves it to another schema;
 // columns and domains declared with it follow. Unknown types (composites,
 // ranges) are ignored.
-func (l *loader) moveType(from, to QualifiedName) error {
+func (l *loader) moveType(from, to schema.QualifiedName) error {
 	if from == to || !l.userType(from) {
 		return nil
 	}
@@ -498,7 +500,7 @@ func (l *loader) renameSchema(from, to string) {
 	if from == to {
 		return
 	}
-	move := func(q QualifiedName) QualifiedName {
+	move := func(q schema.QualifiedName) schema.QualifiedName {
 		if q.Schema == from {
 			q.Schema = to
 		}
@@ -517,8 +519,8 @@ func (l *loader) renameSchema(from, to string) {
 }
 
 // typeNames lists the enums and domains.
-func (l *loader) typeNames() []QualifiedName {
-	var out []QualifiedName
+func (l *loader) typeNames() []schema.QualifiedName {
+	var out []schema.QualifiedName
 	for q := range l.enums {
 		out = append(out, q)
 	}
@@ -533,11 +535,11 @@ func (l *loader) setSchema(s *pg_query.AlterObjectSchemaStmt, defSchema string) 
 	switch s.GetObjectType() {
 	case pg_query.ObjectType_OBJECT_TABLE:
 		return l.withTable(s.GetRelation(), s.GetMissingOk(), defSchema, func(t *tableDef) error {
-			return l.moveTable(t, QualifiedName{Schema: s.GetNewschema(), Name: t.name.Name})
+			return l.moveTable(t, schema.QualifiedName{Schema: s.GetNewschema(), Name: t.name.Name})
 		})
 	case pg_query.ObjectType_OBJECT_TYPE, pg_query.ObjectType_OBJECT_DOMAIN:
 		q := qualify(stringsOf(s.GetObject().GetList().GetItems()), defSchema)
-		return l.moveType(q, QualifiedName{Schema: s.GetNewschema(), Name: q.Name})
+		return l.moveType(q, schema.QualifiedName{Schema: s.GetNewschema(), Name: q.Name})
 	}
 	return nil
 }
@@ -566,7 +568,7 @@ func (l *loader) drop(s *pg_query.DropStmt, defSchema string) error {
 
 // dropTable drops a table with its partitions; inheritance children need
 // CASCADE.
-func (l *loader) dropTable(q QualifiedName, missingOK, cascade bool) error {
+func (l *loader) dropTable(q schema.QualifiedName, missingOK, cascade bool) error {
 	t := l.tables[q]
 	if t == nil {
 		if missingOK || l.untracked[q] {
@@ -588,18 +590,18 @@ func (l *loader) dropTable(q QualifiedName, missingOK, cascade bool) error {
 		}
 	}
 	for _, o := range l.tables {
-		o.inherits = slices.DeleteFunc(o.inherits, func(p QualifiedName) bool { return p == q })
+		o.inherits = slices.DeleteFunc(o.inherits, func(p schema.QualifiedName) bool { return p == q })
 	}
 	return nil
 }
 
 // dropType drops an enum or domain; with CASCADE, the columns and domains
 // using it go too. Unknown types are ignored (composites, ranges…).
-func (l *loader) dropType(q QualifiedName, cascade bool) error {
+func (l *loader) dropType(q schema.QualifiedName, cascade bool) error {
 	if !l.userType(q) {
 		return nil
 	}
-	var usedBy []QualifiedName
+	var usedBy []schema.QualifiedName
 	for _, d := range l.domains {
 		if d.base.QualifiedName == q {
 			usedBy = append(usedBy, d.name)
@@ -634,7 +636,7 @@ func (l *loader) dropType(q QualifiedName, cascade bool) error {
 // dropSchema drops the tables and types of a schema; a non-empty schema
 // needs CASCADE. Schemas themselves are not tracked.
 func (l *loader) dropSchema(name string, cascade bool) error {
-	var tables, types []QualifiedName
+	var tables, types []schema.QualifiedName
 	for q := range l.tables {
 		if q.Schema == name {
 			tables = append(tables, q)

@@ -1,4 +1,4 @@
-package schema
+package sqlfile
 
 import (
 	"errors"
@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/threadline-go/threadline/schema"
 )
 
 func TestMigrationFormats(t *testing.T) {
@@ -40,7 +42,7 @@ func TestMigrationFormats(t *testing.T) {
 	}
 }
 
-func tableNames(s *Schema) []string {
+func tableNames(s *schema.Schema) []string {
 	var out []string
 	for _, t := range s.Tables {
 		out = append(out, t.QualifiedName.String())
@@ -205,11 +207,11 @@ DROP TYPE IF EXISTS e, not_a_type;
 		t.Errorf("p1 PK = %v, want dropped with the parent's", pk)
 	}
 	u := s.Table(qn("public", "u"))
-	want := Type{Schema: "public", Name: "e2", ArrayDims: 1, Enum: true, Domain: &QualifiedName{Schema: "public", Name: "d"}}
+	want := schema.Type{Schema: "public", Name: "e2", ArrayDims: 1, Enum: true, Domain: &schema.QualifiedName{Schema: "public", Name: "d"}}
 	if got := u.Column("d").Type; !reflect.DeepEqual(got, want) {
 		t.Errorf("u.d = %+v, want %+v", got, want)
 	}
-	if got := u.Column("e").Type; got != (Type{Schema: "public", Name: "e2", Enum: true}) {
+	if got := u.Column("e").Type; got != (schema.Type{Schema: "public", Name: "e2", Enum: true}) {
 		t.Errorf("u.e = %+v", got)
 	}
 }
