@@ -583,7 +583,7 @@ func (g *goGen) tableFile(t *goTable) *jen.File {
 	f := g.newFile()
 	c := t.capture
 	tq := commentName(c.Table.String())
-	tableText := quoteTablePart(c.Table.Schema) + "." + quoteTablePart(c.Table.Name)
+	tableText := c.Table.Text()
 
 	// The table constant.
 	addComment(f, fmt.Sprintf("%s names the audited table %s for threadline.Filter.Table and", t.tableConst, tq),
@@ -827,15 +827,4 @@ func fieldDoc(f *goField) string {
 		s += ", " + strings.Join(notes, ", ")
 	}
 	return s + ")."
-}
-
-// quoteTablePart quotes one part of a table name in the form
-// threadline.Filter.Table reads (the runtime's QuoteTablePart; the
-// generator does not import the runtime): double quotes, inner quotes
-// doubled, only when the part holds a dot or a double quote.
-func quoteTablePart(s string) string {
-	if !strings.ContainsAny(s, `."`) {
-		return s
-	}
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }

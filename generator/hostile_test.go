@@ -55,7 +55,7 @@ type htable struct {
 
 func (t htable) q() schema.QualifiedName { return schema.QualifiedName{Schema: t.schema, Name: t.name} }
 
-func (t htable) ident() string { return sqltemplates.QuoteQualified(t.q()) }
+func (t htable) ident() string { return t.q().Quoted() }
 
 // jsonString quotes s as a YAML double-quoted scalar (which is also a JSON
 // string): every rune outside printable ASCII is escaped (\uXXXX or
@@ -599,7 +599,7 @@ func FuzzQuoting(f *testing.F) {
 		}
 		lit := sqltemplates.QuoteLiteral(s)
 		sql := "SELECT " + lit + " AS " + sqltemplates.QuoteIdent(s+"c") + " FROM " +
-			sqltemplates.QuoteQualified(schema.QualifiedName{Schema: s + "s", Name: s + "t"})
+			schema.QualifiedName{Schema: s + "s", Name: s + "t"}.Quoted()
 		res, err := pg_query.Parse(sql)
 		if err != nil {
 			t.Fatalf("%s: %v", sql, err)

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/internal/pgtest"
 	"github.com/threadline-go/threadline/schema"
 	"github.com/threadline-go/threadline/schema/sqlfile"
@@ -429,7 +430,7 @@ func rwTables(t *testing.T, db *pgtest.DB, cfg *config.Config) []*rwTable {
 	for _, tc := range cfg.Tables {
 		q := tc.Qualified()
 		tb := &rwTable{
-			q: q, ident: sqltemplates.QuoteQualified(q), cfg: tc,
+			q: q, ident: q.Quoted(), cfg: tc,
 			exclude: rwSet(tc.Exclude), mask: rwSet(tc.Mask), except: rwSet(tc.ExceptColumns),
 			inserted: map[string]bool{},
 		}
@@ -575,12 +576,12 @@ func rwCheckTriggers(t *testing.T, db *pgtest.DB, tables []*rwTable) {
 	want := map[string][]string{}
 	for _, tb := range tables {
 		fn := "threadline." + sqltemplates.FunctionName(tb.q)
-		names := []string{sqltemplates.TriggerDelete, sqltemplates.TriggerInsert, sqltemplates.TriggerTruncate, sqltemplates.TriggerUpdate}
+		names := []string{contract.TriggerDelete, contract.TriggerInsert, contract.TriggerTruncate, contract.TriggerUpdate}
 		if tb.partitioned {
 			// A row-level trigger on the parent, cloned by PostgreSQL to
 			// every partition; truncate triggers on the parent and on each
 			// partition.
-			names = []string{sqltemplates.TriggerRow, sqltemplates.TriggerTruncate}
+			names = []string{contract.TriggerRow, contract.TriggerTruncate}
 			if len(tb.partitions) == 0 {
 				t.Errorf("%s: partitioned table without partitions", tb.q)
 			}

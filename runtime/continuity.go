@@ -96,7 +96,7 @@ func (a Audit) Continuity(ctx context.Context, db DBTX, tables []ContinuityTable
 		if err != nil {
 			return nil, wrap(err, "continuity")
 		}
-		tc := TableContinuity{Table: tn.String()}
+		tc := TableContinuity{Table: tn.Text()}
 		c := status[tc.Table]
 		tc.Capture, tc.Ready = c.Status, c.Status == CoverageCovered
 		if c.Status == CoverageMissing {
@@ -113,9 +113,6 @@ func (a Audit) Continuity(ctx context.Context, db DBTX, tables []ContinuityTable
 	return out, nil
 }
 
-// relation returns the quoted qualified name of a table.
-func (t tableName) relation() string { return pgx.Identifier{t.Schema, t.Name}.Sanitize() }
-
 // primaryKey reads the primary key columns of t, in key order.
 func primaryKey(ctx context.Context, db DBTX, t tableName) ([]string, error) {
 	var key []string
@@ -123,7 +120,7 @@ func primaryKey(ctx context.Context, db DBTX, t tableName) ([]string, error) {
 FROM pg_catalog.pg_index AS i
 CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
 JOIN pg_catalog.pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-WHERE i.indrelid = $1::regclass AND i.indisprimary`, t.relation()).Scan(&key)
+WHERE i.indrelid = $1::regclass AND i.indisprimary`, t.Quoted()).Scan(&key)
 	if err != nil {
 		return nil, fmt.Errorf("read the primary key: %w", err)
 	}
@@ -141,7 +138,7 @@ func keyExpr(key []string, j string) string {
 }
 
 func (a Audit) continuity(ctx context.Context, db DBTX, tn tableName, key []string, opts ContinuityOptions, tc *TableContinuity) error {
-	rel := tn.relation()
+	rel := tn.Quoted()
 	if len(key) == 0 {
 		var err error
 		if key, err = primaryKey(ctx, db, tn); err != nil {
@@ -310,7 +307,7 @@ func (a Audit) Baseline(ctx context.Context, db DBTX, spec BaselineSpec) (Baseli
 	if err != nil {
 		return BaselineResult{}, wrap(err, "baseline")
 	}
-	res := BaselineResult{Table: tn.String(), Label: strings.TrimSpace(spec.Label)}
+	res := BaselineResult{Table: tn.Text(), Label: strings.TrimSpace(spec.Label)}
 	if res.Label == "" {
 		return res, fmt.Errorf("%w: a label is required", ErrInvalidBaseline)
 	}
@@ -338,7 +335,7 @@ func (a Audit) Baseline(ctx context.Context, db DBTX, spec BaselineSpec) (Baseli
 	}
 	res.TakenAt = res.TakenAt.UTC()
 
-	rel := tn.relation()
+	rel := tn.Quoted()
 	cols := make([]string, len(key))
 	for i, k := range key {
 		cols[i] = pgx.Identifier{k}.Sanitize()

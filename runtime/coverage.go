@@ -7,38 +7,9 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/threadline-go/threadline/internal/contract"
 )
-
-// Names the generator gives capture objects. They are repeated here
-// because the runtime must not import the generator's packages (which
-// need cgo); a test checks that they match package sqltemplates.
-const (
-	triggerInsert   = "threadline_capture_insert"
-	triggerUpdate   = "threadline_capture_update"
-	triggerDelete   = "threadline_capture_delete"
-	triggerRow      = "threadline_capture_row"
-	triggerTruncate = "threadline_capture_truncate"
-	// captureCommentPrefix starts the comment on every capture function;
-	// "; fingerprint sha256:…" ends it.
-	captureCommentPrefix = "threadline capture for "
-)
-
-// CaptureTriggerNames lists the names of the triggers Threadline installs.
-var CaptureTriggerNames = []string{triggerInsert, triggerUpdate, triggerDelete, triggerRow, triggerTruncate}
-
-// CaptureFingerprint extracts the fingerprint ("sha256:…") from the
-// comment of a capture function, or returns "" when the comment is not
-// Threadline's.
-func CaptureFingerprint(comment string) string {
-	if !strings.HasPrefix(comment, captureCommentPrefix) {
-		return ""
-	}
-	i := strings.LastIndex(comment, "; fingerprint ")
-	if i < 0 {
-		return ""
-	}
-	return comment[i+len("; fingerprint "):]
-}
 
 // CoverageStatus is the capture state of one table.
 type CoverageStatus string
@@ -258,7 +229,7 @@ WHERE c.relkind IN ('r', 'p')
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend AS d
       WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
 GROUP BY c.oid, n.nspname, c.relname, c.relispartition, rn.nspname, r.relname
-ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`, r.Schema, CaptureTriggerNames)
+ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`, r.Schema, contract.TriggerNames)
 	if err != nil {
 		return r, wrap(err, "coverage: read the catalog")
 	}
@@ -273,16 +244,16 @@ ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`, r.Schema, CaptureTrigger
 			return r, wrap(err, "coverage: read the catalog")
 		}
 		tn := tableName{Schema: tc.Schema, Name: tc.Name}
-		tc.Table = tn.String()
+		tc.Table = tn.Text()
 		if partition {
-			tc.PartitionOf = tableName{Schema: rootSchema, Name: rootName}.String()
+			tc.PartitionOf = tableName{Schema: rootSchema, Name: rootName}.Text()
 		}
 		for i, name := range names {
 			tc.Triggers = append(tc.Triggers, CaptureTrigger{Name: name, Enabled: enabled[i] != "D" && enabled[i] != "R"})
 		}
 		if len(funcs) > 0 {
 			tc.Function = funcs[0]
-			tc.Fingerprint = CaptureFingerprint(comments[0])
+			tc.Fingerprint = contract.ParseFingerprint(comments[0])
 			for i := range funcs {
 				if funcs[i] != funcs[0] {
 					tc.Detail = fmt.Sprintf("triggers call different functions (%s, %s)", funcs[0], funcs[i])
@@ -330,7 +301,7 @@ ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`, r.Schema, CaptureTrigger
 	})
 	for _, tn := range missing {
 		r.Tables = append(r.Tables, TableCoverage{
-			Table: tn.String(), Schema: tn.Schema, Name: tn.Name, Status: CoverageMissing, Expected: true,
+			Table: tn.Text(), Schema: tn.Schema, Name: tn.Name, Status: CoverageMissing, Expected: true,
 			ExpectedFingerprint: want[tn].fingerprint, Detail: "no such table",
 		})
 	}
@@ -384,9 +355,9 @@ func tableStatus(t *TableCoverage) {
 		t.Status, t.Detail = CoverageDisabled, "disabled: "+off
 		return
 	}
-	want := []string{triggerInsert, triggerUpdate, triggerDelete, triggerTruncate}
-	if hasTrigger(t.Triggers, triggerRow) {
-		want = []string{triggerRow, triggerTruncate}
+	want := contract.Triggers(contract.ModeStatement)
+	if hasTrigger(t.Triggers, contract.TriggerRow) {
+		want = contract.Triggers(contract.ModeRow)
 	}
 	if miss := missingTriggers(t.Triggers, want); miss != "" {
 		t.Status, t.Detail = CoverageStale, "missing trigger: "+miss
@@ -415,8 +386,8 @@ func partitionStatus(t *TableCoverage, root TableCoverage) {
 		t.Status, t.Detail = root.Status, "partition of "+root.Table+" ("+string(root.Status)+")"
 	case disabledTriggers(t.Triggers) != "":
 		t.Status, t.Detail = CoverageDisabled, "disabled on the partition: "+disabledTriggers(t.Triggers)
-	case missingTriggers(t.Triggers, []string{triggerRow, triggerTruncate}) != "":
-		t.Status, t.Detail = CoverageStale, "missing trigger on the partition: "+missingTriggers(t.Triggers, []string{triggerRow, triggerTruncate})
+	case missingTriggers(t.Triggers, contract.Triggers(contract.ModeRow)) != "":
+		t.Status, t.Detail = CoverageStale, "missing trigger on the partition: "+missingTriggers(t.Triggers, contract.Triggers(contract.ModeRow))
 	default:
 		t.Status, t.Detail = CoverageCovered, "captured by "+root.Table
 	}

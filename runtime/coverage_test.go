@@ -200,10 +200,3 @@ func TestCoverageOtherAuditSchemaAndSimilarNames(t *testing.T) {
 	opsEqual(t, "tables", statuses(r), []string{"public.a%b uncovered !", "public.aZZb uncovered"})
 	opsEqual(t, "schema", r.Schema, "audit")
 }
-
-func TestCaptureNamesMatchTheGenerator(t *testing.T) {
-	opsEqual(t, "trigger names", threadline.CaptureTriggerNames, sqltemplates.TriggerNames)
-	comment := sqltemplates.CommentPrefix + "public.users; fingerprint sha256:0123"
-	opsEqual(t, "fingerprint", threadline.CaptureFingerprint(comment), sqltemplates.ParseFingerprint(comment))
-	opsEqual(t, "foreign comment", threadline.CaptureFingerprint("something else"), "")
-}

@@ -5,6 +5,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/threadline-go/threadline/internal/contract"
 )
 
 // DBTX is what the investigation functions need from a database handle.
@@ -16,7 +18,7 @@ type DBTX interface {
 }
 
 // DefaultSchema is the audit schema used when none is configured.
-const DefaultSchema = "threadline"
+const DefaultSchema = contract.DefaultAuditSchema
 
 // Audit names the audit schema that the investigation and maintenance
 // operations read. The zero value uses DefaultSchema.
@@ -31,5 +33,5 @@ func (a Audit) schema() string {
 	if s == "" {
 		s = DefaultSchema
 	}
-	return pgx.Identifier{s}.Sanitize()
+	return contract.QuoteIdent(s)
 }

@@ -63,7 +63,7 @@ func (c *cli) continuity(a continuityArgs) int {
 	}
 	var specs []threadline.ContinuityTable
 	for _, t := range tables {
-		spec := threadline.ContinuityTable{Table: tableKey(t.Qualified())}
+		spec := threadline.ContinuityTable{Table: t.Qualified().Text()}
 		if capt, ok := res.captures[t.Qualified()]; ok {
 			spec.Key = capt.Key
 		}
@@ -84,11 +84,11 @@ func (c *cli) continuity(a continuityArgs) int {
 		for i, t := range tables {
 			capt, ok := res.captures[t.Qualified()]
 			if !ok || !report[i].Exists {
-				return c.fail("baseline of %s: the table does not match threadline.yaml: %s", t.Qualified(), res.problems[tableKey(t.Qualified())])
+				return c.fail("baseline of %s: the table does not match threadline.yaml: %s", t.Qualified(), res.problems[t.Qualified().Text()])
 			}
 			p := newProgress(c.stderr, c.env.terminal(c.stderr))
 			b, err := c.audit().Baseline(c.ctx, c.pool, threadline.BaselineSpec{
-				Table: tableKey(capt.Table), Key: capt.Key, Exclude: capt.Exclude, Mask: capt.Mask, Placeholder: capt.Placeholder,
+				Table: capt.Table.Text(), Key: capt.Key, Exclude: capt.Exclude, Mask: capt.Mask, Placeholder: capt.Placeholder,
 				Label: label, BatchSize: a.batchSize,
 				Progress: func(n int64) { p.draw(fmt.Sprintf("baseline of %s: %d rows", capt.Table, n)) },
 			})

@@ -22,20 +22,15 @@ func coverageFlags(fs *flag.FlagSet) func(*cli) int {
 	return func(c *cli) int { return c.coverage(*asJSON) }
 }
 
-// tableKey renders q in Filter.Table form, the form reports use.
-func tableKey(q schema.QualifiedName) string {
-	return threadline.QuoteTablePart(q.Schema) + "." + threadline.QuoteTablePart(q.Name)
-}
-
 // resolved is what the current config and live schema say about the
 // configured tables.
 type resolved struct {
 	// captures of the tables that resolve, by table.
 	captures map[schema.QualifiedName]sqltemplates.Capture
-	// fingerprints the generator would install, by tableKey.
+	// fingerprints the generator would install, in Filter.Table form.
 	fingerprints map[string]string
 	// problems of tables that no longer resolve (dropped table, column
-	// named in the config gone), by tableKey.
+	// named in the config gone), in Filter.Table form.
 	problems map[string]string
 }
 
@@ -53,22 +48,20 @@ func (c *cli) resolve() (resolved, error) {
 		return r, err
 	}
 	for _, t := range c.cfg.Tables {
-		one := *c.cfg
-		one.Tables = []*config.Table{t}
-		key := tableKey(t.Qualified())
-		caps, err := generator.Resolve(&one, s)
+		key := t.Qualified().Text()
+		capture, err := generator.ResolveTable(c.cfg, t, s)
 		if err != nil {
 			r.problems[key] = err.Error()
 			r.fingerprints[key] = unresolvable
 			continue
 		}
-		u, err := sqltemplates.CaptureUnit(caps[0])
+		u, err := sqltemplates.CaptureUnit(capture)
 		if err != nil {
 			r.problems[key] = err.Error()
 			r.fingerprints[key] = unresolvable
 			continue
 		}
-		r.captures[t.Qualified()] = caps[0]
+		r.captures[t.Qualified()] = capture
 		r.fingerprints[key] = u.Fingerprint
 	}
 	return r, nil
@@ -89,7 +82,7 @@ func (c *cli) checkCoverage() (threadline.CoverageReport, resolved, error) {
 		if err != nil {
 			return threadline.CoverageReport{}, res, config.Errorf(n.Pos, "%v", err)
 		}
-		expected[tableKey(q)] = res.fingerprints[tableKey(q)]
+		expected[q.Text()] = res.fingerprints[q.Text()]
 	}
 	rep, err := c.audit().Coverage(c.ctx, c.pool, expected, threadline.WithFingerprints(res.fingerprints))
 	if err != nil {

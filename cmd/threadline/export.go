@@ -179,7 +179,7 @@ func (c *cli) checkExportTable(table string) error {
 		if t.Qualified() == q {
 			return nil
 		}
-		audited = append(audited, tableKey(t.Qualified()))
+		audited = append(audited, t.Qualified().Text())
 	}
 	var captured bool
 	err = c.pool.QueryRow(c.ctx, "SELECT EXISTS (SELECT FROM "+sqltemplates.QuoteIdent(c.cfg.AuditSchema)+
@@ -195,7 +195,7 @@ func (c *cli) checkExportTable(table string) error {
 		audited = []string{"none (threadline.yaml lists no tables)"}
 	}
 	return fmt.Errorf("-table %s: %s is not an audited table and has no captured changes; audited tables: %s",
-		table, tableKey(q), strings.Join(audited, ", "))
+		table, q.Text(), strings.Join(audited, ", "))
 }
 
 // plural renders n and the noun, in the plural unless n is 1 ("1

@@ -241,10 +241,10 @@ func (r Retention) Window() time.Duration {
 }
 
 // DefaultMaskPlaceholder is used when a table sets no mask_placeholder.
-const DefaultMaskPlaceholder = "[REDACTED]"
+const DefaultMaskPlaceholder = contract.DefaultMaskPlaceholder
 
 // DefaultAuditSchema is used when audit_schema is not set.
-const DefaultAuditSchema = "threadline"
+const DefaultAuditSchema = contract.DefaultAuditSchema
 
 // Retention defaults, limits and other validation limits.
 const (
