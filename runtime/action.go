@@ -148,7 +148,27 @@ func RecordAction(ctx context.Context, tx pgx.Tx, name string, opts ...ActionOpt
 // already has an action (ErrActionAlreadyRecorded). Nothing is written
 // when an error is returned, except for a database error, after which the
 // transaction is aborted anyway.
+//
+// The call is reported to a.Hooks.ActionRecorded, on success and on
+// failure.
 func (a Audit) RecordAction(ctx context.Context, tx pgx.Tx, name string, opts ...ActionOption) (Action, error) {
+	start := time.Now()
+	act, err := a.recordAction(ctx, tx, name, opts...)
+	if a.Hooks.ActionRecorded != nil {
+		e := ActionRecordedEvent{
+			Name: name, Status: act.Status, Verb: act.Verb, Category: act.Category,
+			ActionID: act.ID, TransactionID: act.TransactionID,
+			Start: start, Duration: time.Since(start), Err: err,
+		}
+		if act.Actor != nil {
+			e.ActorKind = act.Actor.Kind
+		}
+		a.Hooks.ActionRecorded(ctx, e)
+	}
+	return act, err
+}
+
+func (a Audit) recordAction(ctx context.Context, tx pgx.Tx, name string, opts ...ActionOption) (Action, error) {
 	if tx == nil || isNilPointer(tx) {
 		return Action{}, wrap(ErrNotInTransaction, "record action %q", name)
 	}

@@ -127,7 +127,6 @@ type CoverageOption func(*coverageConfig)
 
 type coverageConfig struct {
 	fingerprints map[string]string
-	hooks        Hooks
 }
 
 // WithFingerprints gives expected fingerprints for tables that are not in
@@ -136,11 +135,6 @@ type coverageConfig struct {
 // Filter.Table.
 func WithFingerprints(m map[string]string) CoverageOption {
 	return func(c *coverageConfig) { c.fingerprints = m }
-}
-
-// WithCoverageHooks reports the check to h.CoverageChecked.
-func WithCoverageHooks(h Hooks) CoverageOption {
-	return func(c *coverageConfig) { c.hooks = h }
 }
 
 // Coverage reports the capture state of every user table (see
@@ -174,7 +168,7 @@ func (a Audit) Coverage(ctx context.Context, db DBTX, expected map[string]string
 	for _, v := range r.Violations {
 		e.Violations = append(e.Violations, v.Table)
 	}
-	call(ctx, cfg.hooks.CoverageChecked, e)
+	call(ctx, a.Hooks.CoverageChecked, e)
 	return r, err
 }
 

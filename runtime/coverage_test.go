@@ -111,9 +111,9 @@ func TestCoverageStatuses(t *testing.T) {
 	}
 	expected["billing.invoices"] = drifted["billing.invoices"]
 	var ev threadline.CoverageCheckedEvent
-	r, err = a.Coverage(ctx, db.Pool, expected, threadline.WithCoverageHooks(threadline.Hooks{
-		CoverageChecked: func(_ context.Context, e threadline.CoverageCheckedEvent) { ev = e },
-	}))
+	hooked := a
+	hooked.Hooks.CoverageChecked = func(_ context.Context, e threadline.CoverageCheckedEvent) { ev = e }
+	r, err = hooked.Coverage(ctx, db.Pool, expected)
 	if err != nil {
 		t.Fatal(err)
 	}

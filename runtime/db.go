@@ -21,10 +21,15 @@ type DBTX interface {
 const DefaultSchema = contract.DefaultAuditSchema
 
 // Audit names the audit schema that the investigation and maintenance
-// operations read. The zero value uses DefaultSchema.
+// operations read, and the hooks they report to. The zero value uses
+// DefaultSchema and reports to no hook.
 type Audit struct {
 	// Schema is the audit schema (audit_schema in threadline.yaml).
 	Schema string
+	// Hooks observe every operation of this Audit that reports an event
+	// (RecordAction, Export, Coverage, Purge, PurgePlan): set them once
+	// here, not per call.
+	Hooks Hooks
 }
 
 // schema returns the quoted audit schema name.

@@ -100,8 +100,6 @@ type ExportOptions struct {
 	// Progress, when set, is called with the number of changes written so
 	// far, at most once every ProgressEvery changes and once at the end.
 	Progress func(rows int64)
-	// Hooks receive ExportFinished.
-	Hooks Hooks
 }
 
 // ProgressEvery is how many changes Export writes between two
@@ -151,7 +149,7 @@ type ExportResult struct {
 func (a Audit) Export(ctx context.Context, db DBTX, w io.Writer, format ExportFormat, f Filter, opts ExportOptions) (ExportResult, error) {
 	start := time.Now()
 	res, err := a.export(ctx, db, w, format, f, opts)
-	call(ctx, opts.Hooks.ExportFinished, ExportFinishedEvent{
+	call(ctx, a.Hooks.ExportFinished, ExportFinishedEvent{
 		Schema: a.schemaName(), Format: format, Rows: res.Rows, Truncated: res.Truncated, Bytes: res.Bytes,
 		Table: f.Table, Start: start, Duration: time.Since(start), Err: err,
 	})

@@ -530,10 +530,14 @@ func TestExportProgressAndHook(t *testing.T) {
 	db.Exec(t, `INSERT INTO people (id, name) SELECT g, 'p' || g FROM generate_series(1, 2500) AS g`)
 	var calls []int64
 	var ev threadline.ExportFinishedEvent
-	_, res := exportTo(t, db, threadline.ExportCSV, threadline.Filter{Table: "people"}, threadline.ExportOptions{
+	a := threadline.Audit{Hooks: threadline.Hooks{ExportFinished: func(_ context.Context, e threadline.ExportFinishedEvent) { ev = e }}}
+	var out bytes.Buffer
+	res, err := a.Export(context.Background(), db.Pool, &out, threadline.ExportCSV, threadline.Filter{Table: "people"}, threadline.ExportOptions{
 		Progress: func(n int64) { calls = append(calls, n) },
-		Hooks:    threadline.Hooks{ExportFinished: func(_ context.Context, e threadline.ExportFinishedEvent) { ev = e }},
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	opsEqual(t, "progress", calls, []int64{1000, 2000, 2500})
 	opsEqual(t, "event", [6]any{ev.Format, ev.Rows, ev.Truncated, ev.Bytes, ev.Table, ev.Err}, [6]any{threadline.ExportCSV, int64(2500), false, res.Bytes, "people", error(nil)})
 }

@@ -499,7 +499,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	defer slog.SetDefault(prev)
 	hooks := threadline.SlogHooks(logger)
 	var errs []string
-	a := threadline.Audit{}
+	a := threadline.Audit{Hooks: hooks}
 
 	steps := []func(tx pgx.Tx) error{
 		func(tx pgx.Tx) error {
@@ -507,7 +507,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			_, err = a.RecordActionWithHooks(ctx, tx, hooks, "user.create", threadline.WithReason("signup"))
+			_, err = a.RecordAction(ctx, tx, "user.create", threadline.WithReason("signup"))
 			return err
 		},
 		func(tx pgx.Tx) error {
@@ -579,7 +579,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	keep(a.Timeline(ctx, db.Pool, threadline.Filter{CorrelationID: "corr-0"}))
 	for _, format := range []threadline.ExportFormat{threadline.ExportCSV, threadline.ExportJSON, threadline.ExportNDJSON} {
 		var out bytes.Buffer
-		res, err := a.Export(ctx, db.Pool, &out, format, threadline.Filter{}, threadline.ExportOptions{Hooks: hooks})
+		res, err := a.Export(ctx, db.Pool, &out, format, threadline.Filter{}, threadline.ExportOptions{})
 		keep(res, err)
 		results = append(results, out.String())
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // Hooks observe Threadline's operations, for metrics, traces and logs.
@@ -16,13 +14,11 @@ import (
 // Events carry counts, durations, table names, formats and error values,
 // never captured column values (so never an excluded or masked value).
 //
-// Pass hooks in the options of the operations that report them:
-// ExportOptions.Hooks, PurgeOptions.Hooks, WithCoverageHooks,
-// ContinuityOptions.Hooks, and Audit.RecordActionWithHooks. SlogHooks
-// logs every event; the contrib/otel module turns them into OpenTelemetry
-// metrics and spans; JoinHooks combines several.
+// Set them once, on Audit.Hooks: every operation of that Audit reports to
+// them. SlogHooks logs every event; the contrib/otel module turns them
+// into OpenTelemetry metrics and spans; JoinHooks combines several.
 type Hooks struct {
-	// ActionRecorded is called after RecordActionWithHooks.
+	// ActionRecorded is called after RecordAction.
 	ActionRecorded func(context.Context, ActionRecordedEvent)
 	// CoverageChecked is called after Coverage.
 	CoverageChecked func(context.Context, CoverageCheckedEvent)
@@ -35,7 +31,7 @@ type Hooks struct {
 	ExportFinished func(context.Context, ExportFinishedEvent)
 }
 
-// ActionRecordedEvent describes one RecordActionWithHooks call.
+// ActionRecordedEvent describes one RecordAction call.
 type ActionRecordedEvent struct {
 	// Name, Status, Verb and Category of the action ("" when failed
 	// before the database answered, except Name).
@@ -229,21 +225,4 @@ func withErr(attrs []slog.Attr, err error) []slog.Attr {
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
 	return attrs
-}
-
-// RecordActionWithHooks is Audit.RecordAction followed by
-// h.ActionRecorded (called on success and on failure).
-func (a Audit) RecordActionWithHooks(ctx context.Context, tx pgx.Tx, h Hooks, name string, opts ...ActionOption) (Action, error) {
-	start := time.Now()
-	act, err := a.RecordAction(ctx, tx, name, opts...)
-	e := ActionRecordedEvent{
-		Name: name, Status: act.Status, Verb: act.Verb, Category: act.Category,
-		ActionID: act.ID, TransactionID: act.TransactionID,
-		Start: start, Duration: time.Since(start), Err: err,
-	}
-	if act.Actor != nil {
-		e.ActorKind = act.Actor.Kind
-	}
-	call(ctx, h.ActionRecorded, e)
-	return act, err
 }

@@ -15,7 +15,7 @@ import (
 	threadline "github.com/threadline-go/threadline/runtime"
 )
 
-func TestRecordActionWithHooks(t *testing.T) {
+func TestRecordActionHook(t *testing.T) {
 	db := capturetest.Setup(t, opsDDL, opsTables)
 	ctx := context.Background()
 	var events []threadline.ActionRecordedEvent
@@ -26,7 +26,7 @@ func TestRecordActionWithHooks(t *testing.T) {
 			return err
 		}
 		var err error
-		act, err = threadline.Audit{}.RecordActionWithHooks(ctx, tx, h, "people.create", threadline.WithVerb("create"), threadline.WithCategory("people"))
+		act, err = threadline.Audit{Hooks: h}.RecordAction(ctx, tx, "people.create", threadline.WithVerb("create"), threadline.WithCategory("people"))
 		return err
 	}, threadline.WithActor(threadline.Admin("root")))
 	if err != nil {
@@ -42,7 +42,7 @@ func TestRecordActionWithHooks(t *testing.T) {
 		t.Fatalf("event %+v, action %+v", e, act)
 	}
 	// Failures are reported too.
-	_, err = threadline.Audit{}.RecordActionWithHooks(ctx, nil, h, "x")
+	_, err = threadline.Audit{Hooks: h}.RecordAction(ctx, nil, "x")
 	if !errors.Is(err, threadline.ErrNotInTransaction) || len(events) != 2 || !errors.Is(events[1].Err, threadline.ErrNotInTransaction) {
 		t.Fatalf("nil tx: %v, %+v", err, events)
 	}
@@ -70,16 +70,16 @@ func TestSlogHooks(t *testing.T) {
 	ctx := context.Background()
 	var buf bytes.Buffer
 	h := threadline.SlogHooks(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	if _, err := (threadline.Audit{}).Export(ctx, db.Pool, io.Discard, threadline.ExportNDJSON, threadline.Filter{Table: "people"}, threadline.ExportOptions{Hooks: h}); err != nil {
+	if _, err := (threadline.Audit{Hooks: h}).Export(ctx, db.Pool, io.Discard, threadline.ExportNDJSON, threadline.Filter{Table: "people"}, threadline.ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (threadline.Audit{}).Coverage(ctx, db.Pool, map[string]string{"people": "", "nosuch": ""}, threadline.WithCoverageHooks(h)); err != nil {
+	if _, err := (threadline.Audit{Hooks: h}).Coverage(ctx, db.Pool, map[string]string{"people": "", "nosuch": ""}); err != nil {
 		t.Fatal(err)
 	}
 	db.Exec(t, "UPDATE threadline.audit_changes SET captured_at = captured_at - interval '2 days'")
 	db.Exec(t, "UPDATE threadline.audit_transactions SET started_at = started_at - interval '2 days'")
 	db.Exec(t, "UPDATE threadline.audit_actions SET inserted_at = inserted_at - interval '2 days'")
-	if _, err := (threadline.Audit{}).Purge(ctx, db.Pool, policy(500, 10), threadline.PurgeOptions{Logger: quiet, Hooks: h}); err != nil {
+	if _, err := (threadline.Audit{Hooks: h}).Purge(ctx, db.Pool, policy(500, 10), threadline.PurgeOptions{Logger: quiet}); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")

@@ -103,8 +103,6 @@ type PurgeOptions struct {
 	Logger *slog.Logger
 	// Progress, when set, is called after every batch.
 	Progress func(PurgeProgress)
-	// Hooks receive PurgeBatch and PurgeFinished.
-	Hooks Hooks
 }
 
 // PurgeProgress reports a running purge.
@@ -216,7 +214,7 @@ func (a Audit) cutoff(ctx context.Context, db DBTX, p PurgePolicy, o PurgeOption
 // transaction: first up to MaxBatches batches of at most BatchSize
 // changes (DELETE of the oldest eligible ids), then, when DeleteEmptyTransactions is set, batches of at most BatchSize
 // empty transactions past the cutoff. Each batch is logged (Logger) and
-// reported (Hooks.PurgeBatch, Progress).
+// reported (Audit.Hooks.PurgeBatch, Progress).
 //
 // db must be a *pgxpool.Pool (one connection is acquired for the run) or
 // a single connection (*pgx.Conn, *pgxpool.Conn); a pgx.Tx is refused,
@@ -253,7 +251,7 @@ func (a Audit) purgeFinished(ctx context.Context, o PurgeOptions, res PurgeResul
 	if !res.DryRun {
 		logger(o).LogAttrs(context.WithoutCancel(ctx), levelOf(err), PurgeFinishedMessage, withErr(purgeFinishedAttrs(e), err)...)
 	}
-	call(ctx, o.Hooks.PurgeFinished, e)
+	call(ctx, a.Hooks.PurgeFinished, e)
 }
 
 func logger(o PurgeOptions) *slog.Logger {
@@ -364,7 +362,7 @@ func (a Audit) purge(ctx context.Context, db DBTX, p PurgePolicy, o PurgeOptions
 			e.DeletedTransactions = n
 		}
 		logger(o).LogAttrs(ctx, slog.LevelDebug, PurgeBatchMessage, purgeBatchAttrs(e)...)
-		call(ctx, o.Hooks.PurgeBatch, e)
+		call(ctx, a.Hooks.PurgeBatch, e)
 		progress(phase)
 		return n, last, nil
 	}

@@ -122,9 +122,10 @@ func TestPurgePlanEqualsExecute(t *testing.T) {
 
 	var logs bytes.Buffer
 	var events []threadline.PurgeBatchEvent
-	res, err := a.Purge(ctx, w.db.Pool, policy(5, 100), threadline.PurgeOptions{
+	hooked := a
+	hooked.Hooks.PurgeBatch = func(_ context.Context, e threadline.PurgeBatchEvent) { events = append(events, e) }
+	res, err := hooked.Purge(ctx, w.db.Pool, policy(5, 100), threadline.PurgeOptions{
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Hooks:  threadline.Hooks{PurgeBatch: func(_ context.Context, e threadline.PurgeBatchEvent) { events = append(events, e) }},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -307,25 +308,26 @@ func TestPurgeInterruptedThenRerun(t *testing.T) {
 	// cancel, open the gate. It finishes and counts; nothing more starts.
 	runCtx, cancel := context.WithCancel(ctx)
 	interrupted := make(chan struct{})
-	res, err := a.Purge(runCtx, db.Pool, policy(10, 1000), threadline.PurgeOptions{Logger: quiet,
-		Hooks: threadline.Hooks{PurgeBatch: func(_ context.Context, e threadline.PurgeBatchEvent) {
-			if e.Batch != 2 {
-				return
+	hooked := a
+	hooked.Hooks.PurgeBatch = func(_ context.Context, e threadline.PurgeBatchEvent) {
+		if e.Batch != 2 {
+			return
+		}
+		if _, err := gate.Exec(ctx, "SELECT pg_advisory_lock($1)", gateKey); err != nil {
+			t.Error(err)
+		}
+		go func() {
+			defer close(interrupted)
+			for opsCount(t, db, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND NOT granted", gateKey) == 0 {
+				time.Sleep(2 * time.Millisecond)
 			}
-			if _, err := gate.Exec(ctx, "SELECT pg_advisory_lock($1)", gateKey); err != nil {
+			cancel()
+			if _, err := gate.Exec(ctx, "SELECT pg_advisory_unlock($1)", gateKey); err != nil {
 				t.Error(err)
 			}
-			go func() {
-				defer close(interrupted)
-				for opsCount(t, db, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND NOT granted", gateKey) == 0 {
-					time.Sleep(2 * time.Millisecond)
-				}
-				cancel()
-				if _, err := gate.Exec(ctx, "SELECT pg_advisory_unlock($1)", gateKey); err != nil {
-					t.Error(err)
-				}
-			}()
-		}}})
+		}()
+	}
+	res, err := hooked.Purge(runCtx, db.Pool, policy(10, 1000), threadline.PurgeOptions{Logger: quiet})
 	<-interrupted
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted purge: %v", err)
@@ -375,13 +377,14 @@ func TestPurgeConcurrentRunsAreExclusive(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		first, firstErr = a.Purge(ctx, db.Pool, policy(10, 1000), threadline.PurgeOptions{Logger: quiet,
-			Hooks: threadline.Hooks{PurgeBatch: func(context.Context, threadline.PurgeBatchEvent) {
-				once.Do(func() {
-					close(running)
-					<-tried
-				})
-			}}})
+		hooked := a
+		hooked.Hooks.PurgeBatch = func(context.Context, threadline.PurgeBatchEvent) {
+			once.Do(func() {
+				close(running)
+				<-tried
+			})
+		}
+		first, firstErr = hooked.Purge(ctx, db.Pool, policy(10, 1000), threadline.PurgeOptions{Logger: quiet})
 	}()
 	<-running
 	_, err := a.Purge(ctx, db.Pool, policy(10, 1000), threadline.PurgeOptions{Logger: quiet})

@@ -136,7 +136,7 @@ func TestHooksRecordMetricsAndSpans(t *testing.T) {
 func TestCoverageThroughTheRuntime(t *testing.T) {
 	db := pgtest.NewDB(t, "CREATE TABLE users (id int PRIMARY KEY)", "CREATE TABLE posts (id int PRIMARY KEY)")
 	h, reader, spans := setup(t)
-	rep, err := threadline.Audit{}.Coverage(context.Background(), db.Pool, map[string]string{"users": ""}, threadline.WithCoverageHooks(h))
+	rep, err := threadline.Audit{Hooks: h}.Coverage(context.Background(), db.Pool, map[string]string{"users": ""})
 	if err != nil {
 		t.Fatal(err)
 	}

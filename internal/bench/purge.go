@@ -26,9 +26,9 @@ func (r *runner) purge(ctx context.Context) ([]Result, error) {
 		longest = max(longest, e.Duration)
 	}}
 	start := time.Now()
-	res, err := threadline.Audit{}.Purge(ctx, pool,
+	res, err := threadline.Audit{Hooks: hooks}.Purge(ctx, pool,
 		threadline.PurgePolicy{Enabled: true, Window: time.Hour, BatchSize: 5000, MaxBatches: 1 << 30, DeleteEmptyTransactions: true},
-		threadline.PurgeOptions{Cutoff: time.Now(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Hooks: hooks})
+		threadline.PurgeOptions{Cutoff: time.Now(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return nil, err
 	}
