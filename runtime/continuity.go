@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/threadline-go/threadline/internal/tlerr"
 )
 
 // Continuity (brownfield): capture starts when the triggers are
@@ -84,7 +86,7 @@ func (a Audit) Continuity(ctx context.Context, db DBTX, tables []ContinuityTable
 	}
 	cov, err := a.Coverage(ctx, db, expected)
 	if err != nil {
-		return nil, wrap(err, "continuity")
+		return nil, tlerr.Wrap(err, "continuity")
 	}
 	status := map[string]TableCoverage{}
 	for _, t := range cov.Tables {
@@ -94,7 +96,7 @@ func (a Audit) Continuity(ctx context.Context, db DBTX, tables []ContinuityTable
 	for _, t := range tables {
 		tn, err := parseTableName(t.Table)
 		if err != nil {
-			return nil, wrap(err, "continuity")
+			return nil, tlerr.Wrap(err, "continuity")
 		}
 		tc := TableContinuity{Table: tn.Text()}
 		c := status[tc.Table]
@@ -106,7 +108,7 @@ func (a Audit) Continuity(ctx context.Context, db DBTX, tables []ContinuityTable
 		}
 		tc.Exists = true
 		if err := a.continuity(ctx, db, tn, t.Key, opts, &tc); err != nil {
-			return nil, wrap(err, "continuity of %s", tc.Table)
+			return nil, tlerr.Wrap(err, "continuity of %s", tc.Table)
 		}
 		out = append(out, tc)
 	}
@@ -290,7 +292,7 @@ func (a Audit) EnsureBaselineTable(ctx context.Context, db DBTX) error {
 CREATE INDEX IF NOT EXISTS audit_baselines_row_idx ON `+s+`.audit_baselines (table_name, table_pk);
 COMMENT ON TABLE `+s+`.audit_baselines IS 'Threadline baseline snapshots: rows as they were when the snapshot was taken, labelled; not captured history (see audit_changes)'`)
 	if err != nil {
-		return wrap(err, "create audit_baselines")
+		return tlerr.Wrap(err, "create audit_baselines")
 	}
 	return nil
 }
@@ -305,7 +307,7 @@ COMMENT ON TABLE `+s+`.audit_baselines IS 'Threadline baseline snapshots: rows a
 func (a Audit) Baseline(ctx context.Context, db DBTX, spec BaselineSpec) (BaselineResult, error) {
 	tn, err := parseTableName(spec.Table)
 	if err != nil {
-		return BaselineResult{}, wrap(err, "baseline")
+		return BaselineResult{}, tlerr.Wrap(err, "baseline")
 	}
 	res := BaselineResult{Table: tn.Text(), Label: strings.TrimSpace(spec.Label)}
 	if res.Label == "" {
@@ -321,7 +323,7 @@ func (a Audit) Baseline(ctx context.Context, db DBTX, spec BaselineSpec) (Baseli
 	key := spec.Key
 	if len(key) == 0 {
 		if key, err = primaryKey(ctx, db, tn); err != nil {
-			return res, wrap(err, "baseline of %s", res.Table)
+			return res, tlerr.Wrap(err, "baseline of %s", res.Table)
 		}
 		if len(key) == 0 {
 			return res, fmt.Errorf("%w: %s has no primary key: give its key columns", ErrInvalidBaseline, res.Table)
@@ -331,7 +333,7 @@ func (a Audit) Baseline(ctx context.Context, db DBTX, spec BaselineSpec) (Baseli
 		return res, err
 	}
 	if err := db.QueryRow(ctx, "SELECT now()").Scan(&res.TakenAt); err != nil {
-		return res, wrap(err, "baseline")
+		return res, tlerr.Wrap(err, "baseline")
 	}
 	res.TakenAt = res.TakenAt.UTC()
 
@@ -357,16 +359,16 @@ func (a Audit) Baseline(ctx context.Context, db DBTX, spec BaselineSpec) (Baseli
 	var from []byte
 	for {
 		if err := ctx.Err(); err != nil {
-			return res, wrap(err, "baseline of %s", res.Table)
+			return res, tlerr.Wrap(err, "baseline of %s", res.Table)
 		}
 		var to []byte
 		if err := db.QueryRow(ctx, lastSQL, from, batch).Scan(&to); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return res, wrap(err, "baseline of %s", res.Table)
+			return res, tlerr.Wrap(err, "baseline of %s", res.Table)
 		}
 		tag, err := db.Exec(ctx, insertSQL, from, to, exclude, mask, spec.Placeholder,
 			tn.Schema, tn.Name, res.Label, res.TakenAt)
 		if err != nil {
-			return res, wrap(err, "baseline of %s", res.Table)
+			return res, tlerr.Wrap(err, "baseline of %s", res.Table)
 		}
 		if n := tag.RowsAffected(); n > 0 {
 			res.Rows += n

@@ -83,7 +83,7 @@ func TestContinuityBrownfield(t *testing.T) {
 		if exact {
 			without = 4
 		}
-		opsEqual(t, "continuity", rows, []row{
+		capturetest.Equal(t, "continuity", rows, []row{
 			{"public.legacy", true, true, 6, without, true, true, true},
 			{"public.fresh", true, true, 3, 0, false, true, true},
 			{"public.empty_t", true, false, 0, 0, false, false, true},
@@ -91,7 +91,7 @@ func TestContinuityBrownfield(t *testing.T) {
 			{"public.logs", true, true, 3, min(without, 2), true, true, true},
 			{"public.nosuch", false, false, 0, 0, false, false, false},
 		})
-		opsEqual(t, "legacy key", got[0].Key, []string{"id"})
+		capturetest.Equal(t, "legacy key", got[0].Key, []string{"id"})
 	}
 
 	// With capture disabled the table is not ready; writes made meanwhile
@@ -102,14 +102,14 @@ func TestContinuityBrownfield(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opsEqual(t, "disabled", [4]any{got[0].Ready, got[0].Capture, got[0].RowsWithoutOrigin, got[0].PredatesCapture},
+	capturetest.Equal(t, "disabled", [4]any{got[0].Ready, got[0].Capture, got[0].RowsWithoutOrigin, got[0].PredatesCapture},
 		[4]any{false, threadline.CoverageDisabled, int64(1), true})
 }
 
 func TestBaseline(t *testing.T) {
 	db := brownfield(t)
 	ctx := context.Background()
-	changesBefore := opsCount(t, db, "SELECT count(*) FROM threadline.audit_changes")
+	changesBefore := capturetest.QueryInt(t, db, "SELECT count(*) FROM threadline.audit_changes")
 	var progress []int64
 	res, err := threadline.Audit{}.Baseline(ctx, db.Pool, threadline.BaselineSpec{
 		Table: "legacy", Exclude: []string{"pw"}, Mask: []string{"email"}, Placeholder: "[REDACTED]",
@@ -118,8 +118,8 @@ func TestBaseline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opsEqual(t, "result", [4]any{res.Table, res.Label, res.Rows, res.Batches}, [4]any{"public.legacy", "before go-live", int64(6), 3})
-	opsEqual(t, "progress", progress, []int64{2, 4, 6})
+	capturetest.Equal(t, "result", [4]any{res.Table, res.Label, res.Rows, res.Batches}, [4]any{"public.legacy", "before go-live", int64(6), 3})
+	capturetest.Equal(t, "progress", progress, []int64{2, 4, 6})
 	rows, err := db.Pool.Query(ctx, `SELECT table_schema, table_name, table_pk::text, data::text, label, taken_at = $1
 		FROM threadline.audit_baselines ORDER BY (table_pk->>'id')::int`, res.TakenAt)
 	if err != nil {
@@ -133,7 +133,7 @@ func TestBaseline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opsEqual(t, "baseline rows", got, []bl{
+	capturetest.Equal(t, "baseline rows", got, []bl{
 		{"public", "legacy", `{"id": 1}`, `{"id": 1, "name": "n1", "email": "[REDACTED]"}`, "before go-live", true},
 		{"public", "legacy", `{"id": 2}`, `{"id": 2, "name": "renamed", "email": "[REDACTED]"}`, "before go-live", true},
 		{"public", "legacy", `{"id": 4}`, `{"id": 4, "name": "n4", "email": "[REDACTED]"}`, "before go-live", true},
@@ -141,7 +141,7 @@ func TestBaseline(t *testing.T) {
 		{"public", "legacy", `{"id": 6}`, `{"id": 6, "name": "new", "email": null}`, "before go-live", true},
 		{"public", "legacy", `{"id": 7}`, `{"id": 7, "name": "new", "email": "[REDACTED]"}`, "before go-live", true},
 	})
-	opsEqual(t, "audit_changes untouched", opsCount(t, db, "SELECT count(*) FROM threadline.audit_changes"), changesBefore)
+	capturetest.Equal(t, "audit_changes untouched", capturetest.QueryInt(t, db, "SELECT count(*) FROM threadline.audit_changes"), changesBefore)
 
 	// Composite keys, batch boundaries inside a key prefix; a table
 	// without primary key with its configured key.
@@ -150,14 +150,14 @@ func TestBaseline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opsEqual(t, "members", [2]any{res.Rows, res.Batches}, [2]any{int64(7), 3})
+	capturetest.Equal(t, "members", [2]any{res.Rows, res.Batches}, [2]any{int64(7), 3})
 	var keys []string
 	rows, _ = db.Pool.Query(ctx, "SELECT table_pk::text FROM threadline.audit_baselines WHERE table_name = 'members' ORDER BY id")
 	keys, err = pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		t.Fatal(err)
 	}
-	opsEqual(t, "members keys", keys, []string{`{"id": 1, "org": "a"}`, `{"id": 20, "org": "a"}`, `{"id": 1, "org": "b"}`,
+	capturetest.Equal(t, "members keys", keys, []string{`{"id": 1, "org": "a"}`, `{"id": 20, "org": "a"}`, `{"id": 1, "org": "b"}`,
 		`{"id": 2, "org": "b"}`, `{"id": 3, "org": "b"}`, `{"id": 4, "org": "b"}`, `{"id": 5, "org": "b"}`})
 	res, err = threadline.Audit{}.Baseline(ctx, db.Pool, threadline.BaselineSpec{Table: "logs", Key: []string{"uuid"}, Label: "l", BatchSize: 3})
 	if err != nil || res.Rows != 3 || res.Batches != 1 {
@@ -167,7 +167,7 @@ func TestBaseline(t *testing.T) {
 	if err := db.Pool.QueryRow(ctx, "SELECT data FROM threadline.audit_baselines WHERE table_name = 'logs' AND table_pk = '{\"uuid\": \"u3\"}'").Scan(&data); err != nil {
 		t.Fatal(err)
 	}
-	opsEqual(t, "logs data", normJSON(t, string(data)), `{"uuid":"u3","v":3}`)
+	capturetest.Equal(t, "logs data", capturetest.NormJSON(t, string(data)), `{"uuid":"u3","v":3}`)
 
 	for _, bad := range []threadline.BaselineSpec{{Table: "legacy"}, {Table: "logs", Label: "x"}, {Table: "legacy", Label: "x", Mask: []string{"email"}}} {
 		if _, err := (threadline.Audit{}).Baseline(ctx, db.Pool, bad); !errors.Is(err, threadline.ErrInvalidBaseline) {

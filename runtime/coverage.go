@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/threadline-go/threadline/internal/contract"
+	"github.com/threadline-go/threadline/internal/tlerr"
 )
 
 // CoverageStatus is the capture state of one table.
@@ -187,7 +188,7 @@ func parseExpectations(expected, fingerprints map[string]string) (map[tableName]
 		for _, k := range sortedKeys(src.m) {
 			t, err := parseTableName(k)
 			if err != nil {
-				return nil, wrap(err, "coverage: expected table")
+				return nil, tlerr.Wrap(err, "coverage: expected table")
 			}
 			out[t] = expectation{fingerprint: src.m[k], expected: src.expected}
 		}
@@ -225,7 +226,7 @@ WHERE c.relkind IN ('r', 'p')
 GROUP BY c.oid, n.nspname, c.relname, c.relispartition, rn.nspname, r.relname
 ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`, r.Schema, contract.TriggerNames)
 	if err != nil {
-		return r, wrap(err, "coverage: read the catalog")
+		return r, tlerr.Wrap(err, "coverage: read the catalog")
 	}
 	defer rows.Close()
 	byName := map[tableName]int{}
@@ -235,7 +236,7 @@ ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`, r.Schema, contract.Trigg
 		var rootSchema, rootName string
 		var names, enabled, funcs, comments []string
 		if err := rows.Scan(&tc.Schema, &tc.Name, &partition, &rootSchema, &rootName, &names, &enabled, &funcs, &comments); err != nil {
-			return r, wrap(err, "coverage: read the catalog")
+			return r, tlerr.Wrap(err, "coverage: read the catalog")
 		}
 		tn := tableName{Schema: tc.Schema, Name: tc.Name}
 		tc.Table = tn.Text()
@@ -261,7 +262,7 @@ ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`, r.Schema, contract.Trigg
 		r.Tables = append(r.Tables, tc)
 	}
 	if err := rows.Err(); err != nil {
-		return r, wrap(err, "coverage: read the catalog")
+		return r, tlerr.Wrap(err, "coverage: read the catalog")
 	}
 
 	// Roots first, then partitions, which take their root's status.

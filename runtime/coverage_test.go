@@ -94,7 +94,7 @@ func TestCoverageStatuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opsEqual(t, "fresh install", statuses(r), []string{
+	capturetest.Equal(t, "fresh install", statuses(r), []string{
 		"app.flags covered !", "billing.invoices covered !", "public.a_b covered !", "public.axb uncovered !",
 		"public.events covered !", "public.events_2025 covered <public.events", "public.events_2026 covered <public.events",
 		"public.plain uncovered", "public.nosuch missing !",
@@ -117,27 +117,27 @@ func TestCoverageStatuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opsEqual(t, "after drift", statuses(r), []string{
+	capturetest.Equal(t, "after drift", statuses(r), []string{
 		"app.flags disabled !", "billing.invoices stale !", "public.a_b covered !", "public.axb uncovered !",
 		"public.events covered !", "public.events_2025 covered <public.events", "public.events_2026 disabled <public.events",
 		"public.plain uncovered", "public.nosuch missing !",
 	})
-	opsEqual(t, "summary", r.Summary, threadline.CoverageSummary{Tables: 6, Covered: 2, Uncovered: 2, Disabled: 1, Stale: 1, Expected: 6, Missing: 1})
-	opsEqual(t, "ok", r.OK, false)
+	capturetest.Equal(t, "summary", r.Summary, threadline.CoverageSummary{Tables: 6, Covered: 2, Uncovered: 2, Disabled: 1, Stale: 1, Expected: 6, Missing: 1})
+	capturetest.Equal(t, "ok", r.OK, false)
 	var v []string
 	for _, x := range r.Violations {
 		v = append(v, x.Table)
 	}
 	// A partition of an expected table whose capture is disabled is a
 	// violation too: writes to it go unrecorded.
-	opsEqual(t, "violations", v, []string{"app.flags", "billing.invoices", "public.axb", "public.events_2026", "public.nosuch"})
-	opsEqual(t, "event", [4]any{ev.Tables, ev.Stale, ev.Missing, ev.Violations}, [4]any{6, 1, 1, v})
+	capturetest.Equal(t, "violations", v, []string{"app.flags", "billing.invoices", "public.axb", "public.events_2026", "public.nosuch"})
+	capturetest.Equal(t, "event", [4]any{ev.Tables, ev.Stale, ev.Missing, ev.Violations}, [4]any{6, 1, 1, v})
 	err = r.Err()
 	if !errors.Is(err, threadline.ErrCoverage) || !strings.Contains(err.Error(), "app.flags disabled, billing.invoices stale, public.axb uncovered, public.events_2026 disabled, public.nosuch missing") {
 		t.Fatalf("Err: %v", err)
 	}
 	inv := r.Tables[1]
-	opsEqual(t, "invoices fingerprints", [2]string{inv.Fingerprint, inv.ExpectedFingerprint}, [2]string{fps["billing.invoices"], drifted["billing.invoices"]})
+	capturetest.Equal(t, "invoices fingerprints", [2]string{inv.Fingerprint, inv.ExpectedFingerprint}, [2]string{fps["billing.invoices"], drifted["billing.invoices"]})
 	if !strings.HasPrefix(inv.Function, "threadline.capture_billing_invoices_") || len(inv.Triggers) != 4 {
 		t.Fatalf("invoices: %+v", inv)
 	}
@@ -153,12 +153,12 @@ func TestCoverageStatuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opsEqual(t, "informative", statuses(r), []string{
+	capturetest.Equal(t, "informative", statuses(r), []string{
 		"app.flags disabled", "billing.invoices stale", "public.a_b stale", "public.axb uncovered",
 		"public.events covered !", "public.events_2025 covered <public.events", "public.events_2026 disabled <public.events",
 		"public.plain uncovered",
 	})
-	opsEqual(t, "a_b detail", r.Tables[2].Detail, "missing trigger: threadline_capture_delete")
+	capturetest.Equal(t, "a_b detail", r.Tables[2].Detail, "missing trigger: threadline_capture_delete")
 	// events is covered, but one of its partitions has capture disabled.
 	if r.OK || len(r.Violations) != 1 || r.Violations[0].Table != "public.events_2026" {
 		t.Fatalf("events is expected, its partition events_2026 is disabled: %+v", r.Violations)
@@ -180,7 +180,7 @@ func TestCoverageStatuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opsEqual(t, "partitions of an uncovered root", statuses(r)[4:7], []string{
+	capturetest.Equal(t, "partitions of an uncovered root", statuses(r)[4:7], []string{
 		"public.events uncovered", "public.events_2025 uncovered <public.events", "public.events_2026 uncovered <public.events",
 	})
 	if _, err := a.Coverage(ctx, db.Pool, map[string]string{"a.b.c": ""}); !errors.Is(err, threadline.ErrInvalidFilter) {
@@ -197,6 +197,6 @@ func TestCoverageOtherAuditSchemaAndSimilarNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opsEqual(t, "tables", statuses(r), []string{"public.a%b uncovered !", "public.aZZb uncovered"})
-	opsEqual(t, "schema", r.Schema, "audit")
+	capturetest.Equal(t, "tables", statuses(r), []string{"public.a%b uncovered !", "public.aZZb uncovered"})
+	capturetest.Equal(t, "schema", r.Schema, "audit")
 }

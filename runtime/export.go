@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/threadline-go/threadline/internal/tlerr"
 )
 
 // ExportFormat is an export file format.
@@ -169,14 +171,14 @@ func (a Audit) export(ctx context.Context, db DBTX, w io.Writer, format ExportFo
 	var res ExportResult
 	finish := func(err error) (ExportResult, error) {
 		if ferr := bw.Flush(); err == nil && ferr != nil {
-			err = wrap(ferr, "export: write")
+			err = tlerr.Wrap(ferr, "export: write")
 		}
 		res.Bytes = cw.n
 		return res, err
 	}
 	write := func(b []byte) error {
 		if _, err := bw.Write(b); err != nil {
-			return wrap(err, "export: write")
+			return tlerr.Wrap(err, "export: write")
 		}
 		return nil
 	}
@@ -198,7 +200,7 @@ func (a Audit) export(ctx context.Context, db DBTX, w io.Writer, format ExportFo
 
 	for c, err := range a.stream(ctx, db, f, opts.MaxRows) {
 		if err != nil {
-			return finish(wrap(err, "export"))
+			return finish(tlerr.Wrap(err, "export"))
 		}
 		if opts.MaxRows > 0 && res.Rows == opts.MaxRows {
 			res.Truncated = true
@@ -231,12 +233,12 @@ func (a Audit) export(ctx context.Context, db DBTX, w io.Writer, format ExportFo
 			// Rows already received keep coming after a cancellation;
 			// stop at the next check instead of draining them.
 			if err := ctx.Err(); err != nil {
-				return finish(wrap(err, "export"))
+				return finish(tlerr.Wrap(err, "export"))
 			}
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return finish(wrap(err, "export"))
+		return finish(tlerr.Wrap(err, "export"))
 	}
 	if format == ExportJSON {
 		b := enc.buf[:0]

@@ -133,6 +133,32 @@ type ExportFinishedEvent struct {
 	Err error
 }
 
+// Purge log messages (slog), stable for log searches.
+const (
+	PurgeBatchMessage    = "threadline retention purge batch"
+	PurgeFinishedMessage = "threadline retention purge finished"
+)
+
+// LogAttrs returns the event as slog attributes (with PurgeBatchMessage).
+func (e PurgeBatchEvent) LogAttrs() []slog.Attr {
+	return []slog.Attr{
+		slog.String("schema", e.Schema), slog.Int("batch", e.Batch), slog.String("phase", e.Phase),
+		slog.Int64("deleted", e.DeletedChanges), slog.Int64("deleted_transactions", e.DeletedTransactions),
+		slog.Duration("elapsed", e.Duration),
+	}
+}
+
+// LogAttrs returns the event as slog attributes, the error last (with
+// PurgeFinishedMessage).
+func (e PurgeFinishedEvent) LogAttrs() []slog.Attr {
+	return withErr([]slog.Attr{
+		slog.String("schema", e.Schema), slog.Bool("dry_run", e.DryRun),
+		slog.Int64("deleted_changes", e.DeletedChanges), slog.Int64("deleted_transactions", e.DeletedTransactions),
+		slog.Int("batches", e.Batches), slog.Bool("capped", e.Capped),
+		slog.Time("cutoff", e.Cutoff), slog.Duration("elapsed", e.Duration),
+	}, e.Err)
+}
+
 // JoinHooks returns Hooks that call every non-nil hook of hs, in order.
 func JoinHooks(hs ...Hooks) Hooks {
 	var out Hooks
@@ -205,10 +231,10 @@ func SlogHooks(l *slog.Logger) Hooks {
 			l.LogAttrs(ctx, lv, "threadline coverage checked", withErr(attrs, e.Err)...)
 		},
 		PurgeBatch: func(ctx context.Context, e PurgeBatchEvent) {
-			l.LogAttrs(ctx, slog.LevelDebug, PurgeBatchMessage, purgeBatchAttrs(e)...)
+			l.LogAttrs(ctx, slog.LevelDebug, PurgeBatchMessage, e.LogAttrs()...)
 		},
 		PurgeFinished: func(ctx context.Context, e PurgeFinishedEvent) {
-			l.LogAttrs(ctx, slog.LevelDebug, PurgeFinishedMessage, withErr(purgeFinishedAttrs(e), e.Err)...)
+			l.LogAttrs(ctx, slog.LevelDebug, PurgeFinishedMessage, e.LogAttrs()...)
 		},
 		ExportFinished: func(ctx context.Context, e ExportFinishedEvent) {
 			attrs := []slog.Attr{

@@ -36,7 +36,7 @@ func TestRecordActionHook(t *testing.T) {
 		t.Fatalf("events: %+v", events)
 	}
 	e := events[0]
-	opsEqual(t, "event", [8]any{e.Name, e.Status, e.Verb, e.Category, e.ActorKind, e.ActionID, e.TransactionID, e.Err},
+	capturetest.Equal(t, "event", [8]any{e.Name, e.Status, e.Verb, e.Category, e.ActorKind, e.ActionID, e.TransactionID, e.Err},
 		[8]any{"people.create", "ok", "create", "people", threadline.KindAdmin, act.ID, act.TransactionID, error(nil)})
 	if e.Duration <= 0 || act.ID == 0 {
 		t.Fatalf("event %+v, action %+v", e, act)
@@ -59,7 +59,7 @@ func TestJoinHooksCallsEachInOrder(t *testing.T) {
 	h := threadline.JoinHooks(mk("a"), threadline.Hooks{}, mk("b"))
 	h.ExportFinished(context.Background(), threadline.ExportFinishedEvent{})
 	h.PurgeBatch(context.Background(), threadline.PurgeBatchEvent{})
-	opsEqual(t, "calls", calls, []string{"a export", "b export", "a batch", "b batch"})
+	capturetest.Equal(t, "calls", calls, []string{"a export", "b export", "a batch", "b batch"})
 	if h.CoverageChecked != nil || h.ActionRecorded != nil || h.PurgeFinished != nil {
 		t.Fatal("joining nil hooks must stay nil")
 	}

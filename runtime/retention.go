@@ -39,12 +39,6 @@ const (
 	DefaultPurgeMaxBatches = 10000
 )
 
-// Purge log messages (slog), stable for log searches.
-const (
-	PurgeBatchMessage    = "threadline retention purge batch"
-	PurgeFinishedMessage = "threadline retention purge finished"
-)
-
 // Errors of Purge.
 var (
 	// ErrRetentionDisabled is returned by Purge when the policy is not
@@ -249,7 +243,7 @@ func (a Audit) purgeFinished(ctx context.Context, o PurgeOptions, res PurgeResul
 		Cutoff: res.Cutoff, Start: start, Duration: res.Elapsed, Err: err,
 	}
 	if !res.DryRun {
-		logger(o).LogAttrs(context.WithoutCancel(ctx), levelOf(err), PurgeFinishedMessage, withErr(purgeFinishedAttrs(e), err)...)
+		logger(o).LogAttrs(context.WithoutCancel(ctx), levelOf(err), PurgeFinishedMessage, e.LogAttrs()...)
 	}
 	call(ctx, a.Hooks.PurgeFinished, e)
 }
@@ -266,23 +260,6 @@ func levelOf(err error) slog.Level {
 		return slog.LevelError
 	}
 	return slog.LevelInfo
-}
-
-func purgeBatchAttrs(e PurgeBatchEvent) []slog.Attr {
-	return []slog.Attr{
-		slog.String("schema", e.Schema), slog.Int("batch", e.Batch), slog.String("phase", e.Phase),
-		slog.Int64("deleted", e.DeletedChanges), slog.Int64("deleted_transactions", e.DeletedTransactions),
-		slog.Duration("elapsed", e.Duration),
-	}
-}
-
-func purgeFinishedAttrs(e PurgeFinishedEvent) []slog.Attr {
-	return []slog.Attr{
-		slog.String("schema", e.Schema), slog.Bool("dry_run", e.DryRun),
-		slog.Int64("deleted_changes", e.DeletedChanges), slog.Int64("deleted_transactions", e.DeletedTransactions),
-		slog.Int("batches", e.Batches), slog.Bool("capped", e.Capped),
-		slog.Time("cutoff", e.Cutoff), slog.Duration("elapsed", e.Duration),
-	}
 }
 
 // session returns a single database session for db and its release.
@@ -361,7 +338,7 @@ func (a Audit) purge(ctx context.Context, db DBTX, p PurgePolicy, o PurgeOptions
 			res.DeletedTransactions += n
 			e.DeletedTransactions = n
 		}
-		logger(o).LogAttrs(ctx, slog.LevelDebug, PurgeBatchMessage, purgeBatchAttrs(e)...)
+		logger(o).LogAttrs(ctx, slog.LevelDebug, PurgeBatchMessage, e.LogAttrs()...)
 		call(ctx, a.Hooks.PurgeBatch, e)
 		progress(phase)
 		return n, last, nil

@@ -22,7 +22,7 @@ const purgeDDL = `CREATE TABLE items (id bigint PRIMARY KEY, v int);`
 
 // maxTx returns the newest audit_transactions id.
 func maxTx(t testing.TB, db *pgtest.DB) int64 {
-	return opsCount(t, db, "SELECT coalesce(max(id), 0) FROM threadline.audit_transactions")
+	return capturetest.QueryInt(t, db, "SELECT coalesce(max(id), 0) FROM threadline.audit_transactions")
 }
 
 // purgeWorld is the retention scenario, with what a purge of "older
@@ -54,11 +54,11 @@ func setupPurgeWorld(t testing.TB) purgeWorld {
 			id++
 			stmts = append(stmts, "INSERT INTO items VALUES ("+itoa(id)+", 0)")
 		}
-		opsTx(t, db, nil, "", stmts...)
+		capturetest.Tx(t, db, nil, "", stmts...)
 		ids = append(ids, maxTx(t, db))
 	}
 	for _, name := range []string{"a1", "a2", "a3", "a4"} {
-		opsTx(t, db, nil, "job."+name)
+		capturetest.Tx(t, db, nil, "job."+name)
 		ids = append(ids, maxTx(t, db))
 	}
 	w.t1, w.t2, w.t3, w.t4, w.t5, w.a1, w.a2, w.a3, w.a4 = ids[0], ids[1], ids[2], ids[3], ids[4], ids[5], ids[6], ids[7], ids[8]
@@ -108,7 +108,7 @@ func TestPurgePlanEqualsExecute(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := threadline.PurgeResult{DeletedChanges: 24, DeletedTransactions: 5, Batches: 5 + 1}
-	opsEqual(t, "plan", sansTiming(plan), want)
+	capturetest.Equal(t, "plan", sansTiming(plan), want)
 	if !plan.DryRun {
 		t.Fatal("plan is not marked dry run")
 	}
@@ -118,7 +118,7 @@ func TestPurgePlanEqualsExecute(t *testing.T) {
 	if again, err := a.PurgePlan(ctx, w.db.Pool, p, threadline.PurgeOptions{}); err != nil || sansTiming(again) != want {
 		t.Fatalf("plan with retention disabled: %+v, %v", again, err)
 	}
-	opsEqual(t, "changes after plans", opsCount(t, w.db, "SELECT count(*) FROM threadline.audit_changes"), int64(35))
+	capturetest.Equal(t, "changes after plans", capturetest.QueryInt(t, w.db, "SELECT count(*) FROM threadline.audit_changes"), int64(35))
 
 	var logs bytes.Buffer
 	var events []threadline.PurgeBatchEvent
@@ -130,23 +130,23 @@ func TestPurgePlanEqualsExecute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opsEqual(t, "execute", sansTiming(res), want)
+	capturetest.Equal(t, "execute", sansTiming(res), want)
 	if d := plan.Cutoff.Sub(res.Cutoff); d > time.Minute || d < -time.Minute {
 		t.Fatalf("cutoffs differ: %v vs %v", plan.Cutoff, res.Cutoff)
 	}
-	opsEqual(t, "changes left", opsCount(t, w.db, "SELECT count(*) FROM threadline.audit_changes"), int64(35-24))
-	opsEqual(t, "old changes left", opsCount(t, w.db, "SELECT count(*) FROM threadline.audit_changes WHERE captured_at < now() - interval '1 day'"), int64(0))
-	opsEqual(t, "transactions left", remainingTx(t, w.db), []int64{w.t4, w.t5, w.a2, w.a3})
-	opsEqual(t, "actions are never purged", opsCount(t, w.db, "SELECT count(*) FROM threadline.audit_actions"), int64(4))
+	capturetest.Equal(t, "changes left", capturetest.QueryInt(t, w.db, "SELECT count(*) FROM threadline.audit_changes"), int64(35-24))
+	capturetest.Equal(t, "old changes left", capturetest.QueryInt(t, w.db, "SELECT count(*) FROM threadline.audit_changes WHERE captured_at < now() - interval '1 day'"), int64(0))
+	capturetest.Equal(t, "transactions left", remainingTx(t, w.db), []int64{w.t4, w.t5, w.a2, w.a3})
+	capturetest.Equal(t, "actions are never purged", capturetest.QueryInt(t, w.db, "SELECT count(*) FROM threadline.audit_actions"), int64(4))
 
 	var sizes []int64
 	for _, e := range events {
 		sizes = append(sizes, e.DeletedChanges+e.DeletedTransactions)
 	}
-	opsEqual(t, "batch sizes", sizes, []int64{5, 5, 5, 5, 4, 5})
-	opsEqual(t, "last phase", events[5].Phase, "transactions")
+	capturetest.Equal(t, "batch sizes", sizes, []int64{5, 5, 5, 5, 4, 5})
+	capturetest.Equal(t, "last phase", events[5].Phase, "transactions")
 	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
-	opsEqual(t, "log lines", len(lines), 7)
+	capturetest.Equal(t, "log lines", len(lines), 7)
 	for _, l := range lines[:6] {
 		if !strings.Contains(l, `msg="threadline retention purge batch"`) || !strings.Contains(l, "elapsed=") {
 			t.Errorf("batch log line: %s", l)
@@ -177,13 +177,13 @@ func TestPurgeMaxBatchesCaps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opsEqual(t, "plan", sansTiming(plan), want)
+	capturetest.Equal(t, "plan", sansTiming(plan), want)
 	res, err := a.Purge(ctx, w.db.Pool, policy(5, 2), threadline.PurgeOptions{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
-	opsEqual(t, "execute", sansTiming(res), want)
-	opsEqual(t, "transactions left", remainingTx(t, w.db), []int64{w.t2, w.t3, w.t4, w.t5, w.a2, w.a3})
+	capturetest.Equal(t, "execute", sansTiming(res), want)
+	capturetest.Equal(t, "transactions left", remainingTx(t, w.db), []int64{w.t2, w.t3, w.t4, w.t5, w.a2, w.a3})
 
 	// The next run continues: batch boundaries fall inside transactions.
 	want = threadline.PurgeResult{DeletedChanges: 14, DeletedTransactions: 2, Batches: 3 + 1}
@@ -191,13 +191,13 @@ func TestPurgeMaxBatchesCaps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opsEqual(t, "second plan", sansTiming(plan), want)
+	capturetest.Equal(t, "second plan", sansTiming(plan), want)
 	res, err = a.Purge(ctx, w.db.Pool, policy(5, 100), threadline.PurgeOptions{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
-	opsEqual(t, "second execute", sansTiming(res), want)
-	opsEqual(t, "transactions left", remainingTx(t, w.db), []int64{w.t4, w.t5, w.a2, w.a3})
+	capturetest.Equal(t, "second execute", sansTiming(res), want)
+	capturetest.Equal(t, "transactions left", remainingTx(t, w.db), []int64{w.t4, w.t5, w.a2, w.a3})
 }
 
 func TestPurgeKeepsEmptyTransactionsWhenTold(t *testing.T) {
@@ -209,13 +209,13 @@ func TestPurgeKeepsEmptyTransactionsWhenTold(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opsEqual(t, "plan", sansTiming(plan), want)
+	capturetest.Equal(t, "plan", sansTiming(plan), want)
 	res, err := threadline.Audit{}.Purge(context.Background(), w.db.Pool, p, threadline.PurgeOptions{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
-	opsEqual(t, "execute", sansTiming(res), want)
-	opsEqual(t, "transactions", opsCount(t, w.db, "SELECT count(*) FROM threadline.audit_transactions"), w.txs)
+	capturetest.Equal(t, "execute", sansTiming(res), want)
+	capturetest.Equal(t, "transactions", capturetest.QueryInt(t, w.db, "SELECT count(*) FROM threadline.audit_transactions"), w.txs)
 }
 
 func TestPurgeExplicitCutoff(t *testing.T) {
@@ -238,9 +238,9 @@ func TestPurgeExplicitCutoff(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := threadline.PurgeResult{DeletedChanges: 35, DeletedTransactions: 9, Batches: 7 + 2}
-	opsEqual(t, "plan", sansTiming(plan), want)
-	opsEqual(t, "execute", sansTiming(res), want)
-	opsEqual(t, "cutoff", res.Cutoff, cut)
+	capturetest.Equal(t, "plan", sansTiming(plan), want)
+	capturetest.Equal(t, "execute", sansTiming(res), want)
+	capturetest.Equal(t, "cutoff", res.Cutoff, cut)
 }
 
 func TestPurgeRefusals(t *testing.T) {
@@ -262,7 +262,7 @@ func TestPurgeRefusals(t *testing.T) {
 	if _, err := (threadline.Audit{}).Purge(ctx, tx, policy(5, 10), threadline.PurgeOptions{Logger: quiet}); err == nil || !strings.Contains(err.Error(), "inside a transaction") {
 		t.Fatalf("in a transaction: %v", err)
 	}
-	opsEqual(t, "nothing deleted", opsCount(t, w.db, "SELECT count(*) FROM threadline.audit_changes"), w.changes)
+	capturetest.Equal(t, "nothing deleted", capturetest.QueryInt(t, w.db, "SELECT count(*) FROM threadline.audit_changes"), w.changes)
 }
 
 // gateDeletes makes every DELETE statement on audit_changes first take a
@@ -318,7 +318,7 @@ func TestPurgeInterruptedThenRerun(t *testing.T) {
 		}
 		go func() {
 			defer close(interrupted)
-			for opsCount(t, db, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND NOT granted", gateKey) == 0 {
+			for capturetest.QueryInt(t, db, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND NOT granted", gateKey) == 0 {
 				time.Sleep(2 * time.Millisecond)
 			}
 			cancel()
@@ -332,10 +332,10 @@ func TestPurgeInterruptedThenRerun(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted purge: %v", err)
 	}
-	opsEqual(t, "deleted before the interruption", [2]int64{res.DeletedChanges, int64(res.Batches)}, [2]int64{30, 3})
-	opsEqual(t, "changes left", opsCount(t, db, "SELECT count(*) FROM threadline.audit_changes"), int64(170))
+	capturetest.Equal(t, "deleted before the interruption", [2]int64{res.DeletedChanges, int64(res.Batches)}, [2]int64{30, 3})
+	capturetest.Equal(t, "changes left", capturetest.QueryInt(t, db, "SELECT count(*) FROM threadline.audit_changes"), int64(170))
 	// Consistent: every change still has its transaction.
-	opsEqual(t, "orphan changes", opsCount(t, db, `SELECT count(*) FROM threadline.audit_changes AS c
+	capturetest.Equal(t, "orphan changes", capturetest.QueryInt(t, db, `SELECT count(*) FROM threadline.audit_changes AS c
 		WHERE NOT EXISTS (SELECT 1 FROM threadline.audit_transactions AS t WHERE t.id = c.transaction_id)`), int64(0))
 
 	// Interrupt again at whatever moment a timer fires: the result counts
@@ -347,7 +347,7 @@ func TestPurgeInterruptedThenRerun(t *testing.T) {
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("second interrupted purge: %v", err)
 	}
-	opsEqual(t, "counted exactly", opsCount(t, db, "SELECT count(*) FROM threadline.audit_changes"), 170-res2.DeletedChanges)
+	capturetest.Equal(t, "counted exactly", capturetest.QueryInt(t, db, "SELECT count(*) FROM threadline.audit_changes"), 170-res2.DeletedChanges)
 
 	db.Exec(t, "UPDATE public.slow_conf SET delay = 0")
 	plan, err := a.PurgePlan(ctx, db.Pool, policy(10, 1000), threadline.PurgeOptions{})
@@ -358,10 +358,10 @@ func TestPurgeInterruptedThenRerun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opsEqual(t, "re-run equals its plan", sansTiming(res3), sansTiming(plan))
-	opsEqual(t, "all changes", res.DeletedChanges+res2.DeletedChanges+res3.DeletedChanges, int64(200))
-	opsEqual(t, "all transactions", res.DeletedTransactions+res2.DeletedTransactions+res3.DeletedTransactions, int64(20))
-	opsEqual(t, "empty", opsCount(t, db, "SELECT count(*) FROM threadline.audit_changes")+opsCount(t, db, "SELECT count(*) FROM threadline.audit_transactions"), int64(0))
+	capturetest.Equal(t, "re-run equals its plan", sansTiming(res3), sansTiming(plan))
+	capturetest.Equal(t, "all changes", res.DeletedChanges+res2.DeletedChanges+res3.DeletedChanges, int64(200))
+	capturetest.Equal(t, "all transactions", res.DeletedTransactions+res2.DeletedTransactions+res3.DeletedTransactions, int64(20))
+	capturetest.Equal(t, "empty", capturetest.QueryInt(t, db, "SELECT count(*) FROM threadline.audit_changes")+capturetest.QueryInt(t, db, "SELECT count(*) FROM threadline.audit_transactions"), int64(0))
 }
 
 func TestPurgeConcurrentRunsAreExclusive(t *testing.T) {
@@ -396,7 +396,7 @@ func TestPurgeConcurrentRunsAreExclusive(t *testing.T) {
 	if firstErr != nil {
 		t.Fatal(firstErr)
 	}
-	opsEqual(t, "first purge", [2]int64{first.DeletedChanges, first.DeletedTransactions}, [2]int64{60, 6})
+	capturetest.Equal(t, "first purge", [2]int64{first.DeletedChanges, first.DeletedTransactions}, [2]int64{60, 6})
 	// The lock is released: a third purge runs (and finds nothing).
 	if _, err := a.Purge(ctx, db.Pool, policy(10, 1000), threadline.PurgeOptions{Logger: quiet}); err != nil {
 		t.Fatal(err)

@@ -1,20 +1,27 @@
 // Package capturetest sets up databases with Threadline capture installed,
 // for tests across the repository: it runs DDL in a fresh database from
 // pgtest, loads the schema from it (live, so no cgo is needed), generates
-// the capture migration with the real generator and applies it.
+// the capture migration with the real generator and applies it. It also
+// holds the small helpers the runtime packages' tests share.
 package capturetest
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/threadline-go/threadline/generator"
 	"github.com/threadline-go/threadline/internal/config"
 	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/internal/pgtest"
+	threadline "github.com/threadline-go/threadline/runtime"
 	"github.com/threadline-go/threadline/schema"
 )
 
@@ -153,4 +160,61 @@ func Count(t testing.TB, db *pgtest.DB, table string) int {
 		t.Fatalf("count %s: %v", table, err)
 	}
 	return n
+}
+
+// Tx runs statements in one InTx transaction; action, when not empty,
+// is recorded with RecordAction.
+func Tx(t testing.TB, db *pgtest.DB, opts []threadline.TxOption, action string, stmts ...string) {
+	t.Helper()
+	ctx := context.Background()
+	err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+		for _, s := range stmts {
+			if _, err := tx.Exec(ctx, s); err != nil {
+				return fmt.Errorf("%s: %w", s, err)
+			}
+		}
+		if action != "" {
+			if _, err := threadline.RecordAction(ctx, tx, action); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// QueryInt returns the integer sql selects.
+func QueryInt(t testing.TB, db *pgtest.DB, sql string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := db.Pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+// Equal fails t when got is not deeply equal to want.
+func Equal[T any](t testing.TB, what string, got, want T) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s:\n got  %#v\n want %#v", what, got, want)
+	}
+}
+
+// NormJSON re-encodes JSON text with sorted keys and no spaces.
+func NormJSON(t testing.TB, s string) string {
+	t.Helper()
+	var v any
+	d := json.NewDecoder(strings.NewReader(s))
+	d.UseNumber()
+	if err := d.Decode(&v); err != nil {
+		t.Fatalf("not JSON: %q: %v", s, err)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

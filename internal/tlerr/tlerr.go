@@ -1,4 +1,6 @@
-package threadline
+// Package tlerr wraps the errors of the runtime packages (threadline and
+// threadlineops) in one form: "threadline: <op>: <cause>".
+package tlerr
 
 import (
 	"fmt"
@@ -8,13 +10,13 @@ import (
 // errPrefix starts every error message of the package.
 const errPrefix = "threadline: "
 
-// wrap returns err annotated with the operation that failed, as
+// Wrap returns err annotated with the operation that failed, as
 // "threadline: <op>: <err>". A "threadline: " prefix of err itself is
 // dropped from the message, so errors wrapped on the way out of nested
 // calls read "threadline: transaction: record action "x": invalid action:
 // blank name" rather than repeating the package name; errors.Is and
 // errors.As see err unchanged.
-func wrap(err error, op string, args ...any) error {
+func Wrap(err error, op string, args ...any) error {
 	if len(args) > 0 {
 		op = fmt.Sprintf(op, args...)
 	}
