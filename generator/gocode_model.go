@@ -314,4 +314,3 @@ func (g *goGen) enum(q schema.QualifiedName) *goEnum {
 	g.enumList = append(g.enumList, e)
 	return e
 }
-

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/threadline-go/threadline/generator"
 	"github.com/threadline-go/threadline/internal/config"
 	"github.com/threadline-go/threadline/schema/sqlfile"

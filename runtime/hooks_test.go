@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/threadline-go/threadline/internal/capturetest"
 	threadline "github.com/threadline-go/threadline/runtime"
+	"github.com/threadline-go/threadline/runtime/threadlineops"
 )
 
 func TestRecordActionHook(t *testing.T) {
@@ -73,13 +75,14 @@ func TestSlogHooks(t *testing.T) {
 	if _, err := (threadline.Audit{Hooks: h}).Export(ctx, db.Pool, io.Discard, threadline.ExportNDJSON, threadline.Filter{Table: "people"}, threadline.ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (threadline.Audit{Hooks: h}).Coverage(ctx, db.Pool, map[string]string{"people": "", "nosuch": ""}); err != nil {
+	if _, err := (threadlineops.Audit{Hooks: h}).Coverage(ctx, db.Pool, map[string]string{"people": "", "nosuch": ""}); err != nil {
 		t.Fatal(err)
 	}
 	db.Exec(t, "UPDATE threadline.audit_changes SET captured_at = captured_at - interval '2 days'")
 	db.Exec(t, "UPDATE threadline.audit_transactions SET started_at = started_at - interval '2 days'")
 	db.Exec(t, "UPDATE threadline.audit_actions SET inserted_at = inserted_at - interval '2 days'")
-	if _, err := (threadline.Audit{Hooks: h}).Purge(ctx, db.Pool, policy(500, 10), threadline.PurgeOptions{Logger: quiet}); err != nil {
+	if _, err := (threadlineops.Audit{Hooks: h}).Purge(ctx, db.Pool, threadlineops.PurgePolicy{Enabled: true, Window: 24 * time.Hour, BatchSize: 500, MaxBatches: 10, DeleteEmptyTransactions: true},
+		threadlineops.PurgeOptions{Logger: slog.New(slog.DiscardHandler)}); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/internal/tlerr"
 )
 
@@ -225,14 +226,9 @@ func settingsSQL(at attribution) string {
 	if at.correlationID != nil {
 		correlationID = *at.correlationID
 	}
-	return "select set_config('" + settingActor + "', " + quoteLiteral(actor) + ", true), " +
-		"set_config('" + settingRequestID + "', " + quoteLiteral(requestID) + ", true), " +
-		"set_config('" + settingCorrelationID + "', " + quoteLiteral(correlationID) + ", true)"
-}
-
-// quoteLiteral returns s as a PostgreSQL escape string constant (E'...').
-func quoteLiteral(s string) string {
-	return "E'" + strings.NewReplacer(`\`, `\\`, `'`, `''`).Replace(s) + "'"
+	return "select set_config('" + settingActor + "', " + contract.QuoteLiteral(actor) + ", true), " +
+		"set_config('" + settingRequestID + "', " + contract.QuoteLiteral(requestID) + ", true), " +
+		"set_config('" + settingCorrelationID + "', " + contract.QuoteLiteral(correlationID) + ", true)"
 }
 
 // txRun runs fn in tx and commits, or rolls back when fn fails or panics.

@@ -36,16 +36,8 @@ const MaxIDChars = 256
 // QuoteIdent quotes an identifier for PostgreSQL: "a""b".
 func QuoteIdent(s string) string { return contract.QuoteIdent(s) }
 
-// QuoteLiteral quotes a string literal. Strings holding a backslash use the
-// E” form with backslashes doubled, so the result means the same whatever
-// standard_conforming_strings is.
-func QuoteLiteral(s string) string {
-	q := "'" + strings.ReplaceAll(s, "'", "''") + "'"
-	if strings.Contains(s, `\`) {
-		return "E" + strings.ReplaceAll(q, `\`, `\\`)
-	}
-	return q
-}
+// QuoteLiteral quotes a string literal (contract.QuoteLiteral).
+func QuoteLiteral(s string) string { return contract.QuoteLiteral(s) }
 
 // Statement is one SQL statement (no trailing semicolon).
 type Statement = string

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"unicode"
 
-	threadline "github.com/threadline-go/threadline/runtime"
+	"github.com/threadline-go/threadline/runtime/threadlineops"
 )
 
 // block is one fenced code block of a Markdown file.
@@ -220,7 +220,7 @@ func TestDocumentedQueriesRun(t *testing.T) {
 	}
 	p := newProject(t, projectDDL, projectConfig)
 	p.seed(t)
-	if err := (threadline.Audit{}).EnsureBaselineTable(context.Background(), p.db.Pool); err != nil {
+	if err := (threadlineops.Audit{}).EnsureBaselineTable(context.Background(), p.db.Pool); err != nil {
 		t.Fatal(err)
 	}
 	n := 0

@@ -8,7 +8,7 @@ import (
 
 	"github.com/threadline-go/threadline/internal/config"
 	"github.com/threadline-go/threadline/internal/contract"
-	threadline "github.com/threadline-go/threadline/runtime"
+	"github.com/threadline-go/threadline/runtime/threadlineops"
 )
 
 type continuityArgs struct {
@@ -59,19 +59,19 @@ func (c *cli) continuity(a continuityArgs) int {
 	if err != nil {
 		return c.fail("%v", err)
 	}
-	var specs []threadline.ContinuityTable
+	var specs []threadlineops.ContinuityTable
 	for _, t := range tables {
-		spec := threadline.ContinuityTable{Table: t.Qualified().Text()}
+		spec := threadlineops.ContinuityTable{Table: t.Qualified().Text()}
 		if capt, ok := res.captures[t.Qualified()]; ok {
 			spec.Key = capt.Key
 		}
 		specs = append(specs, spec)
 	}
-	report, err := c.audit().Continuity(c.ctx, c.pool, specs, threadline.ContinuityOptions{Exact: a.exact})
+	report, err := c.ops().Continuity(c.ctx, c.pool, specs, threadlineops.ContinuityOptions{Exact: a.exact})
 	if err != nil {
 		return c.fail("%v", err)
 	}
-	var baselines []threadline.BaselineResult
+	var baselines []threadlineops.BaselineResult
 	if a.baseline {
 		if baselines, err = c.baselines(a, tables, res, report); err != nil {
 			return c.fail("%v", err)
@@ -85,10 +85,10 @@ func (c *cli) continuity(a continuityArgs) int {
 		enc := json.NewEncoder(c.stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(struct {
-			Tables    []threadline.TableContinuity `json:"tables"`
-			Baselines []threadline.BaselineResult  `json:"baselines,omitempty"`
-			Ready     bool                         `json:"ready"`
-			Note      string                       `json:"note"`
+			Tables    []threadlineops.TableContinuity `json:"tables"`
+			Baselines []threadlineops.BaselineResult  `json:"baselines,omitempty"`
+			Ready     bool                            `json:"ready"`
+			Note      string                          `json:"note"`
 		}{report, baselines, ready, continuityNote}); err != nil {
 			return c.fail("%v", err)
 		}
@@ -102,19 +102,19 @@ func (c *cli) continuity(a continuityArgs) int {
 }
 
 // baselines takes a baseline of each of tables (continuity -baseline).
-func (c *cli) baselines(a continuityArgs, tables []*config.Table, res resolved, report []threadline.TableContinuity) ([]threadline.BaselineResult, error) {
+func (c *cli) baselines(a continuityArgs, tables []*config.Table, res resolved, report []threadlineops.TableContinuity) ([]threadlineops.BaselineResult, error) {
 	label := a.label
 	if label == "" {
 		label = "threadline continuity baseline " + time.Now().UTC().Format(time.RFC3339)
 	}
-	var out []threadline.BaselineResult
+	var out []threadlineops.BaselineResult
 	for i, t := range tables {
 		capt, ok := res.captures[t.Qualified()]
 		if !ok || !report[i].Exists {
 			return nil, fmt.Errorf("baseline of %s: the table does not match threadline.yaml: %s", t.Qualified(), res.problems[t.Qualified().Text()])
 		}
 		p := newProgress(c.stderr, c.env.terminal(c.stderr))
-		b, err := c.audit().Baseline(c.ctx, c.pool, threadline.BaselineSpec{
+		b, err := c.ops().Baseline(c.ctx, c.pool, threadlineops.BaselineSpec{
 			Table: capt.Table.Text(), Key: capt.Key, Exclude: capt.Exclude, Mask: capt.Mask, Placeholder: capt.Placeholder,
 			Label: label, BatchSize: a.batchSize,
 			Progress: func(n int64) { p.draw(fmt.Sprintf("baseline of %s: %d rows", capt.Table, n)) },
@@ -129,7 +129,7 @@ func (c *cli) baselines(a continuityArgs, tables []*config.Table, res resolved, 
 }
 
 // printContinuity prints the continuity report for people.
-func (c *cli) printContinuity(report []threadline.TableContinuity, baselines []threadline.BaselineResult, exact bool) {
+func (c *cli) printContinuity(report []threadlineops.TableContinuity, baselines []threadlineops.BaselineResult, exact bool) {
 	for _, t := range report {
 		fmt.Fprintf(c.stdout, "%s\n", t.Table)
 		if !t.Exists {

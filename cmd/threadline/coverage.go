@@ -12,7 +12,7 @@ import (
 	"github.com/threadline-go/threadline/generator"
 	"github.com/threadline-go/threadline/internal/config"
 	"github.com/threadline-go/threadline/internal/contract"
-	threadline "github.com/threadline-go/threadline/runtime"
+	"github.com/threadline-go/threadline/runtime/threadlineops"
 	"github.com/threadline-go/threadline/schema"
 	"github.com/threadline-go/threadline/sqltemplates"
 )
@@ -71,31 +71,31 @@ func (c *cli) resolve() (resolved, error) {
 // database: expected_tables must be covered by the capture the current
 // config and schema generate; other configured tables are compared too,
 // informatively.
-func (c *cli) checkCoverage() (threadline.CoverageReport, resolved, error) {
+func (c *cli) checkCoverage() (threadlineops.CoverageReport, resolved, error) {
 	res, err := c.resolve()
 	if err != nil {
-		return threadline.CoverageReport{}, res, err
+		return threadlineops.CoverageReport{}, res, err
 	}
 	expected := map[string]string{}
 	for _, n := range c.cfg.Coverage.ExpectedTables {
 		q, err := contract.ParseQualifiedName(n.Value, "public")
 		if err != nil {
-			return threadline.CoverageReport{}, res, config.Errorf(n.Pos, "%v", err)
+			return threadlineops.CoverageReport{}, res, config.Errorf(n.Pos, "%v", err)
 		}
 		expected[q.Text()] = res.fingerprints[q.Text()]
 	}
-	rep, err := c.audit().Coverage(c.ctx, c.pool, expected, threadline.WithFingerprints(res.fingerprints))
+	rep, err := c.ops().Coverage(c.ctx, c.pool, expected, threadlineops.WithFingerprints(res.fingerprints))
 	if err != nil {
 		return rep, res, err
 	}
 	for i := range rep.Tables {
 		t := &rep.Tables[i]
-		if p, ok := res.problems[t.Table]; ok && t.Status != threadline.CoverageMissing {
+		if p, ok := res.problems[t.Table]; ok && t.Status != threadlineops.CoverageMissing {
 			t.Detail = "threadline.yaml no longer matches the schema: " + p
 		}
 	}
 	for i := range rep.Violations {
-		if p, ok := res.problems[rep.Violations[i].Table]; ok && rep.Violations[i].Status != threadline.CoverageMissing {
+		if p, ok := res.problems[rep.Violations[i].Table]; ok && rep.Violations[i].Status != threadlineops.CoverageMissing {
 			rep.Violations[i].Detail = "threadline.yaml no longer matches the schema: " + p
 		}
 	}
@@ -126,7 +126,7 @@ func (c *cli) coverage(asJSON bool) int {
 }
 
 // printCoverage prints the aligned table and the summary.
-func printCoverage(w io.Writer, rep threadline.CoverageReport, noExpected bool) {
+func printCoverage(w io.Writer, rep threadlineops.CoverageReport, noExpected bool) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TABLE\tSTATUS\tEXPECTED\tDETAIL")
 	for _, t := range rep.Tables {
@@ -135,7 +135,7 @@ func printCoverage(w io.Writer, rep threadline.CoverageReport, noExpected bool) 
 			exp = "yes"
 		}
 		detail := t.Detail
-		if t.PartitionOf != "" && t.Status == threadline.CoverageCovered {
+		if t.PartitionOf != "" && t.Status == threadlineops.CoverageCovered {
 			detail = "partition, captured by " + t.PartitionOf
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Table, t.Status, exp, detail)

@@ -42,6 +42,7 @@ import (
 	"github.com/threadline-go/threadline/internal/config"
 	"github.com/threadline-go/threadline/internal/dburl"
 	threadline "github.com/threadline-go/threadline/runtime"
+	"github.com/threadline-go/threadline/runtime/threadlineops"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -217,6 +218,9 @@ func (c *cli) loadConfig() error {
 func (c *cli) audit() threadline.Audit {
 	return threadline.Audit{Schema: c.cfg.AuditSchema}
 }
+
+// ops returns the operations handle for the configured audit schema.
+func (c *cli) ops() threadlineops.Audit { return threadlineops.Audit(c.audit()) }
 
 // databaseSource picks the database URL: the flag, the config, the
 // environment.

@@ -18,6 +18,7 @@ import (
 	"github.com/threadline-go/threadline/internal/config"
 	"github.com/threadline-go/threadline/internal/pgtest"
 	threadline "github.com/threadline-go/threadline/runtime"
+	"github.com/threadline-go/threadline/runtime/threadlineops"
 	"github.com/threadline-go/threadline/schema"
 )
 
@@ -497,7 +498,7 @@ func TestCoverageCommand(t *testing.T) {
 	p.db.Exec(t, "ALTER TABLE posts DISABLE TRIGGER threadline_capture_insert")
 	code, out, errb = p.cli(t, "coverage", "-json")
 	expectCode(t, "json", code, 1, out, errb)
-	var rep threadline.CoverageReport
+	var rep threadlineops.CoverageReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -551,7 +552,7 @@ func TestContinuityCommand(t *testing.T) {
 	code, out, errb = p.cli(t, "continuity", "-table", "posts", "-json")
 	expectCode(t, "posts ready", code, 0, out, errb)
 	var doc struct {
-		Tables []threadline.TableContinuity
+		Tables []threadlineops.TableContinuity
 		Ready  bool
 	}
 	if err := json.Unmarshal([]byte(out), &doc); err != nil || !doc.Ready || len(doc.Tables) != 1 || doc.Tables[0].PredatesCapture {

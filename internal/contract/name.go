@@ -61,6 +61,17 @@ func QuoteIdent(s string) string {
 	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
 
+// QuoteLiteral quotes a string literal for SQL. Strings holding a backslash use the
+// E” form with backslashes doubled, so the result means the same whatever
+// standard_conforming_strings is.
+func QuoteLiteral(s string) string {
+	q := "'" + strings.ReplaceAll(s, "'", "''") + "'"
+	if strings.Contains(s, `\`) {
+		return "E" + strings.ReplaceAll(q, `\`, `\\`)
+	}
+	return q
+}
+
 // Quoted returns the name quoted for SQL: "schema"."name".
 func (q QualifiedName) Quoted() string { return QuoteIdent(q.Schema) + "." + QuoteIdent(q.Name) }
 

@@ -1,4 +1,4 @@
-package threadline_test
+package threadlineops_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 
 	"github.com/threadline-go/threadline/internal/capturetest"
 	"github.com/threadline-go/threadline/internal/pgtest"
-	threadline "github.com/threadline-go/threadline/runtime"
+	"github.com/threadline-go/threadline/runtime/threadlineops"
 )
 
 const continuityDDL = `
@@ -53,10 +53,10 @@ func TestContinuityBrownfield(t *testing.T) {
 	db := brownfield(t)
 	ctx := context.Background()
 	db.Exec(t, "ANALYZE")
-	tables := []threadline.ContinuityTable{{Table: "legacy"}, {Table: "fresh"}, {Table: "empty_t"}, {Table: "members"},
+	tables := []threadlineops.ContinuityTable{{Table: "legacy"}, {Table: "fresh"}, {Table: "empty_t"}, {Table: "members"},
 		{Table: "logs", Key: []string{"uuid"}}, {Table: "nosuch"}}
 	for _, exact := range []bool{false, true} {
-		got, err := threadline.Audit{}.Continuity(ctx, db.Pool, tables, threadline.ContinuityOptions{Exact: exact})
+		got, err := (threadlineops.Audit{}).Continuity(ctx, db.Pool, tables, threadlineops.ContinuityOptions{Exact: exact})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,12 +98,12 @@ func TestContinuityBrownfield(t *testing.T) {
 	// have no captured origin either.
 	db.Exec(t, "ALTER TABLE fresh DISABLE TRIGGER threadline_capture_insert")
 	db.Exec(t, "INSERT INTO fresh VALUES (4)")
-	got, err := threadline.Audit{}.Continuity(ctx, db.Pool, []threadline.ContinuityTable{{Table: "fresh"}}, threadline.ContinuityOptions{Exact: true})
+	got, err := (threadlineops.Audit{}).Continuity(ctx, db.Pool, []threadlineops.ContinuityTable{{Table: "fresh"}}, threadlineops.ContinuityOptions{Exact: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	capturetest.Equal(t, "disabled", [4]any{got[0].Ready, got[0].Capture, got[0].RowsWithoutOrigin, got[0].PredatesCapture},
-		[4]any{false, threadline.CoverageDisabled, int64(1), true})
+		[4]any{false, threadlineops.CoverageDisabled, int64(1), true})
 }
 
 func TestBaseline(t *testing.T) {
@@ -111,7 +111,7 @@ func TestBaseline(t *testing.T) {
 	ctx := context.Background()
 	changesBefore := capturetest.QueryInt(t, db, "SELECT count(*) FROM threadline.audit_changes")
 	var progress []int64
-	res, err := threadline.Audit{}.Baseline(ctx, db.Pool, threadline.BaselineSpec{
+	res, err := (threadlineops.Audit{}).Baseline(ctx, db.Pool, threadlineops.BaselineSpec{
 		Table: "legacy", Exclude: []string{"pw"}, Mask: []string{"email"}, Placeholder: "[REDACTED]",
 		Label: "  before go-live  ", BatchSize: 2, Progress: func(n int64) { progress = append(progress, n) },
 	})
@@ -146,7 +146,7 @@ func TestBaseline(t *testing.T) {
 	// Composite keys, batch boundaries inside a key prefix; a table
 	// without primary key with its configured key.
 	db.Exec(t, "INSERT INTO members SELECT 'b', g FROM generate_series(1, 5) AS g")
-	res, err = threadline.Audit{}.Baseline(ctx, db.Pool, threadline.BaselineSpec{Table: "members", Label: "m", BatchSize: 3})
+	res, err = (threadlineops.Audit{}).Baseline(ctx, db.Pool, threadlineops.BaselineSpec{Table: "members", Label: "m", BatchSize: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestBaseline(t *testing.T) {
 	}
 	capturetest.Equal(t, "members keys", keys, []string{`{"id": 1, "org": "a"}`, `{"id": 20, "org": "a"}`, `{"id": 1, "org": "b"}`,
 		`{"id": 2, "org": "b"}`, `{"id": 3, "org": "b"}`, `{"id": 4, "org": "b"}`, `{"id": 5, "org": "b"}`})
-	res, err = threadline.Audit{}.Baseline(ctx, db.Pool, threadline.BaselineSpec{Table: "logs", Key: []string{"uuid"}, Label: "l", BatchSize: 3})
+	res, err = (threadlineops.Audit{}).Baseline(ctx, db.Pool, threadlineops.BaselineSpec{Table: "logs", Key: []string{"uuid"}, Label: "l", BatchSize: 3})
 	if err != nil || res.Rows != 3 || res.Batches != 1 {
 		t.Fatalf("logs: %+v, %v", res, err)
 	}
@@ -169,8 +169,8 @@ func TestBaseline(t *testing.T) {
 	}
 	capturetest.Equal(t, "logs data", capturetest.NormJSON(t, string(data)), `{"uuid":"u3","v":3}`)
 
-	for _, bad := range []threadline.BaselineSpec{{Table: "legacy"}, {Table: "logs", Label: "x"}, {Table: "legacy", Label: "x", Mask: []string{"email"}}} {
-		if _, err := (threadline.Audit{}).Baseline(ctx, db.Pool, bad); !errors.Is(err, threadline.ErrInvalidBaseline) {
+	for _, bad := range []threadlineops.BaselineSpec{{Table: "legacy"}, {Table: "logs", Label: "x"}, {Table: "legacy", Label: "x", Mask: []string{"email"}}} {
+		if _, err := (threadlineops.Audit{}).Baseline(ctx, db.Pool, bad); !errors.Is(err, threadlineops.ErrInvalidBaseline) {
 			t.Errorf("%+v: %v", bad, err)
 		}
 	}

@@ -1,4 +1,4 @@
-package threadline
+package threadlineops
 
 import (
 	"context"
@@ -9,7 +9,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/internal/tlerr"
+	threadline "github.com/threadline-go/threadline/runtime"
 )
 
 // Continuity (brownfield): capture starts when the triggers are
@@ -30,7 +32,7 @@ import (
 
 // ContinuityTable names a table to check.
 type ContinuityTable struct {
-	// Table is "table" or "schema.table" (as Filter.Table).
+	// Table is "table" or "schema.table" (as threadline.Filter.Table).
 	Table string
 	// Key lists the columns stored in table_pk, in key order (the
 	// table's key in threadline.yaml); nil means the primary key.
@@ -47,7 +49,7 @@ type ContinuityOptions struct {
 
 // TableContinuity is the continuity of one table.
 type TableContinuity struct {
-	// Table is the qualified name (Filter.Table form).
+	// Table is the qualified name (threadline.Filter.Table form).
 	Table string `json:"table"`
 	// Exists is false when there is no such table (nothing else is set).
 	Exists bool `json:"exists"`
@@ -79,7 +81,7 @@ type TableContinuity struct {
 
 // Continuity reports, for each table, its rows, whether they predate
 // capture, its first captured change and whether capture is ready.
-func (a Audit) Continuity(ctx context.Context, db DBTX, tables []ContinuityTable, opts ContinuityOptions) ([]TableContinuity, error) {
+func (a Audit) Continuity(ctx context.Context, db threadline.DBTX, tables []ContinuityTable, opts ContinuityOptions) ([]TableContinuity, error) {
 	expected := map[string]string{}
 	for _, t := range tables {
 		expected[t.Table] = ""
@@ -116,7 +118,7 @@ func (a Audit) Continuity(ctx context.Context, db DBTX, tables []ContinuityTable
 }
 
 // primaryKey reads the primary key columns of t, in key order.
-func primaryKey(ctx context.Context, db DBTX, t tableName) ([]string, error) {
+func primaryKey(ctx context.Context, db threadline.DBTX, t tableName) ([]string, error) {
 	var key []string
 	err := db.QueryRow(ctx, `SELECT coalesce(array_agg(a.attname::text ORDER BY k.ord), '{}')
 FROM pg_catalog.pg_index AS i
@@ -134,12 +136,12 @@ WHERE i.indrelid = $1::regclass AND i.indisprimary`, t.Quoted()).Scan(&key)
 func keyExpr(key []string, j string) string {
 	parts := make([]string, 0, 2*len(key))
 	for _, k := range key {
-		parts = append(parts, quoteLiteral(k), j+"->"+quoteLiteral(k))
+		parts = append(parts, contract.QuoteLiteral(k), j+"->"+contract.QuoteLiteral(k))
 	}
 	return "jsonb_build_object(" + strings.Join(parts, ", ") + ")"
 }
 
-func (a Audit) continuity(ctx context.Context, db DBTX, tn tableName, key []string, opts ContinuityOptions, tc *TableContinuity) error {
+func (a Audit) continuity(ctx context.Context, db threadline.DBTX, tn tableName, key []string, opts ContinuityOptions, tc *TableContinuity) error {
 	rel := tn.Quoted()
 	if len(key) == 0 {
 		var err error
@@ -278,7 +280,7 @@ var ErrInvalidBaseline = errors.New("threadline: invalid baseline")
 // not exist: id, table_schema, table_name, table_pk, data, label,
 // taken_at, with an index on (table_name, table_pk). The connecting role
 // needs CREATE on the audit schema.
-func (a Audit) EnsureBaselineTable(ctx context.Context, db DBTX) error {
+func (a Audit) EnsureBaselineTable(ctx context.Context, db threadline.DBTX) error {
 	s := a.schema()
 	_, err := db.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+s+`.audit_baselines (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -304,7 +306,7 @@ COMMENT ON TABLE `+s+`.audit_baselines IS 'Threadline baseline snapshots: rows a
 // rows of one run share TakenAt (the start); rows written while it runs
 // are captured by the triggers as usual. Nothing is written to
 // audit_changes.
-func (a Audit) Baseline(ctx context.Context, db DBTX, spec BaselineSpec) (BaselineResult, error) {
+func (a Audit) Baseline(ctx context.Context, db threadline.DBTX, spec BaselineSpec) (BaselineResult, error) {
 	tn, err := parseTableName(spec.Table)
 	if err != nil {
 		return BaselineResult{}, tlerr.Wrap(err, "baseline")

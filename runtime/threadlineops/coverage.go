@@ -1,15 +1,18 @@
-package threadline
+package threadlineops
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/internal/tlerr"
+	threadline "github.com/threadline-go/threadline/runtime"
 )
 
 // CoverageStatus is the capture state of one table.
@@ -38,7 +41,7 @@ const (
 
 // TableCoverage is the coverage of one table.
 type TableCoverage struct {
-	// Table is the qualified name in Filter.Table form ("public.users").
+	// Table is the qualified name in threadline.Filter.Table form ("public.users").
 	Table  string `json:"table"`
 	Schema string `json:"schema"`
 	Name   string `json:"name"`
@@ -133,7 +136,7 @@ type coverageConfig struct {
 // WithFingerprints gives expected fingerprints for tables that are not in
 // the expected set: such a table whose capture differs is reported stale
 // (informative; it does not fail the report). Keys are table names as in
-// Filter.Table.
+// threadline.Filter.Table.
 func WithFingerprints(m map[string]string) CoverageOption {
 	return func(c *coverageConfig) { c.fingerprints = m }
 }
@@ -141,7 +144,7 @@ func WithFingerprints(m map[string]string) CoverageOption {
 // Coverage reports the capture state of every user table (see
 // CoverageReport) by reading the catalog, and checks the expected tables:
 // expected maps a table name ("users" for public.users, or
-// "schema.table", as Filter.Table) to the fingerprint its capture
+// "schema.table", as threadline.Filter.Table) to the fingerprint its capture
 // function must carry, or "" to accept any Threadline capture. The
 // report is OK when every expected table exists and is covered.
 //
@@ -152,7 +155,7 @@ func WithFingerprints(m map[string]string) CoverageOption {
 //
 // The threadline CLI passes the fingerprints the current config and
 // schema would generate, so schema drift shows as stale.
-func (a Audit) Coverage(ctx context.Context, db DBTX, expected map[string]string, opts ...CoverageOption) (CoverageReport, error) {
+func (a Audit) Coverage(ctx context.Context, db threadline.DBTX, expected map[string]string, opts ...CoverageOption) (CoverageReport, error) {
 	start := time.Now()
 	var cfg coverageConfig
 	for _, o := range opts {
@@ -161,7 +164,7 @@ func (a Audit) Coverage(ctx context.Context, db DBTX, expected map[string]string
 		}
 	}
 	r, err := a.coverage(ctx, db, expected, cfg)
-	e := CoverageCheckedEvent{
+	e := threadline.CoverageCheckedEvent{
 		Schema: a.schemaName(), Tables: r.Summary.Tables, Covered: r.Summary.Covered, Uncovered: r.Summary.Uncovered,
 		Disabled: r.Summary.Disabled, Stale: r.Summary.Stale, Expected: r.Summary.Expected, Missing: r.Summary.Missing,
 		Start: start, Duration: time.Since(start), Err: err,
@@ -185,7 +188,7 @@ func parseExpectations(expected, fingerprints map[string]string) (map[tableName]
 		m        map[string]string
 		expected bool
 	}{{fingerprints, false}, {expected, true}} {
-		for _, k := range sortedKeys(src.m) {
+		for _, k := range slices.Sorted(maps.Keys(src.m)) {
 			t, err := parseTableName(k)
 			if err != nil {
 				return nil, tlerr.Wrap(err, "coverage: expected table")
@@ -196,7 +199,7 @@ func parseExpectations(expected, fingerprints map[string]string) (map[tableName]
 	return out, nil
 }
 
-func (a Audit) coverage(ctx context.Context, db DBTX, expected map[string]string, cfg coverageConfig) (CoverageReport, error) {
+func (a Audit) coverage(ctx context.Context, db threadline.DBTX, expected map[string]string, cfg coverageConfig) (CoverageReport, error) {
 	// Empty lists encode as [], never null.
 	r := CoverageReport{Schema: a.schemaName(), CheckedAt: time.Now().UTC(), Tables: []TableCoverage{}, Violations: []TableCoverage{}}
 	want, err := parseExpectations(expected, cfg.fingerprints)

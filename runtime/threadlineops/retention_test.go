@@ -1,4 +1,4 @@
-package threadline_test
+package threadlineops_test
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"github.com/threadline-go/threadline/internal/capturetest"
 	"github.com/threadline-go/threadline/internal/pgtest"
 	threadline "github.com/threadline-go/threadline/runtime"
+	"github.com/threadline-go/threadline/runtime/threadlineops"
 )
 
 const purgeDDL = `CREATE TABLE items (id bigint PRIMARY KEY, v int);`
@@ -89,12 +90,12 @@ func remainingTx(t testing.TB, db *pgtest.DB) []int64 {
 
 var quiet = slog.New(slog.DiscardHandler)
 
-func policy(batch, max int) threadline.PurgePolicy {
-	return threadline.PurgePolicy{Enabled: true, Window: 24 * time.Hour, BatchSize: batch, MaxBatches: max, DeleteEmptyTransactions: true}
+func policy(batch, max int) threadlineops.PurgePolicy {
+	return threadlineops.PurgePolicy{Enabled: true, Window: 24 * time.Hour, BatchSize: batch, MaxBatches: max, DeleteEmptyTransactions: true}
 }
 
 // sansTiming drops the fields that differ between a plan and a run.
-func sansTiming(r threadline.PurgeResult) threadline.PurgeResult {
+func sansTiming(r threadlineops.PurgeResult) threadlineops.PurgeResult {
 	r.Elapsed, r.DryRun, r.Cutoff = 0, false, time.Time{}
 	return r
 }
@@ -102,12 +103,12 @@ func sansTiming(r threadline.PurgeResult) threadline.PurgeResult {
 func TestPurgePlanEqualsExecute(t *testing.T) {
 	w := setupPurgeWorld(t)
 	ctx := context.Background()
-	a := threadline.Audit{}
-	plan, err := a.PurgePlan(ctx, w.db.Pool, policy(5, 100), threadline.PurgeOptions{})
+	a := threadlineops.Audit{}
+	plan, err := a.PurgePlan(ctx, w.db.Pool, policy(5, 100), threadlineops.PurgeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := threadline.PurgeResult{DeletedChanges: 24, DeletedTransactions: 5, Batches: 5 + 1}
+	want := threadlineops.PurgeResult{DeletedChanges: 24, DeletedTransactions: 5, Batches: 5 + 1}
 	capturetest.Equal(t, "plan", sansTiming(plan), want)
 	if !plan.DryRun {
 		t.Fatal("plan is not marked dry run")
@@ -115,7 +116,7 @@ func TestPurgePlanEqualsExecute(t *testing.T) {
 	// A plan deletes nothing, and works while retention is disabled.
 	p := policy(5, 100)
 	p.Enabled = false
-	if again, err := a.PurgePlan(ctx, w.db.Pool, p, threadline.PurgeOptions{}); err != nil || sansTiming(again) != want {
+	if again, err := a.PurgePlan(ctx, w.db.Pool, p, threadlineops.PurgeOptions{}); err != nil || sansTiming(again) != want {
 		t.Fatalf("plan with retention disabled: %+v, %v", again, err)
 	}
 	capturetest.Equal(t, "changes after plans", capturetest.QueryInt(t, w.db, "SELECT count(*) FROM threadline.audit_changes"), int64(35))
@@ -124,7 +125,7 @@ func TestPurgePlanEqualsExecute(t *testing.T) {
 	var events []threadline.PurgeBatchEvent
 	hooked := a
 	hooked.Hooks.PurgeBatch = func(_ context.Context, e threadline.PurgeBatchEvent) { events = append(events, e) }
-	res, err := hooked.Purge(ctx, w.db.Pool, policy(5, 100), threadline.PurgeOptions{
+	res, err := hooked.Purge(ctx, w.db.Pool, policy(5, 100), threadlineops.PurgeOptions{
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
@@ -160,8 +161,8 @@ func TestPurgePlanEqualsExecute(t *testing.T) {
 	}
 
 	// Nothing is left: re-running is a no-op, and so is its plan.
-	again, err := a.Purge(ctx, w.db.Pool, policy(5, 100), threadline.PurgeOptions{Logger: quiet})
-	if err != nil || sansTiming(again) != (threadline.PurgeResult{}) {
+	again, err := a.Purge(ctx, w.db.Pool, policy(5, 100), threadlineops.PurgeOptions{Logger: quiet})
+	if err != nil || sansTiming(again) != (threadlineops.PurgeResult{}) {
 		t.Fatalf("second purge: %+v, %v", again, err)
 	}
 }
@@ -169,16 +170,16 @@ func TestPurgePlanEqualsExecute(t *testing.T) {
 func TestPurgeMaxBatchesCaps(t *testing.T) {
 	w := setupPurgeWorld(t)
 	ctx := context.Background()
-	a := threadline.Audit{}
+	a := threadlineops.Audit{}
 	// Two batches of five: the ten oldest eligible changes are T1's seven
 	// and three of T2's, so T1 empties; A1 and A4 are empty already.
-	want := threadline.PurgeResult{DeletedChanges: 10, DeletedTransactions: 3, RemainingChanges: 14, Capped: true, Batches: 2 + 1}
-	plan, err := a.PurgePlan(ctx, w.db.Pool, policy(5, 2), threadline.PurgeOptions{})
+	want := threadlineops.PurgeResult{DeletedChanges: 10, DeletedTransactions: 3, RemainingChanges: 14, Capped: true, Batches: 2 + 1}
+	plan, err := a.PurgePlan(ctx, w.db.Pool, policy(5, 2), threadlineops.PurgeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	capturetest.Equal(t, "plan", sansTiming(plan), want)
-	res, err := a.Purge(ctx, w.db.Pool, policy(5, 2), threadline.PurgeOptions{Logger: quiet})
+	res, err := a.Purge(ctx, w.db.Pool, policy(5, 2), threadlineops.PurgeOptions{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,13 +187,13 @@ func TestPurgeMaxBatchesCaps(t *testing.T) {
 	capturetest.Equal(t, "transactions left", remainingTx(t, w.db), []int64{w.t2, w.t3, w.t4, w.t5, w.a2, w.a3})
 
 	// The next run continues: batch boundaries fall inside transactions.
-	want = threadline.PurgeResult{DeletedChanges: 14, DeletedTransactions: 2, Batches: 3 + 1}
-	plan, err = a.PurgePlan(ctx, w.db.Pool, policy(5, 100), threadline.PurgeOptions{})
+	want = threadlineops.PurgeResult{DeletedChanges: 14, DeletedTransactions: 2, Batches: 3 + 1}
+	plan, err = a.PurgePlan(ctx, w.db.Pool, policy(5, 100), threadlineops.PurgeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	capturetest.Equal(t, "second plan", sansTiming(plan), want)
-	res, err = a.Purge(ctx, w.db.Pool, policy(5, 100), threadline.PurgeOptions{Logger: quiet})
+	res, err = a.Purge(ctx, w.db.Pool, policy(5, 100), threadlineops.PurgeOptions{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,13 +205,13 @@ func TestPurgeKeepsEmptyTransactionsWhenTold(t *testing.T) {
 	w := setupPurgeWorld(t)
 	p := policy(500, 10)
 	p.DeleteEmptyTransactions = false
-	want := threadline.PurgeResult{DeletedChanges: 24, Batches: 1}
-	plan, err := threadline.Audit{}.PurgePlan(context.Background(), w.db.Pool, p, threadline.PurgeOptions{})
+	want := threadlineops.PurgeResult{DeletedChanges: 24, Batches: 1}
+	plan, err := (threadlineops.Audit{}).PurgePlan(context.Background(), w.db.Pool, p, threadlineops.PurgeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	capturetest.Equal(t, "plan", sansTiming(plan), want)
-	res, err := threadline.Audit{}.Purge(context.Background(), w.db.Pool, p, threadline.PurgeOptions{Logger: quiet})
+	res, err := (threadlineops.Audit{}).Purge(context.Background(), w.db.Pool, p, threadlineops.PurgeOptions{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,22 +223,22 @@ func TestPurgeExplicitCutoff(t *testing.T) {
 	w := setupPurgeWorld(t)
 	ctx := context.Background()
 	// A cutoff before everything: nothing is eligible.
-	res, err := threadline.Audit{}.Purge(ctx, w.db.Pool, policy(5, 100), threadline.PurgeOptions{Logger: quiet, Cutoff: time.Now().Add(-30 * 24 * time.Hour)})
-	if err != nil || sansTiming(res) != (threadline.PurgeResult{}) {
+	res, err := (threadlineops.Audit{}).Purge(ctx, w.db.Pool, policy(5, 100), threadlineops.PurgeOptions{Logger: quiet, Cutoff: time.Now().Add(-30 * 24 * time.Hour)})
+	if err != nil || sansTiming(res) != (threadlineops.PurgeResult{}) {
 		t.Fatalf("early cutoff: %+v, %v", res, err)
 	}
 	// A cutoff after everything: every change and every transaction goes
 	// (the young action-only one too: its action is before the cutoff).
 	cut := time.Now().Add(time.Hour)
-	plan, err := threadline.Audit{}.PurgePlan(ctx, w.db.Pool, policy(5, 100), threadline.PurgeOptions{Cutoff: cut})
+	plan, err := (threadlineops.Audit{}).PurgePlan(ctx, w.db.Pool, policy(5, 100), threadlineops.PurgeOptions{Cutoff: cut})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err = threadline.Audit{}.Purge(ctx, w.db.Pool, policy(5, 100), threadline.PurgeOptions{Logger: quiet, Cutoff: cut})
+	res, err = (threadlineops.Audit{}).Purge(ctx, w.db.Pool, policy(5, 100), threadlineops.PurgeOptions{Logger: quiet, Cutoff: cut})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := threadline.PurgeResult{DeletedChanges: 35, DeletedTransactions: 9, Batches: 7 + 2}
+	want := threadlineops.PurgeResult{DeletedChanges: 35, DeletedTransactions: 9, Batches: 7 + 2}
 	capturetest.Equal(t, "plan", sansTiming(plan), want)
 	capturetest.Equal(t, "execute", sansTiming(res), want)
 	capturetest.Equal(t, "cutoff", res.Cutoff, cut)
@@ -248,10 +249,10 @@ func TestPurgeRefusals(t *testing.T) {
 	ctx := context.Background()
 	p := policy(5, 10)
 	p.Enabled = false
-	if _, err := (threadline.Audit{}).Purge(ctx, w.db.Pool, p, threadline.PurgeOptions{Logger: quiet}); !errors.Is(err, threadline.ErrRetentionDisabled) {
+	if _, err := (threadlineops.Audit{}).Purge(ctx, w.db.Pool, p, threadlineops.PurgeOptions{Logger: quiet}); !errors.Is(err, threadlineops.ErrRetentionDisabled) {
 		t.Fatalf("disabled: %v", err)
 	}
-	if _, err := (threadline.Audit{}).PurgePlan(ctx, w.db.Pool, threadline.PurgePolicy{}, threadline.PurgeOptions{}); !errors.Is(err, threadline.ErrInvalidPolicy) {
+	if _, err := (threadlineops.Audit{}).PurgePlan(ctx, w.db.Pool, threadlineops.PurgePolicy{}, threadlineops.PurgeOptions{}); !errors.Is(err, threadlineops.ErrInvalidPolicy) {
 		t.Fatalf("no window: %v", err)
 	}
 	tx, err := w.db.Pool.Begin(ctx)
@@ -259,7 +260,7 @@ func TestPurgeRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx)
-	if _, err := (threadline.Audit{}).Purge(ctx, tx, policy(5, 10), threadline.PurgeOptions{Logger: quiet}); err == nil || !strings.Contains(err.Error(), "inside a transaction") {
+	if _, err := (threadlineops.Audit{}).Purge(ctx, tx, policy(5, 10), threadlineops.PurgeOptions{Logger: quiet}); err == nil || !strings.Contains(err.Error(), "inside a transaction") {
 		t.Fatalf("in a transaction: %v", err)
 	}
 	capturetest.Equal(t, "nothing deleted", capturetest.QueryInt(t, w.db, "SELECT count(*) FROM threadline.audit_changes"), w.changes)
@@ -297,7 +298,7 @@ func TestPurgeInterruptedThenRerun(t *testing.T) {
 	db := oldItems(t, 200, 10)
 	gateDeletes(t, db, 0)
 	ctx := context.Background()
-	a := threadline.Audit{}
+	a := threadlineops.Audit{}
 	gate, err := db.Pool.Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -327,7 +328,7 @@ func TestPurgeInterruptedThenRerun(t *testing.T) {
 			}
 		}()
 	}
-	res, err := hooked.Purge(runCtx, db.Pool, policy(10, 1000), threadline.PurgeOptions{Logger: quiet})
+	res, err := hooked.Purge(runCtx, db.Pool, policy(10, 1000), threadlineops.PurgeOptions{Logger: quiet})
 	<-interrupted
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted purge: %v", err)
@@ -343,18 +344,18 @@ func TestPurgeInterruptedThenRerun(t *testing.T) {
 	db.Exec(t, "UPDATE public.slow_conf SET delay = 0.03")
 	runCtx, cancel = context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
-	res2, err := a.Purge(runCtx, db.Pool, policy(10, 1000), threadline.PurgeOptions{Logger: quiet})
+	res2, err := a.Purge(runCtx, db.Pool, policy(10, 1000), threadlineops.PurgeOptions{Logger: quiet})
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("second interrupted purge: %v", err)
 	}
 	capturetest.Equal(t, "counted exactly", capturetest.QueryInt(t, db, "SELECT count(*) FROM threadline.audit_changes"), 170-res2.DeletedChanges)
 
 	db.Exec(t, "UPDATE public.slow_conf SET delay = 0")
-	plan, err := a.PurgePlan(ctx, db.Pool, policy(10, 1000), threadline.PurgeOptions{})
+	plan, err := a.PurgePlan(ctx, db.Pool, policy(10, 1000), threadlineops.PurgeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res3, err := a.Purge(ctx, db.Pool, policy(10, 1000), threadline.PurgeOptions{Logger: quiet})
+	res3, err := a.Purge(ctx, db.Pool, policy(10, 1000), threadlineops.PurgeOptions{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,13 +367,13 @@ func TestPurgeInterruptedThenRerun(t *testing.T) {
 
 func TestPurgeConcurrentRunsAreExclusive(t *testing.T) {
 	db := oldItems(t, 60, 10)
-	a := threadline.Audit{}
+	a := threadlineops.Audit{}
 	ctx := context.Background()
 	// The first purge pauses inside its first batch hook, holding the
 	// lock, until the second one has tried.
 	running, tried := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	var first threadline.PurgeResult
+	var first threadlineops.PurgeResult
 	var firstErr error
 	done := make(chan struct{})
 	go func() {
@@ -384,12 +385,12 @@ func TestPurgeConcurrentRunsAreExclusive(t *testing.T) {
 				<-tried
 			})
 		}
-		first, firstErr = hooked.Purge(ctx, db.Pool, policy(10, 1000), threadline.PurgeOptions{Logger: quiet})
+		first, firstErr = hooked.Purge(ctx, db.Pool, policy(10, 1000), threadlineops.PurgeOptions{Logger: quiet})
 	}()
 	<-running
-	_, err := a.Purge(ctx, db.Pool, policy(10, 1000), threadline.PurgeOptions{Logger: quiet})
+	_, err := a.Purge(ctx, db.Pool, policy(10, 1000), threadlineops.PurgeOptions{Logger: quiet})
 	close(tried)
-	if !errors.Is(err, threadline.ErrPurgeRunning) || !strings.Contains(err.Error(), "backend pid") {
+	if !errors.Is(err, threadlineops.ErrPurgeRunning) || !strings.Contains(err.Error(), "backend pid") {
 		t.Fatalf("second purge: %v", err)
 	}
 	<-done
@@ -398,7 +399,7 @@ func TestPurgeConcurrentRunsAreExclusive(t *testing.T) {
 	}
 	capturetest.Equal(t, "first purge", [2]int64{first.DeletedChanges, first.DeletedTransactions}, [2]int64{60, 6})
 	// The lock is released: a third purge runs (and finds nothing).
-	if _, err := a.Purge(ctx, db.Pool, policy(10, 1000), threadline.PurgeOptions{Logger: quiet}); err != nil {
+	if _, err := a.Purge(ctx, db.Pool, policy(10, 1000), threadlineops.PurgeOptions{Logger: quiet}); err != nil {
 		t.Fatal(err)
 	}
 	// A lock taken by hand (by a role allowed to purge) blocks it too.
@@ -410,7 +411,7 @@ func TestPurgeConcurrentRunsAreExclusive(t *testing.T) {
 	if _, err := tx.Exec(ctx, "LOCK TABLE threadline.audit_purge_lock IN EXCLUSIVE MODE"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Purge(ctx, db.Pool, policy(10, 1000), threadline.PurgeOptions{Logger: quiet}); !errors.Is(err, threadline.ErrPurgeRunning) {
+	if _, err := a.Purge(ctx, db.Pool, policy(10, 1000), threadlineops.PurgeOptions{Logger: quiet}); !errors.Is(err, threadlineops.ErrPurgeRunning) {
 		t.Fatalf("with the lock held by hand: %v", err)
 	}
 }
@@ -420,7 +421,7 @@ func TestPurgeConcurrentRunsAreExclusive(t *testing.T) {
 //
 //	go test ./runtime -run '^$' -bench Purge -benchtime 1x
 func BenchmarkPurge(b *testing.B) {
-	for _, batch := range []int{threadline.DefaultPurgeBatchSize, 5000} {
+	for _, batch := range []int{threadlineops.DefaultPurgeBatchSize, 5000} {
 		b.Run("batch="+itoa(batch), func(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
@@ -428,7 +429,7 @@ func BenchmarkPurge(b *testing.B) {
 				db.Exec(b, "VACUUM ANALYZE threadline.audit_changes")
 				db.Exec(b, "VACUUM ANALYZE threadline.audit_transactions")
 				b.StartTimer()
-				res, err := threadline.Audit{}.Purge(context.Background(), db.Pool, policy(batch, 100000), threadline.PurgeOptions{Logger: quiet})
+				res, err := (threadlineops.Audit{}).Purge(context.Background(), db.Pool, policy(batch, 100000), threadlineops.PurgeOptions{Logger: quiet})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -1,4 +1,4 @@
-package threadline_test
+package threadlineops_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/threadline-go/threadline/internal/config"
 	"github.com/threadline-go/threadline/internal/pgtest"
 	threadline "github.com/threadline-go/threadline/runtime"
+	"github.com/threadline-go/threadline/runtime/threadlineops"
 	"github.com/threadline-go/threadline/schema"
 	"github.com/threadline-go/threadline/sqltemplates"
 )
@@ -65,7 +66,7 @@ func liveFingerprints(t testing.TB, db *pgtest.DB, tablesYAML string) map[string
 
 // statuses renders a report as "table status [partition of] [expected]"
 // lines.
-func statuses(r threadline.CoverageReport) []string {
+func statuses(r threadlineops.CoverageReport) []string {
 	var out []string
 	for _, tc := range r.Tables {
 		s := tc.Table + " " + string(tc.Status)
@@ -83,7 +84,7 @@ func statuses(r threadline.CoverageReport) []string {
 func TestCoverageStatuses(t *testing.T) {
 	db := capturetest.Setup(t, coverageDDL, coverageTables)
 	ctx := context.Background()
-	a := threadline.Audit{}
+	a := threadlineops.Audit{}
 	fps := liveFingerprints(t, db, coverageTables)
 
 	expected := map[string]string{
@@ -122,7 +123,7 @@ func TestCoverageStatuses(t *testing.T) {
 		"public.events covered !", "public.events_2025 covered <public.events", "public.events_2026 disabled <public.events",
 		"public.plain uncovered", "public.nosuch missing !",
 	})
-	capturetest.Equal(t, "summary", r.Summary, threadline.CoverageSummary{Tables: 6, Covered: 2, Uncovered: 2, Disabled: 1, Stale: 1, Expected: 6, Missing: 1})
+	capturetest.Equal(t, "summary", r.Summary, threadlineops.CoverageSummary{Tables: 6, Covered: 2, Uncovered: 2, Disabled: 1, Stale: 1, Expected: 6, Missing: 1})
 	capturetest.Equal(t, "ok", r.OK, false)
 	var v []string
 	for _, x := range r.Violations {
@@ -133,7 +134,7 @@ func TestCoverageStatuses(t *testing.T) {
 	capturetest.Equal(t, "violations", v, []string{"app.flags", "billing.invoices", "public.axb", "public.events_2026", "public.nosuch"})
 	capturetest.Equal(t, "event", [4]any{ev.Tables, ev.Stale, ev.Missing, ev.Violations}, [4]any{6, 1, 1, v})
 	err = r.Err()
-	if !errors.Is(err, threadline.ErrCoverage) || !strings.Contains(err.Error(), "app.flags disabled, billing.invoices stale, public.axb uncovered, public.events_2026 disabled, public.nosuch missing") {
+	if !errors.Is(err, threadlineops.ErrCoverage) || !strings.Contains(err.Error(), "app.flags disabled, billing.invoices stale, public.axb uncovered, public.events_2026 disabled, public.nosuch missing") {
 		t.Fatalf("Err: %v", err)
 	}
 	inv := r.Tables[1]
@@ -149,7 +150,7 @@ func TestCoverageStatuses(t *testing.T) {
 	// trigger makes a table stale.
 	db.Exec(t, "DROP TRIGGER threadline_capture_delete ON a_b")
 	r, err = a.Coverage(ctx, db.Pool, map[string]string{"public.events": ""},
-		threadline.WithFingerprints(map[string]string{"billing.invoices": drifted["billing.invoices"]}))
+		threadlineops.WithFingerprints(map[string]string{"billing.invoices": drifted["billing.invoices"]}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +194,7 @@ func TestCoverageOtherAuditSchemaAndSimilarNames(t *testing.T) {
 	// pattern is matched exactly.
 	db := pgtest.NewDB(t, `CREATE SCHEMA audit; CREATE TABLE audit.x (id int PRIMARY KEY);
 		CREATE TABLE "a%b" (id int PRIMARY KEY); CREATE TABLE "aZZb" (id int PRIMARY KEY);`)
-	r, err := threadline.Audit{Schema: "audit"}.Coverage(context.Background(), db.Pool, map[string]string{`a%b`: ""})
+	r, err := (threadlineops.Audit{Schema: "audit"}).Coverage(context.Background(), db.Pool, map[string]string{`a%b`: ""})
 	if err != nil {
 		t.Fatal(err)
 	}

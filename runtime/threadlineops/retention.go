@@ -1,4 +1,4 @@
-package threadline
+package threadlineops
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	threadline "github.com/threadline-go/threadline/runtime"
 )
 
 // Retention: Purge deletes audit rows older than a window, in short
@@ -90,9 +92,9 @@ type PurgeOptions struct {
 	// Cutoff, when set, replaces now − Window (for tests, or to make a
 	// dry run and a purge use the same cutoff).
 	Cutoff time.Time
-	// Logger receives one Debug line per batch (PurgeBatchMessage, with
+	// Logger receives one Debug line per batch (threadline.PurgeBatchMessage, with
 	// batch, phase, deleted, deleted_transactions, elapsed) and an Info
-	// summary (PurgeFinishedMessage; Error when the purge failed). nil
+	// summary (threadline.PurgeFinishedMessage; Error when the purge failed). nil
 	// means slog.Default().
 	Logger *slog.Logger
 	// Progress, when set, is called after every batch.
@@ -138,7 +140,7 @@ type PurgeResult struct {
 // that would be left empty and are past the cutoff. It ignores
 // PurgePolicy.Enabled. All counts come from one statement, so one
 // snapshot.
-func (a Audit) PurgePlan(ctx context.Context, db DBTX, p PurgePolicy, o PurgeOptions) (PurgeResult, error) {
+func (a Audit) PurgePlan(ctx context.Context, db threadline.DBTX, p PurgePolicy, o PurgeOptions) (PurgeResult, error) {
 	start := time.Now()
 	res, err := a.purgePlan(ctx, db, p, o)
 	res.Elapsed = time.Since(start)
@@ -146,7 +148,7 @@ func (a Audit) PurgePlan(ctx context.Context, db DBTX, p PurgePolicy, o PurgeOpt
 	return res, err
 }
 
-func (a Audit) purgePlan(ctx context.Context, db DBTX, p PurgePolicy, o PurgeOptions) (PurgeResult, error) {
+func (a Audit) purgePlan(ctx context.Context, db threadline.DBTX, p PurgePolicy, o PurgeOptions) (PurgeResult, error) {
 	res := PurgeResult{DryRun: true}
 	p, err := p.normalize()
 	if err != nil {
@@ -190,7 +192,7 @@ func (a Audit) actionOutsideWindow(t, cutoff string) string {
 }
 
 // cutoff returns o.Cutoff or the database's now() − Window.
-func (a Audit) cutoff(ctx context.Context, db DBTX, p PurgePolicy, o PurgeOptions) (time.Time, error) {
+func (a Audit) cutoff(ctx context.Context, db threadline.DBTX, p PurgePolicy, o PurgeOptions) (time.Time, error) {
 	if !o.Cutoff.IsZero() {
 		return o.Cutoff, nil
 	}
@@ -228,7 +230,7 @@ func (a Audit) cutoff(ctx context.Context, db DBTX, p PurgePolicy, o PurgeOption
 // interrupted run leaves a consistent state, and running Purge again
 // continues where it stopped. (A process killed mid-batch loses that
 // batch's statement to the database's rollback, never half of it.)
-func (a Audit) Purge(ctx context.Context, db DBTX, p PurgePolicy, o PurgeOptions) (PurgeResult, error) {
+func (a Audit) Purge(ctx context.Context, db threadline.DBTX, p PurgePolicy, o PurgeOptions) (PurgeResult, error) {
 	start := time.Now()
 	res, err := a.purge(ctx, db, p, o)
 	res.Elapsed = time.Since(start)
@@ -237,13 +239,13 @@ func (a Audit) Purge(ctx context.Context, db DBTX, p PurgePolicy, o PurgeOptions
 }
 
 func (a Audit) purgeFinished(ctx context.Context, o PurgeOptions, res PurgeResult, start time.Time, err error) {
-	e := PurgeFinishedEvent{
+	e := threadline.PurgeFinishedEvent{
 		Schema: a.schemaName(), DryRun: res.DryRun, DeletedChanges: res.DeletedChanges,
 		DeletedTransactions: res.DeletedTransactions, Batches: res.Batches, Capped: res.Capped,
 		Cutoff: res.Cutoff, Start: start, Duration: res.Elapsed, Err: err,
 	}
 	if !res.DryRun {
-		logger(o).LogAttrs(context.WithoutCancel(ctx), levelOf(err), PurgeFinishedMessage, e.LogAttrs()...)
+		logger(o).LogAttrs(context.WithoutCancel(ctx), levelOf(err), threadline.PurgeFinishedMessage, e.LogAttrs()...)
 	}
 	call(ctx, a.Hooks.PurgeFinished, e)
 }
@@ -263,7 +265,7 @@ func levelOf(err error) slog.Level {
 }
 
 // session returns a single database session for db and its release.
-func session(ctx context.Context, db DBTX) (DBTX, func(), error) {
+func session(ctx context.Context, db threadline.DBTX) (threadline.DBTX, func(), error) {
 	switch d := db.(type) {
 	case nil:
 		return nil, nil, errors.New("nil database handle")
@@ -279,7 +281,7 @@ func session(ctx context.Context, db DBTX) (DBTX, func(), error) {
 	return db, func() {}, nil
 }
 
-func (a Audit) purge(ctx context.Context, db DBTX, p PurgePolicy, o PurgeOptions) (PurgeResult, error) {
+func (a Audit) purge(ctx context.Context, db threadline.DBTX, p PurgePolicy, o PurgeOptions) (PurgeResult, error) {
 	var res PurgeResult
 	p, err := p.normalize()
 	if err != nil {
@@ -330,7 +332,7 @@ func (a Audit) purge(ctx context.Context, db DBTX, p PurgePolicy, o PurgeOptions
 			return 0, last, nil
 		}
 		res.Batches++
-		e := PurgeBatchEvent{Schema: a.schemaName(), Batch: res.Batches, Phase: phase, Cutoff: res.Cutoff, Start: bstart, Duration: time.Since(bstart)}
+		e := threadline.PurgeBatchEvent{Schema: a.schemaName(), Batch: res.Batches, Phase: phase, Cutoff: res.Cutoff, Start: bstart, Duration: time.Since(bstart)}
 		if phase == "changes" {
 			res.DeletedChanges += n
 			e.DeletedChanges = n
@@ -338,7 +340,7 @@ func (a Audit) purge(ctx context.Context, db DBTX, p PurgePolicy, o PurgeOptions
 			res.DeletedTransactions += n
 			e.DeletedTransactions = n
 		}
-		logger(o).LogAttrs(ctx, slog.LevelDebug, PurgeBatchMessage, e.LogAttrs()...)
+		logger(o).LogAttrs(ctx, slog.LevelDebug, threadline.PurgeBatchMessage, e.LogAttrs()...)
 		call(ctx, a.Hooks.PurgeBatch, e)
 		progress(phase)
 		return n, last, nil
@@ -414,7 +416,7 @@ SELECT count(*), coalesce(max(id), 0) FROM d`, last, maxTx, res.Cutoff, p.BatchS
 // reader role's SELECT allows ACCESS SHARE only, which does not conflict.
 // The holding transaction takes no snapshot and no transaction id (LOCK
 // needs neither), so it holds back no vacuum while a long purge runs.
-func (a Audit) lockPurge(ctx context.Context, db DBTX) (func(), error) {
+func (a Audit) lockPurge(ctx context.Context, db threadline.DBTX) (func(), error) {
 	conn, release, err := secondSession(ctx, db)
 	if err != nil {
 		return nil, fmt.Errorf("open a session for the purge lock: %w", err)
@@ -455,7 +457,7 @@ func (a Audit) lockPurge(ctx context.Context, db DBTX) (func(), error) {
 // of db (a pool's connection configuration, or a connection's own). A new
 // connection rather than one more from a pool: a pool of one connection,
 // which Purge already holds, would wait forever.
-func secondSession(ctx context.Context, db DBTX) (*pgx.Conn, func(), error) {
+func secondSession(ctx context.Context, db threadline.DBTX) (*pgx.Conn, func(), error) {
 	var cfg *pgx.ConnConfig
 	switch d := db.(type) {
 	case *pgxpool.Pool:
