@@ -21,7 +21,7 @@ import (
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 
 	"github.com/threadline-go/threadline/generator"
-	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/generator/config"
 	"github.com/threadline-go/threadline/internal/dburl"
 	"github.com/threadline-go/threadline/internal/pgtest"
 	"github.com/threadline-go/threadline/schema"

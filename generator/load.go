@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/generator/config"
 	"github.com/threadline-go/threadline/internal/dburl"
 	"github.com/threadline-go/threadline/schema"
 )

@@ -16,7 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/generator/config"
 	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/internal/pgtest"
 	"github.com/threadline-go/threadline/schema"

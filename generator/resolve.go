@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/generator/config"
 	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/schema"
 	"github.com/threadline-go/threadline/sqltemplates"

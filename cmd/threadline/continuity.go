@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/generator/config"
 	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/runtime/threadlineops"
 )

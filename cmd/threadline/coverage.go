@@ -10,7 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/threadline-go/threadline/generator"
-	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/generator/config"
 	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/runtime/threadlineops"
 	"github.com/threadline-go/threadline/schema"

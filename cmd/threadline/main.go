@@ -39,7 +39,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/generator/config"
 	"github.com/threadline-go/threadline/internal/dburl"
 	threadline "github.com/threadline-go/threadline/runtime"
 	"github.com/threadline-go/threadline/runtime/threadlineops"

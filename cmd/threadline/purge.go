@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/generator/config"
 	"github.com/threadline-go/threadline/runtime/threadlineops"
 )
 

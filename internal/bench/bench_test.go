@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/threadline-go/threadline/generator"
+	"github.com/threadline-go/threadline/generator/config"
 	"github.com/threadline-go/threadline/internal/capturetest"
-	"github.com/threadline-go/threadline/internal/config"
 	"github.com/threadline-go/threadline/internal/pgtest"
 	"github.com/threadline-go/threadline/schema/sqlfile"
 )

@@ -18,7 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/threadline-go/threadline/generator"
-	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/generator/config"
 	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/internal/pgtest"
 	threadline "github.com/threadline-go/threadline/runtime"

@@ -8,6 +8,10 @@
 // Validation here needs no database schema; checks against the schema
 // (unknown tables or columns, tables without a primary key or key) belong
 // to the generator.
+//
+// The package is public so that generator.Generate and generator.Run,
+// which take a *Config, can be called from outside this module: load a
+// Config with Load (or Parse) and pass it on.
 package config
 
 import (
@@ -119,6 +123,12 @@ type Migrations struct {
 	FormatPos Pos
 }
 
+// Capture modes of a table (Table.Capture).
+const (
+	CaptureStatement = contract.ModeStatement
+	CaptureRow       = contract.ModeRow
+)
+
 // Formats lists the supported migration formats.
 var Formats = []string{"goose", "golang-migrate", "tern", "dbmate", "atlas", "plain"}
 
@@ -151,9 +161,9 @@ type Table struct {
 	// the position of the list (zero when not set).
 	Key    []Name
 	KeyPos Pos
-	// Capture chooses the triggers: contract.ModeStatement (the default;
-	// one set-based INSERT per statement, fastest for statements that
-	// change many rows) or contract.ModeRow (one INSERT per row, fastest for
+	// Capture chooses the triggers: CaptureStatement (the default; one
+	// set-based INSERT per statement, fastest for statements that change
+	// many rows) or CaptureRow (one INSERT per row, fastest for
 	// single-row OLTP writes). Partitioned tables always use row-level
 	// capture. CapturePos is zero when defaulted.
 	Capture    contract.Mode
