@@ -51,32 +51,7 @@ func (c *cli) doctor() int {
 	}
 
 	if connected {
-		var missing []string
-		err := c.pool.QueryRow(c.ctx, `SELECT coalesce(array_agg(t ORDER BY t), '{}') FROM unnest(ARRAY['audit_actions', 'audit_changes', 'audit_transactions']) AS t
-			WHERE to_regclass(quote_ident($1) || '.' || t) IS NULL`, c.cfg.AuditSchema).Scan(&missing)
-		switch {
-		case err != nil:
-			line(false, "audit schema", "%v", err)
-		case len(missing) > 0:
-			line(false, "audit schema", "%s lacks %s: apply the migrations threadline-gen wrote", c.cfg.AuditSchema, strings.Join(missing, ", "))
-		default:
-			line(true, "audit schema", "%s holds audit_changes, audit_transactions and audit_actions", c.cfg.AuditSchema)
-		}
-		rep, _, err := c.checkCoverage()
-		switch {
-		case err != nil:
-			line(false, "coverage", "%v", err)
-		case !rep.OK:
-			var v []string
-			for _, t := range rep.Violations {
-				v = append(v, t.Table+" "+string(t.Status))
-			}
-			line(false, "coverage", "expected tables not covered: %s (run threadline coverage)", strings.Join(v, ", "))
-		case len(c.cfg.Coverage.ExpectedTables) == 0:
-			line(true, "coverage", "no coverage.expected_tables listed; %d of %d tables covered", rep.Summary.Covered, rep.Summary.Tables)
-		default:
-			line(true, "coverage", "all %d expected tables covered (%d of %d tables covered)", rep.Summary.Expected, rep.Summary.Covered, rep.Summary.Tables)
-		}
+		c.doctorDatabase(line)
 	} else {
 		skip("audit schema", "no database connection")
 		skip("coverage", "no database connection")
@@ -142,4 +117,35 @@ func (c *cli) generatedFilesStale() (string, error) {
 		files = append(files, "remove "+p)
 	}
 	return fmt.Sprintf("stale: run threadline-gen (or go generate) and commit (%s)", strings.Join(files, ", ")), nil
+}
+
+// doctorDatabase runs the checks that need the database: the audit
+// schema's tables and the coverage of the expected tables.
+func (c *cli) doctorDatabase(line func(ok bool, check, format string, args ...any)) {
+	var missing []string
+	err := c.pool.QueryRow(c.ctx, `SELECT coalesce(array_agg(t ORDER BY t), '{}') FROM unnest(ARRAY['audit_actions', 'audit_changes', 'audit_transactions']) AS t
+		WHERE to_regclass(quote_ident($1) || '.' || t) IS NULL`, c.cfg.AuditSchema).Scan(&missing)
+	switch {
+	case err != nil:
+		line(false, "audit schema", "%v", err)
+	case len(missing) > 0:
+		line(false, "audit schema", "%s lacks %s: apply the migrations threadline-gen wrote", c.cfg.AuditSchema, strings.Join(missing, ", "))
+	default:
+		line(true, "audit schema", "%s holds audit_changes, audit_transactions and audit_actions", c.cfg.AuditSchema)
+	}
+	rep, _, err := c.checkCoverage()
+	switch {
+	case err != nil:
+		line(false, "coverage", "%v", err)
+	case !rep.OK:
+		var v []string
+		for _, t := range rep.Violations {
+			v = append(v, t.Table+" "+string(t.Status))
+		}
+		line(false, "coverage", "expected tables not covered: %s (run threadline coverage)", strings.Join(v, ", "))
+	case len(c.cfg.Coverage.ExpectedTables) == 0:
+		line(true, "coverage", "no coverage.expected_tables listed; %d of %d tables covered", rep.Summary.Covered, rep.Summary.Tables)
+	default:
+		line(true, "coverage", "all %d expected tables covered (%d of %d tables covered)", rep.Summary.Expected, rep.Summary.Covered, rep.Summary.Tables)
+	}
 }

@@ -206,6 +206,20 @@ func (a Audit) coverage(ctx context.Context, db threadline.DBTX, expected map[st
 	if err != nil {
 		return r, err
 	}
+	byName, err := r.readCatalog(ctx, db, want)
+	if err != nil {
+		return r, err
+	}
+	r.statuses(byName)
+	r.addMissing(want, byName)
+	r.summarize()
+	r.OK = len(r.Violations) == 0
+	return r, nil
+}
+
+// readCatalog appends every user table to r.Tables with its capture
+// triggers, and returns the index of each by name.
+func (r *CoverageReport) readCatalog(ctx context.Context, db threadline.DBTX, want map[tableName]expectation) (map[tableName]int, error) {
 	rows, err := db.Query(ctx, `SELECT n.nspname, c.relname, c.relispartition,
     coalesce(rn.nspname, ''), coalesce(r.relname, ''),
     coalesce(array_agg(t.tgname ORDER BY t.tgname) FILTER (WHERE t.oid IS NOT NULL), '{}'),
@@ -229,7 +243,7 @@ WHERE c.relkind IN ('r', 'p')
 GROUP BY c.oid, n.nspname, c.relname, c.relispartition, rn.nspname, r.relname
 ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`, r.Schema, contract.TriggerNames)
 	if err != nil {
-		return r, tlerr.Wrap(err, "coverage: read the catalog")
+		return nil, tlerr.Wrap(err, "coverage: read the catalog")
 	}
 	defer rows.Close()
 	byName := map[tableName]int{}
@@ -239,7 +253,7 @@ ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`, r.Schema, contract.Trigg
 		var rootSchema, rootName string
 		var names, enabled, funcs, comments []string
 		if err := rows.Scan(&tc.Schema, &tc.Name, &partition, &rootSchema, &rootName, &names, &enabled, &funcs, &comments); err != nil {
-			return r, tlerr.Wrap(err, "coverage: read the catalog")
+			return nil, tlerr.Wrap(err, "coverage: read the catalog")
 		}
 		tn := tableName{Schema: tc.Schema, Name: tc.Name}
 		tc.Table = tn.Text()
@@ -265,10 +279,14 @@ ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`, r.Schema, contract.Trigg
 		r.Tables = append(r.Tables, tc)
 	}
 	if err := rows.Err(); err != nil {
-		return r, tlerr.Wrap(err, "coverage: read the catalog")
+		return nil, tlerr.Wrap(err, "coverage: read the catalog")
 	}
+	return byName, nil
+}
 
-	// Roots first, then partitions, which take their root's status.
+// statuses decides the status of every table: roots first, then
+// partitions, which take their root's status.
+func (r *CoverageReport) statuses(byName map[tableName]int) {
 	for i := range r.Tables {
 		if r.Tables[i].PartitionOf == "" {
 			tableStatus(&r.Tables[i])
@@ -284,7 +302,10 @@ ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`, r.Schema, contract.Trigg
 			partitionStatus(t, r.Tables[j])
 		}
 	}
+}
 
+// addMissing appends the expected tables that do not exist.
+func (r *CoverageReport) addMissing(want map[tableName]expectation, byName map[tableName]int) {
 	var missing []tableName
 	for tn, w := range want {
 		if _, ok := byName[tn]; !ok && w.expected {
@@ -303,7 +324,10 @@ ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`, r.Schema, contract.Trigg
 			ExpectedFingerprint: want[tn].fingerprint, Detail: "no such table",
 		})
 	}
+}
 
+// summarize counts the tables by status and lists the violations.
+func (r *CoverageReport) summarize() {
 	expectedRoots := map[string]bool{}
 	for _, t := range r.Tables {
 		if t.Expected {
@@ -339,8 +363,6 @@ ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`, r.Schema, contract.Trigg
 			r.Summary.Stale++
 		}
 	}
-	r.OK = len(r.Violations) == 0
-	return r, nil
 }
 
 // tableStatus sets the status of a table that is not a partition.

@@ -305,105 +305,132 @@ func (a Audit) purge(ctx context.Context, db threadline.DBTX, p PurgePolicy, o P
 	if res.Cutoff, err = a.cutoff(ctx, conn, p, o); err != nil {
 		return res, err
 	}
-	s := a.schema()
-	var total, maxID int64
-	if err := conn.QueryRow(ctx, "SELECT count(*), coalesce(max(id), 0) FROM "+s+".audit_changes WHERE captured_at < $1",
-		res.Cutoff).Scan(&total, &maxID); err != nil {
-		return res, fmt.Errorf("threadline: purge: count eligible changes: %w", err)
+	run := &purgeRun{a: a, ctx: ctx, conn: conn, p: p, o: o, res: &res, s: a.schema()}
+	if err := run.changes(); err != nil {
+		return res, err
 	}
-	progress := func(phase string) {
-		if o.Progress != nil {
-			o.Progress(PurgeProgress{Phase: phase, DeletedChanges: res.DeletedChanges, TotalChanges: total, DeletedTransactions: res.DeletedTransactions})
-		}
+	if !p.DeleteEmptyTransactions {
+		return res, nil
 	}
-	batch := func(phase string, sql string, args ...any) (n, last int64, err error) {
-		if err := ctx.Err(); err != nil {
-			return 0, 0, fmt.Errorf("threadline: purge: %w", err)
-		}
-		bstart := time.Now()
-		// A batch in flight finishes even when ctx is cancelled: it is
-		// short, and its deletions are then counted exactly. (A cancelled
-		// query would close the connection while the server might still
-		// commit the statement.)
-		if err := conn.QueryRow(context.WithoutCancel(ctx), sql, args...).Scan(&n, &last); err != nil {
-			return 0, 0, fmt.Errorf("threadline: purge: %s batch %d: %w", phase, res.Batches+1, err)
-		}
-		if n == 0 {
-			return 0, last, nil
-		}
-		res.Batches++
-		e := threadline.PurgeBatchEvent{Schema: a.schemaName(), Batch: res.Batches, Phase: phase, Cutoff: res.Cutoff, Start: bstart, Duration: time.Since(bstart)}
-		if phase == "changes" {
-			res.DeletedChanges += n
-			e.DeletedChanges = n
-		} else {
-			res.DeletedTransactions += n
-			e.DeletedTransactions = n
-		}
-		logger(o).LogAttrs(ctx, slog.LevelDebug, threadline.PurgeBatchMessage, e.LogAttrs()...)
-		call(ctx, a.Hooks.PurgeBatch, e)
-		progress(phase)
-		return n, last, nil
-	}
+	return res, run.transactions()
+}
 
-	// Changes: keyset over id, bounded by the newest eligible id seen at
-	// the start, so no batch rescans what earlier batches deleted and the
-	// last one does not walk the young rows.
+// purgeRun is one purge in progress on one session.
+type purgeRun struct {
+	a     Audit
+	ctx   context.Context
+	conn  threadline.DBTX
+	p     PurgePolicy
+	o     PurgeOptions
+	res   *PurgeResult
+	s     string // quoted audit schema
+	total int64  // changes eligible at the start
+}
+
+// batch runs one deleting statement of phase ("changes" or
+// "transactions"), which returns the count and the highest id deleted, and
+// reports it.
+func (r *purgeRun) batch(phase string, sql string, args ...any) (n, last int64, err error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, 0, fmt.Errorf("threadline: purge: %w", err)
+	}
+	res := r.res
+	bstart := time.Now()
+	// A batch in flight finishes even when ctx is cancelled: it is short,
+	// and its deletions are then counted exactly. (A cancelled query would
+	// close the connection while the server might still commit the
+	// statement.)
+	if err := r.conn.QueryRow(context.WithoutCancel(r.ctx), sql, args...).Scan(&n, &last); err != nil {
+		return 0, 0, fmt.Errorf("threadline: purge: %s batch %d: %w", phase, res.Batches+1, err)
+	}
+	if n == 0 {
+		return 0, last, nil
+	}
+	res.Batches++
+	e := threadline.PurgeBatchEvent{Schema: r.a.schemaName(), Batch: res.Batches, Phase: phase, Cutoff: res.Cutoff, Start: bstart, Duration: time.Since(bstart)}
+	if phase == "changes" {
+		res.DeletedChanges += n
+		e.DeletedChanges = n
+	} else {
+		res.DeletedTransactions += n
+		e.DeletedTransactions = n
+	}
+	logger(r.o).LogAttrs(r.ctx, slog.LevelDebug, threadline.PurgeBatchMessage, e.LogAttrs()...)
+	call(r.ctx, r.a.Hooks.PurgeBatch, e)
+	if r.o.Progress != nil {
+		r.o.Progress(PurgeProgress{Phase: phase, DeletedChanges: res.DeletedChanges, TotalChanges: r.total, DeletedTransactions: res.DeletedTransactions})
+	}
+	return n, last, nil
+}
+
+// changes deletes the eligible changes: keyset over id, bounded by the
+// newest eligible id seen at the start, so no batch rescans what earlier
+// batches deleted and the last one does not walk the young rows.
+func (r *purgeRun) changes() error {
+	s, res := r.s, r.res
+	var maxID int64
+	if err := r.conn.QueryRow(r.ctx, "SELECT count(*), coalesce(max(id), 0) FROM "+s+".audit_changes WHERE captured_at < $1",
+		res.Cutoff).Scan(&r.total, &maxID); err != nil {
+		return fmt.Errorf("threadline: purge: count eligible changes: %w", err)
+	}
 	var last int64
-	exhausted := total == 0
-	for changeBatches := 0; !exhausted && changeBatches < p.MaxBatches; changeBatches++ {
-		n, l, err := batch("changes", `WITH b AS (
+	exhausted := r.total == 0
+	for changeBatches := 0; !exhausted && changeBatches < r.p.MaxBatches; changeBatches++ {
+		n, l, err := r.batch("changes", `WITH b AS (
     SELECT id FROM `+s+`.audit_changes
     WHERE id > $1 AND id <= $2 AND captured_at < $3
     ORDER BY id LIMIT $4
 ), d AS (
     DELETE FROM `+s+`.audit_changes AS c USING b WHERE c.id = b.id RETURNING c.id
 )
-SELECT count(*), coalesce(max(id), 0) FROM d`, last, maxID, res.Cutoff, p.BatchSize)
+SELECT count(*), coalesce(max(id), 0) FROM d`, last, maxID, res.Cutoff, r.p.BatchSize)
 		if err != nil {
-			return res, err
+			return err
 		}
-		if n < int64(p.BatchSize) {
+		if n < int64(r.p.BatchSize) {
 			exhausted = true
 		}
 		last = max(last, l)
 	}
 	if !exhausted {
-		if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+s+".audit_changes WHERE id > $1 AND id <= $2 AND captured_at < $3",
+		if err := r.conn.QueryRow(r.ctx, "SELECT count(*) FROM "+s+".audit_changes WHERE id > $1 AND id <= $2 AND captured_at < $3",
 			last, maxID, res.Cutoff).Scan(&res.RemainingChanges); err != nil {
-			return res, fmt.Errorf("threadline: purge: count remaining changes: %w", err)
+			return fmt.Errorf("threadline: purge: count remaining changes: %w", err)
 		}
 		res.Capped = res.RemainingChanges > 0
 	}
+	return nil
+}
 
-	if !p.DeleteEmptyTransactions {
-		return res, nil
-	}
+// transactions deletes the old transactions left without changes (and
+// whose action is outside the window).
+func (r *purgeRun) transactions() error {
+	s, res := r.s, r.res
 	var maxTx int64
-	if err := conn.QueryRow(ctx, "SELECT coalesce(max(id), 0) FROM "+s+".audit_transactions WHERE started_at < $1",
+	if err := r.conn.QueryRow(r.ctx, "SELECT coalesce(max(id), 0) FROM "+s+".audit_transactions WHERE started_at < $1",
 		res.Cutoff).Scan(&maxTx); err != nil {
-		return res, fmt.Errorf("threadline: purge: find old transactions: %w", err)
+		return fmt.Errorf("threadline: purge: find old transactions: %w", err)
 	}
-	for last = 0; last < maxTx; {
-		n, l, err := batch("transactions", `WITH b AS (
+	for last := int64(0); last < maxTx; {
+		n, l, err := r.batch("transactions", `WITH b AS (
     SELECT t.id FROM `+s+`.audit_transactions AS t
     WHERE t.id > $1 AND t.id <= $2 AND t.started_at < $3
       AND NOT EXISTS (SELECT 1 FROM `+s+`.audit_changes AS c WHERE c.transaction_id = t.id)
-      AND `+a.actionOutsideWindow("t", "$3")+`
+      AND `+r.a.actionOutsideWindow("t", "$3")+`
     ORDER BY t.id LIMIT $4
 ), d AS (
     DELETE FROM `+s+`.audit_transactions AS t USING b WHERE t.id = b.id RETURNING t.id
 )
-SELECT count(*), coalesce(max(id), 0) FROM d`, last, maxTx, res.Cutoff, p.BatchSize)
+SELECT count(*), coalesce(max(id), 0) FROM d`, last, maxTx, res.Cutoff, r.p.BatchSize)
 		if err != nil {
-			return res, err
+			return err
 		}
-		if n < int64(p.BatchSize) {
+		if n < int64(r.p.BatchSize) {
 			break
 		}
 		last = l
 	}
-	return res, nil
+	return nil
 }
 
 // lockPurge takes the purge lock of the audit schema on a session of its
