@@ -45,6 +45,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/threadline-go/threadline/internal/contract"
 	threadline "github.com/threadline-go/threadline/runtime"
 )
 
@@ -325,6 +326,32 @@ const keyRange = 1_000_000
 // returns an error only when it cannot run or read the audit tables; the
 // workload's own failures are in the report.
 func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (Report, error) {
+	opts = opts.withDefaults()
+	rep := Report{Writers: opts.Writers, PoolMaxConns: pool.Config().MaxConns}
+	var id [4]byte
+	_, _ = crand.Read(id[:])
+	rep.RunID = "r" + hex.EncodeToString(id[:])
+	as := pgx.Identifier{opts.AuditSchema}.Sanitize()
+	b, err := readBaselines(ctx, pool, opts.TableSchema, as)
+	if err != nil {
+		return rep, err
+	}
+	writers := newWriters(opts, rep.RunID, b)
+	start := time.Now()
+	runWriters(ctx, pool, opts, writers, start.Add(opts.Duration))
+	rep.Elapsed = time.Since(start)
+	if err := ctx.Err(); err != nil {
+		return rep, err
+	}
+	rep.tally(writers)
+	if err := reconcile(ctx, pool, as, opts.TableSchema, b.change, b.tx, writers, &rep); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// withDefaults fills the options left at zero.
+func (opts Options) withDefaults() Options {
 	if opts.Writers <= 0 {
 		opts.Writers = 32
 	}
@@ -332,7 +359,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (Report, error) 
 		opts.Duration = 3 * time.Second
 	}
 	if opts.AuditSchema == "" {
-		opts.AuditSchema = "threadline"
+		opts.AuditSchema = contract.DefaultAuditSchema
 	}
 	if opts.TableSchema == "" {
 		opts.TableSchema = "public"
@@ -343,40 +370,48 @@ func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (Report, error) 
 	if opts.Seed == 0 {
 		opts.Seed = uint64(time.Now().UnixNano())
 	}
-	rep := Report{Writers: opts.Writers, PoolMaxConns: pool.Config().MaxConns}
-	var id [4]byte
-	_, _ = crand.Read(id[:])
-	rep.RunID = "r" + hex.EncodeToString(id[:])
-	a := threadline.Audit{Schema: opts.AuditSchema}
-	as := pgx.Identifier{opts.AuditSchema}.Sanitize()
+	return opts
+}
 
-	// Key ranges start above every existing key; audit rows are read
-	// after the current maxima.
+// baselines are where a run starts: the first key of the writers' ranges
+// (above every existing key), the organisation ids in use, and the audit
+// rows already there (the run reads those after them).
+type baselines struct {
+	key, maxOrg, change, tx int64
+}
+
+func readBaselines(ctx context.Context, pool *pgxpool.Pool, tableSchema, as string) (baselines, error) {
+	var b baselines
 	var maxKey int64
-	var baseChange, baseTx int64
 	err := pool.QueryRow(ctx, fmt.Sprintf(`SELECT greatest(
 			(SELECT coalesce(max(id), 0) FROM %[1]s),
 			(SELECT coalesce(max(id), 0) FROM %[2]s),
 			(SELECT coalesce(max(user_id), 0) FROM %[3]s)),
 		(SELECT coalesce(max(id), 0) FROM %[4]s.audit_changes),
 		(SELECT coalesce(max(id), 0) FROM %[4]s.audit_transactions)`,
-		qualified(opts.TableSchema, accounts), qualified(opts.TableSchema, items),
-		qualified(opts.TableSchema, memberships), as)).Scan(&maxKey, &baseChange, &baseTx)
+		qualified(tableSchema, accounts), qualified(tableSchema, items),
+		qualified(tableSchema, memberships), as)).Scan(&maxKey, &b.change, &b.tx)
 	if err != nil {
-		return rep, fmt.Errorf("soak: read baselines: %w", err)
+		return b, fmt.Errorf("soak: read baselines: %w", err)
 	}
-	base := (maxKey/keyRange + 1) * keyRange
-	var maxOrg int64
-	if err := pool.QueryRow(ctx, `SELECT coalesce(max(org_id), 0) FROM `+qualified(opts.TableSchema, memberships)).Scan(&maxOrg); err != nil {
-		return rep, fmt.Errorf("soak: read baselines: %w", err)
+	b.key = (maxKey/keyRange + 1) * keyRange
+	if err := pool.QueryRow(ctx, `SELECT coalesce(max(org_id), 0) FROM `+qualified(tableSchema, memberships)).Scan(&b.maxOrg); err != nil {
+		return b, fmt.Errorf("soak: read baselines: %w", err)
 	}
+	return b, nil
+}
 
+// newWriters creates the run's writers, each with its own key range,
+// organisation, actor and random stream.
+func newWriters(opts Options, runID string, b baselines) []*writer {
+	a := threadline.Audit{Schema: opts.AuditSchema}
+	base, maxOrg := b.key, b.maxOrg
 	writers := make([]*writer, opts.Writers)
 	for i := range writers {
 		w := &writer{
 			id:      i,
-			run:     rep.RunID,
-			actor:   threadline.User(fmt.Sprintf("soak-%s-w%02d", rep.RunID, i)),
+			run:     runID,
+			actor:   threadline.User(fmt.Sprintf("soak-%s-w%02d", runID, i)),
 			rng:     rand.New(rand.NewPCG(opts.Seed, uint64(i)+1)),
 			base:    base + int64(i)*keyRange,
 			org:     maxOrg + 1 + int64(i),
@@ -387,9 +422,11 @@ func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (Report, error) 
 		w.committed = state{accounts: {}, items: {}, memberships: {}}
 		writers[i] = w
 	}
+	return writers
+}
 
-	start := time.Now()
-	deadline := start.Add(opts.Duration)
+// runWriters runs every writer concurrently until the deadline.
+func runWriters(ctx context.Context, pool *pgxpool.Pool, opts Options, writers []*writer, deadline time.Time) {
 	var wg sync.WaitGroup
 	ready := make(chan struct{})
 	for _, w := range writers {
@@ -402,11 +439,10 @@ func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (Report, error) 
 	}
 	close(ready)
 	wg.Wait()
-	rep.Elapsed = time.Since(start)
-	if err := ctx.Err(); err != nil {
-		return rep, err
-	}
+}
 
+// tally adds up the writers' counts.
+func (rep *Report) tally(writers []*writer) {
 	for _, w := range writers {
 		rep.Transactions += w.transactions
 		rep.Committed += w.committedN
@@ -425,10 +461,6 @@ func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (Report, error) 
 			}
 		}
 	}
-	if err := reconcile(ctx, pool, as, opts.TableSchema, baseChange, baseTx, writers, &rep); err != nil {
-		return rep, err
-	}
-	return rep, nil
 }
 
 func qualified(schemaName string, t *table) string {
@@ -486,35 +518,14 @@ func (w *writer) transaction(ctx context.Context, pool *pgxpool.Pool, schemaName
 			}
 		}
 		if withSavepoint {
-			rbSP := w.rng.IntN(2) == 0
-			sp := &work{st: cur.st.clone(), tag: tag}
-			if rbSP {
-				sp.tag = tag + "-sp"
-			}
-			err := threadline.InTx(ctx, tx, func(stx pgx.Tx) error {
-				for range 1 + w.rng.IntN(3) {
-					if err := w.op(ctx, stx, schemaName, sp); err != nil {
-						return err
-					}
-				}
-				if rbSP {
-					return errSavepointRollback
-				}
-				return nil
-			})
-			switch {
-			case rbSP && errors.Is(err, errSavepointRollback):
-				spRB++
-				w.rolled[sp.tag] = true
-				w.discarded += len(sp.changes)
-			case err != nil:
+			released, err := w.savepoint(ctx, tx, schemaName, cur)
+			if err != nil {
 				return err
-			default:
+			}
+			if released {
 				spOK++
-				cur.st = sp.st
-				cur.changes = append(cur.changes, sp.changes...)
-				cur.stmts += sp.stmts
-				cur.bulk += sp.bulk
+			} else {
+				spRB++
 			}
 			// Write again after the savepoint, sometimes.
 			if w.rng.IntN(2) == 0 {
@@ -559,6 +570,41 @@ func (w *writer) transaction(ctx context.Context, pool *pgxpool.Pool, schemaName
 	w.records = append(w.records, rec)
 	w.committed = cur.st
 	return true
+}
+
+// savepoint runs a few writes in a savepoint (a nested InTx) of tx, and
+// rolls it back half the time. A released savepoint's work joins cur;
+// released reports which happened.
+func (w *writer) savepoint(ctx context.Context, tx pgx.Tx, schemaName string, cur *work) (released bool, err error) {
+	rbSP := w.rng.IntN(2) == 0
+	sp := &work{st: cur.st.clone(), tag: cur.tag}
+	if rbSP {
+		sp.tag = cur.tag + "-sp"
+	}
+	err = threadline.InTx(ctx, tx, func(stx pgx.Tx) error {
+		for range 1 + w.rng.IntN(3) {
+			if err := w.op(ctx, stx, schemaName, sp); err != nil {
+				return err
+			}
+		}
+		if rbSP {
+			return errSavepointRollback
+		}
+		return nil
+	})
+	switch {
+	case rbSP && errors.Is(err, errSavepointRollback):
+		w.rolled[sp.tag] = true
+		w.discarded += len(sp.changes)
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	cur.st = sp.st
+	cur.changes = append(cur.changes, sp.changes...)
+	cur.stmts += sp.stmts
+	cur.bulk += sp.bulk
+	return true, nil
 }
 
 func (w *writer) recordAction(ctx context.Context, tx pgx.Tx, rec txRecord) error {
