@@ -486,6 +486,10 @@ func (w *writer) loop(ctx context.Context, pool *pgxpool.Pool, schemaName string
 
 // transaction runs one attributed transaction; false after an unexpected
 // error.
+//
+// It runs a little over 80 lines on purpose: it is one randomised
+// transaction told in order (options, writes, savepoint, action, commit
+// or rollback, bookkeeping), and its parts share the transaction's state.
 func (w *writer) transaction(ctx context.Context, pool *pgxpool.Pool, schemaName string, n int) bool {
 	w.transactions++
 	tag := fmt.Sprintf("%s-w%02d-t%06d", w.run, w.id, n)
