@@ -258,6 +258,8 @@ func hostileTables() []htable {
 // of INSERT, UPDATE, DELETE and TRUNCATE on each, the capture function
 // names (distinct, at most 63 bytes, not truncated by PostgreSQL) and the
 // down migration.
+//
+// Long on purpose: one scenario told step by step against a real database; its steps share state and read in order.
 func TestHostileIdentifiers(t *testing.T) {
 	tables := hostileTables()
 	ddl := `CREATE SCHEMA "My Schema"; CREATE SCHEMA "user";` + "\n"

@@ -141,6 +141,7 @@ type rwChange struct {
 	changedFields                            []string
 }
 
+// Long on purpose: one scenario told step by step against a real database; its steps share state and read in order.
 func TestRealWorldSchema(t *testing.T) {
 	ctx := context.Background()
 	cfgText := rwRead(t, "threadline.yaml")
@@ -422,6 +423,8 @@ func rwTypes(t *testing.T, db *pgtest.DB) map[uint32]*rwType {
 
 // rwTables reads the columns and primary keys of the configured tables from
 // the catalog, in config order.
+//
+// Long on purpose: the fixture's per-table settings, one case each.
 func rwTables(t *testing.T, db *pgtest.DB, cfg *config.Config) []*rwTable {
 	t.Helper()
 	ctx := context.Background()
@@ -685,6 +688,8 @@ func rwDropForeignKeys(t *testing.T, db *pgtest.DB) {
 }
 
 // rwPlan builds the statements that write one row through tb.
+//
+// Long on purpose: the fixture's schema changes, one case each, in order.
 func rwPlan(t *testing.T, tb *rwTable, types map[uint32]*rwType) {
 	t.Helper()
 	var names, values []string
@@ -808,6 +813,7 @@ func rwValue(t *testing.T, tb *rwTable, c *rwColumn, types map[uint32]*rwType, v
 	return rwLiteral(t, types, c.typ, c.name, marker, length, v)
 }
 
+// Long on purpose: one case per PostgreSQL type, in one switch.
 func rwLiteral(t *testing.T, types map[uint32]*rwType, oid uint32, col, marker string, length, v int) string {
 	t.Helper()
 	ty := types[oid]
@@ -1028,6 +1034,7 @@ func rwCheckSecretUpdate(t *testing.T, tb *rwTable, got []rwChange) []rwChange {
 	return append(got[:1:1], got[2:]...)
 }
 
+// Long on purpose: one case per PostgreSQL type, in one switch.
 func rwCheckRow(t *testing.T, tb *rwTable, got []rwChange, r1, r2 map[string]any) {
 	t.Helper()
 	placeholder := tb.cfg.MaskPlaceholder

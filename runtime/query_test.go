@@ -79,6 +79,7 @@ func compactJSON(raw json.RawMessage) string {
 	return string(b)
 }
 
+// Long on purpose: one scenario told step by step against a real database; its steps share state and read in order.
 func TestTimelineFiltersAndMetadata(t *testing.T) {
 	ctx := context.Background()
 	db := capturetest.Setup(t, queryDDL, queryTables)

@@ -130,6 +130,8 @@ func TestReadmeSnippet(t *testing.T) {
 // repository through a replace directive (standing in for a release);
 // modules come from the local module cache through the module proxy
 // protocol first, the environment's proxy only for what the cache lacks.
+//
+// Long on purpose: it replays the README's walkthrough in the README's order.
 func TestReadmeUsingItInYourProject(t *testing.T) {
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {

@@ -99,6 +99,8 @@ func shellWords(s string) ([]string, error) {
 // command of docs/production-checklist.md against a real database and
 // project, and compiles every Go snippet, so that the checklist keeps
 // working as written.
+//
+// Long on purpose: it replays the checklist's commands in the checklist's order.
 func TestProductionChecklistCommands(t *testing.T) {
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {

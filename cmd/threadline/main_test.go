@@ -288,6 +288,7 @@ func readCSV(t *testing.T, path string) [][]string {
 	return recs
 }
 
+// Long on purpose: one scenario told step by step against a real database; its steps share state and read in order.
 func TestExportCommand(t *testing.T) {
 	p := newProject(t, projectDDL, projectConfig)
 	p.seed(t)

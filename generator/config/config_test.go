@@ -183,6 +183,7 @@ func TestParseDefaults(t *testing.T) {
 	}
 }
 
+// Long on purpose: a table of cases, one line each; splitting it would only scatter them.
 func TestParseErrors(t *testing.T) {
 	const f = "t.yaml"
 	tests := []struct {

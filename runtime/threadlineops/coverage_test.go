@@ -81,6 +81,7 @@ func statuses(r threadlineops.CoverageReport) []string {
 	return out
 }
 
+// Long on purpose: one scenario told step by step against a real database; its steps share state and read in order.
 func TestCoverageStatuses(t *testing.T) {
 	db := capturetest.Setup(t, coverageDDL, coverageTables)
 	ctx := context.Background()

@@ -86,6 +86,7 @@ func writeSQL(t *testing.T, name, content string) string {
 	return p
 }
 
+// Long on purpose: a table of cases, one line each; splitting it would only scatter them.
 func TestErrorPositions(t *testing.T) {
 	for _, tc := range []struct {
 		name, file, sql string
