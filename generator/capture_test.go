@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/threadline-go/threadline/internal/capturetest"
-	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/internal/pgtest"
 )
 
@@ -87,14 +87,14 @@ func dump(cs []capturetest.Change) string {
 
 // forEachMode runs a capture test once per capture mode: the observable
 // rows must not depend on the triggers that wrote them.
-func forEachMode(t *testing.T, test func(t *testing.T, mode string)) {
-	for _, mode := range []string{config.CaptureStatement, config.CaptureRow} {
-		t.Run(mode, func(t *testing.T) { test(t, mode) })
+func forEachMode(t *testing.T, test func(t *testing.T, mode contract.Mode)) {
+	for _, mode := range []contract.Mode{contract.ModeStatement, contract.ModeRow} {
+		t.Run(string(mode), func(t *testing.T) { test(t, mode) })
 	}
 }
 
 func TestCaptureInsertUpdateDelete(t *testing.T) {
-	forEachMode(t, func(t *testing.T, mode string) {
+	forEachMode(t, func(t *testing.T, mode contract.Mode) {
 		db := capturetest.SetupMode(t, mode, usersDDL, usersTables)
 		inTx(t, db, `{"type":"user","id":"u-1"}`,
 			`INSERT INTO users (id, email, password_hash, name) VALUES (1, 'ann@example.com', 'SECRET-HASH-1', 'Ann'), (2, NULL, 'SECRET-HASH-2', 'Bob')`)
@@ -138,7 +138,7 @@ func TestCaptureInsertUpdateDelete(t *testing.T) {
 }
 
 func TestCaptureExcludedValueNeverStored(t *testing.T) {
-	forEachMode(t, func(t *testing.T, mode string) {
+	forEachMode(t, func(t *testing.T, mode contract.Mode) {
 		db := capturetest.SetupMode(t, mode, usersDDL, usersTables)
 		const marker = "MARKER-7f3a9c-never-store"
 		exec(t, db,
@@ -164,7 +164,7 @@ func TestCaptureExcludedValueNeverStored(t *testing.T) {
 }
 
 func TestCaptureTruncateCopyAndBulk(t *testing.T) {
-	forEachMode(t, func(t *testing.T, mode string) {
+	forEachMode(t, func(t *testing.T, mode contract.Mode) {
 		db := capturetest.SetupMode(t, mode, usersDDL, "  users: {}\n")
 		ctx := context.Background()
 		n, err := db.Pool.CopyFrom(ctx, pgx.Identifier{"users"}, []string{"id", "name"},
@@ -205,7 +205,7 @@ func TestCaptureTruncateCopyAndBulk(t *testing.T) {
 }
 
 func TestCapturePrimaryKeyUpdates(t *testing.T) {
-	forEachMode(t, func(t *testing.T, mode string) {
+	forEachMode(t, func(t *testing.T, mode contract.Mode) {
 		// A deferrable key lets one statement swap two keys.
 		db := capturetest.SetupMode(t, mode, `CREATE TABLE t (id integer PRIMARY KEY DEFERRABLE, v text)`, "  t: {}\n")
 		exec(t, db,
@@ -231,7 +231,7 @@ func TestCapturePrimaryKeyUpdates(t *testing.T) {
 }
 
 func TestCaptureSavepointRollback(t *testing.T) {
-	forEachMode(t, func(t *testing.T, mode string) {
+	forEachMode(t, func(t *testing.T, mode contract.Mode) {
 		db := capturetest.SetupMode(t, mode, `CREATE TABLE t (id integer PRIMARY KEY, v text)`, "  t: {}\n")
 		ctx := context.Background()
 		tx, err := db.Pool.Begin(ctx)
@@ -314,7 +314,7 @@ CREATE TABLE events_2027 PARTITION OF events FOR VALUES FROM ('2027-01-01') TO (
 }
 
 func TestCaptureActorSettings(t *testing.T) {
-	forEachMode(t, func(t *testing.T, mode string) {
+	forEachMode(t, func(t *testing.T, mode contract.Mode) {
 		db := capturetest.SetupMode(t, mode, `CREATE TABLE t (id integer PRIMARY KEY)`, "  t: {}\n")
 		cases := []struct {
 			raw, actor, invalid string
@@ -359,7 +359,7 @@ func TestCaptureActorSettings(t *testing.T) {
 }
 
 func TestCaptureIgnoresHostileSearchPath(t *testing.T) {
-	forEachMode(t, func(t *testing.T, mode string) {
+	forEachMode(t, func(t *testing.T, mode contract.Mode) {
 		db := capturetest.SetupMode(t, mode, `CREATE TABLE t (id integer PRIMARY KEY, v text)`, "  t: {}\n")
 		exec(t, db,
 			`CREATE SCHEMA evil`,
@@ -400,7 +400,7 @@ func inTxPath(t *testing.T, db *pgtest.DB, path string, sqls ...string) {
 }
 
 func TestCaptureTypes(t *testing.T) {
-	forEachMode(t, func(t *testing.T, mode string) {
+	forEachMode(t, func(t *testing.T, mode contract.Mode) {
 		ddl := `
 CREATE TYPE mood AS ENUM ('sad', 'happy');
 CREATE DOMAIN positive AS integer CHECK (VALUE > 0);
@@ -442,7 +442,7 @@ CREATE TABLE things (
 }
 
 func TestCaptureUpsert(t *testing.T) {
-	forEachMode(t, func(t *testing.T, mode string) {
+	forEachMode(t, func(t *testing.T, mode contract.Mode) {
 		db := capturetest.SetupMode(t, mode, `CREATE TABLE t (id integer PRIMARY KEY, v text)`, "  t: {}\n")
 		exec(t, db,
 			`INSERT INTO t VALUES (1, 'a')`,

@@ -1,11 +1,18 @@
 // Package generator turns a threadline.yaml and a schema into the files
 // Threadline owns in a user's repository: capture migrations (in the
-// user's migration tool's format) and, later, the typed Go package.
+// user's migration tool's format) and the typed Go package.
 //
-// Generate is pure: it takes the config, the schema, a clock and the
-// current contents of the output directories, and returns the files that
-// should exist. Write puts them on disk, touching only files whose content
-// changed. The CLI (cmd/threadline-gen) is a thin layer over both.
+// Generate is pure: it takes the config (package generator/config), the
+// schema (package schema), a clock and the current contents of the output
+// directories, and returns the files that should exist. Run is the
+// pipeline around it (load the schema the config names, read the output
+// directories, generate); Write puts files on disk, touching only those
+// whose content changed. The CLI (cmd/threadline-gen) is a thin layer over
+// them, and so is any program of yours (see the example).
+//
+// The package builds without cgo. Loading a schema from SQL files, and
+// checking generated SQL, need PostgreSQL's parser, which package
+// schema/sqlfile provides (with cgo): pass it in as a Parser.
 package generator
 
 import (
@@ -19,7 +26,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/generator/config"
 	"github.com/threadline-go/threadline/schema"
 	"github.com/threadline-go/threadline/sqltemplates"
 )
@@ -43,6 +50,9 @@ type Input struct {
 	// Package holds the current files of Config.Package.Dir, keyed the
 	// same way.
 	Package map[string][]byte
+	// Check, when set, parses the statements of a new migration before it
+	// is written (sqlfile.Check; see Parser).
+	Check func(stmts []string) error
 }
 
 // Output is the result of Generate.
@@ -78,7 +88,7 @@ func Generate(in Input) (*Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, plan, err := diff(cfg.AuditSchema, grantsOf(cfg.Privileges), hist, desired)
+	m, plan, err := planMigration(cfg.AuditSchema, grantsOf(cfg.Privileges), hist, desired)
 	if err != nil {
 		return nil, err
 	}
@@ -89,8 +99,10 @@ func Generate(in Input) (*Output, error) {
 			paths = append(paths, p)
 		}
 		m.Version = nextVersion(spec, paths, in.Now())
-		if err := validateSQL(append(append([]string{}, m.Up...), m.Down...)); err != nil {
-			return nil, err
+		if in.Check != nil {
+			if err := in.Check(append(append([]string{}, m.Up...), m.Down...)); err != nil {
+				return nil, err
+			}
 		}
 		out.Migrations = spec.files(*m)
 	}
@@ -151,54 +163,20 @@ func changedOnly(files []File, existing map[string][]byte) []File {
 	return out
 }
 
-// tableState is what the migrations have installed for one table.
+// tableState is what the migrations have installed for one table: the
+// threadline:table header record.
 type tableState struct {
-	Schema      string     `json:"schema"`
-	Name        string     `json:"name"`
-	Fingerprint string     `json:"fingerprint,omitempty"`
-	Capture     *tableSpec `json:"capture,omitempty"`
+	Schema      string                `json:"schema"`
+	Name        string                `json:"name"`
+	Fingerprint string                `json:"fingerprint,omitempty"`
+	Capture     *sqltemplates.Capture `json:"capture,omitempty"`
 }
 
-// tableSpec is the serialisable part of sqltemplates.Capture.
-type tableSpec struct {
-	Columns          []string   `json:"columns"`
-	Key              []string   `json:"key"`
-	Exclude          []string   `json:"exclude,omitempty"`
-	Mask             []string   `json:"mask,omitempty"`
-	Placeholder      string     `json:"placeholder,omitempty"`
-	Except           []string   `json:"except,omitempty"`
-	StoreChangedFrom bool       `json:"store_changed_from,omitempty"`
-	Row              bool       `json:"row,omitempty"`
-	TruncateAlso     [][]string `json:"truncate_also,omitempty"`
-}
-
-func specOf(c sqltemplates.Capture) *tableSpec {
-	s := &tableSpec{
-		Columns: c.Columns, Key: c.Key, Exclude: c.Exclude, Mask: c.Mask,
-		Except: c.Except, StoreChangedFrom: c.StoreChangedFrom, Row: c.Mode == sqltemplates.ModeRow,
-	}
-	if len(c.Mask) > 0 {
-		s.Placeholder = c.Placeholder
-	}
-	for _, p := range c.TruncateAlso {
-		s.TruncateAlso = append(s.TruncateAlso, []string{p.Schema, p.Name})
-	}
-	return s
-}
-
-func (s *tableSpec) capture(audit string, t schema.QualifiedName) sqltemplates.Capture {
-	c := sqltemplates.Capture{
-		AuditSchema: audit, Table: t, Columns: s.Columns, Key: s.Key, Exclude: s.Exclude,
-		Mask: s.Mask, Placeholder: s.Placeholder, Except: s.Except, StoreChangedFrom: s.StoreChangedFrom,
-	}
-	if s.Row {
-		c.Mode = sqltemplates.ModeRow
-	}
-	for _, p := range s.TruncateAlso {
-		if len(p) == 2 {
-			c.TruncateAlso = append(c.TruncateAlso, schema.QualifiedName{Schema: p[0], Name: p[1]})
-		}
-	}
+// captureOf returns the capture a header record describes, with the fields
+// the header does not store (the audit schema and the table) filled in.
+func (t *tableState) captureOf(audit string, q schema.QualifiedName) sqltemplates.Capture {
+	c := *t.Capture
+	c.AuditSchema, c.Table = audit, q
 	return c
 }
 
@@ -224,97 +202,132 @@ func grantsOf(p config.Privileges) sqltemplates.Grants {
 	return sqltemplates.Grants{Writers: values(p.WriterRoles), Readers: values(p.ReaderRoles), Retention: values(p.RetentionRoles)}
 }
 
-// diff compares the installed state with the desired captures and builds
-// the migration that moves from one to the other (nil when equal).
-func diff(audit string, grants sqltemplates.Grants, old state, desired []sqltemplates.Capture) (*migration, []string, error) {
-	m := &migration{}
-	var plan []string
-	install := old.Core == ""
-	core := coreFingerprint(audit, grants)
-	if install {
-		m.Name = "threadline_install"
-		m.Up = append(m.Up, sqltemplates.Install(audit, grants)...)
-		m.Notes = append(m.Notes, noteCore+core)
-		plan = append(plan, fmt.Sprintf("install audit schema %s", audit))
-	} else {
-		m.Name = "threadline_update"
-		if old.Core != core {
-			m.Up = append(m.Up, sqltemplates.Upgrade(audit, grants)...)
-			m.Notes = append(m.Notes, noteCore+core)
-			plan = append(plan, fmt.Sprintf("update helper functions and grants in %s", audit))
-		}
-	}
+// planner builds the migration that moves the installed state to the
+// desired captures.
+type planner struct {
+	audit   string
+	old     state
+	install bool // nothing is installed yet
+	m       *migration
+	plan    []string
+	// downDrop and downCreate are the down migration's two halves: drop
+	// what the up created, then re-create what it dropped.
+	downDrop, downCreate []string
+}
 
+// planMigration compares the installed state with the desired captures
+// and builds the migration that moves from one to the other (nil when
+// equal), with its plan.
+func planMigration(audit string, grants sqltemplates.Grants, old state, desired []sqltemplates.Capture) (*migration, []string, error) {
+	p := &planner{audit: audit, old: old, install: old.Core == "", m: &migration{}}
+	p.core(grants)
 	seen := map[schema.QualifiedName]bool{}
-	var downCreate, downDrop []string
 	for _, c := range desired {
 		seen[c.Table] = true
-		unit, err := sqltemplates.CaptureUnit(c)
-		if err != nil {
+		if err := p.capture(c); err != nil {
 			return nil, nil, err
 		}
-		prev := old.Tables[c.Table]
-		if prev != nil && prev.Capture != nil && prev.Fingerprint == unit.Fingerprint {
-			continue
-		}
-		rec := tableState{Schema: c.Table.Schema, Name: c.Table.Name, Fingerprint: unit.Fingerprint, Capture: specOf(c)}
-		m.Notes = append(m.Notes, noteTable+noteJSON(rec))
-		if prev != nil && prev.Capture != nil {
-			prevUnit, err := sqltemplates.CaptureUnit(prev.Capture.capture(audit, c.Table))
-			if err != nil {
-				return nil, nil, err
-			}
-			// The previous capture's Drop clears every Threadline trigger
-			// name from the table, so the new one needs no Clear of its
-			// own; neither does the down's re-creation after unit.Drop.
-			m.Up = append(m.Up, prevUnit.Drop...)
-			m.Up = append(m.Up, unit.Create...)
-			downDrop = append(downDrop, unit.Drop...)
-			downCreate = append(downCreate, prevUnit.Create...)
-			plan = append(plan, fmt.Sprintf("replace capture on %s", c.Table))
-			continue
-		}
-		// A first install finds no Threadline trigger anywhere (and so
-		// emits no DROP … IF EXISTS and no NOTICE); a table added later
-		// may hold some under its name, left by a table renamed to it.
-		if !install {
-			m.Up = append(m.Up, unit.Clear...)
-		}
-		m.Up = append(m.Up, unit.Create...)
-		downDrop = append(downDrop, unit.Drop...)
-		plan = append(plan, fmt.Sprintf("capture %s", c.Table))
 	}
-	var removed []schema.QualifiedName
-	for q, t := range old.Tables {
-		if !seen[q] && t.Capture != nil {
-			removed = append(removed, q)
-		}
+	if err := p.removed(seen); err != nil {
+		return nil, nil, err
 	}
-	sort.Slice(removed, func(i, j int) bool { return removed[i].Less(removed[j]) })
-	for _, q := range removed {
-		prevUnit, err := sqltemplates.CaptureUnit(old.Tables[q].Capture.capture(audit, q))
-		if err != nil {
-			return nil, nil, err
-		}
-		m.Up = append(m.Up, prevUnit.Drop...)
-		downCreate = append(downCreate, prevUnit.Create...)
-		m.Notes = append(m.Notes, noteTable+noteJSON(tableState{Schema: q.Schema, Name: q.Name}))
-		plan = append(plan, fmt.Sprintf("stop capturing %s (drop its triggers and function)", q))
-	}
+	m := p.m
 	if len(m.Up) == 0 {
 		return nil, nil, nil
 	}
 	// Every migration that may create functions ends by revoking them from
 	// PUBLIC (see sqltemplates.RevokeFunctions).
 	m.Up = append(m.Up, sqltemplates.RevokeFunctions(audit))
-	m.Down = append(downDrop, downCreate...)
+	m.Down = append(p.downDrop, p.downCreate...)
 	switch {
-	case install:
+	case p.install:
 		m.Down = append(m.Down, sqltemplates.Uninstall(audit)...)
-	case len(downCreate) > 0:
+	case len(p.downCreate) > 0:
 		m.Down = append(m.Down, sqltemplates.RevokeFunctions(audit))
 	}
-	return m, plan, nil
+	return m, p.plan, nil
+}
+
+// core installs the audit schema, or updates its helper functions and
+// grants when they changed.
+func (p *planner) core(grants sqltemplates.Grants) {
+	core := coreFingerprint(p.audit, grants)
+	switch {
+	case p.install:
+		p.m.Name = "threadline_install"
+		p.m.Up = append(p.m.Up, sqltemplates.Install(p.audit, grants)...)
+		p.m.Notes = append(p.m.Notes, noteCore+core)
+		p.plan = append(p.plan, fmt.Sprintf("install audit schema %s", p.audit))
+	default:
+		p.m.Name = "threadline_update"
+		if p.old.Core != core {
+			p.m.Up = append(p.m.Up, sqltemplates.Upgrade(p.audit, grants)...)
+			p.m.Notes = append(p.m.Notes, noteCore+core)
+			p.plan = append(p.plan, fmt.Sprintf("update helper functions and grants in %s", p.audit))
+		}
+	}
+}
+
+// capture installs the capture of one table, or replaces the installed
+// one when its fingerprint changed.
+func (p *planner) capture(c sqltemplates.Capture) error {
+	unit, err := sqltemplates.CaptureUnit(c)
+	if err != nil {
+		return err
+	}
+	prev := p.old.Tables[c.Table]
+	if prev != nil && prev.Capture != nil && prev.Fingerprint == unit.Fingerprint {
+		return nil
+	}
+	rec := tableState{Schema: c.Table.Schema, Name: c.Table.Name, Fingerprint: unit.Fingerprint, Capture: &c}
+	p.m.Notes = append(p.m.Notes, noteTable+noteJSON(rec))
+	if prev != nil && prev.Capture != nil {
+		prevUnit, err := sqltemplates.CaptureUnit(prev.captureOf(p.audit, c.Table))
+		if err != nil {
+			return err
+		}
+		// The previous capture's Drop clears every Threadline trigger
+		// name from the table, so the new one needs no Clear of its
+		// own; neither does the down's re-creation after unit.Drop.
+		p.m.Up = append(p.m.Up, prevUnit.Drop...)
+		p.m.Up = append(p.m.Up, unit.Create...)
+		p.downDrop = append(p.downDrop, unit.Drop...)
+		p.downCreate = append(p.downCreate, prevUnit.Create...)
+		p.plan = append(p.plan, fmt.Sprintf("replace capture on %s", c.Table))
+		return nil
+	}
+	// A first install finds no Threadline trigger anywhere (and so emits
+	// no DROP … IF EXISTS and no NOTICE); a table added later may hold
+	// some under its name, left by a table renamed to it.
+	if !p.install {
+		p.m.Up = append(p.m.Up, unit.Clear...)
+	}
+	p.m.Up = append(p.m.Up, unit.Create...)
+	p.downDrop = append(p.downDrop, unit.Drop...)
+	p.plan = append(p.plan, fmt.Sprintf("capture %s", c.Table))
+	return nil
+}
+
+// removed drops the captures of tables no longer desired (not in seen).
+func (p *planner) removed(seen map[schema.QualifiedName]bool) error {
+	var removed []schema.QualifiedName
+	for q, t := range p.old.Tables {
+		if !seen[q] && t.Capture != nil {
+			removed = append(removed, q)
+		}
+	}
+	sort.Slice(removed, func(i, j int) bool { return removed[i].Less(removed[j]) })
+	for _, q := range removed {
+		prevUnit, err := sqltemplates.CaptureUnit(p.old.Tables[q].captureOf(p.audit, q))
+		if err != nil {
+			return err
+		}
+		p.m.Up = append(p.m.Up, prevUnit.Drop...)
+		p.downCreate = append(p.downCreate, prevUnit.Create...)
+		p.m.Notes = append(p.m.Notes, noteTable+noteJSON(tableState{Schema: q.Schema, Name: q.Name}))
+		p.plan = append(p.plan, fmt.Sprintf("stop capturing %s (drop its triggers and function)", q))
+	}
+	return nil
 }
 
 // noteJSON encodes a state record on one line. A "{{" never appears (tern
@@ -376,11 +389,13 @@ func readHistory(spec formatSpec, files map[string][]byte) (state, error) {
 type EditedError struct {
 	// Path is relative to the migrations directory.
 	Path string
+	// Dir, when set, is how messages show the migrations directory.
+	Dir string
 }
 
 func (e *EditedError) Error() string {
 	return fmt.Sprintf("%s: generated file was edited by hand (its threadline:checksum no longer matches); "+
-		"restore it from version control, or put your change in a new migration of your own", e.Path)
+		"restore it from version control, or put your change in a new migration of your own", filepath.Join(e.Dir, e.Path))
 }
 
 // ReadDir reads every regular file below dir into a map keyed by

@@ -10,7 +10,7 @@ import (
 
 	"github.com/dave/jennifer/jen"
 
-	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/generator/config"
 	"github.com/threadline-go/threadline/schema"
 	"github.com/threadline-go/threadline/sqltemplates"
 )
@@ -120,267 +120,6 @@ func groupImports(src []byte) []byte {
 	out := append([]byte{}, src[:start]...)
 	out = append(out, block...)
 	return append(out, src[start+end:]...)
-}
-
-type goGen struct {
-	cfg      *config.Config
-	s        *schema.Schema
-	names    *nameSet // package-level identifiers
-	files    *nameSet // file names without .go
-	enums    map[schema.QualifiedName]*goEnum
-	enumList []*goEnum
-	warnings []string
-}
-
-// goTable is one audited table and the names generated for it.
-type goTable struct {
-	capture sqltemplates.Capture
-	table   *schema.Table
-	// Types.
-	row, key, change, from string
-	// newKey is the key constructor.
-	newKey string
-	// Functions and the table constant.
-	tableConst, timeline, history, asOf, changes, export string
-	// newChange is the unexported converter from threadline.Change.
-	newChange string
-	file      string
-	fields    []*goField // every column, in column order
-	byName    map[string]*goField
-}
-
-// goField is one column of a table.
-type goField struct {
-	col      *schema.Column
-	name     string
-	typ      goType
-	nullable bool
-	excluded bool
-	masked   bool
-}
-
-// goType is the Go type of a column's value.
-type goType struct {
-	// code renders the non-null type (no pointer).
-	code func() *jen.Statement
-	// noPointer types represent NULL themselves (slices, json.RawMessage,
-	// threadline.Masked): nullable columns do not add a pointer.
-	noPointer bool
-	// desc is the PostgreSQL type for comments.
-	desc string
-}
-
-// goEnum is a generated enum type.
-type goEnum struct {
-	q      schema.QualifiedName
-	name   string
-	labels []string
-	consts []string
-}
-
-func (g *goGen) newTable(c sqltemplates.Capture, t *schema.Table) *goTable {
-	plural := goName(c.Table.Name)
-	if c.Table.Schema != "public" {
-		plural = goName(c.Table.Schema) + plural
-	}
-	single := singular(plural)
-	gt := &goTable{capture: c, table: t}
-	rowSuffix := ""
-	if single == plural {
-		rowSuffix = "Row"
-	}
-	suffix := g.names.uniqueGroup(func(sfx string) []string {
-		s, p := single+sfx, plural+sfx
-		return []string{s + rowSuffix, s + "Key", "New" + s + "Key", s + "Change", s + "ChangedFrom",
-			p + "Table", p + "Timeline", p + "History", p + "AsOf", p + "Changes", p + "Export"}
-	})
-	s, p := single+suffix, plural+suffix
-	gt.row, gt.key, gt.change, gt.from = s+rowSuffix, s+"Key", s+"Change", s+"ChangedFrom"
-	gt.newKey = "New" + gt.key
-	gt.tableConst, gt.timeline, gt.history, gt.asOf, gt.changes = p+"Table", p+"Timeline", p+"History", p+"AsOf", p+"Changes"
-	gt.export = p + "Export"
-	gt.newChange = "new" + gt.change
-	gt.file = g.files.unique(goFileName(c.Table.Schema, c.Table.Name)) + ".go"
-
-	fieldNames := newNameSet("MarshalJSON", "UnmarshalJSON")
-	gt.byName = map[string]*goField{}
-	for _, col := range t.Columns {
-		f := &goField{
-			col:      col,
-			name:     fieldNames.unique(goName(col.Name)),
-			excluded: contains(c.Exclude, col.Name),
-			masked:   contains(c.Mask, col.Name),
-		}
-		gt.fields = append(gt.fields, f)
-		gt.byName[col.Name] = f
-	}
-	return gt
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// mapFields gives every column its Go type.
-func (g *goGen) mapFields(t *goTable) {
-	for _, f := range t.fields {
-		typ, ok := g.goTypeFor(f.col.Type)
-		if !ok {
-			g.warnings = append(g.warnings, fmt.Sprintf(
-				"table %s column %s: PostgreSQL type %s has no Go mapping; its field %s.%s is json.RawMessage",
-				t.capture.Table, commentName(f.col.Name), f.col.Type, t.row, f.name))
-		}
-		f.typ = typ
-		f.nullable = !f.col.NotNull && !g.domainNotNull(f.col.Type)
-	}
-}
-
-func (g *goGen) domainNotNull(t schema.Type) bool {
-	if t.Domain == nil {
-		return false
-	}
-	for _, d := range g.s.Domains {
-		if d.QualifiedName == *t.Domain {
-			return d.NotNull
-		}
-	}
-	return false
-}
-
-func qual(name string) func() *jen.Statement {
-	return func() *jen.Statement { return jen.Qual(runtimePath, name) }
-}
-
-// scalarTypes maps pg_catalog types (pg_type.typname) to Go types. Every
-// type not listed here or below (citext, enums) is unsupported: its
-// fields are json.RawMessage and generation warns.
-//
-//	PostgreSQL                              Go
-//	bool                                    bool
-//	int2, int4, int8                        int16, int32, int64
-//	oid                                     uint32
-//	float4, float8                          float32, float64 (NaN/Infinity do not decode)
-//	numeric                                 threadline.Numeric (exact decimal text)
-//	text, varchar, bpchar, char, name,
-//	citext (any schema)                     string
-//	uuid                                    threadline.UUID
-//	json, jsonb                             json.RawMessage
-//	bytea                                   threadline.Bytes
-//	timestamptz                             time.Time
-//	timestamp                               threadline.Timestamp
-//	date                                    threadline.Date
-//	time, timetz, interval                  threadline.Time, threadline.TimeTZ, threadline.Interval
-//	inet, cidr, macaddr, macaddr8, money,
-//	bit, varbit, xml, tsvector, tsquery,
-//	pg_lsn, jsonpath, geometric types,
-//	range and multirange types, reg* types  string (their text form)
-//	enum                                    a generated string type with a constant per label
-//	domain                                  the mapping of its base type
-//	T[]                                     []T (NULL elements decode as zero values)
-//	anything else (composite, extension)    json.RawMessage, with a warning
-var scalarTypes = map[string]goType{
-	"bool":        {code: func() *jen.Statement { return jen.Bool() }},
-	"int2":        {code: func() *jen.Statement { return jen.Int16() }},
-	"int4":        {code: func() *jen.Statement { return jen.Int32() }},
-	"int8":        {code: func() *jen.Statement { return jen.Int64() }},
-	"oid":         {code: func() *jen.Statement { return jen.Uint32() }},
-	"float4":      {code: func() *jen.Statement { return jen.Float32() }},
-	"float8":      {code: func() *jen.Statement { return jen.Float64() }},
-	"numeric":     {code: qual("Numeric")},
-	"uuid":        {code: qual("UUID")},
-	"json":        {code: jsonRaw, noPointer: true},
-	"jsonb":       {code: jsonRaw, noPointer: true},
-	"bytea":       {code: qual("Bytes"), noPointer: true},
-	"timestamptz": {code: func() *jen.Statement { return jen.Qual("time", "Time") }},
-	"timestamp":   {code: qual("Timestamp")},
-	"date":        {code: qual("Date")},
-	"time":        {code: qual("Time")},
-	"timetz":      {code: qual("TimeTZ")},
-	"interval":    {code: qual("Interval")},
-}
-
-// textTypes are pg_catalog types whose to_jsonb form is their text
-// output; they map to string.
-var textTypes = toSet(`text varchar bpchar char name inet cidr macaddr macaddr8 money bit varbit xml
-	tsvector tsquery pg_lsn jsonpath point line lseg box path polygon circle
-	int4range int8range numrange tsrange tstzrange daterange
-	int4multirange int8multirange nummultirange tsmultirange tstzmultirange datemultirange
-	regclass regcollation regconfig regdictionary regnamespace regoper regoperator regproc
-	regprocedure regrole regtype xid xid8 cid tid`)
-
-func jsonRaw() *jen.Statement { return jen.Qual("encoding/json", "RawMessage") }
-
-var stringType = goType{code: func() *jen.Statement { return jen.String() }}
-
-var rawType = goType{code: jsonRaw, noPointer: true}
-
-// goTypeFor maps a column type; ok is false for unsupported types (mapped
-// to json.RawMessage).
-func (g *goGen) goTypeFor(t schema.Type) (goType, bool) {
-	elem := t
-	elem.ArrayDims = 0
-	base, ok := g.scalar(elem)
-	base.desc = t.String()
-	if t.Domain != nil {
-		base.desc = "domain " + t.Domain.String() + " over " + t.String()
-	}
-	if !ok {
-		return goType{code: jsonRaw, noPointer: true, desc: base.desc}, false
-	}
-	if t.ArrayDims > 0 {
-		inner := base.code
-		return goType{code: func() *jen.Statement { return jen.Index().Add(inner()) }, noPointer: true, desc: base.desc}, true
-	}
-	return base, true
-}
-
-// scalar maps a non-array type.
-func (g *goGen) scalar(t schema.Type) (goType, bool) {
-	if t.Enum {
-		e := g.enum(schema.QualifiedName{Schema: t.Schema, Name: t.Name})
-		return goType{code: func() *jen.Statement { return jen.Id(e.name) }}, true
-	}
-	if t.Name == "citext" {
-		return stringType, true
-	}
-	if t.Schema != "pg_catalog" {
-		return rawType, false
-	}
-	if m, ok := scalarTypes[t.Name]; ok {
-		return m, true
-	}
-	if textTypes[t.Name] {
-		return stringType, true
-	}
-	return rawType, false
-}
-
-// enum returns the generated type of an enum, naming it on first use.
-func (g *goGen) enum(q schema.QualifiedName) *goEnum {
-	if e := g.enums[q]; e != nil {
-		return e
-	}
-	base := goName(q.Name)
-	if q.Schema != "public" {
-		base = goName(q.Schema) + base
-	}
-	e := &goEnum{q: q, name: g.names.unique(base)}
-	if def := g.s.Enum(q); def != nil {
-		e.labels = def.Labels
-	} else {
-		g.warnings = append(g.warnings, fmt.Sprintf("enum %s: labels unknown; type %s has no constants", q, e.name))
-	}
-	for _, l := range e.labels {
-		e.consts = append(e.consts, g.names.unique(e.name+goNameSuffix(l)))
-	}
-	g.enums[q] = e
-	g.enumList = append(g.enumList, e)
-	return e
 }
 
 // newFile starts a generated file.
@@ -579,31 +318,28 @@ func jsonMethods(f *jen.File, typeName, recv string, fields []*goField, marshalO
 	)
 }
 
+// tableFile renders the file of one audited table: its types (row, key,
+// prior values, change) and its typed read functions.
 func (g *goGen) tableFile(t *goTable) *jen.File {
 	f := g.newFile()
-	c := t.capture
-	tq := commentName(c.Table.String())
-	tableText := quoteTablePart(c.Table.Schema) + "." + quoteTablePart(c.Table.Name)
-
-	// The table constant.
+	tq := commentName(t.capture.Table.String())
 	addComment(f, fmt.Sprintf("%s names the audited table %s for threadline.Filter.Table and", t.tableConst, tq),
 		"the untyped threadline.Audit methods.")
-	f.Const().Id(t.tableConst).Op("=").Lit(tableText)
+	f.Const().Id(t.tableConst).Op("=").Lit(t.capture.Table.Text())
+	g.rowType(f, t)
+	g.keyType(f, t)
+	g.changedFromType(f, t)
+	g.changeType(f, t)
+	g.pageFuncs(f, t)
+	g.rowFuncs(f, t)
+	return f
+}
 
+// rowType renders the row image type of t.
+func (g *goGen) rowType(f *jen.File, t *goTable) {
+	tq := commentName(t.capture.Table.String())
 	// Row image.
-	var image []*goField
-	var excluded, masked []string
-	for _, fd := range t.fields {
-		switch {
-		case fd.excluded:
-			excluded = append(excluded, commentName(fd.col.Name))
-		default:
-			image = append(image, fd)
-			if fd.masked {
-				masked = append(masked, commentName(fd.col.Name))
-			}
-		}
-	}
+	image, excluded, masked := t.image()
 	f.Line()
 	doc := []string{fmt.Sprintf("%s is a row of %s as the audit trail stores it (a redacted row image).", t.row, tq)}
 	if len(excluded) > 0 {
@@ -621,14 +357,15 @@ func (g *goGen) tableFile(t *goTable) *jen.File {
 	if !rowTagged {
 		jsonMethods(f, t.row, "r", image, false, "the JSON object of the row image, keyed by column name")
 	}
+}
 
+// keyType renders the key type of t, its JSON methods and its constructor
+// (every key column is a parameter, so a key of the wrong arity or type
+// does not compile).
+func (g *goGen) keyType(f *jen.File, t *goTable) {
+	tq := commentName(t.capture.Table.String())
 	// Key.
-	var keyFields []*goField
-	var keyNames []string
-	for _, k := range c.Key {
-		keyFields = append(keyFields, t.byName[k])
-		keyNames = append(keyNames, commentName(k))
-	}
+	keyFields, keyNames := t.keyFields()
 	f.Line()
 	addComment(f, []string{
 		fmt.Sprintf("%s identifies a row of %s by its key columns (%s), in key order.", t.key, tq, strings.Join(keyNames, ", ")),
@@ -640,8 +377,6 @@ func (g *goGen) tableFile(t *goTable) *jen.File {
 	f.Type().Id(t.key).Struct(kf...)
 	jsonMethods(f, t.key, "k", keyFields, tagAll(keyFields), "the table_pk object of the row")
 
-	// Key constructor: every key column is a parameter, so a key of the
-	// wrong arity or type does not compile.
 	params := newNameSet()
 	var paramList []jen.Code
 	dict := jen.Dict{}
@@ -656,14 +391,13 @@ func (g *goGen) tableFile(t *goTable) *jen.File {
 	addComment(f, fmt.Sprintf("%s returns the key of the row of %s whose key columns (%s) hold %s.",
 		t.newKey, tq, strings.Join(keyNames, ", "), strings.Join(paramNames, ", ")))
 	f.Func().Id(t.newKey).Params(paramList...).Id(t.key).Block(jen.Return(jen.Id(t.key).Values(dict)))
+}
 
+// changedFromType renders the type of the prior values of t.
+func (g *goGen) changedFromType(f *jen.File, t *goTable) {
+	tq := commentName(t.capture.Table.String())
 	// Changed-from.
-	var fromFields []*goField
-	for _, fd := range t.fields {
-		if !fd.excluded && !contains(c.Except, fd.col.Name) {
-			fromFields = append(fromFields, fd)
-		}
-	}
+	fromFields := t.changedFromFields()
 	f.Line()
 	addComment(f, []string{
 		fmt.Sprintf("%s holds the prior values of the columns an update of %s changed", t.from, tq),
@@ -677,7 +411,12 @@ func (g *goGen) tableFile(t *goTable) *jen.File {
 	if !fromTagged {
 		jsonMethods(f, t.from, "v", fromFields, false, "the changed_from object, keyed by column name")
 	}
+}
 
+// changeType renders the typed change of t and its converter from
+// threadline.Change.
+func (g *goGen) changeType(f *jen.File, t *goTable) {
+	tq := commentName(t.capture.Table.String())
 	// Change.
 	f.Line()
 	addComment(f, []string{
@@ -716,11 +455,16 @@ func (g *goGen) tableFile(t *goTable) *jen.File {
 			jen.Id("ChangedFrom"): jen.Id("d").Dot("ChangedFrom"),
 		}), jen.Nil()),
 	)
+}
 
-	ctx := func() *jen.Statement { return jen.Id("ctx").Qual("context", "Context") }
-	db := func() *jen.Statement { return jen.Id("db").Qual(runtimePath, "DBTX") }
-	filter := func() *jen.Statement { return jen.Id("f").Qual(runtimePath, "Filter") }
+// Parameters the read functions share.
+func ctxParam() *jen.Statement    { return jen.Id("ctx").Qual("context", "Context") }
+func dbParam() *jen.Statement     { return jen.Id("db").Qual(runtimePath, "DBTX") }
+func filterParam() *jen.Statement { return jen.Id("f").Qual(runtimePath, "Filter") }
 
+// pageFuncs renders the timeline and history functions of t.
+func (g *goGen) pageFuncs(f *jen.File, t *goTable) {
+	tq := commentName(t.capture.Table.String())
 	// Timeline.
 	f.Line()
 	addComment(f, []string{
@@ -729,7 +473,7 @@ func (g *goGen) tableFile(t *goTable) *jen.File {
 		"(threadline.DefaultLimit when unset); next is nil on the last page, else pass it",
 		"as f.After for the following page.",
 	}...)
-	f.Func().Id(t.timeline).Params(ctx(), db(), filter()).Params(jen.Index().Id(t.change), jen.Op("*").Qual(runtimePath, "Cursor"), jen.Error()).Block(
+	f.Func().Id(t.timeline).Params(ctxParam(), dbParam(), filterParam()).Params(jen.Index().Id(t.change), jen.Op("*").Qual(runtimePath, "Cursor"), jen.Error()).Block(
 		jen.Id("f").Dot("Table").Op("=").Id(t.tableConst),
 		jen.List(jen.Id("page"), jen.Err()).Op(":=").Id("Audit").Call().Dot("Timeline").Call(jen.Id("ctx"), jen.Id("db"), jen.Id("f")),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Nil(), jen.Err())),
@@ -746,12 +490,16 @@ func (g *goGen) tableFile(t *goTable) *jen.File {
 		"threadline.HistoryLimit changes are returned (threadline.DefaultLimit by default);",
 		"continue with threadline.HistoryAfter.",
 	}...)
-	f.Func().Id(t.history).Params(ctx(), db(), jen.Id("key").Id(t.key), jen.Id("opts").Op("...").Qual(runtimePath, "HistoryOption")).Params(jen.Index().Id(t.change), jen.Error()).Block(
+	f.Func().Id(t.history).Params(ctxParam(), dbParam(), jen.Id("key").Id(t.key), jen.Id("opts").Op("...").Qual(runtimePath, "HistoryOption")).Params(jen.Index().Id(t.change), jen.Error()).Block(
 		jen.List(jen.Id("changes"), jen.Err()).Op(":=").Id("Audit").Call().Dot("History").Call(jen.Id("ctx"), jen.Id("db"), jen.Id(t.tableConst), jen.Id("key"), jen.Id("opts").Op("...")),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
 		jen.Return(jen.Qual(runtimePath, "ConvertChanges").Call(jen.Id("changes"), jen.Id(t.newChange))),
 	)
+}
 
+// rowFuncs renders the as-of, streaming and export functions of t.
+func (g *goGen) rowFuncs(f *jen.File, t *goTable) {
+	tq := commentName(t.capture.Table.String())
 	// AsOf.
 	f.Line()
 	addComment(f, []string{
@@ -761,7 +509,7 @@ func (g *goGen) tableFile(t *goTable) *jen.File {
 		"or the table truncated) and threadline.ErrBeforeHorizon when nothing was captured for",
 		"the row by then.",
 	}...)
-	f.Func().Id(t.asOf).Params(ctx(), db(), jen.Id("key").Id(t.key), jen.Id("at").Qual("time", "Time")).Params(jen.Id(t.row), jen.Error()).Block(
+	f.Func().Id(t.asOf).Params(ctxParam(), dbParam(), jen.Id("key").Id(t.key), jen.Id("at").Qual("time", "Time")).Params(jen.Id(t.row), jen.Error()).Block(
 		jen.List(jen.Id("raw"), jen.Err()).Op(":=").Id("Audit").Call().Dot("AsOf").Call(jen.Id("ctx"), jen.Id("db"), jen.Id(t.tableConst), jen.Id("key"), jen.Id("at")),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Id(t.row).Values(), jen.Err())),
 		jen.Var().Id("row").Id(t.row),
@@ -779,7 +527,7 @@ func (g *goGen) tableFile(t *goTable) *jen.File {
 		"(threadline.DefaultStreamPageSize when unset). Memory stays bounded and breaking out",
 		"of the loop early leaves no connection busy. An error ends the sequence.",
 	}...)
-	f.Func().Id(t.changes).Params(ctx(), db(), filter()).Qual("iter", "Seq2").Types(jen.Id(t.change), jen.Error()).Block(
+	f.Func().Id(t.changes).Params(ctxParam(), dbParam(), filterParam()).Qual("iter", "Seq2").Types(jen.Id(t.change), jen.Error()).Block(
 		jen.Id("f").Dot("Table").Op("=").Id(t.tableConst),
 		jen.Return(jen.Qual(runtimePath, "ConvertSeq").Call(jen.Id("Audit").Call().Dot("Changes").Call(jen.Id("ctx"), jen.Id("db"), jen.Id("f")), jen.Id(t.newChange))),
 	)
@@ -791,11 +539,10 @@ func (g *goGen) tableFile(t *goTable) *jen.File {
 		fmt.Sprintf("(f.Table is set to %s), streaming in constant memory; see", t.tableConst),
 		"threadline.Audit.Export for the formats and opts (MaxRows, CSV formula guard).",
 	}...)
-	f.Func().Id(t.export).Params(ctx(), db(), jen.Id("w").Qual("io", "Writer"), jen.Id("format").Qual(runtimePath, "ExportFormat"), filter(), jen.Id("opts").Qual(runtimePath, "ExportOptions")).Params(jen.Qual(runtimePath, "ExportResult"), jen.Error()).Block(
+	f.Func().Id(t.export).Params(ctxParam(), dbParam(), jen.Id("w").Qual("io", "Writer"), jen.Id("format").Qual(runtimePath, "ExportFormat"), filterParam(), jen.Id("opts").Qual(runtimePath, "ExportOptions")).Params(jen.Qual(runtimePath, "ExportResult"), jen.Error()).Block(
 		jen.Id("f").Dot("Table").Op("=").Id(t.tableConst),
 		jen.Return(jen.Id("Audit").Call().Dot("Export").Call(jen.Id("ctx"), jen.Id("db"), jen.Id("w"), jen.Id("format"), jen.Id("f"), jen.Id("opts"))),
 	)
-	return f
 }
 
 func tagAll(fields []*goField) bool {
@@ -826,15 +573,4 @@ func fieldDoc(f *goField) string {
 		s += ", " + strings.Join(notes, ", ")
 	}
 	return s + ")."
-}
-
-// quoteTablePart quotes one part of a table name in the form
-// threadline.Filter.Table reads (the runtime's QuoteTablePart; the
-// generator does not import the runtime): double quotes, inner quotes
-// doubled, only when the part holds a dot or a double quote.
-func quoteTablePart(s string) string {
-	if !strings.ContainsAny(s, `."`) {
-		return s
-	}
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }

@@ -14,25 +14,29 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sebdah/goldie/v2"
-
 	"github.com/threadline-go/threadline/generator"
-	"github.com/threadline-go/threadline/internal/config"
-	"github.com/threadline-go/threadline/schema"
+	"github.com/threadline-go/threadline/generator/config"
+	"github.com/threadline-go/threadline/schema/sqlfile"
 )
 
 // goFixtures are the projects whose generated Go package is checked: the
-// bundled example and the fixtures under testdata/gocode (every supported
-// type plus unsupported ones; hostile names).
-var goFixtures = map[string]string{
-	"quickstart": "../examples/quickstart/threadline.yaml",
-	"types":      "../testdata/gocode/types/threadline.yaml",
-	"hostile":    "../testdata/gocode/hostile/threadline.yaml",
+// bundled example and every end-to-end case under testdata/cases, by name.
+func goFixtures(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{"quickstart": "../examples/quickstart/threadline.yaml"}
+	cfgs, err := filepath.Glob("../testdata/cases/*/threadline.yaml")
+	if err != nil || len(cfgs) == 0 {
+		t.Fatalf("no cases (%v)", err)
+	}
+	for _, c := range cfgs {
+		out[filepath.Base(filepath.Dir(c))] = c
+	}
+	return out
 }
 
-func fixtureNames() []string {
+func fixtureNames(t *testing.T) []string {
 	var names []string
-	for n := range goFixtures {
+	for n := range goFixtures(t) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
@@ -44,11 +48,11 @@ func fixtureNames() []string {
 // package name and the warnings.
 func generatePackage(t *testing.T, fixture string) (files []generator.File, pkg string, warnings []string) {
 	t.Helper()
-	cfg, err := config.Load(goFixtures[fixture])
+	cfg, err := config.Load(goFixtures(t)[fixture])
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := schema.LoadGlobs(cfg.Schema.Files)
+	s, err := sqlfile.LoadGlobs(cfg.Schema.Files)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,39 +66,10 @@ func generatePackage(t *testing.T, fixture string) (files []generator.File, pkg 
 	return out.Package, cfg.Package.Name, out.Warnings
 }
 
-// TestGoPackageGolden compares every generated file, and the warnings,
-// with the golden files in testdata/gocode/<fixture>/golden (run the test
-// with -update to rewrite them).
-func TestGoPackageGolden(t *testing.T) {
-	for _, name := range fixtureNames() {
-		t.Run(name, func(t *testing.T) {
-			files, _, warnings := generatePackage(t, name)
-			g := goldie.New(t, goldie.WithFixtureDir(filepath.Join("..", "testdata", "gocode", name, "golden")),
-				goldie.WithNameSuffix(".golden"))
-			want := map[string]bool{"warnings.golden": true}
-			for _, f := range files {
-				g.Assert(t, f.Path, f.Content)
-				want[f.Path+".golden"] = true
-			}
-			g.Assert(t, "warnings", []byte(strings.Join(warnings, "\n")+"\n"))
-			// No golden file is left over from a file no longer generated.
-			entries, err := os.ReadDir(filepath.Join("..", "testdata", "gocode", name, "golden"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, e := range entries {
-				if !want[e.Name()] {
-					t.Errorf("stale golden file %s", e.Name())
-				}
-			}
-		})
-	}
-}
-
 // TestGoPackageFilesAreWellFormed checks the header, gofmt and the doc
 // comment of every exported name in every generated file.
 func TestGoPackageFilesAreWellFormed(t *testing.T) {
-	for _, name := range fixtureNames() {
+	for _, name := range fixtureNames(t) {
 		files, pkg, _ := generatePackage(t, name)
 		if len(files) == 0 {
 			t.Fatalf("%s: no files", name)
@@ -175,7 +150,7 @@ func undocumented(file *ast.File) []string {
 }
 
 func TestGoPackageWarnsAboutUnsupportedTypes(t *testing.T) {
-	_, _, warnings := generatePackage(t, "types")
+	_, _, warnings := generatePackage(t, "gocode-types")
 	want := []string{
 		"table public.all_types column u_price: PostgreSQL type public.price has no Go mapping; its field AllType.UPrice is json.RawMessage",
 		"table public.all_types column u_snapshot: PostgreSQL type txid_snapshot has no Go mapping; its field AllType.USnapshot is json.RawMessage",
@@ -184,7 +159,7 @@ func TestGoPackageWarnsAboutUnsupportedTypes(t *testing.T) {
 	if strings.Join(warnings, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("warnings:\n%s\nwant\n%s", strings.Join(warnings, "\n"), strings.Join(want, "\n"))
 	}
-	for _, name := range []string{"quickstart", "hostile"} {
+	for _, name := range []string{"quickstart", "gocode-hostile"} {
 		if _, _, w := generatePackage(t, name); len(w) != 0 {
 			t.Errorf("%s: unexpected warnings %v", name, w)
 		}
@@ -200,7 +175,7 @@ func TestGoPackageRejectsBadPackageName(t *testing.T) {
 		if err != nil {
 			continue // the config already refuses it
 		}
-		s, err := schema.LoadGlobs(cfg.Schema.Files)
+		s, err := sqlfile.LoadGlobs(cfg.Schema.Files)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -259,7 +234,7 @@ func tempModule(t *testing.T, pkgDir string, files []generator.File) string {
 // generated package against the runtime in this working tree, without
 // cgo. It runs the go command, so it is slow and not parallel.
 func TestGeneratedPackagesCompileAndVet(t *testing.T) {
-	for _, name := range fixtureNames() {
+	for _, name := range fixtureNames(t) {
 		files, pkg, _ := generatePackage(t, name)
 		dir := tempModule(t, pkg, files)
 		if out, err := goTool(t, dir, "build", "./..."); err != nil {

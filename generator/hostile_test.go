@@ -21,7 +21,8 @@ import (
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 
 	"github.com/threadline-go/threadline/generator"
-	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/generator/config"
+	"github.com/threadline-go/threadline/internal/dburl"
 	"github.com/threadline-go/threadline/internal/pgtest"
 	"github.com/threadline-go/threadline/schema"
 	"github.com/threadline-go/threadline/sqltemplates"
@@ -54,7 +55,7 @@ type htable struct {
 
 func (t htable) q() schema.QualifiedName { return schema.QualifiedName{Schema: t.schema, Name: t.name} }
 
-func (t htable) ident() string { return sqltemplates.QuoteQualified(t.q()) }
+func (t htable) ident() string { return t.q().Quoted() }
 
 // jsonString quotes s as a YAML double-quoted scalar (which is also a JSON
 // string): every rune outside printable ASCII is escaped (\uXXXX or
@@ -257,6 +258,8 @@ func hostileTables() []htable {
 // of INSERT, UPDATE, DELETE and TRUNCATE on each, the capture function
 // names (distinct, at most 63 bytes, not truncated by PostgreSQL) and the
 // down migration.
+//
+// Long on purpose: one scenario told step by step against a real database; its steps share state and read in order.
 func TestHostileIdentifiers(t *testing.T) {
 	tables := hostileTables()
 	ddl := `CREATE SCHEMA "My Schema"; CREATE SCHEMA "user";` + "\n"
@@ -598,7 +601,7 @@ func FuzzQuoting(f *testing.F) {
 		}
 		lit := sqltemplates.QuoteLiteral(s)
 		sql := "SELECT " + lit + " AS " + sqltemplates.QuoteIdent(s+"c") + " FROM " +
-			sqltemplates.QuoteQualified(schema.QualifiedName{Schema: s + "s", Name: s + "t"})
+			schema.QualifiedName{Schema: s + "s", Name: s + "t"}.Quoted()
 		res, err := pg_query.Parse(sql)
 		if err != nil {
 			t.Fatalf("%s: %v", sql, err)
@@ -647,10 +650,10 @@ func TestPasswordNeverInErrors(t *testing.T) {
 		conn, err := schema.Connect(ctx, u)
 		if err == nil {
 			conn.Close(ctx)
-			t.Errorf("%s: connected", schema.RedactURL(u))
+			t.Errorf("%s: connected", dburl.Redact(u))
 			continue
 		}
-		msgs = append(msgs, err.Error(), fmt.Sprintf("%+v", err), schema.RedactURL(u))
+		msgs = append(msgs, err.Error(), fmt.Sprintf("%+v", err), dburl.Redact(u))
 
 		dir := t.TempDir()
 		cfgText := "version: 1\nschema:\n  database_url: ${DATABASE_URL}\nmigrations:\n  dir: migrations\n  format: plain\n" +
@@ -665,9 +668,9 @@ func TestPasswordNeverInErrors(t *testing.T) {
 		if err != nil {
 			msgs = append(msgs, err.Error())
 		} else {
-			_, src, err := generator.LoadSchema(ctx, cfg, getenv)
+			_, src, err := generator.LoadSchema(ctx, cfg, getenv, pgParser)
 			if err == nil {
-				t.Errorf("%s: LoadSchema succeeded", schema.RedactURL(u))
+				t.Errorf("%s: LoadSchema succeeded", dburl.Redact(u))
 			} else {
 				msgs = append(msgs, err.Error(), fmt.Sprintf("%+v", err), src.URL)
 			}
@@ -679,7 +682,7 @@ func TestPasswordNeverInErrors(t *testing.T) {
 				}
 			}
 		}
-		t.Logf("%s\n  -> %s", schema.RedactURL(u), msgs[0])
+		t.Logf("%s\n  -> %s", dburl.Redact(u), msgs[0])
 	}
 }
 

@@ -22,8 +22,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/threadline-go/threadline/internal/capturetest"
+	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/internal/pgtest"
 	threadline "github.com/threadline-go/threadline/runtime"
+	"github.com/threadline-go/threadline/runtime/threadlineops"
 	"github.com/threadline-go/threadline/schema"
 	"github.com/threadline-go/threadline/sqltemplates"
 )
@@ -426,7 +428,7 @@ func TestAttackTruncateIsRecorded(t *testing.T) {
 	// A partition created after generation: PostgreSQL clones the row
 	// trigger, not the TRUNCATE trigger. Coverage names it.
 	in.owner(t, `CREATE TABLE events_2028 PARTITION OF events FOR VALUES FROM ('2028-01-01') TO ('2029-01-01')`)
-	r, err := threadline.Audit{}.Coverage(ctx, in.pool(t, "auditor"), map[string]string{"public.events": ""})
+	r, err := (threadlineops.Audit{}).Coverage(ctx, in.pool(t, "auditor"), map[string]string{"public.events": ""})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,7 +441,7 @@ func TestAttackTruncateIsRecorded(t *testing.T) {
 // string (over 256 MiB) does not fail the write, in either capture mode,
 // and an update of it alone is recorded as a fact with no value.
 func TestExcludedValueNeverComputed(t *testing.T) {
-	forEachMode(t, func(t *testing.T, mode string) {
+	forEachMode(t, func(t *testing.T, mode contract.Mode) {
 		db := capturetest.SetupMode(t, mode, `CREATE TABLE secrets (id int PRIMARY KEY, name text, blob text)`, "  secrets:\n    exclude: [blob]\n    store_changed_from: true\n")
 		ctx := context.Background()
 		for _, sql := range []string{
@@ -517,9 +519,9 @@ func TestRolesDoWhatTheirCommandsNeed(t *testing.T) {
 	denied(t, readerConn, "auditor", `BEGIN; LOCK TABLE threadline.audit_purge_lock IN ACCESS SHARE MODE; COMMIT`)
 	readerConn.Exec(ctx, `ROLLBACK`)
 
-	policy := threadline.PurgePolicy{Enabled: true, Window: time.Hour, DeleteEmptyTransactions: true}
+	policy := threadlineops.PurgePolicy{Enabled: true, Window: time.Hour, DeleteEmptyTransactions: true}
 	cutoff := time.Now().Add(time.Hour)
-	res, err := a.Purge(ctx, in.pool(t, "janitor"), policy, threadline.PurgeOptions{Cutoff: cutoff})
+	res, err := threadlineops.Audit(a).Purge(ctx, in.pool(t, "janitor"), policy, threadlineops.PurgeOptions{Cutoff: cutoff})
 	if err != nil {
 		t.Fatalf("purge as the retention role: %v", err)
 	}
@@ -536,7 +538,7 @@ func TestRolesDoWhatTheirCommandsNeed(t *testing.T) {
 	if _, err := jtx.Exec(ctx, `LOCK TABLE threadline.audit_purge_lock IN EXCLUSIVE MODE`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Purge(ctx, in.pool(t, "janitor"), policy, threadline.PurgeOptions{Cutoff: cutoff}); !errors.Is(err, threadline.ErrPurgeRunning) {
+	if _, err := threadlineops.Audit(a).Purge(ctx, in.pool(t, "janitor"), policy, threadlineops.PurgeOptions{Cutoff: cutoff}); !errors.Is(err, threadlineops.ErrPurgeRunning) {
 		t.Errorf("purge while another holds the lock: %v", err)
 	}
 	jtx.Rollback(ctx)

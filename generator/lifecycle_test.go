@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/threadline-go/threadline/generator"
-	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/generator/config"
 )
 
 const lifeDDL = `

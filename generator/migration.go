@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/threadline-go/threadline/internal/contract"
 )
 
 // Header is the first line of every file threadline-gen writes.
@@ -50,10 +52,10 @@ func formatFor(name string) (formatSpec, error) {
 	case "goose":
 		return formatSpec{files: func(m migration) []File {
 			var b strings.Builder
-			b.WriteString("\n-- +goose Up\n")
-			writeStatements(&b, m.Up, "-- +goose StatementBegin\n", "-- +goose StatementEnd\n")
-			b.WriteString("\n-- +goose Down\n")
-			writeStatements(&b, m.Down, "-- +goose StatementBegin\n", "-- +goose StatementEnd\n")
+			b.WriteString("\n" + contract.GooseUp + "\n")
+			writeStatements(&b, m.Up, contract.GooseStatementBegin+"\n", contract.GooseStatementEnd+"\n")
+			b.WriteString("\n" + contract.GooseDown + "\n")
+			writeStatements(&b, m.Down, contract.GooseStatementBegin+"\n", contract.GooseStatementEnd+"\n")
 			return []File{sealed(m.Version+"_"+m.Name+".sql", m.Notes, b.String())}
 		}}, nil
 	case "golang-migrate", "plain":
@@ -72,10 +74,10 @@ func formatFor(name string) (formatSpec, error) {
 				base := m.Version + "_" + m.Name
 				return []File{
 					sealed(base+".up.sql", m.Notes, "\n"+begin+up.String()+commit),
-					sealed(base+".down.sql", nil, "\n"+begin+down.String()+commit),
+					sealed(base+contract.DownSuffix, nil, "\n"+begin+down.String()+commit),
 				}
 			},
-			isDown: func(p string) bool { return strings.HasSuffix(p, ".down.sql") },
+			isDown: contract.IsDownFile,
 		}, nil
 	case "tern":
 		return formatSpec{
@@ -84,7 +86,7 @@ func formatFor(name string) (formatSpec, error) {
 				var b strings.Builder
 				b.WriteString("\n")
 				writeStatements(&b, m.Up, "", "")
-				b.WriteString("\n---- create above / drop below ----\n\n")
+				b.WriteString("\n" + contract.TernSeparator + "\n\n")
 				writeStatements(&b, m.Down, "", "")
 				// tern runs files through text/template: never emit "{{".
 				body := strings.ReplaceAll(b.String(), "{{", `{{"{{"}}`)
@@ -94,9 +96,9 @@ func formatFor(name string) (formatSpec, error) {
 	case "dbmate":
 		return formatSpec{files: func(m migration) []File {
 			var b strings.Builder
-			b.WriteString("\n-- migrate:up\n")
+			b.WriteString("\n" + contract.DbmateUp + "\n")
 			writeStatements(&b, m.Up, "", "")
-			b.WriteString("\n-- migrate:down\n")
+			b.WriteString("\n" + contract.DbmateDown + "\n")
 			writeStatements(&b, m.Down, "", "")
 			return []File{sealed(m.Version+"_"+m.Name+".sql", m.Notes, b.String())}
 		}}, nil

@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/threadline-go/threadline/generator"
-	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/generator/config"
+	"github.com/threadline-go/threadline/schema/sqlfile"
 )
 
 // project is a throwaway user repository: a config, a schema file and the
@@ -60,7 +61,7 @@ func (p *project) run() (*generator.Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, _, err := generator.LoadSchema(context.Background(), cfg, func(string) string { return "" })
+	s, _, err := generator.LoadSchema(context.Background(), cfg, func(string) string { return "" }, pgParser)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +70,7 @@ func (p *project) run() (*generator.Output, error) {
 		return nil, err
 	}
 	now := p.now
-	out, err := generator.Generate(generator.Input{Config: cfg, Schema: s, Now: func() time.Time { return now }, Migrations: existing})
+	out, err := generator.Generate(generator.Input{Config: cfg, Schema: s, Now: func() time.Time { return now }, Migrations: existing, Check: pgParser.Check})
 	if err != nil {
 		return nil, err
 	}
@@ -108,3 +109,7 @@ func (p *project) read(rel string) string {
 	}
 	return string(b)
 }
+
+// pgParser is PostgreSQL's parser, as threadline-gen gives it to the
+// generator: tests load schema.files and check generated SQL with it.
+var pgParser = generator.Parser{LoadGlobs: sqlfile.LoadGlobs, Check: sqlfile.Check}

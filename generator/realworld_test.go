@@ -16,9 +16,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/generator/config"
+	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/internal/pgtest"
 	"github.com/threadline-go/threadline/schema"
+	"github.com/threadline-go/threadline/schema/sqlfile"
 	"github.com/threadline-go/threadline/sqltemplates"
 )
 
@@ -139,6 +141,7 @@ type rwChange struct {
 	changedFields                            []string
 }
 
+// Long on purpose: one scenario told step by step against a real database; its steps share state and read in order.
 func TestRealWorldSchema(t *testing.T) {
 	ctx := context.Background()
 	cfgText := rwRead(t, "threadline.yaml")
@@ -331,7 +334,7 @@ func rwRead(t *testing.T, name string) string {
 // schema.sql) and the live loader (catalog queries) see the same schema.
 func rwCompareLoaders(t *testing.T, db *pgtest.DB, cfg *config.Config) {
 	t.Helper()
-	offline, err := schema.LoadGlobs(cfg.Schema.Files)
+	offline, err := sqlfile.LoadGlobs(cfg.Schema.Files)
 	if err != nil {
 		t.Fatalf("offline schema: %v", err)
 	}
@@ -420,6 +423,8 @@ func rwTypes(t *testing.T, db *pgtest.DB) map[uint32]*rwType {
 
 // rwTables reads the columns and primary keys of the configured tables from
 // the catalog, in config order.
+//
+// Long on purpose: the fixture's per-table settings, one case each.
 func rwTables(t *testing.T, db *pgtest.DB, cfg *config.Config) []*rwTable {
 	t.Helper()
 	ctx := context.Background()
@@ -428,7 +433,7 @@ func rwTables(t *testing.T, db *pgtest.DB, cfg *config.Config) []*rwTable {
 	for _, tc := range cfg.Tables {
 		q := tc.Qualified()
 		tb := &rwTable{
-			q: q, ident: sqltemplates.QuoteQualified(q), cfg: tc,
+			q: q, ident: q.Quoted(), cfg: tc,
 			exclude: rwSet(tc.Exclude), mask: rwSet(tc.Mask), except: rwSet(tc.ExceptColumns),
 			inserted: map[string]bool{},
 		}
@@ -574,12 +579,12 @@ func rwCheckTriggers(t *testing.T, db *pgtest.DB, tables []*rwTable) {
 	want := map[string][]string{}
 	for _, tb := range tables {
 		fn := "threadline." + sqltemplates.FunctionName(tb.q)
-		names := []string{sqltemplates.TriggerDelete, sqltemplates.TriggerInsert, sqltemplates.TriggerTruncate, sqltemplates.TriggerUpdate}
+		names := []string{contract.TriggerDelete, contract.TriggerInsert, contract.TriggerTruncate, contract.TriggerUpdate}
 		if tb.partitioned {
 			// A row-level trigger on the parent, cloned by PostgreSQL to
 			// every partition; truncate triggers on the parent and on each
 			// partition.
-			names = []string{sqltemplates.TriggerRow, sqltemplates.TriggerTruncate}
+			names = []string{contract.TriggerRow, contract.TriggerTruncate}
 			if len(tb.partitions) == 0 {
 				t.Errorf("%s: partitioned table without partitions", tb.q)
 			}
@@ -683,6 +688,8 @@ func rwDropForeignKeys(t *testing.T, db *pgtest.DB) {
 }
 
 // rwPlan builds the statements that write one row through tb.
+//
+// Long on purpose: the fixture's schema changes, one case each, in order.
 func rwPlan(t *testing.T, tb *rwTable, types map[uint32]*rwType) {
 	t.Helper()
 	var names, values []string
@@ -806,6 +813,7 @@ func rwValue(t *testing.T, tb *rwTable, c *rwColumn, types map[uint32]*rwType, v
 	return rwLiteral(t, types, c.typ, c.name, marker, length, v)
 }
 
+// Long on purpose: one case per PostgreSQL type, in one switch.
 func rwLiteral(t *testing.T, types map[uint32]*rwType, oid uint32, col, marker string, length, v int) string {
 	t.Helper()
 	ty := types[oid]
@@ -1026,6 +1034,7 @@ func rwCheckSecretUpdate(t *testing.T, tb *rwTable, got []rwChange) []rwChange {
 	return append(got[:1:1], got[2:]...)
 }
 
+// Long on purpose: one case per PostgreSQL type, in one switch.
 func rwCheckRow(t *testing.T, tb *rwTable, got []rwChange, r1, r2 map[string]any) {
 	t.Helper()
 	placeholder := tb.cfg.MaskPlaceholder

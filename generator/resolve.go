@@ -6,7 +6,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/generator/config"
+	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/schema"
 	"github.com/threadline-go/threadline/sqltemplates"
 )
@@ -17,58 +18,68 @@ import (
 func Resolve(cfg *config.Config, s *schema.Schema) ([]sqltemplates.Capture, error) {
 	var out []sqltemplates.Capture
 	for _, tc := range cfg.Tables {
-		q := tc.Qualified()
-		t := s.Table(q)
-		if t == nil {
-			return nil, config.Errorf(tc.Name.Pos, "table %s not found in the schema%s", q, similarTables(s, q))
-		}
-		if t.PartitionOf != nil {
-			return nil, config.Errorf(tc.Name.Pos, "table %s is a partition of %s: audit the partitioned table %s instead (its capture covers every partition)", q, t.PartitionOf, t.PartitionOf)
-		}
-		for _, list := range [][]config.Name{tc.Exclude, tc.Mask, tc.ExceptColumns, tc.Key} {
-			for _, n := range list {
-				if t.Column(n.Value) == nil {
-					return nil, config.Errorf(n.Pos, "table %s has no column %q%s", q, n.Value, similarColumns(t, n.Value))
-				}
-			}
-		}
-		key := values(tc.Key)
-		if len(key) == 0 {
-			key = t.PrimaryKey
-		}
-		if len(key) == 0 {
-			return nil, config.Errorf(tc.Name.Pos, "table %s has no primary key: set key: [column, ...] to the columns that identify a row", q)
-		}
-		if err := checkRedaction(s, tc, t, key); err != nil {
+		c, err := ResolveTable(cfg, tc, s)
+		if err != nil {
 			return nil, err
-		}
-		c := sqltemplates.Capture{
-			AuditSchema:      cfg.AuditSchema,
-			Table:            q,
-			Key:              key,
-			Exclude:          sortedValues(tc.Exclude),
-			Mask:             sortedValues(tc.Mask),
-			Placeholder:      tc.MaskPlaceholder,
-			Except:           sortedValues(tc.ExceptColumns),
-			StoreChangedFrom: tc.StoreChangedFrom,
-		}
-		for _, col := range t.Columns {
-			c.Columns = append(c.Columns, col.Name)
-		}
-		if tc.Capture == config.CaptureRow {
-			c.Mode = sqltemplates.ModeRow
-		}
-		if t.Partitioned {
-			if tc.Capture == config.CaptureStatement && tc.CapturePos.Line > 0 {
-				return nil, config.Errorf(tc.CapturePos, "table %s is partitioned: it is captured with a row-level trigger (PostgreSQL clones it to every partition); remove capture: statement", q)
-			}
-			c.Mode = sqltemplates.ModeRow
-			c.TruncateAlso = descendants(s, q)
 		}
 		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Table.Less(out[j].Table) })
 	return out, nil
+}
+
+// ResolveTable checks one configured table of cfg against the schema and
+// returns its capture.
+func ResolveTable(cfg *config.Config, tc *config.Table, s *schema.Schema) (sqltemplates.Capture, error) {
+	q := tc.Qualified()
+	t := s.Table(q)
+	if t == nil {
+		return sqltemplates.Capture{}, config.Errorf(tc.Name.Pos, "table %s not found in the schema%s", q, similarTables(s, q))
+	}
+	if t.PartitionOf != nil {
+		return sqltemplates.Capture{}, config.Errorf(tc.Name.Pos, "table %s is a partition of %s: audit the partitioned table %s instead (its capture covers every partition)", q, t.PartitionOf, t.PartitionOf)
+	}
+	for _, list := range [][]config.Name{tc.Exclude, tc.Mask, tc.ExceptColumns, tc.Key} {
+		for _, n := range list {
+			if t.Column(n.Value) == nil {
+				return sqltemplates.Capture{}, config.Errorf(n.Pos, "table %s has no column %q%s", q, n.Value, similarColumns(t, n.Value))
+			}
+		}
+	}
+	key := values(tc.Key)
+	if len(key) == 0 {
+		key = t.PrimaryKey
+	}
+	if len(key) == 0 {
+		return sqltemplates.Capture{}, config.Errorf(tc.Name.Pos, "table %s has no primary key: set key: [column, ...] to the columns that identify a row", q)
+	}
+	if err := checkRedaction(s, tc, t, key); err != nil {
+		return sqltemplates.Capture{}, err
+	}
+	c := sqltemplates.Capture{
+		AuditSchema:      cfg.AuditSchema,
+		Table:            q,
+		Key:              key,
+		Exclude:          sortedValues(tc.Exclude),
+		Mask:             sortedValues(tc.Mask),
+		Except:           sortedValues(tc.ExceptColumns),
+		StoreChangedFrom: tc.StoreChangedFrom,
+	}
+	if len(c.Mask) > 0 {
+		c.Placeholder = tc.MaskPlaceholder
+	}
+	for _, col := range t.Columns {
+		c.Columns = append(c.Columns, col.Name)
+	}
+	c.Mode = tc.Capture
+	if t.Partitioned {
+		if tc.Capture == contract.ModeStatement && tc.CapturePos.Line > 0 {
+			return sqltemplates.Capture{}, config.Errorf(tc.CapturePos, "table %s is partitioned: it is captured with a row-level trigger (PostgreSQL clones it to every partition); remove capture: statement", q)
+		}
+		c.Mode = sqltemplates.ModeRow
+		c.TruncateAlso = descendants(s, q)
+	}
+	return c, nil
 }
 
 // checkRedaction refuses what redaction cannot honour: a key column masked

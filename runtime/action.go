@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/threadline-go/threadline/internal/tlerr"
 )
 
 // Action statuses (audit_actions.status).
@@ -148,9 +150,29 @@ func RecordAction(ctx context.Context, tx pgx.Tx, name string, opts ...ActionOpt
 // already has an action (ErrActionAlreadyRecorded). Nothing is written
 // when an error is returned, except for a database error, after which the
 // transaction is aborted anyway.
+//
+// The call is reported to a.Hooks.ActionRecorded, on success and on
+// failure.
 func (a Audit) RecordAction(ctx context.Context, tx pgx.Tx, name string, opts ...ActionOption) (Action, error) {
+	start := time.Now()
+	act, err := a.recordAction(ctx, tx, name, opts...)
+	if a.Hooks.ActionRecorded != nil {
+		e := ActionRecordedEvent{
+			Name: name, Status: act.Status, Verb: act.Verb, Category: act.Category,
+			ActionID: act.ID, TransactionID: act.TransactionID,
+			Start: start, Duration: time.Since(start), Err: err,
+		}
+		if act.Actor != nil {
+			e.ActorKind = act.Actor.Kind
+		}
+		a.Hooks.ActionRecorded(ctx, e)
+	}
+	return act, err
+}
+
+func (a Audit) recordAction(ctx context.Context, tx pgx.Tx, name string, opts ...ActionOption) (Action, error) {
 	if tx == nil || isNilPointer(tx) {
-		return Action{}, wrap(ErrNotInTransaction, "record action %q", name)
+		return Action{}, tlerr.Wrap(ErrNotInTransaction, "record action %q", name)
 	}
 	var cfg actionConfig
 	for _, o := range opts {
@@ -160,7 +182,7 @@ func (a Audit) RecordAction(ctx context.Context, tx pgx.Tx, name string, opts ..
 	}
 	p, err := cfg.params(ctx, name)
 	if err != nil {
-		return Action{}, wrap(err, "record action %q", name)
+		return Action{}, tlerr.Wrap(err, "record action %q", name)
 	}
 	// One statement, one round trip: the SECURITY DEFINER function
 	// <schema>.record_action makes sure the transaction's audit header
@@ -171,10 +193,10 @@ func (a Audit) RecordAction(ctx context.Context, tx pgx.Tx, name string, opts ..
 		p.correlationID, p.ctxCorrelationID, p.requestID, p.ctxRequestID, p.jobID)
 	act, err := scanRecordedAction(row)
 	if errors.Is(err, pgx.ErrTxClosed) {
-		return Action{}, wrap(fmt.Errorf("%w: %w", ErrNotInTransaction, err), "record action %q", name)
+		return Action{}, tlerr.Wrap(fmt.Errorf("%w: %w", ErrNotInTransaction, err), "record action %q", name)
 	}
 	if err != nil {
-		return Action{}, wrap(err, "record action %q", name)
+		return Action{}, tlerr.Wrap(err, "record action %q", name)
 	}
 	return act, nil
 }

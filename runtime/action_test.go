@@ -209,6 +209,7 @@ func TestRecordActionPrecedence(t *testing.T) {
 	}
 }
 
+// Long on purpose: a table of cases, one line each; splitting it would only scatter them.
 func TestRecordActionErrors(t *testing.T) {
 	db := setupOrders(t)
 	ctx := context.Background()

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/threadline-go/threadline/internal/contract"
 )
 
 // ErrInvalidActor is wrapped by every error about an invalid ActorRef:
@@ -17,7 +19,7 @@ var ErrInvalidActor = errors.New("threadline: invalid actor reference")
 // ignores (and keeps only for forensics) a threadline.actor_ref setting
 // longer than this, so Validate rejects an ActorRef whose canonical
 // encoding is longer, and ParseActorRef rejects longer input.
-const MaxActorRefBytes = 4096
+const MaxActorRefBytes = contract.MaxActorRefBytes
 
 // maxActorDocumentBytes bounds the input UnmarshalJSON looks at. It is
 // looser than MaxActorRefBytes because an actor embedded in a document (job

@@ -274,9 +274,6 @@ func TestParseActorRef(t *testing.T) {
 // TestActorRuleMatchesSQL checks that ParseActorRef and Validate accept
 // exactly what the database's parse_actor_ref and actor_ref_valid accept.
 func TestActorRuleMatchesSQL(t *testing.T) {
-	if threadline.MaxActorRefBytes != sqltemplates.MaxActorBytes {
-		t.Fatalf("MaxActorRefBytes = %d, sqltemplates.MaxActorBytes = %d", threadline.MaxActorRefBytes, sqltemplates.MaxActorBytes)
-	}
 	db := pgtest.NewDB(t, sqltemplates.Install(threadline.DefaultSchema, sqltemplates.Grants{})...)
 	ctx := context.Background()
 	var unicodeSpaces bool

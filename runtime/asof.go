@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/threadline-go/threadline/internal/tlerr"
 )
 
 // ErrDeleted is returned by AsOf when the row did not exist at the
@@ -71,7 +73,7 @@ LEFT JOIN LATERAL (
 	var after []byte
 	var truncated bool
 	if err := db.QueryRow(ctx, sql, t.Schema, t.Name, k, at.Truncate(time.Microsecond)).Scan(&op, &onKey, &after, &truncated); err != nil {
-		return nil, wrap(err, "as-of")
+		return nil, tlerr.Wrap(err, "as-of")
 	}
 	switch {
 	case truncated:

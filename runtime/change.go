@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/threadline-go/threadline/internal/tlerr"
 )
 
 // Op is the kind of a captured change.
@@ -125,7 +127,7 @@ func (a Audit) changesFrom() string {
 func scanChange(rows pgx.Rows, actors *actorCache) (Change, error) {
 	var s changeScan
 	if err := rows.Scan(s.dest()...); err != nil {
-		return Change{}, wrap(err, "read change")
+		return Change{}, tlerr.Wrap(err, "read change")
 	}
 	return s.change(actors), nil
 }
@@ -258,7 +260,7 @@ func collect(rows pgx.Rows, capacity int) ([]Change, error) {
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, wrap(err, "read changes")
+		return nil, tlerr.Wrap(err, "read changes")
 	}
 	return out, nil
 }

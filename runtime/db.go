@@ -5,6 +5,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/threadline-go/threadline/internal/contract"
 )
 
 // DBTX is what the investigation functions need from a database handle.
@@ -16,13 +18,18 @@ type DBTX interface {
 }
 
 // DefaultSchema is the audit schema used when none is configured.
-const DefaultSchema = "threadline"
+const DefaultSchema = contract.DefaultAuditSchema
 
 // Audit names the audit schema that the investigation and maintenance
-// operations read. The zero value uses DefaultSchema.
+// operations read, and the hooks they report to. The zero value uses
+// DefaultSchema and reports to no hook.
 type Audit struct {
 	// Schema is the audit schema (audit_schema in threadline.yaml).
 	Schema string
+	// Hooks observe every operation of this Audit that reports an event
+	// (RecordAction, Export, Coverage, Purge, PurgePlan): set them once
+	// here, not per call.
+	Hooks Hooks
 }
 
 // schema returns the quoted audit schema name.
@@ -31,5 +38,5 @@ func (a Audit) schema() string {
 	if s == "" {
 		s = DefaultSchema
 	}
-	return pgx.Identifier{s}.Sanitize()
+	return contract.QuoteIdent(s)
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/threadline-go/threadline/internal/tlerr"
 )
 
 // ExportFormat is an export file format.
@@ -100,8 +102,6 @@ type ExportOptions struct {
 	// Progress, when set, is called with the number of changes written so
 	// far, at most once every ProgressEvery changes and once at the end.
 	Progress func(rows int64)
-	// Hooks receive ExportFinished.
-	Hooks Hooks
 }
 
 // ProgressEvery is how many changes Export writes between two
@@ -151,7 +151,7 @@ type ExportResult struct {
 func (a Audit) Export(ctx context.Context, db DBTX, w io.Writer, format ExportFormat, f Filter, opts ExportOptions) (ExportResult, error) {
 	start := time.Now()
 	res, err := a.export(ctx, db, w, format, f, opts)
-	call(ctx, opts.Hooks.ExportFinished, ExportFinishedEvent{
+	call(ctx, a.Hooks.ExportFinished, ExportFinishedEvent{
 		Schema: a.schemaName(), Format: format, Rows: res.Rows, Truncated: res.Truncated, Bytes: res.Bytes,
 		Table: f.Table, Start: start, Duration: time.Since(start), Err: err,
 	})
@@ -166,98 +166,127 @@ func (a Audit) export(ctx context.Context, db DBTX, w io.Writer, format ExportFo
 		return ExportResult{}, err
 	}
 	cw := &countingWriter{w: w}
-	bw := bufio.NewWriterSize(cw, 64<<10)
-	enc := &exportEncoder{guard: !opts.RawCSV}
-	var res ExportResult
-	finish := func(err error) (ExportResult, error) {
-		if ferr := bw.Flush(); err == nil && ferr != nil {
-			err = wrap(ferr, "export: write")
-		}
-		res.Bytes = cw.n
-		return res, err
+	x := &exportWriter{format: format, cw: cw, bw: bufio.NewWriterSize(cw, 64<<10), enc: &exportEncoder{guard: !opts.RawCSV}}
+	if err := x.header(f, opts); err != nil {
+		return x.finish(err)
 	}
-	write := func(b []byte) error {
-		if _, err := bw.Write(b); err != nil {
-			return wrap(err, "export: write")
+	for c, err := range a.stream(ctx, db, f, opts.MaxRows) {
+		if err != nil {
+			return x.finish(tlerr.Wrap(err, "export"))
 		}
-		return nil
+		if opts.MaxRows > 0 && x.res.Rows == opts.MaxRows {
+			x.res.Truncated = true
+			break
+		}
+		if err := x.row(c); err != nil {
+			return x.finish(err)
+		}
+		if x.res.Rows%ProgressEvery == 0 {
+			if opts.Progress != nil {
+				opts.Progress(x.res.Rows)
+			}
+			// Rows already received keep coming after a cancellation;
+			// stop at the next check instead of draining them.
+			if err := ctx.Err(); err != nil {
+				return x.finish(tlerr.Wrap(err, "export"))
+			}
+		}
 	}
+	if err := ctx.Err(); err != nil {
+		return x.finish(tlerr.Wrap(err, "export"))
+	}
+	if err := x.footer(); err != nil {
+		return x.finish(err)
+	}
+	if opts.Progress != nil {
+		opts.Progress(x.res.Rows)
+	}
+	return x.finish(nil)
+}
 
-	switch format {
+// exportWriter writes one export in its format, buffered and counted.
+type exportWriter struct {
+	format ExportFormat
+	cw     *countingWriter
+	bw     *bufio.Writer
+	enc    *exportEncoder
+	res    ExportResult
+}
+
+func (x *exportWriter) write(b []byte) error {
+	if _, err := x.bw.Write(b); err != nil {
+		return tlerr.Wrap(err, "export: write")
+	}
+	return nil
+}
+
+// finish flushes the output and returns the result with err (or the
+// flush's error).
+func (x *exportWriter) finish(err error) (ExportResult, error) {
+	if ferr := x.bw.Flush(); err == nil && ferr != nil {
+		err = tlerr.Wrap(ferr, "export: write")
+	}
+	x.res.Bytes = x.cw.n
+	return x.res, err
+}
+
+// header writes what precedes the rows: the CSV header line, or the
+// opening of the JSON document.
+func (x *exportWriter) header(f Filter, opts ExportOptions) error {
+	switch x.format {
 	case ExportCSV:
-		if err := write(enc.csvHeader()); err != nil {
-			return finish(err)
-		}
+		return x.write(x.enc.csvHeader())
 	case ExportJSON:
 		now := time.Now
 		if opts.Now != nil {
 			now = opts.Now
 		}
-		if err := write(enc.jsonHeader(now(), f, opts.MaxRows)); err != nil {
-			return finish(err)
-		}
+		return x.write(x.enc.jsonHeader(now(), f, opts.MaxRows))
 	}
+	return nil
+}
 
-	for c, err := range a.stream(ctx, db, f, opts.MaxRows) {
-		if err != nil {
-			return finish(wrap(err, "export"))
+// row writes one change and counts it.
+func (x *exportWriter) row(c exportChange) error {
+	enc := x.enc
+	var b []byte
+	switch x.format {
+	case ExportCSV:
+		b = enc.csvRow(c)
+	case ExportJSON:
+		b = enc.buf[:0]
+		if x.res.Rows > 0 {
+			b = append(b, ',')
 		}
-		if opts.MaxRows > 0 && res.Rows == opts.MaxRows {
-			res.Truncated = true
-			break
-		}
-		var b []byte
-		switch format {
-		case ExportCSV:
-			b = enc.csvRow(c)
-		case ExportJSON:
-			b = enc.buf[:0]
-			if res.Rows > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, '\n')
-			b = enc.appendObject(b, c)
-			enc.buf = b
-		case ExportNDJSON:
-			b = append(enc.appendObject(enc.buf[:0], c), '\n')
-			enc.buf = b
-		}
-		if err := write(b); err != nil {
-			return finish(err)
-		}
-		res.Rows++
-		if res.Rows%ProgressEvery == 0 {
-			if opts.Progress != nil {
-				opts.Progress(res.Rows)
-			}
-			// Rows already received keep coming after a cancellation;
-			// stop at the next check instead of draining them.
-			if err := ctx.Err(); err != nil {
-				return finish(wrap(err, "export"))
-			}
-		}
+		b = append(b, '\n')
+		b = enc.appendObject(b, c)
+		enc.buf = b
+	case ExportNDJSON:
+		b = append(enc.appendObject(enc.buf[:0], c), '\n')
+		enc.buf = b
 	}
-	if err := ctx.Err(); err != nil {
-		return finish(wrap(err, "export"))
+	if err := x.write(b); err != nil {
+		return err
 	}
-	if format == ExportJSON {
-		b := enc.buf[:0]
-		if res.Rows > 0 {
-			b = append(b, '\n')
-		}
-		b = append(b, `],"truncated":`...)
-		b = strconv.AppendBool(b, res.Truncated)
-		b = append(b, `,"rows":`...)
-		b = strconv.AppendInt(b, res.Rows, 10)
-		b = append(b, "}\n"...)
-		if err := write(b); err != nil {
-			return finish(err)
-		}
+	x.res.Rows++
+	return nil
+}
+
+// footer closes the JSON document.
+func (x *exportWriter) footer() error {
+	if x.format != ExportJSON {
+		return nil
 	}
-	if opts.Progress != nil {
-		opts.Progress(res.Rows)
+	b := x.enc.buf[:0]
+	if x.res.Rows > 0 {
+		b = append(b, '\n')
 	}
-	return finish(nil)
+	b = append(b, `],"truncated":`...)
+	b = strconv.AppendBool(b, x.res.Truncated)
+	b = append(b, `,"rows":`...)
+	b = strconv.AppendInt(b, x.res.Rows, 10)
+	b = append(b, "}\n"...)
+	return x.write(b)
 }
 
 // schemaName returns the unquoted audit schema name.

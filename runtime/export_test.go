@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -37,55 +36,16 @@ const opsTables = `  people:
   crm.notes: {}
 `
 
-// opsTx runs statements in one InTx transaction; action, when not empty,
-// is recorded with RecordAction.
-func opsTx(t testing.TB, db *pgtest.DB, opts []threadline.TxOption, action string, stmts ...string) {
-	t.Helper()
-	ctx := context.Background()
-	err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
-		for _, s := range stmts {
-			if _, err := tx.Exec(ctx, s); err != nil {
-				return fmt.Errorf("%s: %w", s, err)
-			}
-		}
-		if action != "" {
-			if _, err := threadline.RecordAction(ctx, tx, action); err != nil {
-				return err
-			}
-		}
-		return nil
-	}, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func opsCount(t testing.TB, db *pgtest.DB, sql string, args ...any) int64 {
-	t.Helper()
-	var n int64
-	if err := db.Pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	return n
-}
-
-func opsEqual[T any](t testing.TB, what string, got, want T) {
-	t.Helper()
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("%s:\n got  %#v\n want %#v", what, got, want)
-	}
-}
-
 // seedExport writes a varied history: two schemas, a composite key,
 // masked, excluded and changed_from columns, actors, request and
 // correlation ids, actions, text that needs CSV quoting and looks like a
 // spreadsheet formula, and a write with no attribution at all.
 func seedExport(t testing.TB) *pgtest.DB {
 	db := capturetest.Setup(t, opsDDL, opsTables)
-	opsTx(t, db, []threadline.TxOption{threadline.WithActor(threadline.User("1")), threadline.WithRequestID("req-1"),
+	capturetest.Tx(t, db, []threadline.TxOption{threadline.WithActor(threadline.User("1")), threadline.WithRequestID("req-1"),
 		threadline.WithCorrelationID("corr-A")}, "people.create",
 		`INSERT INTO people VALUES (1, 'Ann, "the" boss', 'ann@example.com', 's3cret', '{a,"b c"}', '{"a": [1, 2], "=x": "+1"}')`)
-	opsTx(t, db, []threadline.TxOption{threadline.WithActor(threadline.ServiceAccount("sync"))}, "",
+	capturetest.Tx(t, db, []threadline.TxOption{threadline.WithActor(threadline.ServiceAccount("sync"))}, "",
 		`INSERT INTO crm.notes VALUES ('acme', 1, E'line1\nline2\r\nline3'), ('acme', 2, '=HYPERLINK("x")')`,
 		`UPDATE people SET name = '-Ann B', secret = 'other' WHERE id = 1`)
 	db.Exec(t, `DELETE FROM crm.notes WHERE id = 2`)
@@ -158,26 +118,10 @@ var jsonColumns = map[int]bool{6: true, 7: true, 8: true, 11: true, 12: true, 13
 func normRow(t testing.TB, row []string) []string {
 	for i := range row {
 		if jsonColumns[i] && row[i] != "" {
-			row[i] = normJSON(t, row[i])
+			row[i] = capturetest.NormJSON(t, row[i])
 		}
 	}
 	return row
-}
-
-// normJSON re-encodes JSON text with sorted keys and no spaces.
-func normJSON(t testing.TB, s string) string {
-	t.Helper()
-	var v any
-	d := json.NewDecoder(strings.NewReader(s))
-	d.UseNumber()
-	if err := d.Decode(&v); err != nil {
-		t.Fatalf("not JSON: %q: %v", s, err)
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 // objectRow turns one exported change object into the export columns, and
@@ -214,7 +158,7 @@ func objectRow(t testing.TB, raw []byte) []string {
 			row = append(row, string(v))
 		}
 	}
-	opsEqual(t, "object keys", keys, threadline.CSVColumns)
+	capturetest.Equal(t, "object keys", keys, threadline.CSVColumns)
 	return normRow(t, row)
 }
 
@@ -241,7 +185,7 @@ func parseCSV(t testing.TB, b []byte) [][]string {
 	if err != nil {
 		t.Fatalf("CSV does not parse: %v\n%s", err, b)
 	}
-	opsEqual(t, "CSV header", recs[0], threadline.CSVColumns)
+	capturetest.Equal(t, "CSV header", recs[0], threadline.CSVColumns)
 	var out [][]string
 	for _, rec := range recs[1:] {
 		out = append(out, normRow(t, rec))
@@ -319,27 +263,27 @@ func TestExportRoundTripsEveryFormat(t *testing.T) {
 	// The newest changes carry their action: the "why".
 	action := func(row []string) []string { return row[len(row)-8:] }
 	actionID := want[0][15]
-	opsEqual(t, "action of the newest change", action(want[0]), []string{actionID, "notes.edit", "error", "edit", "crm", `ticket 7, "urgent"`, "=cmd", "job-9"})
-	opsEqual(t, "no action", action(want[2]), []string{"", "", "", "", "", "", "", ""})
+	capturetest.Equal(t, "action of the newest change", action(want[0]), []string{actionID, "notes.edit", "error", "edit", "crm", `ticket 7, "urgent"`, "=cmd", "job-9"})
+	capturetest.Equal(t, "no action", action(want[2]), []string{"", "", "", "", "", "", "", ""})
 
 	b, res := exportTo(t, db, threadline.ExportCSV, threadline.Filter{}, threadline.ExportOptions{RawCSV: true})
-	opsEqual(t, "csv result", res.Rows, int64(8))
-	opsEqual(t, "csv rows", parseCSV(t, b), want)
+	capturetest.Equal(t, "csv result", res.Rows, int64(8))
+	capturetest.Equal(t, "csv rows", parseCSV(t, b), want)
 	if !bytes.Contains(b, []byte(`,`+actionID+`,notes.edit,error,edit,crm,"ticket 7, ""urgent""",=cmd,job-9`+"\r\n")) {
 		t.Errorf("csv lacks the action columns of the newest change:\n%s", b)
 	}
 
 	b, res = exportTo(t, db, threadline.ExportNDJSON, threadline.Filter{}, threadline.ExportOptions{})
-	opsEqual(t, "ndjson result", [2]any{res.Rows, res.Truncated}, [2]any{int64(8), false})
-	opsEqual(t, "ndjson rows", parseNDJSON(t, b), want)
-	opsEqual(t, "ndjson lines", bytes.Count(b, []byte("\n")), 8)
+	capturetest.Equal(t, "ndjson result", [2]any{res.Rows, res.Truncated}, [2]any{int64(8), false})
+	capturetest.Equal(t, "ndjson rows", parseNDJSON(t, b), want)
+	capturetest.Equal(t, "ndjson lines", bytes.Count(b, []byte("\n")), 8)
 
 	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 	b, res = exportTo(t, db, threadline.ExportJSON, threadline.Filter{}, threadline.ExportOptions{Now: func() time.Time { return at }})
 	doc := parseJSONDoc(t, b)
-	opsEqual(t, "json keys", doc.Keys, []string{"format_version", "generated_at", "filter", "max_rows", "changes", "truncated", "rows"})
-	opsEqual(t, "json rows", doc.Rows, want)
-	opsEqual(t, "json header", [4]any{doc.Version, doc.Trunc, doc.Count, doc.MaxRows == nil}, [4]any{1, false, int64(8), true})
+	capturetest.Equal(t, "json keys", doc.Keys, []string{"format_version", "generated_at", "filter", "max_rows", "changes", "truncated", "rows"})
+	capturetest.Equal(t, "json rows", doc.Rows, want)
+	capturetest.Equal(t, "json header", [4]any{doc.Version, doc.Trunc, doc.Count, doc.MaxRows == nil}, [4]any{1, false, int64(8), true})
 	if !bytes.HasPrefix(b, []byte(`{"format_version":1,"generated_at":"2026-03-04T05:06:07.000000Z","filter":{"table":null,"actor":null,"from":null,"to":null,"correlation_id":null},"max_rows":null,"changes":[`)) {
 		t.Fatalf("json header: %.200s", b)
 	}
@@ -362,14 +306,14 @@ func TestExportRoundTripsEveryFormat(t *testing.T) {
 func TestExportEmpty(t *testing.T) {
 	db := capturetest.Setup(t, opsDDL, opsTables)
 	b, res := exportTo(t, db, threadline.ExportCSV, threadline.Filter{}, threadline.ExportOptions{})
-	opsEqual(t, "csv", string(b), strings.Join(threadline.CSVColumns, ",")+"\r\n")
-	opsEqual(t, "rows", res.Rows, int64(0))
+	capturetest.Equal(t, "csv", string(b), strings.Join(threadline.CSVColumns, ",")+"\r\n")
+	capturetest.Equal(t, "rows", res.Rows, int64(0))
 	b, _ = exportTo(t, db, threadline.ExportNDJSON, threadline.Filter{}, threadline.ExportOptions{})
-	opsEqual(t, "ndjson", string(b), "")
+	capturetest.Equal(t, "ndjson", string(b), "")
 	b, _ = exportTo(t, db, threadline.ExportJSON, threadline.Filter{Table: "people"}, threadline.ExportOptions{MaxRows: 5})
 	doc := parseJSONDoc(t, b)
-	opsEqual(t, "json", [4]any{len(doc.Rows), doc.Trunc, doc.Count, *doc.MaxRows}, [4]any{0, false, int64(0), int64(5)})
-	opsEqual(t, "json filter table", doc.Filter["table"], any("people"))
+	capturetest.Equal(t, "json", [4]any{len(doc.Rows), doc.Trunc, doc.Count, *doc.MaxRows}, [4]any{0, false, int64(0), int64(5)})
+	capturetest.Equal(t, "json filter table", doc.Filter["table"], any("people"))
 }
 
 func TestExportTruncation(t *testing.T) {
@@ -377,7 +321,7 @@ func TestExportTruncation(t *testing.T) {
 	want := dbExportRows(t, db)
 	for _, format := range threadline.ExportFormats {
 		b, res := exportTo(t, db, format, threadline.Filter{}, threadline.ExportOptions{MaxRows: 3, RawCSV: true})
-		opsEqual(t, string(format)+" result", res, threadline.ExportResult{Rows: 3, Truncated: true, Bytes: int64(len(b))})
+		capturetest.Equal(t, string(format)+" result", res, threadline.ExportResult{Rows: 3, Truncated: true, Bytes: int64(len(b))})
 		var got [][]string
 		switch format {
 		case threadline.ExportCSV:
@@ -386,14 +330,14 @@ func TestExportTruncation(t *testing.T) {
 			got = parseNDJSON(t, b)
 		case threadline.ExportJSON:
 			doc := parseJSONDoc(t, b)
-			opsEqual(t, "json truncated", [3]any{doc.Trunc, doc.Count, *doc.MaxRows}, [3]any{true, int64(3), int64(3)})
+			capturetest.Equal(t, "json truncated", [3]any{doc.Trunc, doc.Count, *doc.MaxRows}, [3]any{true, int64(3), int64(3)})
 			got = doc.Rows
 		}
-		opsEqual(t, string(format)+" rows", got, want[:3])
+		capturetest.Equal(t, string(format)+" rows", got, want[:3])
 
 		// Exactly as many changes as the cap: not truncated.
 		_, res = exportTo(t, db, format, threadline.Filter{}, threadline.ExportOptions{MaxRows: 8})
-		opsEqual(t, string(format)+" at the cap", res.Truncated, false)
+		capturetest.Equal(t, string(format)+" at the cap", res.Truncated, false)
 	}
 }
 
@@ -445,13 +389,13 @@ func TestExportFilterParityWithTimeline(t *testing.T) {
 			}
 			got = append(got, c.ID)
 		}
-		opsEqual(t, fmt.Sprintf("ids for filter %q", f.String()), got, want)
-		opsEqual(t, "rows", res.Rows, int64(len(want)))
+		capturetest.Equal(t, fmt.Sprintf("ids for filter %q", f.String()), got, want)
+		capturetest.Equal(t, "rows", res.Rows, int64(len(want)))
 	}
 	// The filter is echoed in a JSON export.
 	b, _ := exportTo(t, db, threadline.ExportJSON, threadline.Filter{Table: "crm.notes", Actor: &u1, From: mid, CorrelationID: " corr-B "}, threadline.ExportOptions{})
 	doc := parseJSONDoc(t, b)
-	opsEqual(t, "filter", doc.Filter, map[string]any{
+	capturetest.Equal(t, "filter", doc.Filter, map[string]any{
 		"table": "crm.notes", "actor": map[string]any{"type": "user", "id": "1"},
 		"from": mid.UTC().Format(time.RFC3339Nano), "to": nil, "correlation_id": "corr-B",
 	})
@@ -491,10 +435,10 @@ func TestExportCSVFormulaGuard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opsEqual(t, "guarded table name", recs[1][4], "'=cmd")
+	capturetest.Equal(t, "guarded table name", recs[1][4], "'=cmd")
 	b, _ = exportTo(t, db2, threadline.ExportCSV, threadline.Filter{}, threadline.ExportOptions{RawCSV: true})
 	recs, _ = csv.NewReader(bytes.NewReader(b)).ReadAll()
-	opsEqual(t, "unguarded table name", recs[1][4], "=cmd")
+	capturetest.Equal(t, "unguarded table name", recs[1][4], "=cmd")
 }
 
 func TestExportErrors(t *testing.T) {
@@ -530,12 +474,16 @@ func TestExportProgressAndHook(t *testing.T) {
 	db.Exec(t, `INSERT INTO people (id, name) SELECT g, 'p' || g FROM generate_series(1, 2500) AS g`)
 	var calls []int64
 	var ev threadline.ExportFinishedEvent
-	_, res := exportTo(t, db, threadline.ExportCSV, threadline.Filter{Table: "people"}, threadline.ExportOptions{
+	a := threadline.Audit{Hooks: threadline.Hooks{ExportFinished: func(_ context.Context, e threadline.ExportFinishedEvent) { ev = e }}}
+	var out bytes.Buffer
+	res, err := a.Export(context.Background(), db.Pool, &out, threadline.ExportCSV, threadline.Filter{Table: "people"}, threadline.ExportOptions{
 		Progress: func(n int64) { calls = append(calls, n) },
-		Hooks:    threadline.Hooks{ExportFinished: func(_ context.Context, e threadline.ExportFinishedEvent) { ev = e }},
 	})
-	opsEqual(t, "progress", calls, []int64{1000, 2000, 2500})
-	opsEqual(t, "event", [6]any{ev.Format, ev.Rows, ev.Truncated, ev.Bytes, ev.Table, ev.Err}, [6]any{threadline.ExportCSV, int64(2500), false, res.Bytes, "people", error(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	capturetest.Equal(t, "progress", calls, []int64{1000, 2000, 2500})
+	capturetest.Equal(t, "event", [6]any{ev.Format, ev.Rows, ev.Truncated, ev.Bytes, ev.Table, ev.Err}, [6]any{threadline.ExportCSV, int64(2500), false, res.Bytes, "people", error(nil)})
 }
 
 // BenchmarkExport measures export throughput over 200,000 changes:

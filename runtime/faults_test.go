@@ -58,6 +58,8 @@ func faultInt(t *testing.T, db interface {
 // of new transactions collide with restored headers (as after a restore
 // into a new cluster, where txids restart): new changes must get new
 // audit_transactions rows, never attach to restored ones.
+//
+// Long on purpose: one scenario told step by step against a real database; its steps share state and read in order.
 func TestFaultRestoreWithCollidingTxids(t *testing.T) {
 	a := faultSetup(t)
 	ctx := context.Background()
@@ -172,6 +174,8 @@ func TestFaultRestoreWithCollidingTxids(t *testing.T) {
 // InTx transaction from another connection, once before another statement
 // and once before COMMIT: InTx returns an error, nothing of the
 // transaction is in the audit tables, and a retry succeeds.
+//
+// Long on purpose: one scenario told step by step against a real database; its steps share state and read in order.
 func TestFaultConnectionKilledMidTransaction(t *testing.T) {
 	db := faultSetup(t)
 	ctx := context.Background()
@@ -308,6 +312,8 @@ func TestFaultContextCancelledMidStatement(t *testing.T) {
 // NULL and the raw value is kept, truncated, in actor_ref_invalid; ids
 // are truncated to 256 characters. InTx refuses oversized attribution
 // before writing anything, and overrides session-level garbage.
+//
+// Long on purpose: one scenario told step by step against a real database; its steps share state and read in order.
 func TestFaultHostileAttributionSettings(t *testing.T) {
 	db := faultSetup(t)
 	ctx := context.Background()
@@ -482,6 +488,8 @@ func TestFaultForgedTransactionCache(t *testing.T) {
 // provokes errors, and scans everything: no audit row (cast whole to
 // text), query result, export, log line or error message holds either
 // marker.
+//
+// Long on purpose: one scenario told step by step against a real database; its steps share state and read in order.
 func TestSecretsNeverLeak(t *testing.T) {
 	const secret = "SECRET-MARKER-4e1f9b27"
 	const email = "MASKED-MARKER-a8c3d5e0@example.com"
@@ -499,7 +507,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	defer slog.SetDefault(prev)
 	hooks := threadline.SlogHooks(logger)
 	var errs []string
-	a := threadline.Audit{}
+	a := threadline.Audit{Hooks: hooks}
 
 	steps := []func(tx pgx.Tx) error{
 		func(tx pgx.Tx) error {
@@ -507,7 +515,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			_, err = a.RecordActionWithHooks(ctx, tx, hooks, "user.create", threadline.WithReason("signup"))
+			_, err = a.RecordAction(ctx, tx, "user.create", threadline.WithReason("signup"))
 			return err
 		},
 		func(tx pgx.Tx) error {
@@ -579,7 +587,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	keep(a.Timeline(ctx, db.Pool, threadline.Filter{CorrelationID: "corr-0"}))
 	for _, format := range []threadline.ExportFormat{threadline.ExportCSV, threadline.ExportJSON, threadline.ExportNDJSON} {
 		var out bytes.Buffer
-		res, err := a.Export(ctx, db.Pool, &out, format, threadline.Filter{}, threadline.ExportOptions{Hooks: hooks})
+		res, err := a.Export(ctx, db.Pool, &out, format, threadline.Filter{}, threadline.ExportOptions{})
 		keep(res, err)
 		results = append(results, out.String())
 	}

@@ -7,7 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/threadline-go/threadline/internal/contract"
 )
 
 // DefaultLimit is the number of changes a Timeline page (and a History or
@@ -20,9 +21,6 @@ const MaxLimit = 10000
 // DefaultStreamPageSize is the number of changes Changes fetches per round
 // trip when the filter sets no positive Limit.
 const DefaultStreamPageSize = 1000
-
-// maxIdentifierBytes is PostgreSQL's identifier length limit (NAMEDATALEN-1).
-const maxIdentifierBytes = 63
 
 // ErrInvalidFilter is matched (errors.Is) by every *FilterError.
 var ErrInvalidFilter = errors.New("threadline: invalid filter")
@@ -186,92 +184,21 @@ func clampLimit(n, def int) int {
 }
 
 // tableName is a parsed Filter.Table.
-type tableName struct {
-	Schema, Name string
-}
-
-// String renders the name in the form parseTableName reads, quoting parts
-// only when they need it.
-func (t tableName) String() string {
-	return QuoteTablePart(t.Schema) + "." + QuoteTablePart(t.Name)
-}
+type tableName = contract.QualifiedName
 
 // QuoteTablePart quotes one part of a table name for Filter.Table when it
 // holds a dot or a double quote ("a.b" becomes "\"a.b\""), and returns it
 // unchanged otherwise.
-func QuoteTablePart(s string) string {
-	if !strings.ContainsAny(s, `."`) {
-		return s
-	}
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-}
+func QuoteTablePart(s string) string { return contract.QuotePart(s) }
 
-// parseTableName reads "table" (schema public) or "schema.table"; parts may
-// be double-quoted to hold dots and quotes.
+// parseTableName reads Filter.Table: "table" (schema public) or
+// "schema.table", parts double-quoted to hold dots and quotes.
 func parseTableName(s string) (tableName, error) {
-	bad := func(format string, args ...any) (tableName, error) {
-		return tableName{}, filterErrorf("table", "%q: %s", s, fmt.Sprintf(format, args...))
+	t, err := contract.ParseQualifiedName(s, "public")
+	if ne, ok := err.(*contract.NameError); ok {
+		return t, filterErrorf("table", "%q: %s", ne.Name, ne.Reason)
 	}
-	if !utf8.ValidString(s) {
-		return bad("not valid UTF-8")
-	}
-	if strings.IndexByte(s, 0) >= 0 {
-		return bad("holds a NUL character")
-	}
-	var parts []string
-	var cur strings.Builder
-	inQuote, quotedPart, afterQuote := false, false, false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case inQuote && c == '"' && i+1 < len(s) && s[i+1] == '"':
-			cur.WriteByte('"')
-			i++
-		case inQuote && c == '"':
-			inQuote, afterQuote = false, true
-		case inQuote:
-			cur.WriteByte(c)
-		case c == '"':
-			if cur.Len() > 0 || quotedPart {
-				return bad("a quote may only start a part")
-			}
-			inQuote, quotedPart = true, true
-		case c == '.':
-			if cur.Len() == 0 && !quotedPart {
-				return bad("empty part")
-			}
-			parts = append(parts, cur.String())
-			cur.Reset()
-			quotedPart, afterQuote = false, false
-		default:
-			if afterQuote {
-				return bad("text after a closing quote")
-			}
-			cur.WriteByte(c)
-		}
-	}
-	if inQuote {
-		return bad("unterminated quote")
-	}
-	if cur.Len() == 0 && !quotedPart {
-		return bad("empty part")
-	}
-	parts = append(parts, cur.String())
-	for _, p := range parts {
-		if p == "" {
-			return bad("empty part")
-		}
-		if len(p) > maxIdentifierBytes {
-			return bad("part is %d bytes, more than PostgreSQL's %d", len(p), maxIdentifierBytes)
-		}
-	}
-	switch len(parts) {
-	case 1:
-		return tableName{Schema: "public", Name: parts[0]}, nil
-	case 2:
-		return tableName{Schema: parts[0], Name: parts[1]}, nil
-	}
-	return bad("want table or schema.table")
+	return t, err
 }
 
 // ParseFilter reads the text form of a Filter, used by the command line

@@ -145,34 +145,6 @@ func TestFilterValidate(t *testing.T) {
 	}
 }
 
-func TestTableNameParsing(t *testing.T) {
-	cases := map[string]tableName{
-		"users":                    {"public", "users"},
-		"billing.invoices":         {"billing", "invoices"},
-		`"my.schema"."odd""name"`:  {"my.schema", `odd"name`},
-		`"Users"`:                  {"public", "Users"},
-		"Users":                    {"public", "Users"}, // no case folding
-		`"My Schema".invoices`:     {"My Schema", "invoices"},
-		`public."a.b"`:             {"public", "a.b"},
-		"Ünïcödé rows":             {"public", "Ünïcödé rows"},
-		strings.Repeat("t", 63):    {"public", strings.Repeat("t", 63)},
-		`"""".x`:                   {`"`, "x"},
-		"public.My Table With Sp_": {"public", "My Table With Sp_"},
-	}
-	for in, want := range cases {
-		got, err := parseTableName(in)
-		if err != nil || got != want {
-			t.Errorf("parseTableName(%q) = %+v, %v; want %+v", in, got, err, want)
-			continue
-		}
-		// The rendered form parses back to the same name.
-		back, err := parseTableName(got.String())
-		if err != nil || back != got {
-			t.Errorf("round trip of %q via %q: %+v %v", in, got.String(), back, err)
-		}
-	}
-}
-
 func TestLimitDefaults(t *testing.T) {
 	for _, c := range []struct{ in, want int }{{0, DefaultLimit}, {-5, DefaultLimit}, {1, 1}, {MaxLimit, MaxLimit}, {MaxLimit + 1, MaxLimit}} {
 		n, err := Filter{Limit: c.in}.normalize()

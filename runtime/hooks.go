@@ -4,8 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // Hooks observe Threadline's operations, for metrics, traces and logs.
@@ -16,13 +14,11 @@ import (
 // Events carry counts, durations, table names, formats and error values,
 // never captured column values (so never an excluded or masked value).
 //
-// Pass hooks in the options of the operations that report them:
-// ExportOptions.Hooks, PurgeOptions.Hooks, WithCoverageHooks,
-// ContinuityOptions.Hooks, and Audit.RecordActionWithHooks. SlogHooks
-// logs every event; the contrib/otel module turns them into OpenTelemetry
-// metrics and spans; JoinHooks combines several.
+// Set them once, on Audit.Hooks: every operation of that Audit reports to
+// them. SlogHooks logs every event; the contrib/otel module turns them
+// into OpenTelemetry metrics and spans; JoinHooks combines several.
 type Hooks struct {
-	// ActionRecorded is called after RecordActionWithHooks.
+	// ActionRecorded is called after RecordAction.
 	ActionRecorded func(context.Context, ActionRecordedEvent)
 	// CoverageChecked is called after Coverage.
 	CoverageChecked func(context.Context, CoverageCheckedEvent)
@@ -35,7 +31,7 @@ type Hooks struct {
 	ExportFinished func(context.Context, ExportFinishedEvent)
 }
 
-// ActionRecordedEvent describes one RecordActionWithHooks call.
+// ActionRecordedEvent describes one RecordAction call.
 type ActionRecordedEvent struct {
 	// Name, Status, Verb and Category of the action ("" when failed
 	// before the database answered, except Name).
@@ -137,6 +133,32 @@ type ExportFinishedEvent struct {
 	Err error
 }
 
+// Purge log messages (slog), stable for log searches.
+const (
+	PurgeBatchMessage    = "threadline retention purge batch"
+	PurgeFinishedMessage = "threadline retention purge finished"
+)
+
+// LogAttrs returns the event as slog attributes (with PurgeBatchMessage).
+func (e PurgeBatchEvent) LogAttrs() []slog.Attr {
+	return []slog.Attr{
+		slog.String("schema", e.Schema), slog.Int("batch", e.Batch), slog.String("phase", e.Phase),
+		slog.Int64("deleted", e.DeletedChanges), slog.Int64("deleted_transactions", e.DeletedTransactions),
+		slog.Duration("elapsed", e.Duration),
+	}
+}
+
+// LogAttrs returns the event as slog attributes, the error last (with
+// PurgeFinishedMessage).
+func (e PurgeFinishedEvent) LogAttrs() []slog.Attr {
+	return withErr([]slog.Attr{
+		slog.String("schema", e.Schema), slog.Bool("dry_run", e.DryRun),
+		slog.Int64("deleted_changes", e.DeletedChanges), slog.Int64("deleted_transactions", e.DeletedTransactions),
+		slog.Int("batches", e.Batches), slog.Bool("capped", e.Capped),
+		slog.Time("cutoff", e.Cutoff), slog.Duration("elapsed", e.Duration),
+	}, e.Err)
+}
+
 // JoinHooks returns Hooks that call every non-nil hook of hs, in order.
 func JoinHooks(hs ...Hooks) Hooks {
 	var out Hooks
@@ -209,10 +231,10 @@ func SlogHooks(l *slog.Logger) Hooks {
 			l.LogAttrs(ctx, lv, "threadline coverage checked", withErr(attrs, e.Err)...)
 		},
 		PurgeBatch: func(ctx context.Context, e PurgeBatchEvent) {
-			l.LogAttrs(ctx, slog.LevelDebug, PurgeBatchMessage, purgeBatchAttrs(e)...)
+			l.LogAttrs(ctx, slog.LevelDebug, PurgeBatchMessage, e.LogAttrs()...)
 		},
 		PurgeFinished: func(ctx context.Context, e PurgeFinishedEvent) {
-			l.LogAttrs(ctx, slog.LevelDebug, PurgeFinishedMessage, withErr(purgeFinishedAttrs(e), e.Err)...)
+			l.LogAttrs(ctx, slog.LevelDebug, PurgeFinishedMessage, e.LogAttrs()...)
 		},
 		ExportFinished: func(ctx context.Context, e ExportFinishedEvent) {
 			attrs := []slog.Attr{
@@ -229,21 +251,4 @@ func withErr(attrs []slog.Attr, err error) []slog.Attr {
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
 	return attrs
-}
-
-// RecordActionWithHooks is Audit.RecordAction followed by
-// h.ActionRecorded (called on success and on failure).
-func (a Audit) RecordActionWithHooks(ctx context.Context, tx pgx.Tx, h Hooks, name string, opts ...ActionOption) (Action, error) {
-	start := time.Now()
-	act, err := a.RecordAction(ctx, tx, name, opts...)
-	e := ActionRecordedEvent{
-		Name: name, Status: act.Status, Verb: act.Verb, Category: act.Category,
-		ActionID: act.ID, TransactionID: act.TransactionID,
-		Start: start, Duration: time.Since(start), Err: err,
-	}
-	if act.Actor != nil {
-		e.ActorKind = act.Actor.Kind
-	}
-	call(ctx, h.ActionRecorded, e)
-	return act, err
 }

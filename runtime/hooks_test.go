@@ -8,14 +8,16 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/threadline-go/threadline/internal/capturetest"
 	threadline "github.com/threadline-go/threadline/runtime"
+	"github.com/threadline-go/threadline/runtime/threadlineops"
 )
 
-func TestRecordActionWithHooks(t *testing.T) {
+func TestRecordActionHook(t *testing.T) {
 	db := capturetest.Setup(t, opsDDL, opsTables)
 	ctx := context.Background()
 	var events []threadline.ActionRecordedEvent
@@ -26,7 +28,7 @@ func TestRecordActionWithHooks(t *testing.T) {
 			return err
 		}
 		var err error
-		act, err = threadline.Audit{}.RecordActionWithHooks(ctx, tx, h, "people.create", threadline.WithVerb("create"), threadline.WithCategory("people"))
+		act, err = threadline.Audit{Hooks: h}.RecordAction(ctx, tx, "people.create", threadline.WithVerb("create"), threadline.WithCategory("people"))
 		return err
 	}, threadline.WithActor(threadline.Admin("root")))
 	if err != nil {
@@ -36,13 +38,13 @@ func TestRecordActionWithHooks(t *testing.T) {
 		t.Fatalf("events: %+v", events)
 	}
 	e := events[0]
-	opsEqual(t, "event", [8]any{e.Name, e.Status, e.Verb, e.Category, e.ActorKind, e.ActionID, e.TransactionID, e.Err},
+	capturetest.Equal(t, "event", [8]any{e.Name, e.Status, e.Verb, e.Category, e.ActorKind, e.ActionID, e.TransactionID, e.Err},
 		[8]any{"people.create", "ok", "create", "people", threadline.KindAdmin, act.ID, act.TransactionID, error(nil)})
 	if e.Duration <= 0 || act.ID == 0 {
 		t.Fatalf("event %+v, action %+v", e, act)
 	}
 	// Failures are reported too.
-	_, err = threadline.Audit{}.RecordActionWithHooks(ctx, nil, h, "x")
+	_, err = threadline.Audit{Hooks: h}.RecordAction(ctx, nil, "x")
 	if !errors.Is(err, threadline.ErrNotInTransaction) || len(events) != 2 || !errors.Is(events[1].Err, threadline.ErrNotInTransaction) {
 		t.Fatalf("nil tx: %v, %+v", err, events)
 	}
@@ -59,7 +61,7 @@ func TestJoinHooksCallsEachInOrder(t *testing.T) {
 	h := threadline.JoinHooks(mk("a"), threadline.Hooks{}, mk("b"))
 	h.ExportFinished(context.Background(), threadline.ExportFinishedEvent{})
 	h.PurgeBatch(context.Background(), threadline.PurgeBatchEvent{})
-	opsEqual(t, "calls", calls, []string{"a export", "b export", "a batch", "b batch"})
+	capturetest.Equal(t, "calls", calls, []string{"a export", "b export", "a batch", "b batch"})
 	if h.CoverageChecked != nil || h.ActionRecorded != nil || h.PurgeFinished != nil {
 		t.Fatal("joining nil hooks must stay nil")
 	}
@@ -70,16 +72,17 @@ func TestSlogHooks(t *testing.T) {
 	ctx := context.Background()
 	var buf bytes.Buffer
 	h := threadline.SlogHooks(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	if _, err := (threadline.Audit{}).Export(ctx, db.Pool, io.Discard, threadline.ExportNDJSON, threadline.Filter{Table: "people"}, threadline.ExportOptions{Hooks: h}); err != nil {
+	if _, err := (threadline.Audit{Hooks: h}).Export(ctx, db.Pool, io.Discard, threadline.ExportNDJSON, threadline.Filter{Table: "people"}, threadline.ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (threadline.Audit{}).Coverage(ctx, db.Pool, map[string]string{"people": "", "nosuch": ""}, threadline.WithCoverageHooks(h)); err != nil {
+	if _, err := (threadlineops.Audit{Hooks: h}).Coverage(ctx, db.Pool, map[string]string{"people": "", "nosuch": ""}); err != nil {
 		t.Fatal(err)
 	}
 	db.Exec(t, "UPDATE threadline.audit_changes SET captured_at = captured_at - interval '2 days'")
 	db.Exec(t, "UPDATE threadline.audit_transactions SET started_at = started_at - interval '2 days'")
 	db.Exec(t, "UPDATE threadline.audit_actions SET inserted_at = inserted_at - interval '2 days'")
-	if _, err := (threadline.Audit{}).Purge(ctx, db.Pool, policy(500, 10), threadline.PurgeOptions{Logger: quiet, Hooks: h}); err != nil {
+	if _, err := (threadlineops.Audit{Hooks: h}).Purge(ctx, db.Pool, threadlineops.PurgePolicy{Enabled: true, Window: 24 * time.Hour, BatchSize: 500, MaxBatches: 10, DeleteEmptyTransactions: true},
+		threadlineops.PurgeOptions{Logger: slog.New(slog.DiscardHandler)}); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")

@@ -1,6 +1,10 @@
 package threadline
 
-import "context"
+import (
+	"context"
+
+	"github.com/threadline-go/threadline/internal/tlerr"
+)
 
 // JobAttribution carries the attribution of a request into a background
 // job, so that the job's writes and actions are attributed like the
@@ -59,7 +63,7 @@ func (ja JobAttribution) Validate() error {
 		at.requestID = &ja.RequestID
 	}
 	if _, err := at.normalize(); err != nil {
-		return wrap(err, "job attribution")
+		return tlerr.Wrap(err, "job attribution")
 	}
 	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/threadline-go/threadline/internal/tlerr"
 )
 
 // The investigation queries. Every list is bounded (a limit, at most
@@ -280,7 +282,7 @@ func (a Audit) History(ctx context.Context, db DBTX, table string, key any, opts
 	q.after(o.after)
 	rows, err := db.Query(ctx, q.sql(o.limit), q.args...)
 	if err != nil {
-		return nil, wrap(err, "row history")
+		return nil, tlerr.Wrap(err, "row history")
 	}
 	return collect(rows, min(o.limit, 256))
 }
@@ -299,7 +301,7 @@ func (a Audit) TransactionChanges(ctx context.Context, db DBTX, transactionID in
 	q.after(o.after)
 	rows, err := db.Query(ctx, q.sql(o.limit), q.args...)
 	if err != nil {
-		return nil, wrap(err, "transaction changes")
+		return nil, tlerr.Wrap(err, "transaction changes")
 	}
 	return collect(rows, min(o.limit, 256))
 }
@@ -327,7 +329,7 @@ func (a Audit) Transaction(ctx context.Context, db DBTX, id int64) (Transaction,
 		if errors.Is(err, pgx.ErrNoRows) {
 			return Transaction{}, fmt.Errorf("%w: transaction %d", ErrNotFound, id)
 		}
-		return Transaction{}, wrap(err, "read transaction %d", id)
+		return Transaction{}, tlerr.Wrap(err, "read transaction %d", id)
 	}
 	t.StartedAt = t.StartedAt.UTC()
 	t.Actor, t.ActorInvalid = decodeActor(actor, deref(invalid))

@@ -16,8 +16,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/threadline-go/threadline/generator"
+	"github.com/threadline-go/threadline/generator/config"
 	"github.com/threadline-go/threadline/internal/capturetest"
-	"github.com/threadline-go/threadline/internal/config"
 	"github.com/threadline-go/threadline/internal/pgtest"
 	threadline "github.com/threadline-go/threadline/runtime"
 	"github.com/threadline-go/threadline/schema"
@@ -79,6 +79,7 @@ func compactJSON(raw json.RawMessage) string {
 	return string(b)
 }
 
+// Long on purpose: one scenario told step by step against a real database; its steps share state and read in order.
 func TestTimelineFiltersAndMetadata(t *testing.T) {
 	ctx := context.Background()
 	db := capturetest.Setup(t, queryDDL, queryTables)
@@ -673,7 +674,7 @@ func TestConfiguredAndQuotedAuditSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := schema.LoadGlobs(cfg.Schema.Files)
+	s, err := schema.LoadLive(ctx, db.Pool, schema.LiveOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

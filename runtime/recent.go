@@ -3,6 +3,8 @@ package threadline
 import (
 	"context"
 	"time"
+
+	"github.com/threadline-go/threadline/internal/tlerr"
 )
 
 // Reads for interactive viewers: the newest page of a large trail without
@@ -85,7 +87,7 @@ func (a Audit) span(ctx context.Context, db DBTX) (newest, oldest time.Time, err
 	err = db.QueryRow(ctx, `SELECT (SELECT captured_at FROM `+s+`.audit_changes ORDER BY id DESC LIMIT 1),
 		(SELECT captured_at FROM `+s+`.audit_changes ORDER BY id LIMIT 1)`).Scan(&nw, &ol)
 	if err != nil {
-		return newest, oldest, wrap(err, "read the span of the trail")
+		return newest, oldest, tlerr.Wrap(err, "read the span of the trail")
 	}
 	if nw == nil || ol == nil {
 		return newest, oldest, nil
@@ -100,7 +102,7 @@ func (a Audit) list(ctx context.Context, db DBTX, n normalized, limit int) ([]Ch
 	q.filter(n)
 	rows, err := db.Query(ctx, q.sql(limit), q.args...)
 	if err != nil {
-		return nil, wrap(err, "list changes")
+		return nil, tlerr.Wrap(err, "list changes")
 	}
 	return collect(rows, min(limit, 256))
 }
@@ -150,7 +152,7 @@ SELECT table_schema, table_name, count(*), max(captured_at),
 FROM s GROUP BY table_schema, table_name
 ORDER BY count(*) DESC, table_schema COLLATE "C", table_name COLLATE "C"`, n)
 	if err != nil {
-		return Activity{}, wrap(err, "recent activity")
+		return Activity{}, tlerr.Wrap(err, "recent activity")
 	}
 	defer rows.Close()
 	var act Activity
@@ -158,7 +160,7 @@ ORDER BY count(*) DESC, table_schema COLLATE "C", table_name COLLATE "C"`, n)
 		var t TableActivity
 		var since time.Time
 		if err := rows.Scan(&t.Schema, &t.Name, &t.Changes, &t.Latest, &act.Sample, &since); err != nil {
-			return Activity{}, wrap(err, "recent activity")
+			return Activity{}, tlerr.Wrap(err, "recent activity")
 		}
 		act.Since = since.UTC()
 		t.Latest = t.Latest.UTC()
@@ -166,7 +168,7 @@ ORDER BY count(*) DESC, table_schema COLLATE "C", table_name COLLATE "C"`, n)
 		act.Tables = append(act.Tables, t)
 	}
 	if err := rows.Err(); err != nil {
-		return Activity{}, wrap(err, "recent activity")
+		return Activity{}, tlerr.Wrap(err, "recent activity")
 	}
 	return act, nil
 }
@@ -185,7 +187,7 @@ func (a Audit) TableExists(ctx context.Context, db DBTX, table string) (bool, er
 	JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
 	WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p'))`, t.Schema, t.Name).Scan(&ok)
 	if err != nil {
-		return false, wrap(err, "look up table %s", t)
+		return false, tlerr.Wrap(err, "look up table %s", t)
 	}
 	return ok, nil
 }

@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/threadline-go/threadline/internal/contract"
+	"github.com/threadline-go/threadline/internal/tlerr"
 )
 
 // The transaction-local settings the capture triggers read (see
@@ -112,11 +115,11 @@ func InTx(ctx context.Context, db Beginner, fn func(pgx.Tx) error, opts ...TxOpt
 	}
 	attr, err := cfg.attr.fromContext(ctx).normalize()
 	if err != nil {
-		return wrap(err, "transaction")
+		return tlerr.Wrap(err, "transaction")
 	}
 	tx, err := txBegin(ctx, db, cfg.txOptions, settingsSQL(attr))
 	if err != nil {
-		return wrap(err, "transaction: begin")
+		return tlerr.Wrap(err, "transaction: begin")
 	}
 	return txRun(ctx, tx, fn)
 }
@@ -223,14 +226,9 @@ func settingsSQL(at attribution) string {
 	if at.correlationID != nil {
 		correlationID = *at.correlationID
 	}
-	return "select set_config('" + settingActor + "', " + quoteLiteral(actor) + ", true), " +
-		"set_config('" + settingRequestID + "', " + quoteLiteral(requestID) + ", true), " +
-		"set_config('" + settingCorrelationID + "', " + quoteLiteral(correlationID) + ", true)"
-}
-
-// quoteLiteral returns s as a PostgreSQL escape string constant (E'...').
-func quoteLiteral(s string) string {
-	return "E'" + strings.NewReplacer(`\`, `\\`, `'`, `''`).Replace(s) + "'"
+	return "select set_config('" + settingActor + "', " + contract.QuoteLiteral(actor) + ", true), " +
+		"set_config('" + settingRequestID + "', " + contract.QuoteLiteral(requestID) + ", true), " +
+		"set_config('" + settingCorrelationID + "', " + contract.QuoteLiteral(correlationID) + ", true)"
 }
 
 // txRun runs fn in tx and commits, or rolls back when fn fails or panics.
@@ -247,12 +245,12 @@ func txRun(ctx context.Context, tx pgx.Tx, fn func(pgx.Tx) error) error {
 	finished = true
 	if fnErr != nil {
 		if rbErr := txRollback(ctx, tx); rbErr != nil {
-			return wrap(errors.Join(fnErr, fmt.Errorf("rollback: %w", rbErr)), "transaction")
+			return tlerr.Wrap(errors.Join(fnErr, fmt.Errorf("rollback: %w", rbErr)), "transaction")
 		}
-		return wrap(fnErr, "transaction")
+		return tlerr.Wrap(fnErr, "transaction")
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return wrap(err, "transaction: commit")
+		return tlerr.Wrap(err, "transaction: commit")
 	}
 	return nil
 }
@@ -276,15 +274,15 @@ func inNestedTx(ctx context.Context, outer pgx.Tx, fn func(pgx.Tx) error, cfg tx
 	if cfg.attr.explicit() {
 		attr, err := cfg.attr.normalize()
 		if err != nil {
-			return wrap(err, "transaction")
+			return tlerr.Wrap(err, "transaction")
 		}
 		if err := checkNestedAttribution(ctx, outer, attr); err != nil {
-			return wrap(err, "transaction")
+			return tlerr.Wrap(err, "transaction")
 		}
 	}
 	sp, err := outer.Begin(ctx)
 	if err != nil {
-		return wrap(err, "transaction: savepoint")
+		return tlerr.Wrap(err, "transaction: savepoint")
 	}
 	return txRun(ctx, sp, fn)
 }

@@ -441,6 +441,8 @@ func poolOfOne(t *testing.T, db *pgtest.DB) *pgxpool.Pool {
 // TestInTxPoolOfOneNoLeak runs everything on one pooled connection, as
 // under PgBouncer transaction pooling: nothing an attributed transaction
 // published survives it.
+//
+// Long on purpose: one scenario told step by step against a real database; its steps share state and read in order.
 func TestInTxPoolOfOneNoLeak(t *testing.T) {
 	db := setupOrders(t)
 	pool := poolOfOne(t, db)
@@ -551,6 +553,8 @@ func TestInTxPoolOfOneNoLeak(t *testing.T) {
 
 // TestInTxNested covers InTx inside a transaction: a savepoint that keeps
 // the enclosing attribution, refuses to change it, and never leaks.
+//
+// Long on purpose: one scenario told step by step against a real database; its steps share state and read in order.
 func TestInTxNested(t *testing.T) {
 	db := setupOrders(t)
 	ctx := threadline.ContextWithActor(context.Background(), threadline.User("ctx"))

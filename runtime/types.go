@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/threadline-go/threadline/internal/contract"
 )
 
 // Go value types for generated row images. Each decodes the JSON that
@@ -341,8 +343,8 @@ type Masked struct {
 }
 
 // MaskedText is what Masked encodes to (in JSON and String) for a non-NULL
-// value.
-const MaskedText = "[REDACTED]"
+// value: the default mask placeholder.
+const MaskedText = contract.DefaultMaskPlaceholder
 
 // IsNull reports whether the original value was NULL.
 func (m Masked) IsNull() bool { return !m.present }

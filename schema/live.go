@@ -3,11 +3,12 @@ package schema
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/threadline-go/threadline/internal/dburl"
 )
 
 // Querier runs a query; *pgx.Conn, *pgxpool.Pool and pgx.Tx satisfy it.
@@ -31,27 +32,9 @@ var systemSchemas = []string{"pg_catalog", "information_schema", "pg_toast"}
 func Connect(ctx context.Context, url string) (*pgx.Conn, error) {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
-		msg := err.Error()
-		if pw := urlPassword(url); pw != "" {
-			msg = strings.ReplaceAll(msg, pw, "xxxxx")
-		}
-		return nil, fmt.Errorf("load schema: connect to %s: %s", RedactURL(url), msg)
+		return nil, fmt.Errorf("load schema: connect to %s: %s", dburl.Redact(url), dburl.RedactIn(err.Error(), url))
 	}
 	return conn, nil
-}
-
-// urlPassword extracts the password of a URL or key=value string.
-func urlPassword(u string) string {
-	if pu, err := url.Parse(u); err == nil && pu.Scheme != "" {
-		if pw, ok := pu.User.Password(); ok {
-			return pw
-		}
-		return pu.Query().Get("password")
-	}
-	if m := dsnPassword.FindStringSubmatch(u); m != nil {
-		return strings.Trim(m[2], "'")
-	}
-	return ""
 }
 
 // LoadLive reads the user tables (ordinary and partitioned), enums and
@@ -140,8 +123,8 @@ func (m typeMap) resolve(oid int64) Type {
 func (m typeMap) resolveDepth(oid int64, depth int) Type {
 	t := m[oid]
 	switch {
-	case t == nil || depth > maxDomainDepth:
-		return Type{Schema: catalogSchema, Name: fmt.Sprintf("oid%d", oid)}
+	case t == nil || depth > MaxDomainDepth:
+		return Type{Schema: CatalogSchema, Name: fmt.Sprintf("oid%d", oid)}
 	case t.typtype == "d":
 		r := m.resolveDepth(t.base, depth+1)
 		q := t.QualifiedName
@@ -165,7 +148,11 @@ func (m typeMap) userTypes(exclude []string) ([]*Enum, []*Domain) {
 		}
 		switch t.typtype {
 		case "e":
-			enums = append(enums, &Enum{QualifiedName: t.QualifiedName, Labels: nilIfEmpty(t.labels)})
+			e := &Enum{QualifiedName: t.QualifiedName}
+			if len(t.labels) > 0 {
+				e.Labels = t.labels
+			}
+			enums = append(enums, e)
 		case "d":
 			base := m.resolve(oid)
 			base.Domain = nil
@@ -227,7 +214,7 @@ func loadTables(ctx context.Context, db Querier, exclude []string, types typeMap
 		if col != "" {
 			tt.Columns = append(tt.Columns, &Column{
 				Name: col, Type: types.resolve(typ), NotNull: notNull,
-				Generated: generated == "s", Identity: identityKind(identity),
+				Generated: generated == "s", Identity: IdentityKind(identity),
 			})
 		}
 	}

@@ -1,14 +1,15 @@
 // Package schema holds the model of a PostgreSQL schema that Threadline
-// generates capture code for, and loads it either from a live database
-// (catalog queries over pgx) or from SQL files (parsed with pg_query).
-//
-// Both loaders produce the same model for the same DDL; tests assert it.
+// generates capture code for, and loads it from a live database (catalog
+// queries over pgx). Loading it from SQL files needs PostgreSQL's parser,
+// and with it cgo: that loader is package schema/sqlfile, so this package
+// builds with CGO_ENABLED=0.
 package schema
 
 import (
-	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/threadline-go/threadline/internal/contract"
 )
 
 // Schema is the set of user tables and types a generator run sees.
@@ -22,22 +23,9 @@ type Schema struct {
 	Domains []*Domain
 }
 
-// QualifiedName names an object inside a PostgreSQL schema.
-type QualifiedName struct {
-	Schema string
-	Name   string
-}
-
-// String returns schema.name, quoting neither part; use it for messages.
-func (q QualifiedName) String() string { return q.Schema + "." + q.Name }
-
-// Less orders qualified names by schema, then name.
-func (q QualifiedName) Less(o QualifiedName) bool {
-	if q.Schema != o.Schema {
-		return q.Schema < o.Schema
-	}
-	return q.Name < o.Name
-}
+// QualifiedName names an object inside a PostgreSQL schema (one type for
+// the generator, the schema model and the runtime: contract.QualifiedName).
+type QualifiedName = contract.QualifiedName
 
 // Table is an ordinary or partitioned table.
 type Table struct {
@@ -156,44 +144,21 @@ func (s *Schema) Partitions(parent QualifiedName) []*Table {
 	return out
 }
 
-// ParseQualifiedName splits "schema.table" (or "table", in defaultSchema).
-// Double-quoted parts keep case and may hold dots: "My Schema"."a.b".
-func ParseQualifiedName(s, defaultSchema string) (QualifiedName, error) {
-	var parts []string
-	var cur strings.Builder
-	inQuote, quoted := false, false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case inQuote && c == '"' && i+1 < len(s) && s[i+1] == '"':
-			cur.WriteByte('"')
-			i++
-		case c == '"':
-			inQuote = !inQuote
-			quoted = true
-		case c == '.' && !inQuote:
-			parts = append(parts, cur.String())
-			cur.Reset()
-			quoted = false
-		default:
-			cur.WriteByte(c)
-		}
+// CatalogSchema is the schema of PostgreSQL's built-in types.
+const CatalogSchema = "pg_catalog"
+
+// MaxDomainDepth bounds domain resolution in both loaders; PostgreSQL
+// cannot build cycles, but renames in arbitrary input can.
+const MaxDomainDepth = 64
+
+// IdentityKind turns the identity code of pg_attribute.attidentity (and of
+// a parsed GENERATED … AS IDENTITY) into Column.Identity's words.
+func IdentityKind(code string) string {
+	switch code {
+	case "a":
+		return "always"
+	case "d":
+		return "by default"
 	}
-	_ = quoted
-	if inQuote {
-		return QualifiedName{}, fmt.Errorf("table name %q: unterminated quote", s)
-	}
-	parts = append(parts, cur.String())
-	for _, p := range parts {
-		if p == "" {
-			return QualifiedName{}, fmt.Errorf("table name %q: empty part", s)
-		}
-	}
-	switch len(parts) {
-	case 1:
-		return QualifiedName{Schema: defaultSchema, Name: parts[0]}, nil
-	case 2:
-		return QualifiedName{Schema: parts[0], Name: parts[1]}, nil
-	}
-	return QualifiedName{}, fmt.Errorf("table name %q: want table or schema.table", s)
+	return ""
 }

@@ -15,10 +15,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"text/template"
 
+	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/schema"
 )
 
@@ -28,45 +30,14 @@ var files embed.FS
 // templates is parsed once; it is immutable after init.
 var templates = template.Must(template.ParseFS(files, "*.sql.tmpl"))
 
-// MaxActorBytes bounds the threadline.actor_ref value that is parsed; a
-// longer value is kept (truncated to this size) as an invalid actor.
-const MaxActorBytes = 4096
-
 // MaxIDChars bounds the request and correlation ids a header keeps.
 const MaxIDChars = 256
 
-// Trigger names. Trigger names are per table, so fixed names are unique.
-const (
-	TriggerInsert   = "threadline_capture_insert"
-	TriggerUpdate   = "threadline_capture_update"
-	TriggerDelete   = "threadline_capture_delete"
-	TriggerRow      = "threadline_capture_row"
-	TriggerTruncate = "threadline_capture_truncate"
-)
-
-// TriggerNames lists every trigger name Threadline may install.
-var TriggerNames = []string{TriggerInsert, TriggerUpdate, TriggerDelete, TriggerRow, TriggerTruncate}
-
 // QuoteIdent quotes an identifier for PostgreSQL: "a""b".
-func QuoteIdent(s string) string {
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-}
+func QuoteIdent(s string) string { return contract.QuoteIdent(s) }
 
-// QuoteQualified quotes schema.name.
-func QuoteQualified(q schema.QualifiedName) string {
-	return QuoteIdent(q.Schema) + "." + QuoteIdent(q.Name)
-}
-
-// QuoteLiteral quotes a string literal. Strings holding a backslash use the
-// E” form with backslashes doubled, so the result means the same whatever
-// standard_conforming_strings is.
-func QuoteLiteral(s string) string {
-	q := "'" + strings.ReplaceAll(s, "'", "''") + "'"
-	if strings.Contains(s, `\`) {
-		return "E" + strings.ReplaceAll(q, `\`, `\\`)
-	}
-	return q
-}
+// QuoteLiteral quotes a string literal (contract.QuoteLiteral).
+func QuoteLiteral(s string) string { return contract.QuoteLiteral(s) }
 
 // Statement is one SQL statement (no trailing semicolon).
 type Statement = string
@@ -79,7 +50,7 @@ type coreData struct {
 }
 
 func newCoreData(auditSchema string) coreData {
-	return coreData{S: QuoteIdent(auditSchema), MaxActorBytes: MaxActorBytes, MaxIDChars: MaxIDChars}
+	return coreData{S: QuoteIdent(auditSchema), MaxActorBytes: contract.MaxActorRefBytes, MaxIDChars: MaxIDChars}
 }
 
 // Grants names the roles the install grants access to (see
@@ -178,45 +149,60 @@ func Uninstall(auditSchema string) []Statement {
 	return []Statement{render("drop_schema", newCoreData(auditSchema))}
 }
 
-// Mode says how a table's changes are captured.
-type Mode int
+// Mode says how a table's changes are captured (contract.Mode).
+type Mode = contract.Mode
 
+// The capture modes.
 const (
-	// ModeStatement uses statement-level AFTER triggers with transition
-	// tables: one set-based INSERT per statement.
-	ModeStatement Mode = iota
-	// ModeRow uses one row-level AFTER trigger. Partitioned tables use it
-	// because row triggers on a partitioned table also fire for writes
-	// that name a partition, including partitions created later.
-	ModeRow
+	ModeStatement = contract.ModeStatement
+	ModeRow       = contract.ModeRow
 )
 
-// Capture describes the capture of one table.
+// Capture is the one record of how a table is captured. The generator
+// resolves it from the config and the schema; the SQL templates
+// (CaptureUnit) and the Go generator read it; a migration's
+// threadline:table header stores it as JSON (the tags below), and the next
+// run reads it back to drop or replace what that migration installed.
 type Capture struct {
 	// AuditSchema is where the audit tables live.
-	AuditSchema string
+	AuditSchema string `json:"-"`
 	// Table is the audited table.
-	Table schema.QualifiedName
+	Table schema.QualifiedName `json:"-"`
 	// Columns lists every column of the table.
-	Columns []string
+	Columns []string `json:"columns"`
 	// Key lists the columns stored in table_pk, in key order.
-	Key []string
+	Key []string `json:"key"`
 	// Exclude lists columns that never reach any audit column.
-	Exclude []string
+	Exclude []string `json:"exclude,omitempty"`
 	// Mask lists columns stored as Placeholder (NULL stays NULL).
-	Mask []string
-	// Placeholder replaces masked values.
-	Placeholder string
+	Mask []string `json:"mask,omitempty"`
+	// Placeholder replaces masked values; set only when Mask is not empty.
+	Placeholder string `json:"placeholder,omitempty"`
 	// Except lists columns ignored when deciding whether an UPDATE changed
 	// anything (they are still stored in the row image).
-	Except []string
+	Except []string `json:"except,omitempty"`
 	// StoreChangedFrom stores the prior values of changed columns.
-	StoreChangedFrom bool
-	// Mode chooses row-level or statement-level triggers.
-	Mode Mode
+	StoreChangedFrom bool `json:"store_changed_from,omitempty"`
+	// Mode chooses row-level or statement-level triggers. Headers store
+	// it as "row": true (see contract.Mode).
+	Mode Mode `json:"row,omitzero"`
 	// TruncateAlso lists further tables (partitions) that get a TRUNCATE
 	// trigger calling the same function.
-	TruncateAlso []schema.QualifiedName
+	TruncateAlso []schema.QualifiedName `json:"truncate_also,omitempty"`
+}
+
+// ChangedFromColumns lists, in column order, the columns whose prior value
+// an update may store in changed_from: those that count as a change (not
+// in Except, see ChangedList) and whose values are recorded (not in
+// Exclude, see ChangedFrom).
+func (c *Capture) ChangedFromColumns() []string {
+	var out []string
+	for _, col := range c.Columns {
+		if !slices.Contains(c.Except, col) && !slices.Contains(c.Exclude, col) {
+			out = append(out, col)
+		}
+	}
+	return out
 }
 
 // Unit is everything installed for one audited table.
@@ -439,6 +425,17 @@ func textArray(items []string) string {
 	return "ARRAY[" + strings.Join(q, ", ") + "]::text[]"
 }
 
+// triggerTemplate names the template that creates each capture trigger.
+// The templates spell the trigger names too (capture.sql.tmpl); a test
+// checks that each creates the trigger it is named for here.
+var triggerTemplate = map[string]string{
+	contract.TriggerInsert:   "trigger_insert",
+	contract.TriggerUpdate:   "trigger_update",
+	contract.TriggerDelete:   "trigger_delete",
+	contract.TriggerRow:      "trigger_row",
+	contract.TriggerTruncate: "trigger_truncate",
+}
+
 // tagSentinel is the dollar-quote tag the templates use for function
 // bodies; fixDollarTag swaps it when the body itself contains it.
 const tagSentinel = "$threadline$"
@@ -453,14 +450,14 @@ func CaptureUnit(c Capture) (Unit, error) {
 		c:                &c,
 		S:                QuoteIdent(c.AuditSchema),
 		Func:             fn,
-		On:               QuoteQualified(c.Table),
+		On:               c.Table.Quoted(),
 		Comment:          commentSafe(c.Table.String()),
 		SchemaLit:        QuoteLiteral(c.Table.Schema),
 		NameLit:          QuoteLiteral(c.Table.Name),
 		Row:              c.Mode == ModeRow,
 		StoreChangedFrom: c.StoreChangedFrom,
 	}
-	d.OnLit = QuoteLiteral(QuoteQualified(c.Table))
+	d.OnLit = QuoteLiteral(c.Table.Quoted())
 	d.Excluded = len(c.Exclude) > 0
 	d.ModeComment = "statement-level triggers with transition tables"
 	if d.Row {
@@ -472,35 +469,30 @@ func CaptureUnit(c Capture) (Unit, error) {
 	var drops []Statement
 	drop := func(name string, on schema.QualifiedName) {
 		dd := d
-		dd.On = QuoteQualified(on)
+		dd.On = on.Quoted()
 		dd.Trigger = QuoteIdent(name)
 		drops = append(drops, render("drop_trigger", dd))
 	}
 	// Every Threadline trigger name is dropped from the table, not only
 	// the ones this mode creates: a table whose capture mode changed, or
 	// a renamed table, may hold the others.
-	for _, name := range TriggerNames {
+	for _, name := range contract.TriggerNames {
 		drop(name, c.Table)
 	}
 	addTrigger := func(tmpl, name string, on schema.QualifiedName) {
 		dd := d
-		dd.On = QuoteQualified(on)
+		dd.On = on.Quoted()
 		dd.Trigger = QuoteIdent(name)
 		triggers = append(triggers, render(tmpl, dd))
 		if on != c.Table {
 			drop(name, on)
 		}
 	}
-	if d.Row {
-		addTrigger("trigger_row", TriggerRow, c.Table)
-	} else {
-		addTrigger("trigger_insert", TriggerInsert, c.Table)
-		addTrigger("trigger_update", TriggerUpdate, c.Table)
-		addTrigger("trigger_delete", TriggerDelete, c.Table)
+	for _, name := range contract.Triggers(c.Mode) {
+		addTrigger(triggerTemplate[name], name, c.Table)
 	}
-	addTrigger("trigger_truncate", TriggerTruncate, c.Table)
 	for _, p := range c.TruncateAlso {
-		addTrigger("trigger_truncate", TriggerTruncate, p)
+		addTrigger(triggerTemplate[contract.TriggerTruncate], contract.TriggerTruncate, p)
 	}
 
 	h := sha256.New()
@@ -510,7 +502,7 @@ func CaptureUnit(c Capture) (Unit, error) {
 		h.Write([]byte(t))
 	}
 	fp := "sha256:" + hex.EncodeToString(h.Sum(nil))[:32]
-	d.FingerprintLit = QuoteLiteral(CommentPrefix + c.Table.String() + "; fingerprint " + fp)
+	d.FingerprintLit = QuoteLiteral(contract.CaptureComment(c.Table, fp))
 
 	u := Unit{Table: c.Table, Function: fn, Fingerprint: fp, Clear: drops}
 	u.Create = append(u.Create, function, render("comment", d))
@@ -529,23 +521,6 @@ func commentSafe(s string) string {
 		}
 		return r
 	}, s)
-}
-
-// CommentPrefix starts the comment on every capture function; the
-// fingerprint follows "; fingerprint ".
-const CommentPrefix = "threadline capture for "
-
-// ParseFingerprint extracts the fingerprint from a capture function's
-// comment, or "" when the comment is not Threadline's.
-func ParseFingerprint(comment string) string {
-	if !strings.HasPrefix(comment, CommentPrefix) {
-		return ""
-	}
-	i := strings.LastIndex(comment, "; fingerprint ")
-	if i < 0 {
-		return ""
-	}
-	return comment[i+len("; fingerprint "):]
 }
 
 // fixDollarTag replaces the $threadline$ quoting tag by one that does not

@@ -31,8 +31,14 @@ import (
 	"time"
 
 	"github.com/threadline-go/threadline/generator"
-	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/generator/config"
+	"github.com/threadline-go/threadline/schema/sqlfile"
 )
+
+// parser is PostgreSQL's SQL parser, which threadline-gen (unlike the
+// threadline command) is built with: it loads schema.files and checks every
+// generated statement.
+var parser = generator.Parser{LoadGlobs: sqlfile.LoadGlobs, Check: sqlfile.Check}
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "devel"
@@ -98,139 +104,164 @@ func splitCommand(args []string) (cmd string, rest []string) {
 }
 
 func runEnv(ctx context.Context, args []string, stdout, stderr io.Writer, e env) int {
-	cmd, args := splitCommand(args)
-	fset := flag.NewFlagSet("threadline-gen "+cmd, flag.ContinueOnError)
+	inv, code, ok := parseArgs(args, stdout, stderr)
+	switch {
+	case !ok:
+		return code
+	case inv.cmd == "init":
+		return initConfig(inv.cfgPath, inv.force, stderr)
+	case inv.showVersion:
+		fmt.Fprintf(stdout, "threadline-gen %s\n", version)
+		return 0
+	}
+	code, err := generate(ctx, inv, stdout, stderr, e)
+	if err != nil {
+		fmt.Fprintf(stderr, "threadline-gen: %v\n", err)
+		return 1
+	}
+	return code
+}
+
+// invocation is a parsed command line.
+type invocation struct {
+	cmd, cfgPath               string
+	dryRun, showVersion, force bool
+}
+
+// parseArgs reads the command line. When ok is false the command is done
+// (help printed, or a usage error reported) and code is its exit status.
+func parseArgs(args []string, stdout, stderr io.Writer) (inv invocation, code int, ok bool) {
+	inv.cmd, args = splitCommand(args)
+	fset := flag.NewFlagSet("threadline-gen "+inv.cmd, flag.ContinueOnError)
 	// -help prints the usage to standard output; any other problem is one
 	// line and a hint on standard error.
 	fset.SetOutput(io.Discard)
 	fset.Usage = func() {}
-	usageError := func(format string, args ...any) int {
+	usageError := func(format string, args ...any) (invocation, int, bool) {
 		fmt.Fprintf(stderr, "threadline-gen: %s\n%s", fmt.Sprintf(format, args...), usageHint)
-		return 2
+		return inv, 2, false
 	}
-	cfgPath := fset.String("config", "threadline.yaml", "path to the config file")
-	var dryRun, showVersion, force *bool
-	switch cmd {
+	fset.StringVar(&inv.cfgPath, "config", "threadline.yaml", "path to the config file")
+	switch inv.cmd {
 	case "generate":
-		dryRun = fset.Bool("dry-run", false, "print the plan; write nothing")
-		showVersion = fset.Bool("version", false, "print the version and exit")
-	case "check":
+		fset.BoolVar(&inv.dryRun, "dry-run", false, "print the plan; write nothing")
+		fset.BoolVar(&inv.showVersion, "version", false, "print the version and exit")
 	case "init":
-		force = fset.Bool("force", false, "overwrite an existing config file")
+		fset.BoolVar(&inv.force, "force", false, "overwrite an existing config file")
 	}
 	if err := fset.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stdout, "%s\nflags of threadline-gen %s:\n", usage, cmd)
+			fmt.Fprintf(stdout, "%s\nflags of threadline-gen %s:\n", usage, inv.cmd)
 			fset.SetOutput(stdout)
 			fset.PrintDefaults()
-			return 0
+			return inv, 0, false
 		}
 		return usageError("%v", err)
 	}
 	if fset.NArg() > 0 {
-		if cmd == "generate" && !strings.HasPrefix(fset.Arg(0), "-") {
+		if inv.cmd == "generate" && !strings.HasPrefix(fset.Arg(0), "-") {
 			return usageError("unknown command %q", fset.Arg(0))
 		}
-		return usageError("%s: unexpected argument %q", cmd, fset.Arg(0))
+		return usageError("%s: unexpected argument %q", inv.cmd, fset.Arg(0))
 	}
-	switch {
-	case cmd == "init":
-		return initConfig(*cfgPath, *force, stderr)
-	case showVersion != nil && *showVersion:
-		fmt.Fprintf(stdout, "threadline-gen %s\n", version)
-		return 0
-	}
+	return inv, 0, true
+}
 
-	cfg, err := config.LoadEnv(*cfgPath, e.getenv)
+// generate runs the generator for generate and check. An error is
+// printed once, by runEnv; code is the exit status otherwise.
+func generate(ctx context.Context, inv invocation, stdout, stderr io.Writer, e env) (code int, err error) {
+	cfg, err := config.LoadEnv(inv.cfgPath, e.getenv)
 	if err != nil {
-		fmt.Fprintf(stderr, "threadline-gen: %v\n", err)
-		return 1
+		return 1, err
 	}
-	sch, _, err := generator.LoadSchema(ctx, cfg, e.getenv)
-	if err != nil {
-		fmt.Fprintf(stderr, "threadline-gen: %v\n", err)
-		return 1
-	}
-	existing, err := generator.ReadDir(cfg.Migrations.Dir)
-	if err != nil {
-		fmt.Fprintf(stderr, "threadline-gen: %v\n", err)
-		return 1
-	}
-	pkgFiles, err := generator.ReadDir(cfg.Package.Dir)
-	if err != nil {
-		fmt.Fprintf(stderr, "threadline-gen: %v\n", err)
-		return 1
-	}
-	out, err := generator.Generate(generator.Input{Config: cfg, Schema: sch, Now: e.now, Migrations: existing, Package: pkgFiles})
+	res, err := generator.Run(ctx, cfg, generator.Env{Getenv: e.getenv, Now: e.now, Parser: parser})
 	if err != nil {
 		var edited *generator.EditedError
 		if errors.As(err, &edited) {
-			fmt.Fprintf(stderr, "threadline-gen: %s\n", filepath.Join(rel(cfg.Dir, cfg.Migrations.Dir), edited.Path)+strings.TrimPrefix(err.Error(), edited.Path))
-			return 1
+			edited.Dir = rel(cfg.Dir, cfg.Migrations.Dir)
 		}
-		fmt.Fprintf(stderr, "threadline-gen: %v\n", err)
-		return 1
+		return 1, err
 	}
-	for _, w := range out.Warnings {
+	for _, w := range res.Warnings {
 		fmt.Fprintf(stderr, "threadline-gen: warning: %s\n", w)
 	}
-	migDir := rel(cfg.Dir, cfg.Migrations.Dir)
-	pkgDir := rel(cfg.Dir, cfg.Package.Dir)
+	dirs := shownDirs{migrations: rel(cfg.Dir, cfg.Migrations.Dir), pkg: rel(cfg.Dir, cfg.Package.Dir)}
 	switch {
-	case cmd == "check":
-		if !out.Stale() {
-			return 0
-		}
-		fmt.Fprintf(stderr, "threadline-gen check: generated files are stale; run threadline-gen (or go generate) and commit the result\n")
-		for _, f := range out.Migrations {
-			fmt.Fprint(stderr, generator.Diff(filepath.Join(migDir, f.Path), string(existing[f.Path]), string(f.Content)))
-		}
-		for _, f := range out.Package {
-			fmt.Fprint(stderr, generator.Diff(filepath.Join(pkgDir, f.Path), string(pkgFiles[f.Path]), string(f.Content)))
-		}
-		for _, p := range out.StalePackage {
-			fmt.Fprintf(stderr, "--- %s (no longer generated: would be removed)\n", filepath.Join(pkgDir, p))
-		}
-		return 1
-	case *dryRun:
-		if !out.Stale() {
-			fmt.Fprintln(stdout, "threadline-gen: nothing to do; generated files are current")
-			return 0
-		}
-		for _, p := range out.Plan {
-			fmt.Fprintf(stdout, "plan: %s\n", p)
-		}
-		for _, f := range out.Migrations {
-			fmt.Fprintf(stdout, "would write %s\n", filepath.Join(migDir, f.Path))
-		}
-		for _, f := range out.Package {
-			fmt.Fprintf(stdout, "would write %s\n", filepath.Join(pkgDir, f.Path))
-		}
-		for _, p := range out.StalePackage {
-			fmt.Fprintf(stdout, "would remove %s\n", filepath.Join(pkgDir, p))
-		}
-		return 0
+	case inv.cmd == "check":
+		return reportStale(res, dirs, stderr), nil
+	case inv.dryRun:
+		printPlan(res.Output, dirs, stdout)
+		return 0, nil
 	}
-	if err := generator.Write(cfg.Migrations.Dir, out.Migrations); err != nil {
-		fmt.Fprintf(stderr, "threadline-gen: %v\n", err)
-		return 1
-	}
-	if err := generator.Write(cfg.Package.Dir, out.Package); err != nil {
-		fmt.Fprintf(stderr, "threadline-gen: %v\n", err)
-		return 1
-	}
-	for _, p := range out.StalePackage {
-		if err := os.Remove(filepath.Join(cfg.Package.Dir, filepath.FromSlash(p))); err != nil {
-			fmt.Fprintf(stderr, "threadline-gen: %v\n", err)
-			return 1
-		}
+	if err := writeOutput(cfg.Migrations.Dir, cfg.Package.Dir, res.Output); err != nil {
+		return 1, err
 	}
 	if e.moduleHint != nil {
-		if hint := e.moduleHint(ctx, cfg.Package.Dir, pkgDir); hint != "" {
+		if hint := e.moduleHint(ctx, cfg.Package.Dir, dirs.pkg); hint != "" {
 			fmt.Fprintf(stderr, "threadline-gen: note: %s\n", hint)
 		}
 	}
-	return 0
+	return 0, nil
+}
+
+// shownDirs are the output directories as messages show them.
+type shownDirs struct{ migrations, pkg string }
+
+// reportStale is threadline-gen check: it returns 0 when the generated
+// files are current, else prints a diff of each stale file and returns 1.
+func reportStale(res *generator.Result, dirs shownDirs, stderr io.Writer) int {
+	out := res.Output
+	if !out.Stale() {
+		return 0
+	}
+	fmt.Fprintf(stderr, "threadline-gen check: generated files are stale; run threadline-gen (or go generate) and commit the result\n")
+	for _, f := range out.Migrations {
+		fmt.Fprint(stderr, generator.Diff(filepath.Join(dirs.migrations, f.Path), string(res.Input.Migrations[f.Path]), string(f.Content)))
+	}
+	for _, f := range out.Package {
+		fmt.Fprint(stderr, generator.Diff(filepath.Join(dirs.pkg, f.Path), string(res.Input.Package[f.Path]), string(f.Content)))
+	}
+	for _, p := range out.StalePackage {
+		fmt.Fprintf(stderr, "--- %s (no longer generated: would be removed)\n", filepath.Join(dirs.pkg, p))
+	}
+	return 1
+}
+
+// printPlan is threadline-gen -dry-run.
+func printPlan(out *generator.Output, dirs shownDirs, stdout io.Writer) {
+	if !out.Stale() {
+		fmt.Fprintln(stdout, "threadline-gen: nothing to do; generated files are current")
+		return
+	}
+	for _, p := range out.Plan {
+		fmt.Fprintf(stdout, "plan: %s\n", p)
+	}
+	for _, f := range out.Migrations {
+		fmt.Fprintf(stdout, "would write %s\n", filepath.Join(dirs.migrations, f.Path))
+	}
+	for _, f := range out.Package {
+		fmt.Fprintf(stdout, "would write %s\n", filepath.Join(dirs.pkg, f.Path))
+	}
+	for _, p := range out.StalePackage {
+		fmt.Fprintf(stdout, "would remove %s\n", filepath.Join(dirs.pkg, p))
+	}
+}
+
+// writeOutput writes the new and changed files and removes the package
+// files no longer generated.
+func writeOutput(migDir, pkgDir string, out *generator.Output) error {
+	if err := generator.Write(migDir, out.Migrations); err != nil {
+		return err
+	}
+	if err := generator.Write(pkgDir, out.Package); err != nil {
+		return err
+	}
+	for _, p := range out.StalePackage {
+		if err := os.Remove(filepath.Join(pkgDir, filepath.FromSlash(p))); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // goModuleHint reports, as advice to print, when the generated package

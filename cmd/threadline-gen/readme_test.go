@@ -130,6 +130,8 @@ func TestReadmeSnippet(t *testing.T) {
 // repository through a replace directive (standing in for a release);
 // modules come from the local module cache through the module proxy
 // protocol first, the environment's proxy only for what the cache lacks.
+//
+// Long on purpose: it replays the README's walkthrough in the README's order.
 func TestReadmeUsingItInYourProject(t *testing.T) {
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
@@ -220,18 +222,20 @@ func TestReadmeUsingItInYourProject(t *testing.T) {
 	}
 
 	// go generate ./...; go mod tidy; go build && go vet. The first
-	// generate says that go mod tidy is needed, and the build would fail
-	// without it.
+	// generate prints the note about go mod tidy exactly when the
+	// generated package does not build yet. (The runtime imports pgx
+	// only, whose modules go get -tool already recorded for the tool, so
+	// today it builds; go mod tidy still makes them the module's own
+	// requirements.)
 	steps := blocks[1]
 	if len(steps) != 3 || steps[0] != "go generate ./..." || steps[1] != "go mod tidy" {
 		t.Fatalf("README steps changed: %q", steps)
 	}
 	out := must(steps[0])
-	if !strings.Contains(out, "threadline-gen: note: the generated package internal/audit does not build yet") || !strings.Contains(out, "\tgo mod tidy\n") {
-		t.Errorf("first go generate did not say to run go mod tidy:\n%s", out)
-	}
-	if out, err := sh("go build ./..."); err == nil {
-		t.Errorf("go build before go mod tidy succeeded; the README's tidy step and the note are then wrong:\n%s", out)
+	noted := strings.Contains(out, "threadline-gen: note: the generated package internal/audit does not build yet") && strings.Contains(out, "\tgo mod tidy\n")
+	buildOut, buildErr := sh("go build ./internal/audit")
+	if noted != (buildErr != nil) {
+		t.Errorf("first go generate: note printed %v, but go build of the package failed %v:\n%s\n%s", noted, buildErr != nil, out, buildOut)
 	}
 	must(steps[1])
 	must(steps[2])

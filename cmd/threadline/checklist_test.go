@@ -11,7 +11,7 @@ import (
 	"testing"
 	"unicode"
 
-	threadline "github.com/threadline-go/threadline/runtime"
+	"github.com/threadline-go/threadline/runtime/threadlineops"
 )
 
 // block is one fenced code block of a Markdown file.
@@ -99,6 +99,8 @@ func shellWords(s string) ([]string, error) {
 // command of docs/production-checklist.md against a real database and
 // project, and compiles every Go snippet, so that the checklist keeps
 // working as written.
+//
+// Long on purpose: it replays the checklist's commands in the checklist's order.
 func TestProductionChecklistCommands(t *testing.T) {
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
@@ -220,7 +222,7 @@ func TestDocumentedQueriesRun(t *testing.T) {
 	}
 	p := newProject(t, projectDDL, projectConfig)
 	p.seed(t)
-	if err := (threadline.Audit{}).EnsureBaselineTable(context.Background(), p.db.Pool); err != nil {
+	if err := (threadlineops.Audit{}).EnsureBaselineTable(context.Background(), p.db.Pool); err != nil {
 		t.Fatal(err)
 	}
 	n := 0

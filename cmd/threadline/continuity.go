@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/threadline-go/threadline/internal/config"
-	threadline "github.com/threadline-go/threadline/runtime"
-	"github.com/threadline-go/threadline/schema"
+	"github.com/threadline-go/threadline/generator/config"
+	"github.com/threadline-go/threadline/internal/contract"
+	"github.com/threadline-go/threadline/runtime/threadlineops"
 )
 
 type continuityArgs struct {
@@ -43,9 +43,9 @@ func (c *cli) continuity(a continuityArgs) int {
 	if code, ok := c.setup(); !ok {
 		return code
 	}
-	var tables []*config.Table
+	tables := c.cfg.Tables
 	if a.table != "" {
-		q, err := schema.ParseQualifiedName(a.table, "public")
+		q, err := contract.ParseQualifiedName(a.table, "public")
 		if err != nil {
 			return c.usageError("-table %q: %v", a.table, err)
 		}
@@ -54,52 +54,29 @@ func (c *cli) continuity(a continuityArgs) int {
 			return c.fail("%s is not an audited table in %s", q, c.configPath)
 		}
 		tables = []*config.Table{t}
-	} else {
-		tables = c.cfg.Tables
 	}
 	res, err := c.resolve()
 	if err != nil {
 		return c.fail("%v", err)
 	}
-	var specs []threadline.ContinuityTable
+	var specs []threadlineops.ContinuityTable
 	for _, t := range tables {
-		spec := threadline.ContinuityTable{Table: tableKey(t.Qualified())}
+		spec := threadlineops.ContinuityTable{Table: t.Qualified().Text()}
 		if capt, ok := res.captures[t.Qualified()]; ok {
 			spec.Key = capt.Key
 		}
 		specs = append(specs, spec)
 	}
-	opts := threadline.ContinuityOptions{Exact: a.exact}
-	report, err := c.audit().Continuity(c.ctx, c.pool, specs, opts)
+	report, err := c.ops().Continuity(c.ctx, c.pool, specs, threadlineops.ContinuityOptions{Exact: a.exact})
 	if err != nil {
 		return c.fail("%v", err)
 	}
-
-	var baselines []threadline.BaselineResult
+	var baselines []threadlineops.BaselineResult
 	if a.baseline {
-		label := a.label
-		if label == "" {
-			label = "threadline continuity baseline " + time.Now().UTC().Format(time.RFC3339)
-		}
-		for i, t := range tables {
-			capt, ok := res.captures[t.Qualified()]
-			if !ok || !report[i].Exists {
-				return c.fail("baseline of %s: the table does not match threadline.yaml: %s", t.Qualified(), res.problems[tableKey(t.Qualified())])
-			}
-			p := newProgress(c.stderr, c.env.terminal(c.stderr))
-			b, err := c.audit().Baseline(c.ctx, c.pool, threadline.BaselineSpec{
-				Table: tableKey(capt.Table), Key: capt.Key, Exclude: capt.Exclude, Mask: capt.Mask, Placeholder: capt.Placeholder,
-				Label: label, BatchSize: a.batchSize,
-				Progress: func(n int64) { p.draw(fmt.Sprintf("baseline of %s: %d rows", capt.Table, n)) },
-			})
-			p.clear()
-			if err != nil {
-				return c.fail("%v", err)
-			}
-			baselines = append(baselines, b)
+		if baselines, err = c.baselines(a, tables, res, report); err != nil {
+			return c.fail("%v", err)
 		}
 	}
-
 	ready := true
 	for _, t := range report {
 		ready = ready && t.Ready
@@ -108,56 +85,88 @@ func (c *cli) continuity(a continuityArgs) int {
 		enc := json.NewEncoder(c.stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(struct {
-			Tables    []threadline.TableContinuity `json:"tables"`
-			Baselines []threadline.BaselineResult  `json:"baselines,omitempty"`
-			Ready     bool                         `json:"ready"`
-			Note      string                       `json:"note"`
+			Tables    []threadlineops.TableContinuity `json:"tables"`
+			Baselines []threadlineops.BaselineResult  `json:"baselines,omitempty"`
+			Ready     bool                            `json:"ready"`
+			Note      string                          `json:"note"`
 		}{report, baselines, ready, continuityNote}); err != nil {
 			return c.fail("%v", err)
 		}
 	} else {
-		for _, t := range report {
-			fmt.Fprintf(c.stdout, "%s\n", t.Table)
-			if !t.Exists {
-				fmt.Fprintf(c.stdout, "  table does not exist\n\n")
-				continue
-			}
-			rows := fmt.Sprintf("about %d (estimate; -exact to count)", t.Rows)
-			switch {
-			case t.RowsExact:
-				rows = fmt.Sprintf("%d", t.Rows)
-			case t.Rows < 0:
-				rows = "unknown (never analyzed; -exact to count)"
-			}
-			first := "none yet"
-			if t.FirstChangeAt != nil {
-				first = t.FirstChangeAt.Format(time.RFC3339Nano)
-			}
-			predates := "no"
-			if t.PredatesCapture {
-				predates = "yes"
-				if a.exact {
-					predates = fmt.Sprintf("yes, %d rows without a captured insert", t.RowsWithoutOrigin)
-				}
-			}
-			readiness := "ready (triggers present and enabled)"
-			if !t.Ready {
-				readiness = "NOT READY (" + string(t.Capture) + ")"
-			}
-			fmt.Fprintf(c.stdout, "  capture:                %s\n", readiness)
-			fmt.Fprintf(c.stdout, "  rows:                   %s\n", rows)
-			fmt.Fprintf(c.stdout, "  rows predate capture:   %s\n", predates)
-			fmt.Fprintf(c.stdout, "  first captured change:  %s\n", first)
-			fmt.Fprintf(c.stdout, "  %s\n\n", t.Explanation)
-		}
-		for _, b := range baselines {
-			fmt.Fprintf(c.stdout, "baseline of %s: %d rows in %d batches, label %q, taken at %s (in %s.audit_baselines)\n",
-				b.Table, b.Rows, b.Batches, b.Label, b.TakenAt.Format(time.RFC3339), c.cfg.AuditSchema)
-		}
-		fmt.Fprintln(c.stdout, continuityNote)
+		c.printContinuity(report, baselines, a.exact)
 	}
 	if !ready {
 		return 1
 	}
 	return 0
+}
+
+// baselines takes a baseline of each of tables (continuity -baseline).
+func (c *cli) baselines(a continuityArgs, tables []*config.Table, res resolved, report []threadlineops.TableContinuity) ([]threadlineops.BaselineResult, error) {
+	label := a.label
+	if label == "" {
+		label = "threadline continuity baseline " + time.Now().UTC().Format(time.RFC3339)
+	}
+	var out []threadlineops.BaselineResult
+	for i, t := range tables {
+		capt, ok := res.captures[t.Qualified()]
+		if !ok || !report[i].Exists {
+			return nil, fmt.Errorf("baseline of %s: the table does not match threadline.yaml: %s", t.Qualified(), res.problems[t.Qualified().Text()])
+		}
+		p := newProgress(c.stderr, c.env.terminal(c.stderr))
+		b, err := c.ops().Baseline(c.ctx, c.pool, threadlineops.BaselineSpec{
+			Table: capt.Table.Text(), Key: capt.Key, Exclude: capt.Exclude, Mask: capt.Mask, Placeholder: capt.Placeholder,
+			Label: label, BatchSize: a.batchSize,
+			Progress: func(n int64) { p.draw(fmt.Sprintf("baseline of %s: %d rows", capt.Table, n)) },
+		})
+		p.clear()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// printContinuity prints the continuity report for people.
+func (c *cli) printContinuity(report []threadlineops.TableContinuity, baselines []threadlineops.BaselineResult, exact bool) {
+	for _, t := range report {
+		fmt.Fprintf(c.stdout, "%s\n", t.Table)
+		if !t.Exists {
+			fmt.Fprintf(c.stdout, "  table does not exist\n\n")
+			continue
+		}
+		rows := fmt.Sprintf("about %d (estimate; -exact to count)", t.Rows)
+		switch {
+		case t.RowsExact:
+			rows = fmt.Sprintf("%d", t.Rows)
+		case t.Rows < 0:
+			rows = "unknown (never analyzed; -exact to count)"
+		}
+		first := "none yet"
+		if t.FirstChangeAt != nil {
+			first = t.FirstChangeAt.Format(time.RFC3339Nano)
+		}
+		predates := "no"
+		if t.PredatesCapture {
+			predates = "yes"
+			if exact {
+				predates = fmt.Sprintf("yes, %d rows without a captured insert", t.RowsWithoutOrigin)
+			}
+		}
+		readiness := "ready (triggers present and enabled)"
+		if !t.Ready {
+			readiness = "NOT READY (" + string(t.Capture) + ")"
+		}
+		fmt.Fprintf(c.stdout, "  capture:                %s\n", readiness)
+		fmt.Fprintf(c.stdout, "  rows:                   %s\n", rows)
+		fmt.Fprintf(c.stdout, "  rows predate capture:   %s\n", predates)
+		fmt.Fprintf(c.stdout, "  first captured change:  %s\n", first)
+		fmt.Fprintf(c.stdout, "  %s\n\n", t.Explanation)
+	}
+	for _, b := range baselines {
+		fmt.Fprintf(c.stdout, "baseline of %s: %d rows in %d batches, label %q, taken at %s (in %s.audit_baselines)\n",
+			b.Table, b.Rows, b.Batches, b.Label, b.TakenAt.Format(time.RFC3339), c.cfg.AuditSchema)
+	}
+	fmt.Fprintln(c.stdout, continuityNote)
 }

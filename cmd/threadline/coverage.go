@@ -10,8 +10,9 @@ import (
 	"text/tabwriter"
 
 	"github.com/threadline-go/threadline/generator"
-	"github.com/threadline-go/threadline/internal/config"
-	threadline "github.com/threadline-go/threadline/runtime"
+	"github.com/threadline-go/threadline/generator/config"
+	"github.com/threadline-go/threadline/internal/contract"
+	"github.com/threadline-go/threadline/runtime/threadlineops"
 	"github.com/threadline-go/threadline/schema"
 	"github.com/threadline-go/threadline/sqltemplates"
 )
@@ -21,20 +22,15 @@ func coverageFlags(fs *flag.FlagSet) func(*cli) int {
 	return func(c *cli) int { return c.coverage(*asJSON) }
 }
 
-// tableKey renders q in Filter.Table form, the form reports use.
-func tableKey(q schema.QualifiedName) string {
-	return threadline.QuoteTablePart(q.Schema) + "." + threadline.QuoteTablePart(q.Name)
-}
-
 // resolved is what the current config and live schema say about the
 // configured tables.
 type resolved struct {
 	// captures of the tables that resolve, by table.
 	captures map[schema.QualifiedName]sqltemplates.Capture
-	// fingerprints the generator would install, by tableKey.
+	// fingerprints the generator would install, in Filter.Table form.
 	fingerprints map[string]string
 	// problems of tables that no longer resolve (dropped table, column
-	// named in the config gone), by tableKey.
+	// named in the config gone), in Filter.Table form.
 	problems map[string]string
 }
 
@@ -52,22 +48,20 @@ func (c *cli) resolve() (resolved, error) {
 		return r, err
 	}
 	for _, t := range c.cfg.Tables {
-		one := *c.cfg
-		one.Tables = []*config.Table{t}
-		key := tableKey(t.Qualified())
-		caps, err := generator.Resolve(&one, s)
+		key := t.Qualified().Text()
+		capture, err := generator.ResolveTable(c.cfg, t, s)
 		if err != nil {
 			r.problems[key] = err.Error()
 			r.fingerprints[key] = unresolvable
 			continue
 		}
-		u, err := sqltemplates.CaptureUnit(caps[0])
+		u, err := sqltemplates.CaptureUnit(capture)
 		if err != nil {
 			r.problems[key] = err.Error()
 			r.fingerprints[key] = unresolvable
 			continue
 		}
-		r.captures[t.Qualified()] = caps[0]
+		r.captures[t.Qualified()] = capture
 		r.fingerprints[key] = u.Fingerprint
 	}
 	return r, nil
@@ -77,23 +71,23 @@ func (c *cli) resolve() (resolved, error) {
 // database: expected_tables must be covered by the capture the current
 // config and schema generate; other configured tables are compared too,
 // informatively.
-func (c *cli) checkCoverage() (threadline.CoverageReport, resolved, error) {
+func (c *cli) checkCoverage() (threadlineops.CoverageReport, resolved, error) {
 	res, expected, err := c.expectations()
 	if err != nil {
-		return threadline.CoverageReport{}, res, err
+		return threadlineops.CoverageReport{}, res, err
 	}
-	rep, err := c.audit().Coverage(c.ctx, c.pool, expected, threadline.WithFingerprints(res.fingerprints))
+	rep, err := c.ops().Coverage(c.ctx, c.pool, expected, threadlineops.WithFingerprints(res.fingerprints))
 	if err != nil {
 		return rep, res, err
 	}
 	for i := range rep.Tables {
 		t := &rep.Tables[i]
-		if p, ok := res.problems[t.Table]; ok && t.Status != threadline.CoverageMissing {
+		if p, ok := res.problems[t.Table]; ok && t.Status != threadlineops.CoverageMissing {
 			t.Detail = "threadline.yaml no longer matches the schema: " + p
 		}
 	}
 	for i := range rep.Violations {
-		if p, ok := res.problems[rep.Violations[i].Table]; ok && rep.Violations[i].Status != threadline.CoverageMissing {
+		if p, ok := res.problems[rep.Violations[i].Table]; ok && rep.Violations[i].Status != threadlineops.CoverageMissing {
 			rep.Violations[i].Detail = "threadline.yaml no longer matches the schema: " + p
 		}
 	}
@@ -110,11 +104,11 @@ func (c *cli) expectations() (resolved, map[string]string, error) {
 	}
 	expected := map[string]string{}
 	for _, n := range c.cfg.Coverage.ExpectedTables {
-		q, err := schema.ParseQualifiedName(n.Value, "public")
+		q, err := contract.ParseQualifiedName(n.Value, "public")
 		if err != nil {
 			return res, nil, config.Errorf(n.Pos, "%v", err)
 		}
-		expected[tableKey(q)] = res.fingerprints[tableKey(q)]
+		expected[q.Text()] = res.fingerprints[q.Text()]
 	}
 	return res, expected, nil
 }
@@ -143,7 +137,7 @@ func (c *cli) coverage(asJSON bool) int {
 }
 
 // printCoverage prints the aligned table and the summary.
-func printCoverage(w io.Writer, rep threadline.CoverageReport, noExpected bool) {
+func printCoverage(w io.Writer, rep threadlineops.CoverageReport, noExpected bool) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TABLE\tSTATUS\tEXPECTED\tDETAIL")
 	for _, t := range rep.Tables {
@@ -152,7 +146,7 @@ func printCoverage(w io.Writer, rep threadline.CoverageReport, noExpected bool) 
 			exp = "yes"
 		}
 		detail := t.Detail
-		if t.PartitionOf != "" && t.Status == threadline.CoverageCovered {
+		if t.PartitionOf != "" && t.Status == threadlineops.CoverageCovered {
 			detail = "partition, captured by " + t.PartitionOf
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Table, t.Status, exp, detail)

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/threadline-go/threadline/generator"
-	"github.com/threadline-go/threadline/schema"
+	"github.com/threadline-go/threadline/internal/dburl"
 )
 
 func doctorFlags(*flag.FlagSet) func(*cli) int {
@@ -46,37 +46,12 @@ func (c *cli) doctor() int {
 			line(false, "database", "%v", err)
 		} else {
 			connected = true
-			line(true, "database", "connected to %s (PostgreSQL %s)", schema.RedactURL(c.url), v)
+			line(true, "database", "connected to %s (PostgreSQL %s)", dburl.Redact(c.url), v)
 		}
 	}
 
 	if connected {
-		var missing []string
-		err := c.pool.QueryRow(c.ctx, `SELECT coalesce(array_agg(t ORDER BY t), '{}') FROM unnest(ARRAY['audit_actions', 'audit_changes', 'audit_transactions']) AS t
-			WHERE to_regclass(quote_ident($1) || '.' || t) IS NULL`, c.cfg.AuditSchema).Scan(&missing)
-		switch {
-		case err != nil:
-			line(false, "audit schema", "%v", err)
-		case len(missing) > 0:
-			line(false, "audit schema", "%s lacks %s: apply the migrations threadline-gen wrote", c.cfg.AuditSchema, strings.Join(missing, ", "))
-		default:
-			line(true, "audit schema", "%s holds audit_changes, audit_transactions and audit_actions", c.cfg.AuditSchema)
-		}
-		rep, _, err := c.checkCoverage()
-		switch {
-		case err != nil:
-			line(false, "coverage", "%v", err)
-		case !rep.OK:
-			var v []string
-			for _, t := range rep.Violations {
-				v = append(v, t.Table+" "+string(t.Status))
-			}
-			line(false, "coverage", "expected tables not covered: %s (run threadline coverage)", strings.Join(v, ", "))
-		case len(c.cfg.Coverage.ExpectedTables) == 0:
-			line(true, "coverage", "no coverage.expected_tables listed; %d of %d tables covered", rep.Summary.Covered, rep.Summary.Tables)
-		default:
-			line(true, "coverage", "all %d expected tables covered (%d of %d tables covered)", rep.Summary.Expected, rep.Summary.Covered, rep.Summary.Tables)
-		}
+		c.doctorDatabase(line)
 	} else {
 		skip("audit schema", "no database connection")
 		skip("coverage", "no database connection")
@@ -120,19 +95,7 @@ func (c *cli) generatedFilesStale() (string, error) {
 			return c.env.getenv(k)
 		}
 	}
-	sch, _, err := generator.LoadSchema(c.ctx, c.cfg, getenv)
-	if err != nil {
-		return "", err
-	}
-	migs, err := generator.ReadDir(c.cfg.Migrations.Dir)
-	if err != nil {
-		return "", err
-	}
-	pkg, err := generator.ReadDir(c.cfg.Package.Dir)
-	if err != nil {
-		return "", err
-	}
-	out, err := generator.Generate(generator.Input{Config: c.cfg, Schema: sch, Now: time.Now, Migrations: migs, Package: pkg})
+	out, err := generator.Run(c.ctx, c.cfg, generator.Env{Getenv: getenv, Now: time.Now, Parser: parser})
 	if err != nil {
 		var edited *generator.EditedError
 		if errors.As(err, &edited) {
@@ -154,4 +117,35 @@ func (c *cli) generatedFilesStale() (string, error) {
 		files = append(files, "remove "+p)
 	}
 	return fmt.Sprintf("stale: run threadline-gen (or go generate) and commit (%s)", strings.Join(files, ", ")), nil
+}
+
+// doctorDatabase runs the checks that need the database: the audit
+// schema's tables and the coverage of the expected tables.
+func (c *cli) doctorDatabase(line func(ok bool, check, format string, args ...any)) {
+	var missing []string
+	err := c.pool.QueryRow(c.ctx, `SELECT coalesce(array_agg(t ORDER BY t), '{}') FROM unnest(ARRAY['audit_actions', 'audit_changes', 'audit_transactions']) AS t
+		WHERE to_regclass(quote_ident($1) || '.' || t) IS NULL`, c.cfg.AuditSchema).Scan(&missing)
+	switch {
+	case err != nil:
+		line(false, "audit schema", "%v", err)
+	case len(missing) > 0:
+		line(false, "audit schema", "%s lacks %s: apply the migrations threadline-gen wrote", c.cfg.AuditSchema, strings.Join(missing, ", "))
+	default:
+		line(true, "audit schema", "%s holds audit_changes, audit_transactions and audit_actions", c.cfg.AuditSchema)
+	}
+	rep, _, err := c.checkCoverage()
+	switch {
+	case err != nil:
+		line(false, "coverage", "%v", err)
+	case !rep.OK:
+		var v []string
+		for _, t := range rep.Violations {
+			v = append(v, t.Table+" "+string(t.Status))
+		}
+		line(false, "coverage", "expected tables not covered: %s (run threadline coverage)", strings.Join(v, ", "))
+	case len(c.cfg.Coverage.ExpectedTables) == 0:
+		line(true, "coverage", "no coverage.expected_tables listed; %d of %d tables covered", rep.Summary.Covered, rep.Summary.Tables)
+	default:
+		line(true, "coverage", "all %d expected tables covered (%d of %d tables covered)", rep.Summary.Expected, rep.Summary.Covered, rep.Summary.Tables)
+	}
 }

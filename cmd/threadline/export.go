@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/threadline-go/threadline/internal/contract"
 	threadline "github.com/threadline-go/threadline/runtime"
-	"github.com/threadline-go/threadline/schema"
 	"github.com/threadline-go/threadline/sqltemplates"
 )
 
@@ -170,7 +170,7 @@ const exitTruncated = 3
 // (a table audited in the past keeps its history), so that a typo is not
 // an empty export.
 func (c *cli) checkExportTable(table string) error {
-	q, err := schema.ParseQualifiedName(table, "public")
+	q, err := contract.ParseQualifiedName(table, "public")
 	if err != nil {
 		return err
 	}
@@ -179,7 +179,7 @@ func (c *cli) checkExportTable(table string) error {
 		if t.Qualified() == q {
 			return nil
 		}
-		audited = append(audited, tableKey(t.Qualified()))
+		audited = append(audited, t.Qualified().Text())
 	}
 	var captured bool
 	err = c.pool.QueryRow(c.ctx, "SELECT EXISTS (SELECT FROM "+sqltemplates.QuoteIdent(c.cfg.AuditSchema)+
@@ -195,7 +195,7 @@ func (c *cli) checkExportTable(table string) error {
 		audited = []string{"none (threadline.yaml lists no tables)"}
 	}
 	return fmt.Errorf("-table %s: %s is not an audited table and has no captured changes; audited tables: %s",
-		table, tableKey(q), strings.Join(audited, ", "))
+		table, q.Text(), strings.Join(audited, ", "))
 }
 
 // plural renders n and the noun, in the plural unless n is 1 ("1

@@ -40,9 +40,10 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/generator/config"
+	"github.com/threadline-go/threadline/internal/dburl"
 	threadline "github.com/threadline-go/threadline/runtime"
-	"github.com/threadline-go/threadline/schema"
+	"github.com/threadline-go/threadline/runtime/threadlineops"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -206,26 +207,7 @@ func (c *cli) fail(format string, args ...any) int {
 }
 
 // redact removes the password of the database URL from s.
-func (c *cli) redact(s string) string {
-	for _, u := range []string{c.url, c.databaseURL} {
-		if pw := urlPassword(u); pw != "" {
-			s = strings.ReplaceAll(s, pw, "xxxxx")
-		}
-	}
-	return s
-}
-
-// urlPassword returns the password in a database URL or DSN, or "".
-func urlPassword(u string) string {
-	if u == "" {
-		return ""
-	}
-	cfg, err := pgxpool.ParseConfig(u)
-	if err != nil {
-		return ""
-	}
-	return cfg.ConnConfig.Password
-}
+func (c *cli) redact(s string) string { return dburl.RedactIn(s, c.url, c.databaseURL) }
 
 // loadConfig reads the config file.
 func (c *cli) loadConfig() error {
@@ -241,6 +223,9 @@ func (c *cli) loadConfig() error {
 func (c *cli) audit() threadline.Audit {
 	return threadline.Audit{Schema: c.cfg.AuditSchema}
 }
+
+// ops returns the operations handle for the configured audit schema.
+func (c *cli) ops() threadlineops.Audit { return threadlineops.Audit(c.audit()) }
 
 // databaseSource picks the database URL: the flag, the config, the
 // environment.
@@ -265,7 +250,7 @@ func (c *cli) connect() error {
 	c.url = u
 	pcfg, err := pgxpool.ParseConfig(u)
 	if err != nil {
-		return fmt.Errorf("database URL %s: %v", schema.RedactURL(u), c.redact(err.Error()))
+		return fmt.Errorf("database URL %s: %v", dburl.Redact(u), c.redact(err.Error()))
 	}
 	pcfg.MaxConns = 4
 	for k, v := range c.connParams {
@@ -281,7 +266,7 @@ func (c *cli) connect() error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("connect to %s: %s", schema.RedactURL(u), c.redact(err.Error()))
+		return fmt.Errorf("connect to %s: %s", dburl.Redact(u), c.redact(err.Error()))
 	}
 	c.pool = pool
 	return nil

@@ -14,10 +14,11 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/threadline-go/threadline/generator"
+	"github.com/threadline-go/threadline/generator/config"
 	"github.com/threadline-go/threadline/internal/capturetest"
-	"github.com/threadline-go/threadline/internal/config"
 	"github.com/threadline-go/threadline/internal/pgtest"
 	threadline "github.com/threadline-go/threadline/runtime"
+	"github.com/threadline-go/threadline/runtime/threadlineops"
 	"github.com/threadline-go/threadline/schema"
 )
 
@@ -77,7 +78,8 @@ func newProject(t *testing.T, ddl, cfgText string, rowsBeforeCapture ...string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := schema.LoadGlobs(cfg.Schema.Files)
+	db := pgtest.NewDB(t, append([]string{ddl}, rowsBeforeCapture...)...)
+	s, err := schema.LoadLive(context.Background(), db.Pool, schema.LiveOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +93,6 @@ func newProject(t *testing.T, ddl, cfgText string, rowsBeforeCapture ...string) 
 	if err := generator.Write(cfg.Package.Dir, out.Package); err != nil {
 		t.Fatal(err)
 	}
-	db := pgtest.NewDB(t, append([]string{ddl}, rowsBeforeCapture...)...)
 	for _, f := range out.Migrations {
 		if strings.HasSuffix(f.Path, ".up.sql") {
 			db.Exec(t, string(f.Content))
@@ -287,6 +288,7 @@ func readCSV(t *testing.T, path string) [][]string {
 	return recs
 }
 
+// Long on purpose: one scenario told step by step against a real database; its steps share state and read in order.
 func TestExportCommand(t *testing.T) {
 	p := newProject(t, projectDDL, projectConfig)
 	p.seed(t)
@@ -497,7 +499,7 @@ func TestCoverageCommand(t *testing.T) {
 	p.db.Exec(t, "ALTER TABLE posts DISABLE TRIGGER threadline_capture_insert")
 	code, out, errb = p.cli(t, "coverage", "-json")
 	expectCode(t, "json", code, 1, out, errb)
-	var rep threadline.CoverageReport
+	var rep threadlineops.CoverageReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -551,7 +553,7 @@ func TestContinuityCommand(t *testing.T) {
 	code, out, errb = p.cli(t, "continuity", "-table", "posts", "-json")
 	expectCode(t, "posts ready", code, 0, out, errb)
 	var doc struct {
-		Tables []threadline.TableContinuity
+		Tables []threadlineops.TableContinuity
 		Ready  bool
 	}
 	if err := json.Unmarshal([]byte(out), &doc); err != nil || !doc.Ready || len(doc.Tables) != 1 || doc.Tables[0].PredatesCapture {

@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/threadline-go/threadline/internal/config"
-	threadline "github.com/threadline-go/threadline/runtime"
+	"github.com/threadline-go/threadline/generator/config"
+	"github.com/threadline-go/threadline/runtime/threadlineops"
 )
 
 type purgeArgs struct {
@@ -27,8 +27,8 @@ func purgeFlags(fs *flag.FlagSet) func(*cli) int {
 }
 
 // purgePolicy maps the config's retention section to a runtime policy.
-func purgePolicy(r config.Retention, a purgeArgs) threadline.PurgePolicy {
-	p := threadline.PurgePolicy{
+func purgePolicy(r config.Retention, a purgeArgs) threadlineops.PurgePolicy {
+	p := threadlineops.PurgePolicy{
 		Enabled: r.Enabled, Window: r.Window(), BatchSize: r.BatchSize, MaxBatches: r.MaxBatches,
 		DeleteEmptyTransactions: r.DeleteEmptyTransactions,
 	}
@@ -72,7 +72,7 @@ func (c *cli) purge(a purgeArgs) int {
 	p := purgePolicy(r, a)
 
 	if a.dryRun {
-		res, err := c.audit().PurgePlan(c.ctx, c.pool, p, threadline.PurgeOptions{})
+		res, err := c.ops().PurgePlan(c.ctx, c.pool, p, threadlineops.PurgeOptions{})
 		if err != nil {
 			return c.fail("%v", err)
 		}
@@ -96,9 +96,9 @@ func (c *cli) purge(a purgeArgs) int {
 	if a.verbose {
 		level = slog.LevelDebug
 	}
-	opts := threadline.PurgeOptions{
+	opts := threadlineops.PurgeOptions{
 		Logger: slog.New(slog.NewTextHandler(pr.lineWriter(), &slog.HandlerOptions{Level: level})),
-		Progress: func(e threadline.PurgeProgress) {
+		Progress: func(e threadlineops.PurgeProgress) {
 			pr.draw(fmt.Sprintf("purging %s %d/%d changes, %d transactions (%s rows/s)",
 				bar(e.DeletedChanges, e.TotalChanges, 30), e.DeletedChanges, e.TotalChanges, e.DeletedTransactions,
 				pr.rate(e.DeletedChanges+e.DeletedTransactions)))
@@ -107,13 +107,13 @@ func (c *cli) purge(a purgeArgs) int {
 	if !pr.on {
 		opts.Progress = nil
 	}
-	res, err := c.audit().Purge(c.ctx, c.pool, p, opts)
+	res, err := c.ops().Purge(c.ctx, c.pool, p, opts)
 	pr.clear()
 	summary := fmt.Sprintf("purged %s and %s captured before %s in %s (%s)",
 		plural(res.DeletedChanges, "change"), plural(res.DeletedTransactions, "transaction"), res.Cutoff.UTC().Format(time.RFC3339),
 		plural(int64(res.Batches), "batch"), elapsed(res.Elapsed))
 	switch {
-	case errors.Is(err, threadline.ErrPurgeRunning):
+	case errors.Is(err, threadlineops.ErrPurgeRunning):
 		return c.fail("%v", err)
 	case err != nil:
 		fmt.Fprintln(c.stdout, "interrupted: "+summary+"; run it again to continue")

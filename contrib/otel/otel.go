@@ -5,7 +5,8 @@
 //
 //	hooks, err := threadlineotel.Hooks() // global providers
 //	if err != nil { … }
-//	res, err := audit.Export(ctx, pool, w, threadline.ExportCSV, f, threadline.ExportOptions{Hooks: hooks})
+//	audit := threadline.Audit{Schema: "threadline", Hooks: hooks}
+//	res, err := audit.Export(ctx, pool, w, threadline.ExportCSV, f, threadline.ExportOptions{})
 //
 // Combine it with logging through threadline.JoinHooks(hooks,
 // threadline.SlogHooks(logger)).

@@ -17,6 +17,7 @@ import (
 	threadlineotel "github.com/threadline-go/threadline/contrib/otel"
 	"github.com/threadline-go/threadline/internal/pgtest"
 	threadline "github.com/threadline-go/threadline/runtime"
+	"github.com/threadline-go/threadline/runtime/threadlineops"
 )
 
 func setup(t *testing.T) (threadline.Hooks, *sdkmetric.ManualReader, *tracetest.InMemoryExporter) {
@@ -136,7 +137,7 @@ func TestHooksRecordMetricsAndSpans(t *testing.T) {
 func TestCoverageThroughTheRuntime(t *testing.T) {
 	db := pgtest.NewDB(t, "CREATE TABLE users (id int PRIMARY KEY)", "CREATE TABLE posts (id int PRIMARY KEY)")
 	h, reader, spans := setup(t)
-	rep, err := threadline.Audit{}.Coverage(context.Background(), db.Pool, map[string]string{"users": ""}, threadline.WithCoverageHooks(h))
+	rep, err := (threadlineops.Audit{Hooks: h}).Coverage(context.Background(), db.Pool, map[string]string{"users": ""})
 	if err != nil {
 		t.Fatal(err)
 	}

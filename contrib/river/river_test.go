@@ -24,6 +24,8 @@ import (
 // request's actor with its correlation and request ids, and its action
 // records the job id; a job enqueued without attribution writes as
 // job:<kind>.
+//
+// Long on purpose: one scenario told step by step against a real database; its steps share state and read in order.
 func TestRiverJobsAttributeLikeTheirRequest(t *testing.T) {
 	db := capturetest.Setup(t, `CREATE TABLE orders (id bigint PRIMARY KEY, status text NOT NULL)`, "  orders: {}\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -22,8 +22,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/threadline-go/threadline/generator"
-	"github.com/threadline-go/threadline/internal/config"
-	"github.com/threadline-go/threadline/schema"
+	"github.com/threadline-go/threadline/generator/config"
+	"github.com/threadline-go/threadline/internal/dburl"
+	"github.com/threadline-go/threadline/schema/sqlfile"
 )
 
 // Options are the benchmark's flags.
@@ -189,7 +190,7 @@ func (r *runner) createDB(ctx context.Context, prefix string) (string, *pgxpool.
 	name := "tl_bench_" + prefix + "_" + hex.EncodeToString(b[:])
 	admin, err := pgx.Connect(ctx, r.o.AdminURL)
 	if err != nil {
-		return "", nil, fmt.Errorf("connect to %s: %w", schema.RedactURL(r.o.AdminURL), err)
+		return "", nil, fmt.Errorf("connect to %s: %w", dburl.Redact(r.o.AdminURL), err)
 	}
 	defer admin.Close(context.WithoutCancel(ctx))
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE template0"); err != nil {
@@ -247,7 +248,7 @@ func installCapture(ctx context.Context, dbURL, tablesYAML string, pool *pgxpool
 	if err != nil {
 		return err
 	}
-	s, _, err := generator.LoadSchema(ctx, cfg, getenv)
+	s, _, err := generator.LoadSchema(ctx, cfg, getenv, generator.Parser{LoadGlobs: sqlfile.LoadGlobs})
 	if err != nil {
 		return err
 	}

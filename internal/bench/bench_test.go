@@ -9,9 +9,10 @@ import (
 	"time"
 
 	"github.com/threadline-go/threadline/generator"
+	"github.com/threadline-go/threadline/generator/config"
 	"github.com/threadline-go/threadline/internal/capturetest"
-	"github.com/threadline-go/threadline/internal/config"
 	"github.com/threadline-go/threadline/internal/pgtest"
+	"github.com/threadline-go/threadline/schema/sqlfile"
 )
 
 // BenchmarkGenerate200Tables times threadline-gen's pipeline (config,
@@ -29,7 +30,7 @@ func BenchmarkGenerate200Tables(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		s, _, err := generator.LoadSchema(ctx, cfg, os.Getenv)
+		s, _, err := generator.LoadSchema(ctx, cfg, os.Getenv, generator.Parser{LoadGlobs: sqlfile.LoadGlobs})
 		if err != nil {
 			b.Fatal(err)
 		}

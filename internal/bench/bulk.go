@@ -63,70 +63,13 @@ func (r *runner) bulk(ctx context.Context) ([]Result, error) {
 		{name: "row", metric: "capture: row", written: "threadline.audit_changes"},
 		{name: "floor", metric: "floor: one jsonb image per row, no index", written: "floor_rows"},
 	}
-	for _, v := range variants {
-		u, pool, err := r.createDB(ctx, "bulk_"+v.name)
-		if err != nil {
-			return nil, err
-		}
-		v.pool = pool
-		v.times = make([][]float64, len(bulkStatements))
-		if _, err := pool.Exec(ctx, bulkDDL); err != nil {
-			return nil, err
-		}
-		switch v.name {
-		case "statement":
-			err = installCapture(ctx, u, "  bulk_items: {}\n", pool)
-		case "row":
-			err = installCapture(ctx, u, "  bulk_items:\n    capture: row\n", pool)
-		case "floor":
-			_, err = pool.Exec(ctx, bulkFloor)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("bulk %s: %w", v.name, err)
-		}
-	}
-	// timeRound runs the three statements once on v and records each
-	// duration; what the capture writes is emptied first so every round
-	// starts alike, and counted afterwards.
-	timeRound := func(v *bulkVariant) error {
-		if v.written != "" {
-			if _, err := v.pool.Exec(ctx, `TRUNCATE `+v.written); err != nil {
-				return err
-			}
-		}
-		if _, err := v.pool.Exec(ctx, `VACUUM ANALYZE bulk_items`); err != nil {
-			return err
-		}
-		for j, st := range bulkStatements {
-			var args []any
-			if st.name == "insert" {
-				args = append(args, r.o.BulkRows)
-			}
-			start := time.Now()
-			tag, err := v.pool.Exec(ctx, st.sql, args...)
-			if err != nil {
-				return fmt.Errorf("%s: %w", st.name, err)
-			}
-			v.times[j] = append(v.times[j], time.Since(start).Seconds())
-			if tag.RowsAffected() != int64(r.o.BulkRows) {
-				return fmt.Errorf("%s touched %d rows, want %d", st.name, tag.RowsAffected(), r.o.BulkRows)
-			}
-		}
-		if v.written != "" {
-			var n int
-			if err := v.pool.QueryRow(ctx, `SELECT count(*) FROM `+v.written).Scan(&n); err != nil {
-				return err
-			}
-			if n != 3*r.o.BulkRows {
-				return fmt.Errorf("%s: wrote %d rows, want %d", v.name, n, 3*r.o.BulkRows)
-			}
-		}
-		return nil
+	if err := r.setupBulk(ctx, variants); err != nil {
+		return nil, err
 	}
 	for i := 0; i < r.o.Rounds; i++ {
 		fns := make([]func() error, len(variants))
 		for j, v := range variants {
-			fns[j] = func() error { return timeRound(v) }
+			fns[j] = func() error { return r.bulkRound(ctx, v) }
 		}
 		if err := interleave(i, fns...); err != nil {
 			return nil, err
@@ -141,6 +84,79 @@ func (r *runner) bulk(ctx context.Context) ([]Result, error) {
 		}
 		fmt.Fprintln(r.log)
 	}
+	return r.bulkResults(variants), nil
+}
+
+// setupBulk creates each variant's database: the table, and the capture or
+// the floor's trigger.
+func (r *runner) setupBulk(ctx context.Context, variants []*bulkVariant) error {
+	for _, v := range variants {
+		u, pool, err := r.createDB(ctx, "bulk_"+v.name)
+		if err != nil {
+			return err
+		}
+		v.pool = pool
+		v.times = make([][]float64, len(bulkStatements))
+		if _, err := pool.Exec(ctx, bulkDDL); err != nil {
+			return err
+		}
+		switch v.name {
+		case "statement":
+			err = installCapture(ctx, u, "  bulk_items: {}\n", pool)
+		case "row":
+			err = installCapture(ctx, u, "  bulk_items:\n    capture: row\n", pool)
+		case "floor":
+			_, err = pool.Exec(ctx, bulkFloor)
+		}
+		if err != nil {
+			return fmt.Errorf("bulk %s: %w", v.name, err)
+		}
+	}
+	return nil
+}
+
+// bulkRound runs the three statements once on v and records each
+// duration; what the capture writes is emptied first so every round starts
+// alike, and counted afterwards.
+func (r *runner) bulkRound(ctx context.Context, v *bulkVariant) error {
+	if v.written != "" {
+		if _, err := v.pool.Exec(ctx, `TRUNCATE `+v.written); err != nil {
+			return err
+		}
+	}
+	if _, err := v.pool.Exec(ctx, `VACUUM ANALYZE bulk_items`); err != nil {
+		return err
+	}
+	for j, st := range bulkStatements {
+		var args []any
+		if st.name == "insert" {
+			args = append(args, r.o.BulkRows)
+		}
+		start := time.Now()
+		tag, err := v.pool.Exec(ctx, st.sql, args...)
+		if err != nil {
+			return fmt.Errorf("%s: %w", st.name, err)
+		}
+		v.times[j] = append(v.times[j], time.Since(start).Seconds())
+		if tag.RowsAffected() != int64(r.o.BulkRows) {
+			return fmt.Errorf("%s touched %d rows, want %d", st.name, tag.RowsAffected(), r.o.BulkRows)
+		}
+	}
+	if v.written != "" {
+		var n int
+		if err := v.pool.QueryRow(ctx, `SELECT count(*) FROM `+v.written).Scan(&n); err != nil {
+			return err
+		}
+		if n != 3*r.o.BulkRows {
+			return fmt.Errorf("%s: wrote %d rows, want %d", v.name, n, 3*r.o.BulkRows)
+		}
+	}
+	return nil
+}
+
+// bulkResults turns the rounds' times into one result per variant and
+// statement: the median ratio to the unaudited base, and its spread.
+func (r *runner) bulkResults(variants []*bulkVariant) []Result {
 	base := variants[0]
 	var out []Result
 	for _, v := range variants[1:] {
@@ -161,5 +177,5 @@ func (r *runner) bulk(ctx context.Context) ([]Result, error) {
 			})
 		}
 	}
-	return out, nil
+	return out
 }

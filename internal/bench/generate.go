@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/threadline-go/threadline/generator"
-	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/generator/config"
+	"github.com/threadline-go/threadline/schema/sqlfile"
 )
 
 // schemaOf writes a schema of n tables of varied shapes: integer, uuid,
@@ -74,7 +75,7 @@ func (r *runner) generate(ctx context.Context) ([]Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		s, _, err := generator.LoadSchema(ctx, cfg, os.Getenv)
+		s, _, err := generator.LoadSchema(ctx, cfg, os.Getenv, generator.Parser{LoadGlobs: sqlfile.LoadGlobs})
 		if err != nil {
 			return nil, err
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	threadline "github.com/threadline-go/threadline/runtime"
+	"github.com/threadline-go/threadline/runtime/threadlineops"
 )
 
 // purge measures a retention purge of every seeded row (all are past the
@@ -26,9 +27,9 @@ func (r *runner) purge(ctx context.Context) ([]Result, error) {
 		longest = max(longest, e.Duration)
 	}}
 	start := time.Now()
-	res, err := threadline.Audit{}.Purge(ctx, pool,
-		threadline.PurgePolicy{Enabled: true, Window: time.Hour, BatchSize: 5000, MaxBatches: 1 << 30, DeleteEmptyTransactions: true},
-		threadline.PurgeOptions{Cutoff: time.Now(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Hooks: hooks})
+	res, err := (threadlineops.Audit{Hooks: hooks}).Purge(ctx, pool,
+		threadlineops.PurgePolicy{Enabled: true, Window: time.Hour, BatchSize: 5000, MaxBatches: 1 << 30, DeleteEmptyTransactions: true},
+		threadlineops.PurgeOptions{Cutoff: time.Now(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return nil, err
 	}

@@ -89,47 +89,13 @@ func (r *runner) tpcb(ctx context.Context) ([]Result, error) {
 		{name: "row", metric: "capture: row", script: audScript},
 		{name: "floor", metric: "floor: one bare INSERT per write", script: audScript},
 	}
-	for _, v := range variants {
-		u, pool, err := r.createDB(ctx, "tpcb_"+v.name)
-		if err != nil {
-			return nil, err
-		}
-		v.url = u
-		if out, err := exec.CommandContext(ctx, "pgbench", "-i", "-q", "-s", strconv.Itoa(r.o.Scale), u).CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("pgbench -i: %v\n%s", err, out)
-		}
-		switch v.name {
-		case "statement":
-			err = installCapture(ctx, u, fmt.Sprintf(tpcbTables, ""), pool)
-		case "row":
-			err = installCapture(ctx, u, fmt.Sprintf(tpcbTables, "capture: row"), pool)
-		case "floor":
-			_, err = pool.Exec(ctx, tpcbFloor)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("tpcb %s: %w", v.name, err)
-		}
-	}
-
-	run := func(v *tpcbVariant) error {
-		args := []string{"-n", "-M", "simple", "-c", strconv.Itoa(r.o.Clients), "-j", "2",
-			"-T", strconv.Itoa(max(1, int(r.o.Duration.Seconds()))), "-f", v.script, v.url}
-		out, err := exec.CommandContext(ctx, "pgbench", args...).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("pgbench: %v\n%s", err, out)
-		}
-		m := tpsRE.FindSubmatch(out)
-		if m == nil {
-			return fmt.Errorf("pgbench printed no tps:\n%s", out)
-		}
-		tps, err := strconv.ParseFloat(string(bytes.TrimSpace(m[1])), 64)
-		v.tps = append(v.tps, tps)
-		return err
+	if err := r.setupTPCB(ctx, variants); err != nil {
+		return nil, err
 	}
 	for i := 0; i < r.o.Rounds; i++ {
 		fns := make([]func() error, len(variants))
 		for j, v := range variants {
-			fns[j] = func() error { return run(v) }
+			fns[j] = func() error { return r.tpcbRound(ctx, v) }
 		}
 		if err := interleave(i, fns...); err != nil {
 			return nil, err
@@ -159,4 +125,48 @@ func (r *runner) tpcb(ctx context.Context) ([]Result, error) {
 		})
 	}
 	return out, nil
+}
+
+// setupTPCB creates each variant's pgbench database and its capture or
+// the floor's trigger.
+func (r *runner) setupTPCB(ctx context.Context, variants []*tpcbVariant) error {
+	for _, v := range variants {
+		u, pool, err := r.createDB(ctx, "tpcb_"+v.name)
+		if err != nil {
+			return err
+		}
+		v.url = u
+		if out, err := exec.CommandContext(ctx, "pgbench", "-i", "-q", "-s", strconv.Itoa(r.o.Scale), u).CombinedOutput(); err != nil {
+			return fmt.Errorf("pgbench -i: %v\n%s", err, out)
+		}
+		switch v.name {
+		case "statement":
+			err = installCapture(ctx, u, fmt.Sprintf(tpcbTables, ""), pool)
+		case "row":
+			err = installCapture(ctx, u, fmt.Sprintf(tpcbTables, "capture: row"), pool)
+		case "floor":
+			_, err = pool.Exec(ctx, tpcbFloor)
+		}
+		if err != nil {
+			return fmt.Errorf("tpcb %s: %w", v.name, err)
+		}
+	}
+	return nil
+}
+
+// tpcbRound runs pgbench once on v and records its throughput.
+func (r *runner) tpcbRound(ctx context.Context, v *tpcbVariant) error {
+	args := []string{"-n", "-M", "simple", "-c", strconv.Itoa(r.o.Clients), "-j", "2",
+		"-T", strconv.Itoa(max(1, int(r.o.Duration.Seconds()))), "-f", v.script, v.url}
+	out, err := exec.CommandContext(ctx, "pgbench", args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("pgbench: %v\n%s", err, out)
+	}
+	m := tpsRE.FindSubmatch(out)
+	if m == nil {
+		return fmt.Errorf("pgbench printed no tps:\n%s", out)
+	}
+	tps, err := strconv.ParseFloat(string(bytes.TrimSpace(m[1])), 64)
+	v.tps = append(v.tps, tps)
+	return err
 }

@@ -1,20 +1,27 @@
 // Package capturetest sets up databases with Threadline capture installed,
-// for tests across the repository: it loads DDL offline, generates the
-// capture migration with the real generator, and applies it to a fresh
-// database from pgtest.
+// for tests across the repository: it runs DDL in a fresh database from
+// pgtest, loads the schema from it (live, so no cgo is needed), generates
+// the capture migration with the real generator and applies it. It also
+// holds the small helpers the runtime packages' tests share.
 package capturetest
 
 import (
 	"context"
-	"os"
+	"encoding/json"
+	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/threadline-go/threadline/generator"
-	"github.com/threadline-go/threadline/internal/config"
+	"github.com/threadline-go/threadline/generator/config"
+	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/internal/pgtest"
+	threadline "github.com/threadline-go/threadline/runtime"
 	"github.com/threadline-go/threadline/schema"
 )
 
@@ -34,7 +41,7 @@ func Setup(t testing.TB, ddl, tablesYAML string) *pgtest.DB {
 func SetupWith(t testing.TB, ddl, extraYAML, tablesYAML string) *pgtest.DB {
 	t.Helper()
 	db := pgtest.NewDB(t, ddl)
-	up, _ := GenerateWith(t, ddl, extraYAML, tablesYAML)
+	up, _ := generate(t, db, "", extraYAML, tablesYAML)
 	db.Exec(t, up)
 	return db
 }
@@ -47,11 +54,11 @@ func Generate(t testing.TB, ddl, tablesYAML string) (up, down string) {
 }
 
 // SetupMode is Setup with every table captured in the given mode
-// (config.CaptureStatement or config.CaptureRow), whatever tablesYAML says.
-func SetupMode(t testing.TB, mode, ddl, tablesYAML string) *pgtest.DB {
+// (contract.ModeStatement or contract.ModeRow), whatever tablesYAML says.
+func SetupMode(t testing.TB, mode contract.Mode, ddl, tablesYAML string) *pgtest.DB {
 	t.Helper()
 	db := pgtest.NewDB(t, ddl)
-	up, _ := generate(t, mode, ddl, "", tablesYAML)
+	up, _ := generate(t, db, mode, "", tablesYAML)
 	db.Exec(t, up)
 	return db
 }
@@ -59,18 +66,15 @@ func SetupMode(t testing.TB, mode, ddl, tablesYAML string) *pgtest.DB {
 // GenerateWith is Generate with extra top-level config YAML.
 func GenerateWith(t testing.TB, ddl, extraYAML, tablesYAML string) (up, down string) {
 	t.Helper()
-	return generate(t, "", ddl, extraYAML, tablesYAML)
+	return generate(t, pgtest.NewDB(t, ddl), "", extraYAML, tablesYAML)
 }
 
 // generate is GenerateWith with every table's capture mode set to mode
 // (unless it is "").
-func generate(t testing.TB, mode, ddl, extraYAML, tablesYAML string) (up, down string) {
+func generate(t testing.TB, db *pgtest.DB, mode contract.Mode, extraYAML, tablesYAML string) (up, down string) {
 	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "schema.sql"), []byte(ddl), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfgText := "version: 1\nschema:\n  files: [schema.sql]\nmigrations:\n  dir: migrations\n  format: plain\n" +
+	cfgText := "version: 1\nschema:\n  database_url: unused\nmigrations:\n  dir: migrations\n  format: plain\n" +
 		"package:\n  dir: audit\n" + extraYAML + "tables:\n" + tablesYAML
 	cfg, err := config.Parse(filepath.Join(dir, "threadline.yaml"), []byte(cfgText), func(string) string { return "" })
 	if err != nil {
@@ -81,7 +85,7 @@ func generate(t testing.TB, mode, ddl, extraYAML, tablesYAML string) (up, down s
 			tc.Capture = mode
 		}
 	}
-	s, err := schema.LoadGlobs(cfg.Schema.Files)
+	s, err := schema.LoadLive(context.Background(), db.Pool, schema.LiveOptions{ExcludeSchemas: []string{cfg.AuditSchema}})
 	if err != nil {
 		t.Fatalf("schema: %v", err)
 	}
@@ -156,4 +160,61 @@ func Count(t testing.TB, db *pgtest.DB, table string) int {
 		t.Fatalf("count %s: %v", table, err)
 	}
 	return n
+}
+
+// Tx runs statements in one InTx transaction; action, when not empty,
+// is recorded with RecordAction.
+func Tx(t testing.TB, db *pgtest.DB, opts []threadline.TxOption, action string, stmts ...string) {
+	t.Helper()
+	ctx := context.Background()
+	err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+		for _, s := range stmts {
+			if _, err := tx.Exec(ctx, s); err != nil {
+				return fmt.Errorf("%s: %w", s, err)
+			}
+		}
+		if action != "" {
+			if _, err := threadline.RecordAction(ctx, tx, action); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// QueryInt returns the integer sql selects.
+func QueryInt(t testing.TB, db *pgtest.DB, sql string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := db.Pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+// Equal fails t when got is not deeply equal to want.
+func Equal[T any](t testing.TB, what string, got, want T) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s:\n got  %#v\n want %#v", what, got, want)
+	}
+}
+
+// NormJSON re-encodes JSON text with sorted keys and no spaces.
+func NormJSON(t testing.TB, s string) string {
+	t.Helper()
+	var v any
+	d := json.NewDecoder(strings.NewReader(s))
+	d.UseNumber()
+	if err := d.Decode(&v); err != nil {
+		t.Fatalf("not JSON: %q: %v", s, err)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -17,6 +17,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/threadline-go/threadline/internal/dburl"
 )
 
 // EnvURL is the environment variable that points tests at a server.
@@ -53,18 +55,6 @@ func WithDatabase(u, name string) (string, error) {
 	return pu.String(), nil
 }
 
-// Redact returns u with any password replaced by "xxxxx".
-func Redact(u string) string {
-	pu, err := url.Parse(u)
-	if err != nil || pu.User == nil {
-		return u
-	}
-	if _, ok := pu.User.Password(); ok {
-		pu.User = url.UserPassword(pu.User.Username(), "xxxxx")
-	}
-	return pu.String()
-}
-
 // NewDB creates a new database for t, runs setup statements in it, and
 // registers its removal. It fails t when PostgreSQL is unreachable.
 func NewDB(t testing.TB, setup ...string) *DB {
@@ -73,7 +63,7 @@ func NewDB(t testing.TB, setup ...string) *DB {
 	defer cancel()
 	admin, err := pgx.Connect(ctx, ServerURL())
 	if err != nil {
-		t.Fatalf("pgtest: PostgreSQL unreachable at %s (set %s): %v", Redact(ServerURL()), EnvURL, err)
+		t.Fatalf("pgtest: PostgreSQL unreachable at %s (set %s): %v", dburl.Redact(ServerURL()), EnvURL, err)
 	}
 	defer admin.Close(context.Background())
 
@@ -102,7 +92,7 @@ func NewDB(t testing.TB, setup ...string) *DB {
 	}
 	pool, err := pgxpool.New(ctx, u)
 	if err != nil {
-		t.Fatalf("pgtest: connect %s: %v", Redact(u), err)
+		t.Fatalf("pgtest: connect %s: %v", dburl.Redact(u), err)
 	}
 	t.Cleanup(pool.Close)
 	for _, s := range setup {

@@ -45,6 +45,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/threadline-go/threadline/internal/contract"
 	threadline "github.com/threadline-go/threadline/runtime"
 )
 
@@ -325,6 +326,32 @@ const keyRange = 1_000_000
 // returns an error only when it cannot run or read the audit tables; the
 // workload's own failures are in the report.
 func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (Report, error) {
+	opts = opts.withDefaults()
+	rep := Report{Writers: opts.Writers, PoolMaxConns: pool.Config().MaxConns}
+	var id [4]byte
+	_, _ = crand.Read(id[:])
+	rep.RunID = "r" + hex.EncodeToString(id[:])
+	as := pgx.Identifier{opts.AuditSchema}.Sanitize()
+	b, err := readBaselines(ctx, pool, opts.TableSchema, as)
+	if err != nil {
+		return rep, err
+	}
+	writers := newWriters(opts, rep.RunID, b)
+	start := time.Now()
+	runWriters(ctx, pool, opts, writers, start.Add(opts.Duration))
+	rep.Elapsed = time.Since(start)
+	if err := ctx.Err(); err != nil {
+		return rep, err
+	}
+	rep.tally(writers)
+	if err := reconcile(ctx, pool, as, opts.TableSchema, b.change, b.tx, writers, &rep); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// withDefaults fills the options left at zero.
+func (opts Options) withDefaults() Options {
 	if opts.Writers <= 0 {
 		opts.Writers = 32
 	}
@@ -332,7 +359,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (Report, error) 
 		opts.Duration = 3 * time.Second
 	}
 	if opts.AuditSchema == "" {
-		opts.AuditSchema = "threadline"
+		opts.AuditSchema = contract.DefaultAuditSchema
 	}
 	if opts.TableSchema == "" {
 		opts.TableSchema = "public"
@@ -343,40 +370,48 @@ func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (Report, error) 
 	if opts.Seed == 0 {
 		opts.Seed = uint64(time.Now().UnixNano())
 	}
-	rep := Report{Writers: opts.Writers, PoolMaxConns: pool.Config().MaxConns}
-	var id [4]byte
-	_, _ = crand.Read(id[:])
-	rep.RunID = "r" + hex.EncodeToString(id[:])
-	a := threadline.Audit{Schema: opts.AuditSchema}
-	as := pgx.Identifier{opts.AuditSchema}.Sanitize()
+	return opts
+}
 
-	// Key ranges start above every existing key; audit rows are read
-	// after the current maxima.
+// baselines are where a run starts: the first key of the writers' ranges
+// (above every existing key), the organisation ids in use, and the audit
+// rows already there (the run reads those after them).
+type baselines struct {
+	key, maxOrg, change, tx int64
+}
+
+func readBaselines(ctx context.Context, pool *pgxpool.Pool, tableSchema, as string) (baselines, error) {
+	var b baselines
 	var maxKey int64
-	var baseChange, baseTx int64
 	err := pool.QueryRow(ctx, fmt.Sprintf(`SELECT greatest(
 			(SELECT coalesce(max(id), 0) FROM %[1]s),
 			(SELECT coalesce(max(id), 0) FROM %[2]s),
 			(SELECT coalesce(max(user_id), 0) FROM %[3]s)),
 		(SELECT coalesce(max(id), 0) FROM %[4]s.audit_changes),
 		(SELECT coalesce(max(id), 0) FROM %[4]s.audit_transactions)`,
-		qualified(opts.TableSchema, accounts), qualified(opts.TableSchema, items),
-		qualified(opts.TableSchema, memberships), as)).Scan(&maxKey, &baseChange, &baseTx)
+		qualified(tableSchema, accounts), qualified(tableSchema, items),
+		qualified(tableSchema, memberships), as)).Scan(&maxKey, &b.change, &b.tx)
 	if err != nil {
-		return rep, fmt.Errorf("soak: read baselines: %w", err)
+		return b, fmt.Errorf("soak: read baselines: %w", err)
 	}
-	base := (maxKey/keyRange + 1) * keyRange
-	var maxOrg int64
-	if err := pool.QueryRow(ctx, `SELECT coalesce(max(org_id), 0) FROM `+qualified(opts.TableSchema, memberships)).Scan(&maxOrg); err != nil {
-		return rep, fmt.Errorf("soak: read baselines: %w", err)
+	b.key = (maxKey/keyRange + 1) * keyRange
+	if err := pool.QueryRow(ctx, `SELECT coalesce(max(org_id), 0) FROM `+qualified(tableSchema, memberships)).Scan(&b.maxOrg); err != nil {
+		return b, fmt.Errorf("soak: read baselines: %w", err)
 	}
+	return b, nil
+}
 
+// newWriters creates the run's writers, each with its own key range,
+// organisation, actor and random stream.
+func newWriters(opts Options, runID string, b baselines) []*writer {
+	a := threadline.Audit{Schema: opts.AuditSchema}
+	base, maxOrg := b.key, b.maxOrg
 	writers := make([]*writer, opts.Writers)
 	for i := range writers {
 		w := &writer{
 			id:      i,
-			run:     rep.RunID,
-			actor:   threadline.User(fmt.Sprintf("soak-%s-w%02d", rep.RunID, i)),
+			run:     runID,
+			actor:   threadline.User(fmt.Sprintf("soak-%s-w%02d", runID, i)),
 			rng:     rand.New(rand.NewPCG(opts.Seed, uint64(i)+1)),
 			base:    base + int64(i)*keyRange,
 			org:     maxOrg + 1 + int64(i),
@@ -387,9 +422,11 @@ func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (Report, error) 
 		w.committed = state{accounts: {}, items: {}, memberships: {}}
 		writers[i] = w
 	}
+	return writers
+}
 
-	start := time.Now()
-	deadline := start.Add(opts.Duration)
+// runWriters runs every writer concurrently until the deadline.
+func runWriters(ctx context.Context, pool *pgxpool.Pool, opts Options, writers []*writer, deadline time.Time) {
 	var wg sync.WaitGroup
 	ready := make(chan struct{})
 	for _, w := range writers {
@@ -402,11 +439,10 @@ func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (Report, error) 
 	}
 	close(ready)
 	wg.Wait()
-	rep.Elapsed = time.Since(start)
-	if err := ctx.Err(); err != nil {
-		return rep, err
-	}
+}
 
+// tally adds up the writers' counts.
+func (rep *Report) tally(writers []*writer) {
 	for _, w := range writers {
 		rep.Transactions += w.transactions
 		rep.Committed += w.committedN
@@ -425,10 +461,6 @@ func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (Report, error) 
 			}
 		}
 	}
-	if err := reconcile(ctx, pool, as, opts.TableSchema, baseChange, baseTx, writers, &rep); err != nil {
-		return rep, err
-	}
-	return rep, nil
 }
 
 func qualified(schemaName string, t *table) string {
@@ -454,6 +486,10 @@ func (w *writer) loop(ctx context.Context, pool *pgxpool.Pool, schemaName string
 
 // transaction runs one attributed transaction; false after an unexpected
 // error.
+//
+// It runs a little over 80 lines on purpose: it is one randomised
+// transaction told in order (options, writes, savepoint, action, commit
+// or rollback, bookkeeping), and its parts share the transaction's state.
 func (w *writer) transaction(ctx context.Context, pool *pgxpool.Pool, schemaName string, n int) bool {
 	w.transactions++
 	tag := fmt.Sprintf("%s-w%02d-t%06d", w.run, w.id, n)
@@ -486,35 +522,14 @@ func (w *writer) transaction(ctx context.Context, pool *pgxpool.Pool, schemaName
 			}
 		}
 		if withSavepoint {
-			rbSP := w.rng.IntN(2) == 0
-			sp := &work{st: cur.st.clone(), tag: tag}
-			if rbSP {
-				sp.tag = tag + "-sp"
-			}
-			err := threadline.InTx(ctx, tx, func(stx pgx.Tx) error {
-				for range 1 + w.rng.IntN(3) {
-					if err := w.op(ctx, stx, schemaName, sp); err != nil {
-						return err
-					}
-				}
-				if rbSP {
-					return errSavepointRollback
-				}
-				return nil
-			})
-			switch {
-			case rbSP && errors.Is(err, errSavepointRollback):
-				spRB++
-				w.rolled[sp.tag] = true
-				w.discarded += len(sp.changes)
-			case err != nil:
+			released, err := w.savepoint(ctx, tx, schemaName, cur)
+			if err != nil {
 				return err
-			default:
+			}
+			if released {
 				spOK++
-				cur.st = sp.st
-				cur.changes = append(cur.changes, sp.changes...)
-				cur.stmts += sp.stmts
-				cur.bulk += sp.bulk
+			} else {
+				spRB++
 			}
 			// Write again after the savepoint, sometimes.
 			if w.rng.IntN(2) == 0 {
@@ -559,6 +574,41 @@ func (w *writer) transaction(ctx context.Context, pool *pgxpool.Pool, schemaName
 	w.records = append(w.records, rec)
 	w.committed = cur.st
 	return true
+}
+
+// savepoint runs a few writes in a savepoint (a nested InTx) of tx, and
+// rolls it back half the time. A released savepoint's work joins cur;
+// released reports which happened.
+func (w *writer) savepoint(ctx context.Context, tx pgx.Tx, schemaName string, cur *work) (released bool, err error) {
+	rbSP := w.rng.IntN(2) == 0
+	sp := &work{st: cur.st.clone(), tag: cur.tag}
+	if rbSP {
+		sp.tag = cur.tag + "-sp"
+	}
+	err = threadline.InTx(ctx, tx, func(stx pgx.Tx) error {
+		for range 1 + w.rng.IntN(3) {
+			if err := w.op(ctx, stx, schemaName, sp); err != nil {
+				return err
+			}
+		}
+		if rbSP {
+			return errSavepointRollback
+		}
+		return nil
+	})
+	switch {
+	case rbSP && errors.Is(err, errSavepointRollback):
+		w.rolled[sp.tag] = true
+		w.discarded += len(sp.changes)
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	cur.st = sp.st
+	cur.changes = append(cur.changes, sp.changes...)
+	cur.stmts += sp.stmts
+	cur.bulk += sp.bulk
+	return true, nil
 }
 
 func (w *writer) recordAction(ctx context.Context, tx pgx.Tx, rec txRecord) error {
@@ -791,267 +841,6 @@ func changedFields(t *table, o, n row) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// reconcile compares the audit tables with the writers' records.
-func reconcile(ctx context.Context, pool *pgxpool.Pool, as, schemaName string, baseChange, baseTx int64, writers []*writer, rep *Report) error {
-	mismatch := func(counter *int, format string, args ...any) {
-		*counter++
-		rep.Mismatches++
-		if len(rep.Samples) < maxSamples {
-			rep.Samples = append(rep.Samples, fmt.Sprintf(format, args...))
-		}
-	}
-	byRequest := map[string]*txRecord{} // request id → committed transaction
-	rolledTags := map[string]bool{}
-	expected := map[string]int{}
-	for _, w := range writers {
-		for i := range w.records {
-			r := &w.records[i]
-			byRequest[r.requestID] = r
-			for _, c := range r.changes {
-				expected[c.match(r.tag)]++
-				rep.ChangesExpected++
-			}
-		}
-		for t := range w.rolled {
-			rolledTags[t] = true
-		}
-	}
-	names := make([]string, len(tables))
-	for i, t := range tables {
-		names[i] = t.name
-	}
-
-	// Changes.
-	rows, err := pool.Query(ctx, `
-		SELECT c.id, c.transaction_id, c.table_name, coalesce(c.table_pk::text, ''), coalesce(c.table_pk_before::text, ''),
-		       c.op, coalesce(c.data_after::text, ''), coalesce(c.data_before::text, ''), coalesce(c.changed_fields, '{}'),
-		       t.id IS NOT NULL, coalesce(t.actor_ref::text, ''), coalesce(t.actor_ref_invalid, ''),
-		       coalesce(t.request_id, ''), coalesce(t.correlation_id, '')
-		FROM `+as+`.audit_changes c LEFT JOIN `+as+`.audit_transactions t ON t.id = c.transaction_id
-		WHERE c.id > $1 AND c.table_schema = $2 AND c.table_name = ANY($3)
-		ORDER BY c.id`, baseChange, schemaName, names)
-	if err != nil {
-		return fmt.Errorf("soak: read audit_changes: %w", err)
-	}
-	headersOf := map[string]map[int64]bool{} // request id → header ids of its changes
-	for rows.Next() {
-		var (
-			id, txID                                          int64
-			c                                                 change
-			hasHeader                                         bool
-			actor, invalid, requestID, correlationID, pk, pkb string
-			after, before                                     string
-		)
-		if err := rows.Scan(&id, &txID, &c.table, &pk, &pkb, &c.op, &after, &before, &c.changed,
-			&hasHeader, &actor, &invalid, &requestID, &correlationID); err != nil {
-			rows.Close()
-			return fmt.Errorf("soak: read audit_changes: %w", err)
-		}
-		rep.AuditChanges++
-		var cerr error
-		for _, p := range []struct{ in, out *string }{{&pk, &c.pk}, {&pkb, &c.pkBefore}, {&after, &c.after}, {&before, &c.before}} {
-			if *p.out, cerr = canonicalJSON(*p.in); cerr != nil {
-				break
-			}
-		}
-		if c.changed == nil || len(c.changed) == 0 {
-			c.changed = nil
-		}
-		rec := byRequest[requestID]
-		tag := strings.TrimPrefix(requestID, "req-")
-		key := c.match(tag)
-		switch {
-		case cerr != nil:
-			mismatch(&rep.Unexpected, "audit_changes %d: undecodable JSON: %v", id, cerr)
-			continue
-		case !hasHeader:
-			mismatch(&rep.Misattributed, "audit_changes %d (%s %s %s): no audit_transactions row %d", id, c.table, c.op, c.pk, txID)
-			continue
-		case expected[key] > 0:
-			expected[key]--
-		default:
-			why := "matches no committed change"
-			if rolledTags[tag] || rolledTags[tag+"-sp"] || containsRolledTag(c.after, rolledTags) {
-				why = "from rolled-back work"
-			}
-			mismatch(&rep.Unexpected, "audit_changes %d %s: %s %s %s after=%s before=%s changed=%v (request %q)",
-				id, why, c.table, c.op, c.pk, c.after, c.before, c.changed, requestID)
-			continue
-		}
-		// Matched within its own transaction (the request id is the
-		// transaction's tag): check the rest of the attribution.
-		w := writers[rec.writer]
-		if err := checkActor(actor, w.actor); err != nil || invalid != "" || correlationID != rec.correlationID {
-			mismatch(&rep.Misattributed, "audit_changes %d of %s: actor=%s invalid=%q correlation=%q (want %s, %q)",
-				id, rec.tag, actor, invalid, correlationID, w.actor, rec.correlationID)
-			continue
-		}
-		if headersOf[requestID] == nil {
-			headersOf[requestID] = map[int64]bool{}
-		}
-		headersOf[requestID][txID] = true
-		rep.ChangesReconciled++
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("soak: read audit_changes: %w", err)
-	}
-	var missing []string
-	for k, n := range expected {
-		for range n {
-			missing = append(missing, k)
-		}
-	}
-	sort.Strings(missing)
-	for _, k := range missing {
-		mismatch(&rep.Missing, "missing change %s", k)
-	}
-
-	// Headers: one per committed transaction, none for rolled-back ones.
-	type header struct {
-		id                 int64
-		actor, invalid     string
-		correlationID      string
-		actionID           *int64
-		actionCorrelation  string
-		actionActor        string
-		actionRequest      string
-		actionName, status string
-	}
-	hrows, err := pool.Query(ctx, `
-		SELECT t.id, coalesce(t.actor_ref::text, ''), coalesce(t.actor_ref_invalid, ''), coalesce(t.request_id, ''),
-		       coalesce(t.correlation_id, ''), t.action_id, coalesce(a.correlation_id, ''), coalesce(a.actor_ref::text, ''),
-		       coalesce(a.request_id, ''), coalesce(a.name, ''), coalesce(a.status, '')
-		FROM `+as+`.audit_transactions t LEFT JOIN `+as+`.audit_actions a ON a.id = t.action_id
-		WHERE t.id > $1 AND (t.request_id LIKE $2 OR t.correlation_id LIKE $3 OR t.actor_ref->>'id' LIKE $4)
-		ORDER BY t.id`, baseTx, "req-"+rep.RunID+"-%", "corr-"+rep.RunID+"-%", "soak-"+rep.RunID+"-%")
-	if err != nil {
-		return fmt.Errorf("soak: read audit_transactions: %w", err)
-	}
-	headers := map[string][]header{}
-	for hrows.Next() {
-		var h header
-		var requestID string
-		if err := hrows.Scan(&h.id, &h.actor, &h.invalid, &requestID, &h.correlationID, &h.actionID, &h.actionCorrelation,
-			&h.actionActor, &h.actionRequest, &h.actionName, &h.status); err != nil {
-			hrows.Close()
-			return fmt.Errorf("soak: read audit_transactions: %w", err)
-		}
-		rep.AuditTransactions++
-		headers[requestID] = append(headers[requestID], h)
-	}
-	hrows.Close()
-	if err := hrows.Err(); err != nil {
-		return fmt.Errorf("soak: read audit_transactions: %w", err)
-	}
-	for requestID, hs := range headers {
-		if byRequest[requestID] == nil {
-			mismatch(&rep.HeaderMismatches, "audit_transactions %d has request id %q of no committed transaction", hs[0].id, requestID)
-		}
-	}
-	for _, w := range writers {
-		for i := range w.records {
-			r := &w.records[i]
-			hs := headers[r.requestID]
-			if len(hs) != 1 {
-				mismatch(&rep.HeaderMismatches, "transaction %s has %d audit_transactions rows, want 1", r.tag, len(hs))
-				continue
-			}
-			h := hs[0]
-			if err := checkActor(h.actor, w.actor); err != nil || h.invalid != "" || h.correlationID != r.correlationID {
-				mismatch(&rep.HeaderMismatches, "header %d of %s: actor=%s invalid=%q correlation=%q", h.id, r.tag, h.actor, h.invalid, h.correlationID)
-			}
-			if ids := headersOf[r.requestID]; len(ids) > 1 || (len(ids) == 1 && !ids[h.id]) {
-				mismatch(&rep.HeaderMismatches, "changes of %s point at headers %v, want only %d", r.tag, slices.Sorted(maps.Keys(ids)), h.id)
-			}
-			switch {
-			case r.action && h.actionID == nil:
-				mismatch(&rep.ActionMismatches, "transaction %s recorded an action, its header %d links none", r.tag, h.id)
-			case !r.action && h.actionID != nil:
-				mismatch(&rep.ActionMismatches, "transaction %s recorded no action, its header %d links %d", r.tag, h.id, *h.actionID)
-			case r.action:
-				if err := checkActor(h.actionActor, w.actor); err != nil || h.actionCorrelation != r.correlationID ||
-					h.actionRequest != r.requestID || h.actionName != "soak.write" || h.status != threadline.ActionOK {
-					mismatch(&rep.ActionMismatches, "action %d of %s: actor=%s correlation=%q request=%q name=%q status=%q",
-						*h.actionID, r.tag, h.actionActor, h.actionCorrelation, h.actionRequest, h.actionName, h.status)
-				}
-			}
-		}
-	}
-
-	// Actions: exactly the committed ones.
-	var actions, strays int
-	err = pool.QueryRow(ctx, `
-		SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM `+as+`.audit_transactions t WHERE t.action_id = a.id))
-		FROM `+as+`.audit_actions a WHERE a.correlation_id LIKE $1 OR a.actor_ref->>'id' LIKE $2`,
-		"corr-"+rep.RunID+"-%", "soak-"+rep.RunID+"-%").Scan(&actions, &strays)
-	if err != nil {
-		return fmt.Errorf("soak: read audit_actions: %w", err)
-	}
-	rep.AuditActions = actions
-	if actions != rep.Actions {
-		mismatch(&rep.ActionMismatches, "%d audit_actions rows of the run, %d actions committed", actions, rep.Actions)
-	}
-	if strays != 0 {
-		mismatch(&rep.ActionMismatches, "%d audit_actions rows of the run are linked from no transaction", strays)
-	}
-
-	// Final table contents equal the writers' models.
-	for _, t := range tables {
-		want := map[string]string{}
-		for _, w := range writers {
-			for k, r := range w.committed[t] {
-				want[k] = canonical(r)
-			}
-		}
-		trows, err := pool.Query(ctx, "SELECT to_jsonb(t)::text FROM "+qualified(schemaName, t)+" AS t WHERE tag LIKE $1",
-			rep.RunID+"-%")
-		if err != nil {
-			return fmt.Errorf("soak: read %s: %w", t.name, err)
-		}
-		got := map[string]string{}
-		for trows.Next() {
-			var s string
-			if err := trows.Scan(&s); err != nil {
-				trows.Close()
-				return fmt.Errorf("soak: read %s: %w", t.name, err)
-			}
-			c, err := canonicalJSON(s)
-			if err != nil {
-				trows.Close()
-				return err
-			}
-			var r map[string]any
-			d := json.NewDecoder(strings.NewReader(s))
-			d.UseNumber()
-			if err := d.Decode(&r); err != nil {
-				trows.Close()
-				return err
-			}
-			k := make([]string, len(t.key))
-			for i, col := range t.key {
-				k[i] = fmt.Sprint(r[col])
-			}
-			got[strings.Join(k, ",")] = c
-		}
-		trows.Close()
-		if err := trows.Err(); err != nil {
-			return fmt.Errorf("soak: read %s: %w", t.name, err)
-		}
-		for _, k := range slices.Sorted(maps.Keys(want)) {
-			if got[k] != want[k] {
-				mismatch(&rep.StateMismatches, "%s row %s is %s, model says %s", t.name, k, got[k], want[k])
-			}
-		}
-		for _, k := range slices.Sorted(maps.Keys(got)) {
-			if _, ok := want[k]; !ok {
-				mismatch(&rep.StateMismatches, "%s row %s = %s is not in the model", t.name, k, got[k])
-			}
-		}
-	}
-	return nil
 }
 
 func containsRolledTag(after string, rolled map[string]bool) bool {

@@ -34,6 +34,8 @@ type attributedChange struct {
 // to handlers that write with InTx and RecordAction on a small pool, and
 // checks that every change is attributed to its own request and nothing
 // crossed over; failing handlers leave nothing.
+//
+// Long on purpose: one scenario told step by step against a real database; its steps share state and read in order.
 func TestConcurrentRequestsAttribution(t *testing.T) {
 	db := capturetest.Setup(t, `
 		CREATE TABLE orders (id bigint PRIMARY KEY, note text NOT NULL);

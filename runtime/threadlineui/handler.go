@@ -49,7 +49,7 @@ type Options struct {
 	// Expected lists the tables that must be covered, with the capture
 	// fingerprint each must carry ("" for any), as
 	// threadline.Audit.Coverage takes them; Fingerprints adds expected
-	// fingerprints of other tables (threadline.WithFingerprints), so that
+	// fingerprints of other tables (threadlineops.WithFingerprints), so that
 	// drift shows as stale. "threadline serve" fills both from the config
 	// and the live schema, as "threadline coverage" does.
 	Expected, Fingerprints map[string]string

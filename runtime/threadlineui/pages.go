@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	threadline "github.com/threadline-go/threadline/runtime"
+	"github.com/threadline-go/threadline/runtime/threadlineops"
 )
 
 // homeLatest is the number of latest changes the home page lists.
@@ -23,7 +24,7 @@ type activityRow struct {
 	URL      string
 	Changes  int64
 	Latest   time.Time
-	Status   threadline.CoverageStatus
+	Status   threadlineops.CoverageStatus
 	Expected bool
 }
 
@@ -31,9 +32,9 @@ type homeData struct {
 	Sample      int64
 	Since       time.Time
 	Tables      []activityRow
-	Coverage    threadline.CoverageSummary
+	Coverage    threadlineops.CoverageSummary
 	CoverageOK  bool
-	Violations  []threadline.TableCoverage
+	Violations  []threadlineops.TableCoverage
 	CoverageURL string
 	Latest      []changeView
 	TimelineURL string
@@ -61,7 +62,7 @@ func (h *handler) home(ctx context.Context, tx pgx.Tx, r *http.Request) (view, e
 	d := homeData{Sample: act.Sample, Since: act.Since, Coverage: rep.Summary, CoverageOK: rep.OK, Violations: rep.Violations,
 		CoverageURL: l.coverage(), Latest: l.viewChanges(latest.Changes), TimelineURL: l.timeline(nil)}
 	seen := map[string]bool{}
-	status := map[string]threadline.TableCoverage{}
+	status := map[string]threadlineops.TableCoverage{}
 	for _, t := range rep.Tables {
 		status[t.Table] = t
 	}
@@ -72,7 +73,7 @@ func (h *handler) home(ctx context.Context, tx pgx.Tx, r *http.Request) (view, e
 			Latest: t.Latest, Status: c.Status, Expected: c.Expected})
 	}
 	for _, t := range rep.Tables {
-		if seen[t.Table] || t.PartitionOf != "" || (t.Status == threadline.CoverageUncovered && !t.Expected) {
+		if seen[t.Table] || t.PartitionOf != "" || (t.Status == threadlineops.CoverageUncovered && !t.Expected) {
 			continue
 		}
 		d.Tables = append(d.Tables, activityRow{Table: t.Table, URL: l.table(t.Schema, t.Name), Status: t.Status, Expected: t.Expected})
@@ -82,8 +83,8 @@ func (h *handler) home(ctx context.Context, tx pgx.Tx, r *http.Request) (view, e
 
 // coverageReport runs the coverage check with the configured
 // expectations.
-func (h *handler) coverageReport(ctx context.Context, tx pgx.Tx) (threadline.CoverageReport, error) {
-	return h.o.Audit.Coverage(ctx, tx, h.o.Expected, threadline.WithFingerprints(h.o.Fingerprints))
+func (h *handler) coverageReport(ctx context.Context, tx pgx.Tx) (threadlineops.CoverageReport, error) {
+	return threadlineops.Audit(h.o.Audit).Coverage(ctx, tx, h.o.Expected, threadlineops.WithFingerprints(h.o.Fingerprints))
 }
 
 // pager is the keyset navigation of a listing: back to the newest page,
@@ -342,12 +343,12 @@ func (h *handler) actor(ctx context.Context, tx pgx.Tx, r *http.Request) (view, 
 }
 
 type coverageData struct {
-	Report threadline.CoverageReport
+	Report threadlineops.CoverageReport
 	Rows   []coverageRow
 }
 
 type coverageRow struct {
-	threadline.TableCoverage
+	threadlineops.TableCoverage
 	URL     string
 	Problem bool
 }
@@ -364,8 +365,8 @@ func (h *handler) coverage(ctx context.Context, tx pgx.Tx, r *http.Request) (vie
 	l := links{h.o.Prefix}
 	d := coverageData{Report: rep}
 	for _, t := range rep.Tables {
-		row := coverageRow{TableCoverage: t, Problem: t.Status != threadline.CoverageCovered && (t.Expected || t.Status != threadline.CoverageUncovered)}
-		if t.Status != threadline.CoverageMissing {
+		row := coverageRow{TableCoverage: t, Problem: t.Status != threadlineops.CoverageCovered && (t.Expected || t.Status != threadlineops.CoverageUncovered)}
+		if t.Status != threadlineops.CoverageMissing {
 			row.URL = l.table(t.Schema, t.Name)
 		}
 		d.Rows = append(d.Rows, row)

@@ -1,0 +1,504 @@
+package threadlineops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	threadline "github.com/threadline-go/threadline/runtime"
+)
+
+// Retention: Purge deletes audit rows older than a window, in short
+// batches, and PurgePlan says exactly what a Purge would delete.
+//
+// What is deleted:
+//
+//   - audit_changes rows whose captured_at is strictly before the cutoff
+//     (cutoff = now − Window, computed once when the run starts, from the
+//     database clock unless PurgeOptions.Cutoff is set), oldest id first;
+//   - when DeleteEmptyTransactions is set, audit_transactions rows that
+//     have no change left, that started before the cutoff, and that are
+//     not linked to an action recorded at or after the cutoff. A
+//     transaction that is young, or that still has a change, or whose
+//     action is inside the window, is kept.
+//
+// audit_actions rows are never deleted: an action whose transaction row
+// was purged keeps its own actor, ids and texts (the transaction's
+// action_id link goes with the transaction row).
+//
+// Purges are permanent. Take backups or point-in-time recovery into
+// account when choosing the window.
+
+// Retention defaults, used when a PurgePolicy leaves a field at zero.
+const (
+	DefaultPurgeBatchSize  = 500
+	DefaultPurgeMaxBatches = 10000
+)
+
+// Errors of Purge.
+var (
+	// ErrRetentionDisabled is returned by Purge when the policy is not
+	// enabled (retention.enabled: false). PurgePlan works regardless.
+	ErrRetentionDisabled = errors.New("threadline: retention is disabled (set retention.enabled: true to purge)")
+	// ErrPurgeRunning is returned (wrapped) by Purge when another purge of
+	// the same audit schema holds the purge lock.
+	ErrPurgeRunning = errors.New("threadline: another purge of this audit schema is running")
+	// ErrInvalidPolicy is wrapped by errors about a PurgePolicy.
+	ErrInvalidPolicy = errors.New("threadline: invalid retention policy")
+)
+
+// PurgePolicy is a retention policy (the retention section of
+// threadline.yaml).
+type PurgePolicy struct {
+	// Enabled must be true for Purge to delete anything.
+	Enabled bool
+	// Window is how long audit rows are kept; it must be positive.
+	Window time.Duration
+	// BatchSize is the number of changes (or transactions) one batch
+	// deletes; 0 means DefaultPurgeBatchSize.
+	BatchSize int
+	// MaxBatches bounds the number of change batches of one run; 0 means
+	// DefaultPurgeMaxBatches.
+	MaxBatches int
+	// DeleteEmptyTransactions also deletes transactions left without
+	// changes (see the package notes on retention for the exact rule).
+	DeleteEmptyTransactions bool
+}
+
+func (p PurgePolicy) normalize() (PurgePolicy, error) {
+	if p.Window <= 0 {
+		return p, fmt.Errorf("%w: the window must be positive (set keep_days or max_age_seconds)", ErrInvalidPolicy)
+	}
+	if p.BatchSize < 0 || p.MaxBatches < 0 {
+		return p, fmt.Errorf("%w: batch size and max batches must be positive", ErrInvalidPolicy)
+	}
+	if p.BatchSize == 0 {
+		p.BatchSize = DefaultPurgeBatchSize
+	}
+	if p.MaxBatches == 0 {
+		p.MaxBatches = DefaultPurgeMaxBatches
+	}
+	return p, nil
+}
+
+// PurgeOptions tunes Purge and PurgePlan.
+type PurgeOptions struct {
+	// Cutoff, when set, replaces now − Window (for tests, or to make a
+	// dry run and a purge use the same cutoff).
+	Cutoff time.Time
+	// Logger receives one Debug line per batch (threadline.PurgeBatchMessage, with
+	// batch, phase, deleted, deleted_transactions, elapsed) and an Info
+	// summary (threadline.PurgeFinishedMessage; Error when the purge failed). nil
+	// means slog.Default().
+	Logger *slog.Logger
+	// Progress, when set, is called after every batch.
+	Progress func(PurgeProgress)
+}
+
+// PurgeProgress reports a running purge.
+type PurgeProgress struct {
+	// Phase is "changes" while changes are deleted, then "transactions".
+	Phase string
+	// DeletedChanges of TotalChanges eligible changes (TotalChanges counts
+	// every eligible change, beyond MaxBatches too).
+	DeletedChanges, TotalChanges int64
+	// DeletedTransactions so far.
+	DeletedTransactions int64
+}
+
+// PurgeResult reports a Purge, or what a PurgePlan would delete.
+type PurgeResult struct {
+	// DryRun is true for PurgePlan.
+	DryRun bool `json:"dry_run"`
+	// Cutoff: changes captured before it are eligible.
+	Cutoff time.Time `json:"cutoff"`
+	// DeletedChanges and DeletedTransactions are what was (or would be)
+	// deleted.
+	DeletedChanges      int64 `json:"deleted_changes"`
+	DeletedTransactions int64 `json:"deleted_transactions"`
+	// RemainingChanges are eligible changes left because MaxBatches was
+	// reached; Capped is RemainingChanges > 0.
+	RemainingChanges int64 `json:"remaining_changes"`
+	Capped           bool  `json:"capped"`
+	// Batches is the number of batches committed, change batches and
+	// transaction batches together (PurgePlan: the number a purge would
+	// take, barring concurrent writers).
+	Batches int `json:"batches"`
+	// Elapsed is the run time.
+	Elapsed time.Duration `json:"elapsed_ns"`
+}
+
+// PurgePlan reports exactly what Purge would delete with the same policy
+// and cutoff, without deleting anything: the eligible changes (at most
+// BatchSize × MaxBatches of them, oldest id first) and the transactions
+// that would be left empty and are past the cutoff. It ignores
+// PurgePolicy.Enabled. All counts come from one statement, so one
+// snapshot.
+func (a Audit) PurgePlan(ctx context.Context, db threadline.DBTX, p PurgePolicy, o PurgeOptions) (PurgeResult, error) {
+	start := time.Now()
+	res, err := a.purgePlan(ctx, db, p, o)
+	res.Elapsed = time.Since(start)
+	a.purgeFinished(ctx, o, res, start, err)
+	return res, err
+}
+
+func (a Audit) purgePlan(ctx context.Context, db threadline.DBTX, p PurgePolicy, o PurgeOptions) (PurgeResult, error) {
+	res := PurgeResult{DryRun: true}
+	p, err := p.normalize()
+	if err != nil {
+		return res, err
+	}
+	if res.Cutoff, err = a.cutoff(ctx, db, p, o); err != nil {
+		return res, err
+	}
+	limit := int64(p.BatchSize) * int64(p.MaxBatches)
+	s := a.schema()
+	var eligible int64
+	err = db.QueryRow(ctx, `WITH last AS (
+    SELECT id FROM `+s+`.audit_changes WHERE captured_at < $1 ORDER BY id OFFSET $2 - 1 LIMIT 1
+)
+SELECT (SELECT count(*) FROM `+s+`.audit_changes WHERE captured_at < $1),
+    CASE WHEN $3 THEN (
+        SELECT count(*) FROM `+s+`.audit_transactions AS t
+        WHERE t.started_at < $1
+          AND `+a.actionOutsideWindow("t", "$1")+`
+          AND NOT EXISTS (
+            SELECT 1 FROM `+s+`.audit_changes AS c
+            WHERE c.transaction_id = t.id
+              AND (c.captured_at >= $1 OR c.id > coalesce((SELECT id FROM last), 9223372036854775807)))
+    ) ELSE 0 END`, res.Cutoff, limit, p.DeleteEmptyTransactions).Scan(&eligible, &res.DeletedTransactions)
+	if err != nil {
+		return res, fmt.Errorf("threadline: purge plan: %w", err)
+	}
+	res.DeletedChanges = min(eligible, limit)
+	res.RemainingChanges = eligible - res.DeletedChanges
+	res.Capped = res.RemainingChanges > 0
+	batches := func(n int64) int { return int((n + int64(p.BatchSize) - 1) / int64(p.BatchSize)) }
+	res.Batches = batches(res.DeletedChanges) + batches(res.DeletedTransactions)
+	return res, nil
+}
+
+// actionOutsideWindow renders the condition "transaction t is not linked
+// to an action recorded at or after the cutoff".
+func (a Audit) actionOutsideWindow(t, cutoff string) string {
+	return "(" + t + ".action_id IS NULL OR NOT EXISTS (SELECT 1 FROM " + a.schema() +
+		".audit_actions AS ac WHERE ac.id = " + t + ".action_id AND ac.inserted_at >= " + cutoff + "))"
+}
+
+// cutoff returns o.Cutoff or the database's now() − Window.
+func (a Audit) cutoff(ctx context.Context, db threadline.DBTX, p PurgePolicy, o PurgeOptions) (time.Time, error) {
+	if !o.Cutoff.IsZero() {
+		return o.Cutoff, nil
+	}
+	var now time.Time
+	if err := db.QueryRow(ctx, "SELECT now()").Scan(&now); err != nil {
+		return time.Time{}, fmt.Errorf("threadline: purge: read the database clock: %w", err)
+	}
+	return now.Add(-p.Window), nil
+}
+
+// Purge deletes what the policy makes eligible (see PurgePlan and the
+// package notes on retention) and returns what it deleted.
+//
+// It works in batches, each one statement and so its own short
+// transaction: first up to MaxBatches batches of at most BatchSize
+// changes (DELETE of the oldest eligible ids), then, when DeleteEmptyTransactions is set, batches of at most BatchSize
+// empty transactions past the cutoff. Each batch is logged (Logger) and
+// reported (Audit.Hooks.PurgeBatch, Progress).
+//
+// db must be a *pgxpool.Pool (one connection is acquired for the run) or
+// a single connection (*pgx.Conn, *pgxpool.Conn); a pgx.Tx is refused,
+// since every batch must commit on its own. The run holds the purge lock
+// of the audit schema (LOCK TABLE audit_purge_lock, on a second connection
+// it opens with the same configuration; see lockPurge): when another purge
+// holds it, Purge returns an error wrapping ErrPurgeRunning at once. Only
+// roles with DELETE on that table (the retention roles) can take it, so no
+// other role can block retention. The batches need SELECT and DELETE on
+// audit_changes and audit_transactions, nothing more. Purge refuses to run
+// unless p.Enabled (ErrRetentionDisabled).
+//
+// Cancelling ctx stops the run after the batch in flight (a batch is one
+// short statement, so this is quick); the returned error wraps ctx's error
+// and the result counts exactly what was deleted. Every batch is atomic, a
+// transaction row is deleted only once it has no change, so an
+// interrupted run leaves a consistent state, and running Purge again
+// continues where it stopped. (A process killed mid-batch loses that
+// batch's statement to the database's rollback, never half of it.)
+func (a Audit) Purge(ctx context.Context, db threadline.DBTX, p PurgePolicy, o PurgeOptions) (PurgeResult, error) {
+	start := time.Now()
+	res, err := a.purge(ctx, db, p, o)
+	res.Elapsed = time.Since(start)
+	a.purgeFinished(ctx, o, res, start, err)
+	return res, err
+}
+
+func (a Audit) purgeFinished(ctx context.Context, o PurgeOptions, res PurgeResult, start time.Time, err error) {
+	e := threadline.PurgeFinishedEvent{
+		Schema: a.schemaName(), DryRun: res.DryRun, DeletedChanges: res.DeletedChanges,
+		DeletedTransactions: res.DeletedTransactions, Batches: res.Batches, Capped: res.Capped,
+		Cutoff: res.Cutoff, Start: start, Duration: res.Elapsed, Err: err,
+	}
+	if !res.DryRun {
+		logger(o).LogAttrs(context.WithoutCancel(ctx), levelOf(err), threadline.PurgeFinishedMessage, e.LogAttrs()...)
+	}
+	call(ctx, a.Hooks.PurgeFinished, e)
+}
+
+func logger(o PurgeOptions) *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.Default()
+}
+
+func levelOf(err error) slog.Level {
+	if err != nil {
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// session returns a single database session for db and its release.
+func session(ctx context.Context, db threadline.DBTX) (threadline.DBTX, func(), error) {
+	switch d := db.(type) {
+	case nil:
+		return nil, nil, errors.New("nil database handle")
+	case pgx.Tx:
+		return nil, nil, errors.New("Purge cannot run inside a transaction (every batch commits on its own): pass a *pgxpool.Pool or a connection")
+	case *pgxpool.Pool:
+		c, err := d.Acquire(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("acquire a connection: %w", err)
+		}
+		return c, c.Release, nil
+	}
+	return db, func() {}, nil
+}
+
+func (a Audit) purge(ctx context.Context, db threadline.DBTX, p PurgePolicy, o PurgeOptions) (PurgeResult, error) {
+	var res PurgeResult
+	p, err := p.normalize()
+	if err != nil {
+		return res, err
+	}
+	if !p.Enabled {
+		return res, ErrRetentionDisabled
+	}
+	conn, release, err := session(ctx, db)
+	if err != nil {
+		return res, fmt.Errorf("threadline: purge: %w", err)
+	}
+	defer release()
+
+	unlock, err := a.lockPurge(ctx, db)
+	if err != nil {
+		return res, fmt.Errorf("threadline: purge: %w", err)
+	}
+	defer unlock()
+
+	if res.Cutoff, err = a.cutoff(ctx, conn, p, o); err != nil {
+		return res, err
+	}
+	run := &purgeRun{a: a, ctx: ctx, conn: conn, p: p, o: o, res: &res, s: a.schema()}
+	if err := run.changes(); err != nil {
+		return res, err
+	}
+	if !p.DeleteEmptyTransactions {
+		return res, nil
+	}
+	return res, run.transactions()
+}
+
+// purgeRun is one purge in progress on one session.
+type purgeRun struct {
+	a     Audit
+	ctx   context.Context
+	conn  threadline.DBTX
+	p     PurgePolicy
+	o     PurgeOptions
+	res   *PurgeResult
+	s     string // quoted audit schema
+	total int64  // changes eligible at the start
+}
+
+// batch runs one deleting statement of phase ("changes" or
+// "transactions"), which returns the count and the highest id deleted, and
+// reports it.
+func (r *purgeRun) batch(phase string, sql string, args ...any) (n, last int64, err error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, 0, fmt.Errorf("threadline: purge: %w", err)
+	}
+	res := r.res
+	bstart := time.Now()
+	// A batch in flight finishes even when ctx is cancelled: it is short,
+	// and its deletions are then counted exactly. (A cancelled query would
+	// close the connection while the server might still commit the
+	// statement.)
+	if err := r.conn.QueryRow(context.WithoutCancel(r.ctx), sql, args...).Scan(&n, &last); err != nil {
+		return 0, 0, fmt.Errorf("threadline: purge: %s batch %d: %w", phase, res.Batches+1, err)
+	}
+	if n == 0 {
+		return 0, last, nil
+	}
+	res.Batches++
+	e := threadline.PurgeBatchEvent{Schema: r.a.schemaName(), Batch: res.Batches, Phase: phase, Cutoff: res.Cutoff, Start: bstart, Duration: time.Since(bstart)}
+	if phase == "changes" {
+		res.DeletedChanges += n
+		e.DeletedChanges = n
+	} else {
+		res.DeletedTransactions += n
+		e.DeletedTransactions = n
+	}
+	logger(r.o).LogAttrs(r.ctx, slog.LevelDebug, threadline.PurgeBatchMessage, e.LogAttrs()...)
+	call(r.ctx, r.a.Hooks.PurgeBatch, e)
+	if r.o.Progress != nil {
+		r.o.Progress(PurgeProgress{Phase: phase, DeletedChanges: res.DeletedChanges, TotalChanges: r.total, DeletedTransactions: res.DeletedTransactions})
+	}
+	return n, last, nil
+}
+
+// changes deletes the eligible changes: keyset over id, bounded by the
+// newest eligible id seen at the start, so no batch rescans what earlier
+// batches deleted and the last one does not walk the young rows.
+func (r *purgeRun) changes() error {
+	s, res := r.s, r.res
+	var maxID int64
+	if err := r.conn.QueryRow(r.ctx, "SELECT count(*), coalesce(max(id), 0) FROM "+s+".audit_changes WHERE captured_at < $1",
+		res.Cutoff).Scan(&r.total, &maxID); err != nil {
+		return fmt.Errorf("threadline: purge: count eligible changes: %w", err)
+	}
+	var last int64
+	exhausted := r.total == 0
+	for changeBatches := 0; !exhausted && changeBatches < r.p.MaxBatches; changeBatches++ {
+		n, l, err := r.batch("changes", `WITH b AS (
+    SELECT id FROM `+s+`.audit_changes
+    WHERE id > $1 AND id <= $2 AND captured_at < $3
+    ORDER BY id LIMIT $4
+), d AS (
+    DELETE FROM `+s+`.audit_changes AS c USING b WHERE c.id = b.id RETURNING c.id
+)
+SELECT count(*), coalesce(max(id), 0) FROM d`, last, maxID, res.Cutoff, r.p.BatchSize)
+		if err != nil {
+			return err
+		}
+		if n < int64(r.p.BatchSize) {
+			exhausted = true
+		}
+		last = max(last, l)
+	}
+	if !exhausted {
+		if err := r.conn.QueryRow(r.ctx, "SELECT count(*) FROM "+s+".audit_changes WHERE id > $1 AND id <= $2 AND captured_at < $3",
+			last, maxID, res.Cutoff).Scan(&res.RemainingChanges); err != nil {
+			return fmt.Errorf("threadline: purge: count remaining changes: %w", err)
+		}
+		res.Capped = res.RemainingChanges > 0
+	}
+	return nil
+}
+
+// transactions deletes the old transactions left without changes (and
+// whose action is outside the window).
+func (r *purgeRun) transactions() error {
+	s, res := r.s, r.res
+	var maxTx int64
+	if err := r.conn.QueryRow(r.ctx, "SELECT coalesce(max(id), 0) FROM "+s+".audit_transactions WHERE started_at < $1",
+		res.Cutoff).Scan(&maxTx); err != nil {
+		return fmt.Errorf("threadline: purge: find old transactions: %w", err)
+	}
+	for last := int64(0); last < maxTx; {
+		n, l, err := r.batch("transactions", `WITH b AS (
+    SELECT t.id FROM `+s+`.audit_transactions AS t
+    WHERE t.id > $1 AND t.id <= $2 AND t.started_at < $3
+      AND NOT EXISTS (SELECT 1 FROM `+s+`.audit_changes AS c WHERE c.transaction_id = t.id)
+      AND `+r.a.actionOutsideWindow("t", "$3")+`
+    ORDER BY t.id LIMIT $4
+), d AS (
+    DELETE FROM `+s+`.audit_transactions AS t USING b WHERE t.id = b.id RETURNING t.id
+)
+SELECT count(*), coalesce(max(id), 0) FROM d`, last, maxTx, res.Cutoff, r.p.BatchSize)
+		if err != nil {
+			return err
+		}
+		if n < int64(r.p.BatchSize) {
+			break
+		}
+		last = l
+	}
+	return nil
+}
+
+// lockPurge takes the purge lock of the audit schema on a session of its
+// own and returns its release: LOCK TABLE audit_purge_lock IN EXCLUSIVE
+// MODE NOWAIT, held in a transaction that stays open for the whole purge
+// while every batch commits on the purge's own session.
+//
+// Only roles with DELETE (or UPDATE, TRUNCATE) on that empty table can
+// take the lock in that mode, so no other role can block retention; the
+// reader role's SELECT allows ACCESS SHARE only, which does not conflict.
+// The holding transaction takes no snapshot and no transaction id (LOCK
+// needs neither), so it holds back no vacuum while a long purge runs.
+func (a Audit) lockPurge(ctx context.Context, db threadline.DBTX) (func(), error) {
+	conn, release, err := secondSession(ctx, db)
+	if err != nil {
+		return nil, fmt.Errorf("open a session for the purge lock: %w", err)
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		release()
+		return nil, fmt.Errorf("take the purge lock: %w", err)
+	}
+	unlock := func() {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = tx.Rollback(uctx) // a broken session has released the lock already
+		release()
+	}
+	lockTable := a.schema() + ".audit_purge_lock"
+	_, err = tx.Exec(ctx, "LOCK TABLE "+lockTable+" IN EXCLUSIVE MODE NOWAIT")
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available
+		unlock()
+		var pid *int64
+		_ = db.QueryRow(ctx, `SELECT min(pid) FROM pg_locks WHERE locktype = 'relation' AND granted
+			AND relation = to_regclass($1) AND mode = 'ExclusiveLock'`, lockTable).Scan(&pid)
+		holder := ""
+		if pid != nil {
+			holder = fmt.Sprintf(" (backend pid %d)", *pid)
+		}
+		return nil, fmt.Errorf("%w: audit schema %s, %s is locked%s; wait for it to finish", ErrPurgeRunning, a.schemaName(), lockTable, holder)
+	}
+	if err != nil {
+		unlock()
+		return nil, fmt.Errorf("take the purge lock (the role needs DELETE on %s: list it in retention_roles): %w", lockTable, err)
+	}
+	return unlock, nil
+}
+
+// secondSession opens a new database connection with the configuration
+// of db (a pool's connection configuration, or a connection's own). A new
+// connection rather than one more from a pool: a pool of one connection,
+// which Purge already holds, would wait forever.
+func secondSession(ctx context.Context, db threadline.DBTX) (*pgx.Conn, func(), error) {
+	var cfg *pgx.ConnConfig
+	switch d := db.(type) {
+	case *pgxpool.Pool:
+		cfg = d.Config().ConnConfig
+	case *pgxpool.Conn:
+		cfg = d.Conn().Config()
+	case *pgx.Conn:
+		cfg = d.Config()
+	default:
+		return nil, nil, fmt.Errorf("purge needs a *pgxpool.Pool, *pgxpool.Conn or *pgx.Conn, not %T", db)
+	}
+	c, err := pgx.ConnectConfig(ctx, cfg.Copy())
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, func() { _ = c.Close(context.WithoutCancel(ctx)) }, nil
+}
