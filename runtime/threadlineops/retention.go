@@ -376,12 +376,16 @@ func (r *purgeRun) changes() error {
 	var last int64
 	exhausted := r.total == 0
 	for changeBatches := 0; !exhausted && changeBatches < r.p.MaxBatches; changeBatches++ {
-		n, l, err := r.batch("changes", `WITH b AS (
-    SELECT id FROM `+s+`.audit_changes
-    WHERE id > $1 AND id <= $2 AND captured_at < $3
-    ORDER BY id LIMIT $4
-), d AS (
-    DELETE FROM `+s+`.audit_changes AS c USING b WHERE c.id = b.id RETURNING c.id
+		// The ids are collected first (ARRAY(…), one initplan) and deleted
+		// through the primary key (= ANY): a plan that cannot turn into a
+		// scan of the whole table for each batch.
+		n, l, err := r.batch("changes", `WITH d AS (
+    DELETE FROM `+s+`.audit_changes AS c
+    WHERE c.id = ANY (ARRAY(
+        SELECT id FROM `+s+`.audit_changes
+        WHERE id > $1 AND id <= $2 AND captured_at < $3
+        ORDER BY id LIMIT $4))
+    RETURNING c.id
 )
 SELECT count(*), coalesce(max(id), 0) FROM d`, last, maxID, res.Cutoff, r.p.BatchSize)
 		if err != nil {
@@ -412,14 +416,15 @@ func (r *purgeRun) transactions() error {
 		return fmt.Errorf("threadline: purge: find old transactions: %w", err)
 	}
 	for last := int64(0); last < maxTx; {
-		n, l, err := r.batch("transactions", `WITH b AS (
-    SELECT t.id FROM `+s+`.audit_transactions AS t
-    WHERE t.id > $1 AND t.id <= $2 AND t.started_at < $3
-      AND NOT EXISTS (SELECT 1 FROM `+s+`.audit_changes AS c WHERE c.transaction_id = t.id)
-      AND `+r.a.actionOutsideWindow("t", "$3")+`
-    ORDER BY t.id LIMIT $4
-), d AS (
-    DELETE FROM `+s+`.audit_transactions AS t USING b WHERE t.id = b.id RETURNING t.id
+		n, l, err := r.batch("transactions", `WITH d AS (
+    DELETE FROM `+s+`.audit_transactions AS d
+    WHERE d.id = ANY (ARRAY(
+        SELECT t.id FROM `+s+`.audit_transactions AS t
+        WHERE t.id > $1 AND t.id <= $2 AND t.started_at < $3
+          AND NOT EXISTS (SELECT 1 FROM `+s+`.audit_changes AS c WHERE c.transaction_id = t.id)
+          AND `+r.a.actionOutsideWindow("t", "$3")+`
+        ORDER BY t.id LIMIT $4))
+    RETURNING d.id
 )
 SELECT count(*), coalesce(max(id), 0) FROM d`, last, maxTx, res.Cutoff, r.p.BatchSize)
 		if err != nil {
