@@ -12,10 +12,12 @@
 #   N=200 ABLATIONS=scripts/ablation/v1.sh scripts/ablation/instructions.sh row v1_no_guard
 #
 # Needs valgrind, the PostgreSQL server binaries ($PGBIN) and root (the
-# cluster runs as the postgres user).
+# cluster runs as the postgres user). KEEP=1 keeps the callgrind files and
+# names each session's (callgrind_annotate --inclusive=yes FILE).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${N:-150}
+HISTORY=${HISTORY:-100000}
 VG_PORT=${VG_PORT:-5499}
 PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)}
 SCALE=1
@@ -33,7 +35,21 @@ variants=("$@")
 runuser -u postgres -- "$PGBIN/initdb" -D "$data" -A trust -U postgres >/dev/null
 pg() { runuser -u postgres -- "$PGBIN/pg_ctl" -D "$data" -o "-p $VG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$work -c fsync=off" -w "$@" >/dev/null; }
 pg start -l "$work/log"
-for v in "${variants[@]}"; do prepare_db "ablation_$v" "$v"; done
+# A live system's audit trail is not empty: each variant gets $HISTORY
+# earlier changes in HISTORY/5 transactions (loaded natively), so the
+# sessions below plan (index or sequential scan) as a live system would.
+load_history() {
+  psql -X -q "$(db_url "$1")" -c "DO \$\$ BEGIN
+    IF to_regclass('threadline.audit_transactions') IS NOT NULL THEN
+      INSERT INTO threadline.audit_transactions (txid, started_at)
+        SELECT (g::text)::xid8, now() - interval '1 day' - g * interval '1 second' FROM generate_series(1, $HISTORY / 5) AS g;
+      INSERT INTO threadline.audit_changes (transaction_id, table_schema, table_name, table_pk, op, data_after, captured_at)
+        SELECT t.id, 'public', 'pgbench_accounts', jsonb_build_object('aid', k), 'update', jsonb_build_object('aid', k, 'abalance', k), t.started_at
+        FROM threadline.audit_transactions AS t, generate_series(1, 5) AS k;
+    END IF;
+  END \$\$" -c "VACUUM ANALYZE"
+}
+for v in "${variants[@]}"; do prepare_db "ablation_$v" "$v" && load_history "ablation_$v"; done
 pg stop
 
 # The transactions: the same pseudo-random accounts for every variant.
@@ -72,6 +88,7 @@ ir() {
     [ -s "$work/cg/cg.$pid" ] && grep -q '^totals:' "$work/cg/cg.$pid" && break
     sleep 1
   done
+  [ -z "${KEEP:-}" ] || echo "$2 $1: $work/cg/cg.$pid" >&2
   awk '/^totals:/ {print $2}' "$work/cg/cg.$pid"
 }
 echo "variant: server instructions per TPC-B transaction ((Ir(2N) − Ir(N)) / N, N = $N); added over base"
@@ -80,8 +97,6 @@ for v in "${variants[@]}"; do
   a=0
   [ "$v" = base ] || a=1
   ir "$work/2n$a.sql" "ablation_$v" >/dev/null # warm caches: relcache init file, buffers
-  # Statistics of a non-empty audit trail (what autovacuum gives a live
-  # system), so the sessions below plan as a live system would.
   psql -X -q "$(db_url "ablation_$v")" -c "ANALYZE"
   one=$(ir "$work/n$a.sql" "ablation_$v")
   two=$(ir "$work/2n$a.sql" "ablation_$v")
