@@ -14,16 +14,8 @@ import (
 	threadline "github.com/threadline-go/threadline/runtime"
 )
 
-// gooseUp returns the Up section of a goose migration.
-func gooseUp(t *testing.T, sql string) string {
-	t.Helper()
-	_, rest, ok := strings.Cut(sql, "-- +goose Up")
-	up, _, ok2 := strings.Cut(rest, "-- +goose Down")
-	if !ok || !ok2 {
-		t.Fatal("not a goose migration")
-	}
-	return up
-}
+// gooseUp returns the Up section of a goose migration (as goose runs it).
+var gooseUp = installUp["goose"].part
 
 func readFile(t *testing.T, path string) string {
 	t.Helper()

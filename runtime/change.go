@@ -110,7 +110,7 @@ type Transaction struct {
 // ErrNotFound is returned when a requested audit record does not exist.
 var ErrNotFound = errors.New("threadline: not found")
 
-// changeColumns are the columns scanChange reads, in order; c is
+// changeColumns are the columns changeScan receives, in order; c is
 // audit_changes, t the joined audit_transactions.
 const changeColumns = `c.id, c.transaction_id, c.table_schema, c.table_name, c.table_pk, c.table_pk_before,
 	c.op, c.data_after, c.data_before, c.changed_fields, c.changed_from, c.captured_at,
@@ -122,17 +122,9 @@ func (a Audit) changesFrom() string {
 	return " FROM " + s + ".audit_changes AS c LEFT JOIN " + s + ".audit_transactions AS t ON t.id = c.transaction_id"
 }
 
-// scanChange reads one row of changeColumns. Consecutive rows mostly share
-// a transaction, hence an actor: actors remembers the last one decoded.
-func scanChange(rows pgx.Rows, actors *actorCache) (Change, error) {
-	var s changeScan
-	if err := rows.Scan(s.dest()...); err != nil {
-		return Change{}, tlerr.Wrap(err, "read change")
-	}
-	return s.change(actors), nil
-}
-
-// changeScan receives one row of changeColumns.
+// changeScan receives one row of changeColumns. Consecutive rows mostly
+// share a transaction, hence an actor: change takes an actorCache that
+// remembers the last one decoded.
 type changeScan struct {
 	c                                        Change
 	op                                       string
@@ -252,12 +244,14 @@ func collect(rows pgx.Rows, capacity int) ([]Change, error) {
 	defer rows.Close()
 	out := make([]Change, 0, capacity)
 	var actors actorCache
+	var s changeScan
+	dest := s.dest() // one set of scan destinations for every row
 	for rows.Next() {
-		c, err := scanChange(rows, &actors)
-		if err != nil {
-			return nil, err
+		s = changeScan{}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, tlerr.Wrap(err, "read change")
 		}
-		out = append(out, c)
+		out = append(out, s.change(&actors))
 	}
 	if err := rows.Err(); err != nil {
 		return nil, tlerr.Wrap(err, "read changes")

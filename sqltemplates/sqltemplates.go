@@ -307,7 +307,8 @@ func (d captureData) placeholder() string {
 // volatile call in the query itself could not use the index, and a
 // statement that changed no row has no transaction id to force. Templates
 // wrap it in a scalar subquery, which PostgreSQL evaluates once per
-// statement and only when the statement produces a row.
+// statement and only when the statement produces a row, and which can be
+// an index key (a volatile function call in a WHERE clause cannot).
 func (d captureData) TransactionID() string {
 	return "coalesce((SELECT h.id FROM " + d.S + ".audit_transactions AS h WHERE h.txid = v_txid AND h.started_at = now()), " +
 		d.S + ".current_transaction_id())"
@@ -425,9 +426,8 @@ func textArray(items []string) string {
 	return "ARRAY[" + strings.Join(q, ", ") + "]::text[]"
 }
 
-// triggerTemplate names the template that creates each capture trigger.
-// The templates spell the trigger names too (capture.sql.tmpl); a test
-// checks that each creates the trigger it is named for here.
+// triggerTemplate names the template that creates each capture trigger;
+// the template takes the trigger's name from the unit (.Trigger).
 var triggerTemplate = map[string]string{
 	contract.TriggerInsert:   "trigger_insert",
 	contract.TriggerUpdate:   "trigger_update",

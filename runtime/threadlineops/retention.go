@@ -296,7 +296,7 @@ func (a Audit) purge(ctx context.Context, db threadline.DBTX, p PurgePolicy, o P
 	}
 	defer release()
 
-	unlock, err := a.lockPurge(ctx, db)
+	unlock, err := a.lockPurge(ctx, conn)
 	if err != nil {
 		return res, fmt.Errorf("threadline: purge: %w", err)
 	}
@@ -444,12 +444,14 @@ SELECT count(*), coalesce(max(id), 0) FROM d`, last, maxTx, res.Cutoff, r.p.Batc
 // while every batch commits on the purge's own session.
 //
 // Only roles with DELETE (or UPDATE, TRUNCATE) on that empty table can
-// take the lock in that mode, so no other role can block retention; the
-// reader role's SELECT allows ACCESS SHARE only, which does not conflict.
+// take the lock in that mode, and no other role has any privilege on it,
+// so no other role can block retention. own is the purge's own session:
+// the second one is opened with its configuration, and the holder of a
+// taken lock is looked up on it (a pool of one connection has none left).
 // The holding transaction takes no snapshot and no transaction id (LOCK
 // needs neither), so it holds back no vacuum while a long purge runs.
-func (a Audit) lockPurge(ctx context.Context, db threadline.DBTX) (func(), error) {
-	conn, release, err := secondSession(ctx, db)
+func (a Audit) lockPurge(ctx context.Context, own threadline.DBTX) (func(), error) {
+	conn, release, err := secondSession(ctx, own)
 	if err != nil {
 		return nil, fmt.Errorf("open a session for the purge lock: %w", err)
 	}
@@ -470,7 +472,7 @@ func (a Audit) lockPurge(ctx context.Context, db threadline.DBTX) (func(), error
 	if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available
 		unlock()
 		var pid *int64
-		_ = db.QueryRow(ctx, `SELECT min(pid) FROM pg_locks WHERE locktype = 'relation' AND granted
+		_ = own.QueryRow(ctx, `SELECT min(pid) FROM pg_locks WHERE locktype = 'relation' AND granted
 			AND relation = to_regclass($1) AND mode = 'ExclusiveLock'`, lockTable).Scan(&pid)
 		holder := ""
 		if pid != nil {
