@@ -80,6 +80,10 @@ type Page struct {
 	Changes []Change
 	// Next continues the listing (Filter.After); nil on the last page.
 	Next *Cursor
+	// SearchedFrom is set when RecentTimeline spent its search budget
+	// before it filled the page: changes captured before it were not
+	// searched yet, and Next continues there. Zero otherwise.
+	SearchedFrom time.Time
 }
 
 // Transaction is one audited database transaction (a row of

@@ -2,6 +2,7 @@ package threadline
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -30,6 +31,9 @@ type Audit struct {
 	// (RecordAction, Export, Coverage, Purge, PurgePlan): set them once
 	// here, not per call.
 	Hooks Hooks
+	// SearchBudget bounds the time RecentTimeline searches for one page
+	// (DefaultSearchBudget when zero or negative).
+	SearchBudget time.Duration
 }
 
 // schema returns the quoted audit schema name.

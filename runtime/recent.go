@@ -12,24 +12,48 @@ import (
 // recent rows through indexes, whatever the size of the trail.
 
 // firstWindow and windowGrowth shape RecentTimeline's probes: the first
-// window covers one minute before the newest change, each next one is
+// window covers one minute before the newest change, each next one up to
 // windowGrowth times longer.
 const (
 	firstWindow  = time.Minute
 	windowGrowth = 8
 )
 
-// RecentTimeline returns the same page as Timeline for f, reading it
+// DefaultSearchBudget is the time RecentTimeline spends looking for a page
+// before it returns what it found (see Page.SearchedFrom), unless
+// Audit.SearchBudget says otherwise.
+const DefaultSearchBudget = 25 * time.Millisecond
+
+// RecentTimeline returns the same changes as Timeline for f, reading them
 // differently: no btree index orders audit_changes by captured_at, so a
 // Timeline page without a time range sorts every matching change. Instead
-// RecentTimeline probes growing time windows back from the newest change
-// (one minute, then eight times longer each time), each served by the
+// RecentTimeline probes time windows back from the newest change (one
+// minute, then up to eight times longer each time), each served by the
 // captured_at BRIN index, and stops as soon as the page is full. A page of
-// recent changes thus reads only recent rows; a filter that matches
-// nothing recent reads more windows, and the last window is open-ended, so
-// the result is exactly Timeline's. A filter on a correlation id, served
-// by its own index, runs as one Timeline query.
+// recent changes thus reads only recent rows.
+//
+// A filter that matches nothing recent would read the whole trail, so the
+// search has a budget (Audit.SearchBudget): each window is sized, from the time
+// the previous one took, to end within it, and when it is spent the page
+// is returned as it is, with Page.SearchedFrom set to where the search
+// stopped and Page.Next continuing from there. The pages of such a listing
+// together hold exactly Timeline's changes. A filter on a correlation id,
+// served by its own index, runs as one Timeline query.
 func (a Audit) RecentTimeline(ctx context.Context, db DBTX, f Filter) (Page, error) {
+	budget := a.SearchBudget
+	if budget <= 0 {
+		budget = DefaultSearchBudget
+	}
+	return a.recentTimeline(ctx, db, f, search{first: firstWindow, budget: budget})
+}
+
+// search shapes RecentTimeline's windows: the first one's length, and the
+// time after which no further window starts.
+type search struct {
+	first, budget time.Duration
+}
+
+func (a Audit) recentTimeline(ctx context.Context, db DBTX, f Filter, s search) (Page, error) {
 	n, err := f.normalize()
 	if err != nil {
 		return Page{}, err
@@ -51,7 +75,14 @@ func (a Audit) RecentTimeline(ctx context.Context, db DBTX, f Filter) (Page, err
 	want := n.limit + 1
 	got := make([]Change, 0, min(want, 256))
 	win := n
-	for w := firstWindow; ; w *= windowGrowth {
+	if c := n.after; c != nil && (win.to.IsZero() || c.CapturedAt.Before(win.to)) {
+		// Implied by the cursor, but only an explicit bound on
+		// captured_at keeps the first window's BRIN scan from reading
+		// everything newer than the cursor.
+		win.to = c.CapturedAt
+	}
+	start := time.Now()
+	for w := s.first; ; {
 		lo := top.Add(-w).Truncate(time.Microsecond)
 		final := !lo.After(oldest) || (!n.from.IsZero() && !lo.After(n.from))
 		if !final {
@@ -59,6 +90,7 @@ func (a Audit) RecentTimeline(ctx context.Context, db DBTX, f Filter) (Page, err
 		} else {
 			win.from = n.from
 		}
+		t0 := time.Now()
 		cs, err := a.list(ctx, db, win, want-len(got))
 		if err != nil {
 			return Page{}, err
@@ -67,7 +99,13 @@ func (a Audit) RecentTimeline(ctx context.Context, db DBTX, f Filter) (Page, err
 		if len(got) >= want || final {
 			break
 		}
+		left := s.budget - time.Since(start)
+		if left <= 0 {
+			return partialPage(got, lo), nil
+		}
+		w = nextWindow(w, time.Since(t0), left)
 		win.to = lo.Add(-time.Microsecond)
+		top = lo
 	}
 	p := Page{Changes: got}
 	if len(got) > n.limit {
@@ -75,6 +113,23 @@ func (a Audit) RecentTimeline(ctx context.Context, db DBTX, f Filter) (Page, err
 		p.Next = CursorOf(p.Changes[n.limit-1])
 	}
 	return p, nil
+}
+
+// nextWindow sizes the window after one of length w that took took: up
+// to windowGrowth times longer, but, at the same rate, taking no more than
+// half the budget left (the rate varies from window to window).
+func nextWindow(w, took, left time.Duration) time.Duration {
+	grow := float64(windowGrowth)
+	if took > 0 {
+		grow = min(grow, float64(left)/float64(2*took))
+	}
+	return max(time.Millisecond, time.Duration(float64(w)*max(grow, 0.5)))
+}
+
+// partialPage is the page of a search stopped at lo: the changes found
+// (all newer than lo), and a cursor that continues strictly before lo.
+func partialPage(got []Change, lo time.Time) Page {
+	return Page{Changes: got, SearchedFrom: lo, Next: &Cursor{CapturedAt: lo, ID: 1}}
 }
 
 // span returns the captured_at of the newest and of the oldest change by

@@ -120,7 +120,9 @@ func TestRecentTimelineEqualsTimeline(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := audit.RecentTimeline(ctx, db.Pool, f)
+			// An unlimited budget: the page must not depend on the
+			// speed of the machine (TestRecentTimelineBudget covers it).
+			got, err := audit.RecentTimelineSearch(ctx, db.Pool, f, time.Minute, time.Hour)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -131,6 +133,69 @@ func TestRecentTimelineEqualsTimeline(t *testing.T) {
 				break
 			}
 			f.After = want.Next
+		}
+	}
+}
+
+// TestRecentTimelineBudget: with its budget spent after every window,
+// RecentTimeline returns partial pages (SearchedFrom set, Next continuing
+// strictly before it) whose changes, followed to the end, are exactly
+// Timeline's, in the same order.
+func TestRecentTimelineBudget(t *testing.T) {
+	ctx := context.Background()
+	db := capturetest.Setup(t, queryDDL, queryTables)
+	seedRecent(t, db)
+	user3 := threadline.User("3")
+	filters := map[string]threadline.Filter{
+		"rare":   {Table: "rare", Limit: 7},
+		"late":   {Table: "late", Limit: 1},
+		"op":     {Op: threadline.OpInsert, Limit: 20000, From: time.Date(2026, 2, 20, 0, 0, 0, 0, time.UTC)},
+		"actor":  {Actor: &user3, Table: "rare", Limit: 3},
+		"window": {Table: "rare", From: time.Date(2026, 1, 20, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 2, 10, 0, 0, 0, 0, time.UTC), Limit: 4},
+	}
+	for name, f := range filters {
+		var want []int64
+		for c, err := range audit.Changes(ctx, db.Pool, f) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, c.ID)
+		}
+		var got []int64
+		partial := 0
+		for calls := 0; ; calls++ {
+			if calls > 500 {
+				t.Fatalf("%s: no end after %d pages", name, calls)
+			}
+			p, err := audit.RecentTimelineSearch(ctx, db.Pool, f, 24*time.Hour, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Changes) > f.Limit {
+				t.Fatalf("%s: %d changes on a page of %d", name, len(p.Changes), f.Limit)
+			}
+			for _, c := range p.Changes {
+				got = append(got, c.ID)
+				if !p.SearchedFrom.IsZero() && c.CapturedAt.Before(p.SearchedFrom) {
+					t.Fatalf("%s: change %d at %s, before SearchedFrom %s", name, c.ID, c.CapturedAt, p.SearchedFrom)
+				}
+			}
+			if !p.SearchedFrom.IsZero() {
+				partial++
+				if p.Next == nil || !p.Next.CapturedAt.Equal(p.SearchedFrom) {
+					t.Fatalf("%s: partial page searched from %s continues at %v", name, p.SearchedFrom, p.Next)
+				}
+			}
+			if p.Next == nil {
+				break
+			}
+			f.After = p.Next
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: pages hold\n%v\nwant\n%v", name, got, want)
+		}
+		if partial == 0 {
+			t.Errorf("%s: no partial page: the budget was never spent", name)
 		}
 	}
 }
@@ -187,11 +252,12 @@ func TestRecentReadsUseIndexes(t *testing.T) {
 	seedRecent(t, db)
 	pool, rec := tracedPool(t, db)
 	plan := func(q pgx.TraceQueryStartData) string { return explainPlan(t, db.Pool, q) }
-	if _, err := audit.RecentTimeline(ctx, pool, threadline.Filter{Table: "busy", Limit: 100}); err != nil {
+	if _, err := audit.RecentTimelineSearch(ctx, pool, threadline.Filter{Table: "busy", Limit: 100}, time.Minute, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	// The span query, then windows of 1, 8, 64 and 512 minutes back from
-	// the newest change (2026-03-02 00:00), the last of which fills the page.
+	// The span query, then windows of 1, 8, 64 and 512 minutes, one
+	// before the other, back from the newest change (2026-03-02 00:00):
+	// the last, reaching 585 minutes back, fills the page.
 	if len(rec.queries) != 5 {
 		t.Fatalf("RecentTimeline of the busy table ran %d queries, want 5", len(rec.queries))
 	}

@@ -387,6 +387,11 @@ func TestKeysetPaging(t *testing.T) {
 	if r = get(t, h, next); fx.shown(r.body) != `public.users insert {"id":1}` || strings.Contains(r.body, `rel="next"`) {
 		t.Fatalf("row page 2 (%s): %s", next, fx.shown(r.body))
 	}
+	// The row page's "older" link keeps the as-of instant.
+	r = get(t, h, `/row?table=users&key={"id":1}&at=2030-01-01T00:00`)
+	if !strings.Contains(r.body, `rel="next"`) || !hasLink(r.body, `/row?after=`) || !strings.Contains(strings.Join(hrefs(r.body), " "), "&at=2030-01-01T00%3A00&") {
+		t.Errorf("row page with as-of: the older link drops it:\n%s", hrefs(r.body))
+	}
 }
 
 func TestBadInputIs400SayingWhatIsWrong(t *testing.T) {
@@ -692,5 +697,51 @@ func TestRequireToken(t *testing.T) {
 	}
 	if tok := threadlineui.NewToken(); len(tok) != 43 || tok == threadlineui.NewToken() {
 		t.Errorf("NewToken: %q", tok)
+	}
+}
+
+// TestSearchBudget: a listing that spends its search budget before the
+// page is full says how far back it searched and links "Search older";
+// following the links shows every match, each once.
+func TestSearchBudget(t *testing.T) {
+	fx := newFixture(t)
+	// The first insert of users moves five minutes into the past: with a
+	// budget spent after every window (one minute, the first), each page
+	// searches one minute further back.
+	fx.db.Exec(t, `UPDATE threadline.audit_changes SET captured_at = captured_at - interval '5 minutes' WHERE id = $1`,
+		fx.ids[`public.users insert {"id":1}`])
+	h := fx.handler(threadlineui.Options{Audit: threadline.Audit{SearchBudget: time.Nanosecond}})
+	var seen []string
+	searched := 0
+	target := "/changes?table=users&op=insert"
+	for pages := 0; target != ""; pages++ {
+		if pages > 10 {
+			t.Fatalf("more than 10 pages")
+		}
+		r := get(t, h, target)
+		if r.status != http.StatusOK {
+			t.Fatalf("%s: %d %s", target, r.status, r.body)
+		}
+		if s := fx.shown(r.body); s != "" {
+			seen = append(seen, s)
+		}
+		target = ""
+		if strings.Contains(r.body, "Searched back to") {
+			searched++
+			if !strings.Contains(r.body, `rel="next">Search older »</a>`) {
+				t.Fatalf("a partial page without its link:\n%s", r.body)
+			}
+		}
+		for _, l := range hrefs(r.body) {
+			if strings.Contains(l, "after=") && strings.Contains(r.body, `rel="next"`) && !strings.Contains(l, "/export") {
+				target = l
+			}
+		}
+	}
+	if got, want := strings.Join(seen, "; "), `public.users insert {"id":2}; public.users insert {"id":1}`; got != want {
+		t.Errorf("pages showed %s, want %s", got, want)
+	}
+	if searched < 4 {
+		t.Errorf("%d partial pages, want at least 4 (one per minute searched)", searched)
 	}
 }

@@ -93,6 +93,9 @@ type pager struct {
 	FirstURL string
 	NextURL  string
 	Paged    bool
+	// SearchedFrom is set when the listing stopped searching there to
+	// answer in time (threadline.Page.SearchedFrom): NextURL searches on.
+	SearchedFrom time.Time
 }
 
 // exports links the export of a listing's filter.
@@ -150,7 +153,7 @@ func (h *handler) timeline(ctx context.Context, tx pgx.Tx, r *http.Request) (vie
 	fq := filterQuery(f)
 	d := timelineData{Form: form, Ops: []threadline.Op{threadline.OpInsert, threadline.OpUpdate, threadline.OpDelete, threadline.OpTruncate},
 		Filtered: len(fq) > 0, Changes: l.viewChanges(p.Changes), ClearURL: l.timeline(nil),
-		pager: pager{FirstURL: l.timeline(fq), Paged: f.After != nil}, exports: l.exports(fq)}
+		pager: pager{FirstURL: l.timeline(fq), Paged: f.After != nil, SearchedFrom: p.SearchedFrom}, exports: l.exports(fq)}
 	if p.Next != nil {
 		d.NextURL = l.timeline(with(fq, "after", p.Next.String()))
 	}
@@ -214,7 +217,11 @@ func (h *handler) row(ctx context.Context, tx pgx.Tx, r *http.Request) (view, er
 	d.FirstURL = l.row(table, []byte(key), nil)
 	if len(cs) > h.o.PageSize {
 		cs = cs[:h.o.PageSize]
-		d.NextURL = l.row(table, []byte(key), url.Values{"after": {cs[len(cs)-1].Cursor().String()}})
+		next := url.Values{"after": {cs[len(cs)-1].Cursor().String()}}
+		if at := strings.TrimSpace(q.Get("at")); at != "" {
+			next.Set("at", at)
+		}
+		d.NextURL = l.row(table, []byte(key), next)
 	}
 	d.Changes = l.viewChanges(cs)
 	if v := strings.TrimSpace(q.Get("at")); v != "" {
@@ -335,7 +342,7 @@ func (h *handler) actor(ctx context.Context, tx pgx.Tx, r *http.Request) (view, 
 	l := links{h.o.Prefix}
 	fq := url.Values{"actor": {a.String()}}
 	d := actorData{Actor: a.String(), Changes: l.viewChanges(p.Changes), TimelineURL: l.timeline(fq),
-		pager: pager{FirstURL: l.actor(a), Paged: f.After != nil}, exports: l.exports(fq)}
+		pager: pager{FirstURL: l.actor(a), Paged: f.After != nil, SearchedFrom: p.SearchedFrom}, exports: l.exports(fq)}
 	if p.Next != nil {
 		d.NextURL = withQuery(l.prefix+"/actor", with(fq, "after", p.Next.String()))
 	}
