@@ -165,12 +165,18 @@ func (a Audit) export(ctx context.Context, db DBTX, w io.Writer, format ExportFo
 	if err := f.Validate(); err != nil {
 		return ExportResult{}, err
 	}
+	return writeExport(ctx, w, format, f, opts, a.stream(ctx, db, f, opts.MaxRows))
+}
+
+// writeExport writes the changes of rows to w in format (f and opts give
+// the JSON header and the cap).
+func writeExport(ctx context.Context, w io.Writer, format ExportFormat, f Filter, opts ExportOptions, rows iter.Seq2[exportChange, error]) (ExportResult, error) {
 	cw := &countingWriter{w: w}
 	x := &exportWriter{format: format, cw: cw, bw: bufio.NewWriterSize(cw, 64<<10), enc: &exportEncoder{guard: !opts.RawCSV}}
 	if err := x.header(f, opts); err != nil {
 		return x.finish(err)
 	}
-	for c, err := range a.stream(ctx, db, f, opts.MaxRows) {
+	for c, err := range rows {
 		if err != nil {
 			return x.finish(tlerr.Wrap(err, "export"))
 		}
@@ -594,8 +600,7 @@ func (a Audit) stream(ctx context.Context, db DBTX, f Filter, maxRows int64) ite
 		}
 		q := &query{a: a}
 		q.filter(n)
-		sql := "SELECT " + changeColumns + actionSelect + a.changesFrom() +
-			" LEFT JOIN " + a.schema() + ".audit_actions AS ac ON ac.id = t.action_id"
+		sql := a.exportSelect()
 		if len(q.where) > 0 {
 			sql += " WHERE " + strings.Join(q.where, " AND ")
 		}
@@ -603,7 +608,25 @@ func (a Audit) stream(ctx context.Context, db DBTX, f Filter, maxRows int64) ite
 		if maxRows > 0 {
 			sql += " LIMIT " + q.arg(maxRows+1)
 		}
-		rows, err := db.Query(ctx, sql, q.args...)
+		for c, err := range a.scan(ctx, db, sql, q.args) {
+			if !yield(c, err) {
+				return
+			}
+		}
+	}
+}
+
+// exportSelect is the SELECT … FROM of the export rows: changes, their
+// transaction, its action.
+func (a Audit) exportSelect() string {
+	return "SELECT " + changeColumns + actionSelect + a.changesFrom() +
+		" LEFT JOIN " + a.schema() + ".audit_actions AS ac ON ac.id = t.action_id"
+}
+
+// scan runs an exportSelect query and yields its rows.
+func (a Audit) scan(ctx context.Context, db DBTX, sql string, args []any) iter.Seq2[exportChange, error] {
+	return func(yield func(exportChange, error) bool) {
+		rows, err := db.Query(ctx, sql, args...)
 		if err != nil {
 			yield(exportChange{}, fmt.Errorf("list changes: %w", err))
 			return

@@ -39,8 +39,10 @@ type Beginner interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
-// txBeginner is implemented by *pgxpool.Pool, *pgxpool.Conn and *pgx.Conn.
-type txBeginner interface {
+// TxBeginner starts a transaction with options: *pgxpool.Pool,
+// *pgxpool.Conn and *pgx.Conn satisfy it (a pgx.Tx does not: Feed needs a
+// transaction of its own, REPEATABLE READ).
+type TxBeginner interface {
 	BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
 }
 
@@ -126,7 +128,7 @@ func InTx(ctx context.Context, db Beginner, fn func(pgx.Tx) error, opts ...TxOpt
 
 // txBegin starts a top-level transaction and publishes the settings.
 func txBegin(ctx context.Context, db Beginner, txOpts *pgx.TxOptions, settings string) (pgx.Tx, error) {
-	b, ok := db.(txBeginner)
+	b, ok := db.(TxBeginner)
 	if !ok {
 		if txOpts != nil {
 			return nil, fmt.Errorf("%T has no BeginTx method for transaction options", db)

@@ -24,6 +24,7 @@ type exportArgs struct {
 	table, actor, from, to, correlation string
 	maxRows                             int64
 	stream, force, guard                bool
+	feed                                feedArgs
 }
 
 func exportFlags(fs *flag.FlagSet) func(*cli) int {
@@ -46,6 +47,7 @@ func exportFlags(fs *flag.FlagSet) func(*cli) int {
 	})
 	fs.BoolVar(&a.stream, "stream", false, "no default cap for csv and json: stream every matching change")
 	fs.BoolVar(&a.force, "force", false, "overwrite the output file if it exists")
+	a.feed.flags(fs)
 	fs.BoolVar(&a.guard, "csv-formula-guard", true, "prefix ' to CSV cells starting with = + - @ tab or CR (spreadsheet formula injection); -csv-formula-guard=false writes exact values")
 	return func(c *cli) int { return c.export(a) }
 }
@@ -92,6 +94,10 @@ func (c *cli) export(a exportArgs) int {
 		return c.usageError("-format %q: want csv, json or ndjson", a.format)
 	case a.output == "":
 		return c.usageError("-output is required (a file, or - for standard output)")
+	case a.feed.cursorFile != "":
+		return c.exportFeed(a, format)
+	case a.feed.follow:
+		return c.usageError("-follow needs -cursor-file")
 	}
 	f, err := a.filter()
 	if err != nil {

@@ -64,6 +64,10 @@ type env struct {
 	// exportProgress, when set, is called with the export's progress (tests
 	// use it to interrupt an export).
 	exportProgress func(rows int64)
+	// beforeCursorWrite, when set, runs between a feed run's output and
+	// its cursor write; an error stops the run there (tests use it to
+	// crash at the worst moment).
+	beforeCursorWrite func() error
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -225,7 +225,7 @@ func TestUsageErrors(t *testing.T) {
 	// The help of -max-rows states its default once.
 	out.Reset()
 	runEnv(context.Background(), []string{"export", "-h"}, &out, &errb, env{})
-	if n := strings.Count(out.String(), "(default"); n != 4 || strings.Contains(out.String(), "(default -1)") {
+	if n := strings.Count(out.String(), "(default"); n != 5 || strings.Contains(out.String(), "(default -1)") {
 		t.Errorf("export help: %d defaults:\n%s", n, out.String())
 	}
 	// No files were written by any of them.

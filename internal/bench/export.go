@@ -75,5 +75,30 @@ func (r *runner) export(ctx context.Context) ([]Result, error) {
 			})
 		}
 	}
-	return out, nil
+	feed, err := measureFeed(ctx, pool, r.o.Rounds)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, feed), nil
+}
+
+// measureFeed times the incremental feed's first run (export
+// -cursor-file from no position), which reads the whole trail in id order.
+func measureFeed(ctx context.Context, pool threadline.TxBeginner, rounds int) (Result, error) {
+	var rates []float64
+	var rows int64
+	for i := 0; i < rounds; i++ {
+		start := time.Now()
+		_, res, err := threadline.Audit{}.ExportFeed(ctx, pool, io.Discard, threadline.ExportNDJSON, threadline.FeedPosition{}, threadline.ExportOptions{})
+		if err != nil {
+			return Result{}, fmt.Errorf("feed: %w", err)
+		}
+		rows = res.Rows
+		rates = append(rates, float64(res.Rows)/time.Since(start).Seconds())
+	}
+	s := summarize(rates)
+	return Result{
+		Workload: "export", Metric: fmt.Sprintf("feed (-cursor-file), first run, ndjson, %d rows", rows),
+		Ratio: fmt.Sprintf("%.0f rows/s", s.median), Spread: fmt.Sprintf("%.0f–%.0f", s.lo, s.hi), Target: ">= 200,000 rows/s",
+	}, nil
 }
