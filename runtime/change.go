@@ -126,6 +126,18 @@ func (a Audit) changesFrom() string {
 	return " FROM " + s + ".audit_changes AS c LEFT JOIN " + s + ".audit_transactions AS t ON t.id = c.transaction_id"
 }
 
+// changesFromEach is changesFrom with each change's header read by its
+// primary key (a LATERAL subquery that cannot be flattened): for
+// RecentTimeline's windows, whose cost must follow the window's size. As
+// a plain join, the planner serves an actor filter from every transaction
+// of the actor (the GIN index), or hashes a sequential scan of all
+// headers, whatever the window.
+func (a Audit) changesFromEach() string {
+	s := a.schema()
+	return " FROM " + s + ".audit_changes AS c LEFT JOIN LATERAL (SELECT * FROM " + s +
+		".audit_transactions AS h WHERE h.id = c.transaction_id OFFSET 0) AS t ON true"
+}
+
 // changeScan receives one row of changeColumns. Consecutive rows mostly
 // share a transaction, hence an actor: change takes an actorCache that
 // remembers the last one decoded.

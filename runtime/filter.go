@@ -113,6 +113,9 @@ type normalized struct {
 	requestID     string
 	limit         int
 	after         *Cursor
+	// windowed marks RecentTimeline's time-window queries, whose cost
+	// must follow the window (see Audit.changesFromEach).
+	windowed bool
 }
 
 func (f Filter) normalize() (normalized, error) {

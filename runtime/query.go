@@ -27,6 +27,9 @@ type query struct {
 	a     Audit
 	where []string
 	args  []any
+	// windowed reads each change's header by its primary key (see
+	// Audit.changesFromEach).
+	windowed bool
 }
 
 // arg adds a parameter and returns its placeholder.
@@ -42,6 +45,7 @@ func (q *query) filter(n normalized) {
 	if n.table != nil {
 		q.cond("c.table_schema = " + q.arg(n.table.Schema) + " AND c.table_name = " + q.arg(n.table.Name))
 	}
+	q.windowed = n.windowed
 	if n.actor != "" {
 		q.cond("t.actor_ref @> " + q.arg(n.actor) + "::jsonb")
 	}
@@ -75,7 +79,11 @@ func (q *query) sql(limit int) string {
 	var b strings.Builder
 	b.WriteString("SELECT ")
 	b.WriteString(changeColumns)
-	b.WriteString(q.a.changesFrom())
+	if q.windowed {
+		b.WriteString(q.a.changesFromEach())
+	} else {
+		b.WriteString(q.a.changesFrom())
+	}
 	if len(q.where) > 0 {
 		b.WriteString(" WHERE ")
 		b.WriteString(strings.Join(q.where, " AND "))

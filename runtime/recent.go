@@ -75,6 +75,7 @@ func (a Audit) recentTimeline(ctx context.Context, db DBTX, f Filter, s search) 
 	want := n.limit + 1
 	got := make([]Change, 0, min(want, 256))
 	win := n
+	win.windowed = true
 	if c := n.after; c != nil && (win.to.IsZero() || c.CapturedAt.Before(win.to)) {
 		// Implied by the cursor, but only an explicit bound on
 		// captured_at keeps the first window's BRIN scan from reading

@@ -194,13 +194,18 @@ func (h *handler) page(f pageFunc) http.HandlerFunc {
 }
 
 // readOnly runs f in a read-only REPEATABLE READ transaction, always
-// rolled back.
+// rolled back, with JIT compilation off: a page's queries read little,
+// and a plan whose estimate crosses jit_above_cost (a window of many
+// changes, each with its header) spent more compiling than executing.
 func (h *handler) readOnly(ctx context.Context, f func(pgx.Tx) error) error {
 	tx, err := h.db.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return fmt.Errorf("begin a read-only transaction: %w", err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, "SET LOCAL jit = off"); err != nil {
+		return fmt.Errorf("begin a read-only transaction: %w", err)
+	}
 	return f(tx)
 }
 
