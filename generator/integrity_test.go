@@ -519,6 +519,21 @@ func TestRolesDoWhatTheirCommandsNeed(t *testing.T) {
 	denied(t, readerConn, "auditor", `BEGIN; LOCK TABLE threadline.audit_purge_lock IN ACCESS SHARE MODE; COMMIT`)
 	readerConn.Exec(ctx, `ROLLBACK`)
 
+	// The retention role seals; the reader verifies; the application
+	// can neither read nor write the seals.
+	ops := threadlineops.Audit(a)
+	sealed, err := ops.Seal(ctx, in.pool(t, "janitor"))
+	if err != nil || sealed.Seal != 1 || sealed.Changes != 1 {
+		t.Fatalf("seal as the retention role: %+v, %v", sealed, err)
+	}
+	if rep, err := ops.Verify(ctx, in.pool(t, "auditor"), threadlineops.VerifyOptions{Head: sealed.Head}); err != nil || rep.Changes != 1 {
+		t.Fatalf("verify as the reader: %+v, %v", rep, err)
+	}
+	denied(t, app, "app", `INSERT INTO threadline.audit_seals (id, snapshot, prev_head, head, transactions, changes) VALUES (9, '1:1:', '', '', 0, 0)`)
+	denied(t, app, "app", `SELECT count(*) FROM threadline.audit_seal_entries`)
+	denied(t, app, "app", `INSERT INTO threadline.audit_purges (cutoff) VALUES (now())`)
+	denied(t, readerConn, "auditor", `INSERT INTO threadline.audit_purges (cutoff) VALUES (now())`)
+
 	policy := threadlineops.PurgePolicy{Enabled: true, Window: time.Hour, DeleteEmptyTransactions: true}
 	cutoff := time.Now().Add(time.Hour)
 	res, err := threadlineops.Audit(a).Purge(ctx, in.pool(t, "janitor"), policy, threadlineops.PurgeOptions{Cutoff: cutoff})
@@ -544,4 +559,11 @@ func TestRolesDoWhatTheirCommandsNeed(t *testing.T) {
 	jtx.Rollback(ctx)
 	denied(t, janitor, "janitor", `UPDATE threadline.audit_changes SET op = 'delete'`)
 	denied(t, janitor, "janitor", `DELETE FROM threadline.audit_actions`)
+	denied(t, janitor, "janitor", `UPDATE threadline.audit_seals SET head = ''`)
+	denied(t, janitor, "janitor", `DELETE FROM threadline.audit_seal_entries`)
+	denied(t, janitor, "janitor", `DELETE FROM threadline.audit_purges`)
+	// The purge recorded itself: verify counts what it took.
+	if rep, err := ops.Verify(ctx, in.pool(t, "auditor"), threadlineops.VerifyOptions{Head: sealed.Head}); err != nil || rep.PurgedChanges != 1 {
+		t.Fatalf("verify after the purge: %+v, %v", rep, err)
+	}
 }

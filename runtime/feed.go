@@ -7,10 +7,10 @@ import (
 	"io"
 	"iter"
 	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/threadline-go/threadline/internal/pgsnapshot"
 	"github.com/threadline-go/threadline/internal/tlerr"
 )
 
@@ -38,33 +38,11 @@ type FeedPosition struct {
 // anew; such a feed must start again, see docs/feed.md).
 var ErrFeedPosition = errors.New("threadline: bad feed position")
 
-// snapshot is a parsed pg_snapshot.
-type snapshot struct {
-	xmin, xmax uint64
-	xip        []string
-}
-
-func parseSnapshot(s string) (snapshot, error) {
-	parts := strings.Split(s, ":")
-	if len(parts) != 3 {
-		return snapshot{}, fmt.Errorf("%w: %q is not xmin:xmax:xip", ErrFeedPosition, s)
-	}
-	var sn snapshot
-	var err error
-	if sn.xmin, err = strconv.ParseUint(parts[0], 10, 64); err != nil {
-		return snapshot{}, fmt.Errorf("%w: %q: bad xmin", ErrFeedPosition, s)
-	}
-	if sn.xmax, err = strconv.ParseUint(parts[1], 10, 64); err != nil || sn.xmax < sn.xmin {
-		return snapshot{}, fmt.Errorf("%w: %q: bad xmax", ErrFeedPosition, s)
-	}
-	if parts[2] != "" {
-		for _, x := range strings.Split(parts[2], ",") {
-			v, err := strconv.ParseUint(x, 10, 64)
-			if err != nil || v < sn.xmin || v >= sn.xmax {
-				return snapshot{}, fmt.Errorf("%w: %q: bad in-progress id %q", ErrFeedPosition, s, x)
-			}
-			sn.xip = append(sn.xip, x)
-		}
+// parseSnapshot reads a feed position.
+func parseSnapshot(s string) (pgsnapshot.Snapshot, error) {
+	sn, err := pgsnapshot.Parse(s)
+	if err != nil {
+		return sn, fmt.Errorf("%w: %w", ErrFeedPosition, err)
 	}
 	return sn, nil
 }
@@ -121,7 +99,7 @@ func (a Audit) ExportFeed(ctx context.Context, db TxBeginner, w io.Writer, forma
 // pos to fn (which returns false to stop) and returns the new position, or
 // nil when fn stopped.
 func (a Audit) feed(ctx context.Context, db TxBeginner, pos FeedPosition, fn func(exportChange) bool) (*FeedPosition, error) {
-	var prev *snapshot
+	var prev *pgsnapshot.Snapshot
 	if pos.Snapshot != "" {
 		sn, err := parseSnapshot(pos.Snapshot)
 		if err != nil {
@@ -144,14 +122,14 @@ func (a Audit) feed(ctx context.Context, db TxBeginner, pos FeedPosition, fn fun
 	}
 	sql, args := a.exportSelect(), []any(nil)
 	if prev != nil {
-		if cur.xmax < prev.xmax {
+		if cur.Xmax < prev.Xmax {
 			return nil, fmt.Errorf("%w: %s is ahead of this database's transaction ids (%s): restored into a new cluster? Start the feed again from the last change delivered",
 				ErrFeedPosition, pos.Snapshot, now)
 		}
 		// Not seen by the previous snapshot: begun at or after its xmax,
 		// or in progress then. (Everything below its xmin had ended.)
-		sql += " WHERE t.txid >= $1::text::xid8 OR t.txid = ANY ($2::text[]::xid8[])"
-		args = []any{strconv.FormatUint(prev.xmax, 10), prev.xip}
+		sql += " WHERE " + pgsnapshot.NotSeenSQL("t.txid", "$1", "$2")
+		args = []any{strconv.FormatUint(prev.Xmax, 10), prev.XipText()}
 	}
 	sql += " ORDER BY c.id"
 	for c, err := range a.scan(ctx, tx, sql, args) {

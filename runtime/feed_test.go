@@ -110,9 +110,9 @@ func TestExportFeed(t *testing.T) {
 		pos  string
 		want string
 	}{
-		{"12", `bad feed position: "12" is not xmin:xmax:xip`},
-		{"5:4:", `bad feed position: "5:4:": bad xmax`},
-		{"5:9:3", `bad feed position: "5:9:3": bad in-progress id "3"`},
+		{"12", `bad feed position: not a snapshot: "12" is not xmin:xmax:xip`},
+		{"5:4:", `bad feed position: not a snapshot: "5:4:": bad xmax`},
+		{"5:9:3", `bad feed position: not a snapshot: "5:9:3": bad in-progress id "3"`},
 		{"9000000000:9000000000:", `bad feed position: 9000000000:9000000000: is ahead of this database's transaction ids`},
 	} {
 		_, _, err := audit.ExportFeed(ctx, db.Pool, &out, threadline.ExportNDJSON, threadline.FeedPosition{Snapshot: c.pos}, threadline.ExportOptions{})

@@ -58,11 +58,12 @@ func newCoreData(auditSchema string) coreData {
 type Grants struct {
 	// Writers get USAGE on the audit schema and EXECUTE on record_action.
 	Writers []string
-	// Readers get USAGE and SELECT on the audit tables.
+	// Readers get USAGE and SELECT on the audit tables and the seals.
 	Readers []string
 	// Retention roles get USAGE, SELECT, and DELETE on audit_changes,
 	// audit_transactions and audit_purge_lock (DELETE lets them take the
-	// purge lock; the table is empty).
+	// purge lock; the table is empty); they seal too (INSERT on the seal
+	// tables and audit_purges).
 	Retention []string
 }
 
@@ -102,6 +103,7 @@ func Functions(auditSchema string, g Grants) []Statement {
 	var out []Statement
 	for _, name := range []string{
 		"transactions_txid_idx", "purge_lock", "purge_lock_comment",
+		"seals", "seals_comment", "seal_entries", "purges", "purges_comment",
 		"actor_ref_valid", "parse_actor_ref", "current_transaction_id", "record_action",
 	} {
 		out = append(out, render(name, d))
@@ -116,8 +118,8 @@ func Functions(auditSchema string, g Grants) []Statement {
 		}
 	}
 	grant(g.Writers, "grant_usage", "grant_writer")
-	grant(g.Readers, "grant_usage", "grant_reader")
-	grant(g.Retention, "grant_usage", "grant_reader", "grant_retention")
+	grant(g.Readers, "grant_usage", "grant_reader", "grant_seal_reader")
+	grant(g.Retention, "grant_usage", "grant_reader", "grant_seal_reader", "grant_retention", "grant_sealer")
 	return out
 }
 

@@ -305,6 +305,9 @@ func (a Audit) purge(ctx context.Context, db threadline.DBTX, p PurgePolicy, o P
 	if res.Cutoff, err = a.cutoff(ctx, conn, p, o); err != nil {
 		return res, err
 	}
+	if err := a.recordPurge(ctx, conn, res.Cutoff); err != nil {
+		return res, err
+	}
 	run := &purgeRun{a: a, ctx: ctx, conn: conn, p: p, o: o, res: &res, s: a.schema()}
 	if err := run.changes(); err != nil {
 		return res, err
@@ -313,6 +316,24 @@ func (a Audit) purge(ctx context.Context, db threadline.DBTX, p PurgePolicy, o P
 		return res, nil
 	}
 	return res, run.transactions()
+}
+
+// recordPurge notes in audit_purges, before anything is deleted, that a
+// purge with this cutoff runs: verify then tells sealed data this purge
+// deletes from data deleted otherwise. (An install older than sealing has
+// no audit_purges; nothing is recorded there.)
+func (a Audit) recordPurge(ctx context.Context, conn threadline.DBTX, cutoff time.Time) error {
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", a.schema()+".audit_purges").Scan(&exists); err != nil {
+		return fmt.Errorf("threadline: purge: %w", err)
+	}
+	if !exists {
+		return nil
+	}
+	if _, err := conn.Exec(ctx, "INSERT INTO "+a.schema()+".audit_purges (cutoff) VALUES ($1)", cutoff); err != nil {
+		return fmt.Errorf("threadline: purge: record the purge: %w", err)
+	}
+	return nil
 }
 
 // purgeRun is one purge in progress on one session.

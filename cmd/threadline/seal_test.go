@@ -1,0 +1,51 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestSealAndVerifyCommands(t *testing.T) {
+	p := newProject(t, projectDDL, projectConfig)
+	p.seed(t)
+	code, out, errb := p.cli(t, "seal", "-head-file", "heads.jsonl")
+	expectCode(t, "seal", code, 0, out, errb)
+	mustContain(t, "seal", out, "as seal 1 in ", "\nhead ")
+	var rec struct {
+		Seal int64  `json:"seal"`
+		Head string `json:"head"`
+	}
+	b, err := os.ReadFile("heads.jsonl")
+	if err != nil || json.Unmarshal(b, &rec) != nil || rec.Seal != 1 || !strings.Contains(out, rec.Head) {
+		t.Fatalf("heads.jsonl: %s %v", b, err)
+	}
+	code, out, errb = p.cli(t, "seal")
+	expectCode(t, "idle seal", code, 0, out, errb)
+	mustContain(t, "idle seal", errb, "nothing new committed since the last seal")
+
+	code, out, errb = p.cli(t, "verify", "-head", rec.Head)
+	expectCode(t, "verify", code, 0, out, errb)
+	mustContain(t, "verify", out, "verified 1 seal: ", "head "+rec.Head)
+
+	p.db.Exec(t, "UPDATE threadline.audit_changes SET data_after = data_after || '{\"name\": \"Eve\"}' WHERE table_pk = '{\"id\": 1}' AND table_name = 'users' AND op = 'insert'")
+	code, out, errb = p.cli(t, "verify", "-head", rec.Head)
+	expectCode(t, "tampered", code, 1, out, errb)
+	mustContain(t, "tampered", errb, "threadline verify: FAILED: 1 problem; the first: seal 1: change ", ": its stored bytes changed since sealing")
+
+	code, out, errb = p.cli(t, "verify", "-json")
+	expectCode(t, "json", code, 1, out, errb)
+	var rep struct {
+		ProblemCount int64 `json:"problem_count"`
+		Problems     []struct {
+			Change int64 `json:"change"`
+		} `json:"problems"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.ProblemCount != 1 || rep.Problems[0].Change == 0 {
+		t.Fatalf("verify -json: %s %v", out, err)
+	}
+	code, out, errb = p.cli(t, "verify", "-head", "nothex")
+	expectCode(t, "bad head", code, 1, out, errb)
+	mustContain(t, "bad head", errb, `-head "nothex" is not a 64-digit hex head`)
+}
