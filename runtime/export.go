@@ -102,6 +102,9 @@ type ExportOptions struct {
 	// Progress, when set, is called with the number of changes written so
 	// far, at most once every ProgressEvery changes and once at the end.
 	Progress func(rows int64)
+	// Written, when set, is called with each change's id and transaction
+	// id after it is written (threadline export -with-proof collects them).
+	Written func(id, transactionID int64)
 }
 
 // ProgressEvery is how many changes Export writes between two
@@ -186,6 +189,9 @@ func writeExport(ctx context.Context, w io.Writer, format ExportFormat, f Filter
 		}
 		if err := x.row(c); err != nil {
 			return x.finish(err)
+		}
+		if opts.Written != nil {
+			opts.Written(c.ID, c.TransactionID)
 		}
 		if x.res.Rows%ProgressEvery == 0 {
 			if opts.Progress != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/threadline-go/threadline/internal/contract"
 	threadline "github.com/threadline-go/threadline/runtime"
+	"github.com/threadline-go/threadline/runtime/threadlineops"
 	"github.com/threadline-go/threadline/sqltemplates"
 )
 
@@ -23,7 +24,7 @@ type exportArgs struct {
 	format, output                      string
 	table, actor, from, to, correlation string
 	maxRows                             int64
-	stream, force, guard                bool
+	stream, force, guard, withProof     bool
 	feed                                feedArgs
 }
 
@@ -48,6 +49,7 @@ func exportFlags(fs *flag.FlagSet) func(*cli) int {
 	fs.BoolVar(&a.stream, "stream", false, "no default cap for csv and json: stream every matching change")
 	fs.BoolVar(&a.force, "force", false, "overwrite the output file if it exists")
 	a.feed.flags(fs)
+	fs.BoolVar(&a.withProof, "with-proof", false, "ndjson: append each change's seal proof, which a recipient checks against a recorded head (docs/security.md)")
 	fs.BoolVar(&a.guard, "csv-formula-guard", true, "prefix ' to CSV cells starting with = + - @ tab or CR (spreadsheet formula injection); -csv-formula-guard=false writes exact values")
 	return func(c *cli) int { return c.export(a) }
 }
@@ -98,6 +100,8 @@ func (c *cli) export(a exportArgs) int {
 		return c.exportFeed(a, format)
 	case a.feed.follow:
 		return c.usageError("-follow needs -cursor-file")
+	case a.withProof && format != threadline.ExportNDJSON:
+		return c.usageError("-with-proof: want -format ndjson")
 	}
 	f, err := a.filter()
 	if err != nil {
@@ -136,13 +140,22 @@ func (c *cli) export(a exportArgs) int {
 		}
 	}
 	start := time.Now()
+	write := func(w io.Writer) (threadline.ExportResult, error) {
+		var refs []threadlineops.ChangeRef
+		if a.withProof {
+			opts.Written = func(id, tx int64) { refs = append(refs, threadlineops.ChangeRef{ID: id, TransactionID: tx}) }
+		}
+		res, err := c.audit().Export(c.ctx, c.pool, w, format, f, opts)
+		if err == nil && a.withProof {
+			err = threadlineops.Audit(c.audit()).WriteProofs(c.ctx, c.pool, w, refs)
+		}
+		return res, err
+	}
 	var res threadline.ExportResult
 	if toStdout {
-		res, err = c.audit().Export(c.ctx, c.pool, c.stdout, format, f, opts)
+		res, err = write(c.stdout)
 	} else {
-		res, err = writeAtomically(a.output, a.force, func(w io.Writer) (threadline.ExportResult, error) {
-			return c.audit().Export(c.ctx, c.pool, w, format, f, opts)
-		})
+		res, err = writeAtomically(a.output, a.force, write)
 	}
 	p.clear()
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/threadline-go/threadline/runtime/threadlineops"
 )
 
 func TestSealAndVerifyCommands(t *testing.T) {
@@ -48,4 +50,31 @@ func TestSealAndVerifyCommands(t *testing.T) {
 	code, out, errb = p.cli(t, "verify", "-head", "nothex")
 	expectCode(t, "bad head", code, 1, out, errb)
 	mustContain(t, "bad head", errb, `-head "nothex" is not a 64-digit hex head`)
+}
+
+func TestExportWithProof(t *testing.T) {
+	p := newProject(t, projectDDL, projectConfig)
+	p.seed(t)
+	code, out, errb := p.cli(t, "seal", "-json")
+	expectCode(t, "seal", code, 0, out, errb)
+	var rec struct {
+		Head string `json:"head"`
+	}
+	if err := json.Unmarshal([]byte(out), &rec); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errb = p.cli(t, "export", "-format", "ndjson", "-output", "proved.ndjson", "-with-proof")
+	expectCode(t, "export", code, 0, out, errb)
+	f, err := os.Open("proved.ndjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n, err := threadlineops.CheckProofs(f, rec.Head)
+	if err != nil || n != 7 {
+		t.Fatalf("CheckProofs: %d %v", n, err)
+	}
+	code, out, errb = p.cli(t, "export", "-format", "csv", "-output", "x.csv", "-with-proof")
+	expectCode(t, "csv", code, 2, out, errb)
+	mustContain(t, "csv", errb, "-with-proof: want -format ndjson")
 }

@@ -48,7 +48,7 @@ type Options struct {
 	Keep         bool
 }
 
-var allWorkloads = []string{"tpcb", "bulk", "lookup", "viewer", "export", "purge", "generate", "soak"}
+var allWorkloads = []string{"tpcb", "bulk", "lookup", "viewer", "export", "purge", "seal", "generate", "soak"}
 
 // Result is one printed line.
 type Result struct {
@@ -165,6 +165,8 @@ func (r *runner) run(ctx context.Context, w string) ([]Result, error) {
 	switch w {
 	case "tpcb":
 		return r.tpcb(ctx)
+	case "seal":
+		return r.seal(ctx)
 	case "bulk":
 		return r.bulk(ctx)
 	case "lookup":

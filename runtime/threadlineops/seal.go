@@ -58,6 +58,10 @@ type entry struct {
 	changeIDs []int64
 	changeDgs []byte // sha256.Size bytes per change, in changeIDs order
 	times     []time.Time
+	// record and changeRecords are the canonical records, kept only when
+	// units is asked to (proofs).
+	record        []byte
+	changeRecords [][]byte
 }
 
 // Seal seals the transactions committed since the last seal (see the
@@ -114,7 +118,7 @@ func (a Audit) seal(ctx context.Context, pool *pgxpool.Pool) (SealResult, error)
 		return res, fmt.Errorf("seal: share the snapshot: %w", err)
 	}
 	head := newHead(prevHead, res.Seal, res.Snapshot)
-	next, stop := iter.Pull2(a.units(ctx, r, cond, args))
+	next, stop := iter.Pull2(a.units(ctx, r, cond, args, false))
 	defer stop()
 	var readErr error
 	rows := pgx.CopyFromFunc(func() ([]any, error) {
@@ -160,14 +164,28 @@ func (a Audit) seal(ctx context.Context, pool *pgxpool.Pool) (SealResult, error)
 }
 
 // units yields the transactions matching cond (on audit_transactions AS
-// t), in id order, each with its changes' digests.
-func (a Audit) units(ctx context.Context, db pgx.Tx, cond string, args []any) iter.Seq2[*entry, error] {
+// t), in id order, each with its changes' digests (and, with keep, the
+// records).
+func (a Audit) units(ctx context.Context, db pgx.Tx, cond string, args []any, keep bool) iter.Seq2[*entry, error] {
 	return func(yield func(*entry, error) bool) {
 		s := a.schema()
-		rows, err := db.Query(ctx, "SELECT "+txFields+", "+changeFields+" FROM "+s+".audit_transactions AS t"+
+		// Each transaction's changes through the transaction_id index (a
+		// LATERAL subquery): as a join, the planner hashed a sequential
+		// scan of every change for each seal, a cost that grew with the
+		// trail instead of with what the seal covers.
+		// The headers first, through the (txid, started_at) index (a
+		// materialized CTE: ordered by id, the planner walked the primary
+		// key and filtered every header). No JIT: row estimates of the
+		// lateral join are far off, and compiling cost more than running.
+		if _, err := db.Exec(ctx, "SET LOCAL jit = off"); err != nil {
+			yield(nil, err)
+			return
+		}
+		rows, err := db.Query(ctx, "WITH t AS MATERIALIZED (SELECT * FROM "+s+".audit_transactions AS t WHERE "+cond+")"+
+			" SELECT "+txFields+", "+changeFields+" FROM t"+
 			" LEFT JOIN "+s+".audit_actions AS ac ON ac.id = t.action_id"+
-			" LEFT JOIN "+s+".audit_changes AS c ON c.transaction_id = t.id"+
-			" WHERE "+cond+" ORDER BY t.id, c.id", args...)
+			" LEFT JOIN LATERAL (SELECT * FROM "+s+".audit_changes AS x WHERE x.transaction_id = t.id OFFSET 0) AS c ON true"+
+			" ORDER BY t.id, c.id", args...)
 		if err != nil {
 			yield(nil, err)
 			return
@@ -203,6 +221,9 @@ func (a Audit) units(ctx context.Context, db pgx.Tx, cond string, args []any) it
 				}
 				cur = &entry{txID: id, startedAt: tx.times[0].Time, changeIDs: []int64{}, times: []time.Time{}}
 				body = tx.appendTo(body[:0], 'T', txTimes)
+				if keep {
+					cur.record = append([]byte(nil), body...)
+				}
 			}
 			if !ch.texts[0].Valid {
 				continue // a transaction without changes (an action only)
@@ -217,6 +238,9 @@ func (a Audit) units(ctx context.Context, db pgx.Tx, cond string, args []any) it
 			cur.changeIDs = append(cur.changeIDs, cid)
 			cur.changeDgs = append(cur.changeDgs, d[:]...)
 			cur.times = append(cur.times, ch.times[0].Time)
+			if keep {
+				cur.changeRecords = append(cur.changeRecords, append([]byte(nil), buf...))
+			}
 		}
 		if err := rows.Err(); err != nil {
 			yield(nil, err)

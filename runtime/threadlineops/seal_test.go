@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/threadline-go/threadline/internal/capturetest"
 	"github.com/threadline-go/threadline/internal/pgtest"
 	threadline "github.com/threadline-go/threadline/runtime"
@@ -246,5 +248,113 @@ func TestVerifyAfterPurge(t *testing.T) {
 	db.Exec(t, "DELETE FROM threadline.audit_changes WHERE table_pk = '{\"id\": 3}'")
 	if _, problems = verify(t, db, threadlineops.VerifyOptions{}); !strings.Contains(problems, "is missing (deleted after sealing)") {
 		t.Fatalf("a young change deleted after a purge: %s", problems)
+	}
+}
+
+// exportWithProofs exports every change as NDJSON followed by the proofs.
+func exportWithProofs(t *testing.T, db *pgtest.DB) string {
+	t.Helper()
+	ctx := context.Background()
+	var out strings.Builder
+	var refs []threadlineops.ChangeRef
+	opts := threadline.ExportOptions{Written: func(id, tx int64) { refs = append(refs, threadlineops.ChangeRef{ID: id, TransactionID: tx}) }}
+	if _, err := (threadline.Audit{}).Export(ctx, db.Pool, &out, threadline.ExportNDJSON, threadline.Filter{Table: "items"}, opts); err != nil {
+		t.Fatal(err)
+	}
+	if err := sealOps.WriteProofs(ctx, db.Pool, &out, refs); err != nil {
+		t.Fatal(err)
+	}
+	return out.String()
+}
+
+// TestExportProofs: an exported slice checks against the recorded head
+// without the database; a change edited after sealing, or not sealed,
+// does not.
+func TestExportProofs(t *testing.T) {
+	db, sealed := sealWorld(t)
+	doc := exportWithProofs(t, db)
+	if n, err := threadlineops.CheckProofs(strings.NewReader(doc), sealed.Head); err != nil || n != 5 {
+		t.Fatalf("CheckProofs: %d, %v\n%s", n, err, doc)
+	}
+	if _, err := threadlineops.CheckProofs(strings.NewReader(doc), strings.Repeat("0", 64)); err == nil || !strings.Contains(err.Error(), "no seal in the proofs has the recorded head") {
+		t.Fatalf("another head: %v", err)
+	}
+	db.Exec(t, `UPDATE threadline.audit_changes SET data_after = '{"id": 3, "v": 4}' WHERE table_pk = '{"id": 3}'`)
+	id := capturetest.QueryInt(t, db, `SELECT id FROM threadline.audit_changes WHERE table_pk = '{"id": 3}'`)
+	if _, err := threadlineops.CheckProofs(strings.NewReader(exportWithProofs(t, db)), sealed.Head); err == nil ||
+		!strings.Contains(err.Error(), fmt.Sprintf("change %d: its record is not the one sealed", id)) {
+		t.Fatalf("edited change: %v", err)
+	}
+	db.Exec(t, `UPDATE threadline.audit_changes SET data_after = '{"v": 3, "id": 3, "note": null}' WHERE table_pk = '{"id": 3}'`)
+	capturetest.Tx(t, db, nil, "", "INSERT INTO items VALUES (5, 5, NULL)")
+	if _, err := threadlineops.CheckProofs(strings.NewReader(exportWithProofs(t, db)), sealed.Head); err == nil || !strings.Contains(err.Error(), "is not sealed") {
+		t.Fatalf("unsealed change: %v", err)
+	}
+}
+
+// TestSealConcurrentWithWriters: seals taken every few milliseconds while
+// writers commit short and long transactions seal every transaction
+// exactly once, and verify passes.
+func TestSealConcurrentWithWriters(t *testing.T) {
+	ctx := context.Background()
+	db := capturetest.Setup(t, sealDDL, "  items: {}\n")
+	done := make(chan struct{})
+	errc := make(chan error, 8)
+	for w := range 4 {
+		go func() {
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					errc <- nil
+					return
+				default:
+				}
+				err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+					if _, err := tx.Exec(ctx, "INSERT INTO items VALUES ($1, $2, NULL)", w*1_000_000+i, i); err != nil {
+						return err
+					}
+					if i%5 == 0 { // a long one: it writes, then waits before committing
+						time.Sleep(15 * time.Millisecond)
+					}
+					_, err := tx.Exec(ctx, "UPDATE items SET v = v + 1 WHERE id = $1", w*1_000_000+i)
+					return err
+				})
+				if err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+	}
+	seals := 0
+	for deadline := time.Now().Add(1500 * time.Millisecond); time.Now().Before(deadline); {
+		res, err := sealOps.Seal(ctx, db.Pool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Seal > 0 {
+			seals++
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(done)
+	for range 4 {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := sealOps.Seal(ctx, db.Pool); err != nil {
+		t.Fatal(err)
+	}
+	txs := capturetest.QueryInt(t, db, "SELECT count(*) FROM threadline.audit_transactions")
+	entries := capturetest.QueryInt(t, db, "SELECT count(*) FROM threadline.audit_seal_entries")
+	distinct := capturetest.QueryInt(t, db, "SELECT count(DISTINCT transaction_id) FROM threadline.audit_seal_entries")
+	sealedChanges := capturetest.QueryInt(t, db, "SELECT coalesce(sum(changes), 0) FROM threadline.audit_seals")
+	changes := capturetest.QueryInt(t, db, "SELECT count(*) FROM threadline.audit_changes")
+	if seals < 5 || txs < 20 || entries != txs || distinct != txs || sealedChanges != changes {
+		t.Fatalf("%d seals: %d transactions, %d entries (%d distinct); %d changes, %d sealed", seals, txs, entries, distinct, changes, sealedChanges)
+	}
+	if rep, problems := verify(t, db, threadlineops.VerifyOptions{}); problems != "" || rep.Transactions != txs {
+		t.Fatalf("verify: %+v\n%s", rep, problems)
 	}
 }

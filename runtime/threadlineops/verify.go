@@ -215,7 +215,7 @@ func (v *verifier) seal(ctx context.Context, pool *pgxpool.Pool, prev, sr *sealR
 	defer func() { _ = entryTx.Rollback(context.WithoutCancel(ctx)) }()
 
 	head := newHead(sr.prevHead, sr.id, sr.snapshot)
-	nextData, stopData := iter.Pull2(v.a.units(ctx, dataTx, cond, args))
+	nextData, stopData := iter.Pull2(v.a.units(ctx, dataTx, cond, args, false))
 	defer stopData()
 	nextEntry, stopEntry := iter.Pull2(v.a.entries(ctx, entryTx, sr.id))
 	defer stopEntry()
