@@ -195,10 +195,10 @@ func CheckProofs(r io.Reader, head string) (int, error) {
 		Change      *proofChange      `json:"proof_change"`
 		Transaction *proofTransaction `json:"proof_transaction"`
 		Seal        *struct {
-			ID           int64       `json:"id"`
-			Snapshot     string      `json:"snapshot"`
-			PrevHead     string      `json:"prev_head"`
-			Head         string      `json:"head"`
+			ID           int64    `json:"id"`
+			Snapshot     string   `json:"snapshot"`
+			PrevHead     string   `json:"prev_head"`
+			Head         string   `json:"head"`
 			Transactions [][2]any `json:"transactions"`
 		} `json:"proof_seal"`
 	}
