@@ -88,7 +88,12 @@ func Generate(in Input) (*Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, plan, err := planMigration(cfg.AuditSchema, grantsOf(cfg.Privileges), hist, desired)
+	st := storageOf(cfg.Storage)
+	if hist.Core != "" && hist.Storage != st.Unit {
+		return nil, config.Errorf(cfg.Storage.Pos, "storage.partitions: the audit schema %s is installed %s; switching an existing install is not supported yet: keep %s, or install into a new audit_schema",
+			cfg.AuditSchema, storageText(hist.Storage), partitionsKey(hist.Storage))
+	}
+	m, plan, err := planMigration(cfg.AuditSchema, grantsOf(cfg.Privileges), st, hist, desired)
 	if err != nil {
 		return nil, err
 	}
@@ -182,19 +187,50 @@ func (t *tableState) captureOf(audit string, q schema.QualifiedName) sqltemplate
 
 // state is what all generated migrations together have installed.
 type state struct {
-	Core   string // fingerprint of the helper functions; "" before install
-	Tables map[schema.QualifiedName]*tableState
+	Core string // fingerprint of the helper functions; "" before install
+	// Storage is the partition unit of the installed audit tables ("" for
+	// plain tables).
+	Storage string
+	Tables  map[schema.QualifiedName]*tableState
 }
 
 const (
-	noteCore  = "threadline:core "
-	noteTable = "threadline:table "
+	noteCore    = "threadline:core "
+	noteTable   = "threadline:table "
+	noteStorage = "threadline:storage "
 )
 
 // coreFingerprint identifies the audit schema's helper functions and
 // grants.
-func coreFingerprint(audit string, g sqltemplates.Grants) string {
-	return checksum(strings.Join(sqltemplates.Install(audit, g), ";\n"))
+func coreFingerprint(audit string, g sqltemplates.Grants, st sqltemplates.Storage) string {
+	return checksum(strings.Join(sqltemplates.Install(audit, g, st), ";\n"))
+}
+
+// storageOf maps the config's storage section to the templates' layout.
+func storageOf(s config.Storage) sqltemplates.Storage {
+	unit := map[string]string{config.PartitionsDaily: "day", config.PartitionsWeekly: "week", config.PartitionsMonthly: "month"}[s.Partitions]
+	return sqltemplates.Storage{Unit: unit, Premake: s.Premake}
+}
+
+// storageText describes a partition unit for messages.
+func storageText(unit string) string {
+	if unit == "" {
+		return "without partitions"
+	}
+	return "with " + unit + " partitions"
+}
+
+// partitionsKey is the storage.partitions value of a unit.
+func partitionsKey(unit string) string {
+	switch unit {
+	case "day":
+		return "partitions: daily"
+	case "week":
+		return "partitions: weekly"
+	case "month":
+		return "partitions: monthly"
+	}
+	return "partitions: none"
 }
 
 // grantsOf maps the config's privileges to the template's grants.
@@ -218,9 +254,9 @@ type planner struct {
 // planMigration compares the installed state with the desired captures
 // and builds the migration that moves from one to the other (nil when
 // equal), with its plan.
-func planMigration(audit string, grants sqltemplates.Grants, old state, desired []sqltemplates.Capture) (*migration, []string, error) {
+func planMigration(audit string, grants sqltemplates.Grants, st sqltemplates.Storage, old state, desired []sqltemplates.Capture) (*migration, []string, error) {
 	p := &planner{audit: audit, old: old, install: old.Core == "", m: &migration{}}
-	p.core(grants)
+	p.core(grants, st)
 	seen := map[schema.QualifiedName]bool{}
 	for _, c := range desired {
 		seen[c.Table] = true
@@ -250,18 +286,21 @@ func planMigration(audit string, grants sqltemplates.Grants, old state, desired 
 
 // core installs the audit schema, or updates its helper functions and
 // grants when they changed.
-func (p *planner) core(grants sqltemplates.Grants) {
-	core := coreFingerprint(p.audit, grants)
+func (p *planner) core(grants sqltemplates.Grants, st sqltemplates.Storage) {
+	core := coreFingerprint(p.audit, grants, st)
 	switch {
 	case p.install:
 		p.m.Name = "threadline_install"
-		p.m.Up = append(p.m.Up, sqltemplates.Install(p.audit, grants)...)
+		p.m.Up = append(p.m.Up, sqltemplates.Install(p.audit, grants, st)...)
 		p.m.Notes = append(p.m.Notes, noteCore+core)
+		if st.Unit != "" {
+			p.m.Notes = append(p.m.Notes, noteStorage+st.Unit)
+		}
 		p.plan = append(p.plan, fmt.Sprintf("install audit schema %s", p.audit))
 	default:
 		p.m.Name = "threadline_update"
 		if p.old.Core != core {
-			p.m.Up = append(p.m.Up, sqltemplates.Upgrade(p.audit, grants)...)
+			p.m.Up = append(p.m.Up, sqltemplates.Upgrade(p.audit, grants, st)...)
 			p.m.Notes = append(p.m.Notes, noteCore+core)
 			p.plan = append(p.plan, fmt.Sprintf("update helper functions and grants in %s", p.audit))
 		}
@@ -373,6 +412,8 @@ func readHistory(spec formatSpec, files map[string][]byte) (state, error) {
 			switch {
 			case strings.HasPrefix(note, noteCore):
 				h.Core = strings.TrimPrefix(note, noteCore)
+			case strings.HasPrefix(note, noteStorage):
+				h.Storage = strings.TrimPrefix(note, noteStorage)
 			case strings.HasPrefix(note, noteTable):
 				var t tableState
 				if err := json.Unmarshal([]byte(strings.TrimPrefix(note, noteTable)), &t); err != nil {

@@ -51,17 +51,24 @@ type integrity struct {
 	db    *pgtest.DB
 	roles map[string]string // owner, app, auditor, janitor, stranger
 	dir   *project
+	extra string // top-level config added to config's
 }
 
 func (in *integrity) config(tables string) string {
 	return "version: 1\nschema:\n  files: [schema.sql]\nmigrations:\n  dir: migrations\n  format: plain\npackage:\n  dir: audit\n" +
 		"privileges:\n  writer_roles: [" + in.roles["app"] + "]\n  reader_roles: [" + in.roles["auditor"] + "]\n  retention_roles: [" + in.roles["janitor"] + "]\n" +
-		"retention:\n  enabled: true\n  keep_days: 1\ntables:\n" + tables
+		"retention:\n  enabled: true\n  keep_days: 1\n" + in.extra + "tables:\n" + tables
 }
 
 func newIntegrity(t *testing.T) *integrity {
 	t.Helper()
-	in := &integrity{roles: roles(t, "owner", "app", "auditor", "janitor", "stranger")}
+	return newIntegrityWith(t, "")
+}
+
+// newIntegrityWith is newIntegrity with extra top-level config.
+func newIntegrityWith(t *testing.T, extra string) *integrity {
+	t.Helper()
+	in := &integrity{roles: roles(t, "owner", "app", "auditor", "janitor", "stranger"), extra: extra}
 	in.db = pgtest.NewDB(t)
 	in.db.Exec(t, "GRANT CREATE ON DATABASE "+pgx.Identifier{in.db.Name}.Sanitize()+" TO "+in.roles["owner"])
 	in.db.Exec(t, "GRANT CREATE ON SCHEMA public TO "+in.roles["owner"])
@@ -565,5 +572,47 @@ func TestRolesDoWhatTheirCommandsNeed(t *testing.T) {
 	// The purge recorded itself: verify counts what it took.
 	if rep, err := ops.Verify(ctx, in.pool(t, "auditor"), threadlineops.VerifyOptions{Head: sealed.Head}); err != nil || rep.PurgedChanges != 1 {
 		t.Fatalf("verify after the purge: %+v, %v", rep, err)
+	}
+}
+
+// TestPartitionedStorageRoles: on a partitioned install applied by the
+// owner, the retention role maintains the partitions and purges whole
+// ones; the application and the reader can run neither function.
+func TestPartitionedStorageRoles(t *testing.T) {
+	in := newIntegrityWith(t, "storage:\n  partitions: daily\n  premake: 1\n")
+	ctx := context.Background()
+	for _, c := range []struct {
+		fn   string
+		role string
+		want bool
+	}{
+		{"maintain_partitions()", "janitor", true}, {"drop_partitions(timestamptz, boolean, boolean)", "janitor", true},
+		{"maintain_partitions()", "app", false}, {"drop_partitions(timestamptz, boolean, boolean)", "app", false},
+		{"maintain_partitions()", "auditor", false}, {"drop_partitions(timestamptz, boolean, boolean)", "stranger", false},
+	} {
+		var ok bool
+		if err := in.db.Pool.QueryRow(ctx, "SELECT has_function_privilege($1, $2, 'EXECUTE')", in.roles[c.role], "threadline."+c.fn).Scan(&ok); err != nil {
+			t.Fatal(err)
+		}
+		if ok != c.want {
+			t.Errorf("%s EXECUTE on %s: %v, want %v", c.role, c.fn, ok, c.want)
+		}
+	}
+	denied(t, in.as(t, "app"), "app", `SELECT * FROM threadline.drop_partitions(now() + interval '1 year', true, false)`)
+	// An expired day lands in the default partitions; the retention role
+	// gives it a partition, then purges it whole.
+	in.db.Exec(t, `INSERT INTO threadline.audit_transactions (txid, started_at) VALUES ('1', now() - interval '3 days')`)
+	ops := threadlineops.Audit{}
+	janitor := in.pool(t, "janitor")
+	acts, err := ops.Maintain(ctx, janitor)
+	if err != nil || len(acts) != 1 || acts[0].Action != "moved" {
+		t.Fatalf("maintain as the retention role: %v %v", acts, err)
+	}
+	res, err := ops.Purge(ctx, janitor, threadlineops.PurgePolicy{Enabled: true, Window: 24 * time.Hour, DeleteEmptyTransactions: true}, threadlineops.PurgeOptions{})
+	if err != nil || len(res.Partitions) != 1 || res.DeletedTransactions != 1 {
+		t.Fatalf("purge as the retention role: %+v %v", res, err)
+	}
+	if n := capturetest.QueryInt(t, in.db, "SELECT count(*) FROM pg_tables WHERE tablename = $1", acts[0].Partition); n != 0 {
+		t.Fatalf("partition %s was not dropped", acts[0].Partition)
 	}
 }

@@ -274,7 +274,7 @@ func TestParseActorRef(t *testing.T) {
 // TestActorRuleMatchesSQL checks that ParseActorRef and Validate accept
 // exactly what the database's parse_actor_ref and actor_ref_valid accept.
 func TestActorRuleMatchesSQL(t *testing.T) {
-	db := pgtest.NewDB(t, sqltemplates.Install(threadline.DefaultSchema, sqltemplates.Grants{})...)
+	db := pgtest.NewDB(t, sqltemplates.Install(threadline.DefaultSchema, sqltemplates.Grants{}, sqltemplates.Storage{})...)
 	ctx := context.Background()
 	var unicodeSpaces bool
 	if err := db.Pool.QueryRow(ctx, `SELECT chr(12288) ~ '[[:space:]]'`).Scan(&unicodeSpaces); err != nil {

@@ -717,7 +717,7 @@ func TestConfiguredAndQuotedAuditSchema(t *testing.T) {
 	// A schema name that needs quoting.
 	const hostile = `Audit "Trail".x`
 	db2 := pgtest.NewDB(t, ddl)
-	for _, st := range sqltemplates.Install(hostile, sqltemplates.Grants{}) {
+	for _, st := range sqltemplates.Install(hostile, sqltemplates.Grants{}, sqltemplates.Storage{}) {
 		db2.Exec(t, st)
 	}
 	unit, err := sqltemplates.CaptureUnit(sqltemplates.Capture{AuditSchema: hostile,

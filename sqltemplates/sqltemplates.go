@@ -47,10 +47,28 @@ type coreData struct {
 	MaxActorBytes int
 	MaxIDChars    int
 	Role          string
+	// Partitioned storage: the unit ("day", "week", "month"; "" when not
+	// partitioned), quoted, the interval literal of one unit, and the
+	// partitions kept ahead.
+	Part, PartLit, IntervalLit, SLit string
+	Premake                          int
 }
 
-func newCoreData(auditSchema string) coreData {
-	return coreData{S: QuoteIdent(auditSchema), MaxActorBytes: contract.MaxActorRefBytes, MaxIDChars: MaxIDChars}
+// Storage is the audit storage layout (config.Storage).
+type Storage struct {
+	// Unit is "day", "week" or "month" for time-partitioned audit
+	// tables, "" for plain ones.
+	Unit string
+	// Premake is the number of future partitions kept ready.
+	Premake int
+}
+
+func newCoreData(auditSchema string, st Storage) coreData {
+	d := coreData{S: QuoteIdent(auditSchema), SLit: QuoteLiteral(auditSchema), MaxActorBytes: contract.MaxActorRefBytes, MaxIDChars: MaxIDChars}
+	if st.Unit != "" {
+		d.Part, d.PartLit, d.IntervalLit, d.Premake = st.Unit, QuoteLiteral(st.Unit), QuoteLiteral("1 "+st.Unit), st.Premake
+	}
+	return d
 }
 
 // Grants names the roles the install grants access to (see
@@ -80,32 +98,40 @@ func render(name string, data any) Statement {
 // Install returns the statements that create the audit schema, its tables,
 // indexes and helper functions, and grant access to the given roles.
 // Close the migration with RevokeFunctions.
-func Install(auditSchema string, g Grants) []Statement {
-	d := newCoreData(auditSchema)
-	var out []Statement
-	for _, name := range []string{
+func Install(auditSchema string, g Grants, st Storage) []Statement {
+	d := newCoreData(auditSchema, st)
+	names := []string{
 		"schema",
 		"actions", "actions_correlation_idx",
 		"transactions", "transactions_action_idx", "transactions_actor_idx", "transactions_started_idx",
 		"changes", "changes_row_idx", "changes_row_before_idx", "changes_truncate_idx", "changes_transaction_idx", "changes_captured_idx",
-	} {
+	}
+	if st.Unit != "" {
+		names = append(names, "transactions_default", "changes_default")
+	}
+	var out []Statement
+	for _, name := range names {
 		out = append(out, render(name, d))
 	}
-	return append(out, Functions(auditSchema, g)...)
+	return append(out, Functions(auditSchema, g, st)...)
 }
 
 // Functions returns the part of Install that is safe to run again on an
 // installed schema (CREATE … IF NOT EXISTS, CREATE OR REPLACE, GRANT): an
 // update migration runs it when the helper functions or grants change.
 // Close the migration with RevokeFunctions.
-func Functions(auditSchema string, g Grants) []Statement {
-	d := newCoreData(auditSchema)
-	var out []Statement
-	for _, name := range []string{
+func Functions(auditSchema string, g Grants, st Storage) []Statement {
+	d := newCoreData(auditSchema, st)
+	names := []string{
 		"transactions_txid_idx", "purge_lock", "purge_lock_comment",
 		"seals", "seals_comment", "seal_entries", "purges", "purges_comment",
 		"actor_ref_valid", "parse_actor_ref", "current_transaction_id", "record_action",
-	} {
+	}
+	if st.Unit != "" {
+		names = append(names, "maintain_partitions", "drop_partitions", "maintain_now")
+	}
+	var out []Statement
+	for _, name := range names {
 		out = append(out, render(name, d))
 	}
 	grant := func(roles []string, templates ...string) {
@@ -120,6 +146,9 @@ func Functions(auditSchema string, g Grants) []Statement {
 	grant(g.Writers, "grant_usage", "grant_writer")
 	grant(g.Readers, "grant_usage", "grant_reader", "grant_seal_reader")
 	grant(g.Retention, "grant_usage", "grant_reader", "grant_seal_reader", "grant_retention", "grant_sealer")
+	if st.Unit != "" {
+		grant(g.Retention, "grant_partitions")
+	}
 	return out
 }
 
@@ -127,12 +156,12 @@ func Functions(auditSchema string, g Grants) []Statement {
 // an earlier release to this one: what Install would create differently,
 // then Functions. An update migration runs it when the helper functions or
 // grants change.
-func Upgrade(auditSchema string, g Grants) []Statement {
+func Upgrade(auditSchema string, g Grants, st Storage) []Statement {
 	// Only the capture functions write audit_changes, and a CHECK
 	// constraint costs every insert an expression set-up (measured:
 	// docs/benchmarks.md).
-	out := []Statement{render("changes_drop_op_check", newCoreData(auditSchema))}
-	return append(out, Functions(auditSchema, g)...)
+	out := []Statement{render("changes_drop_op_check", newCoreData(auditSchema, st))}
+	return append(out, Functions(auditSchema, g, st)...)
 }
 
 // RevokeFunctions returns the statement that closes every migration that
@@ -142,13 +171,13 @@ func Upgrade(auditSchema string, g Grants) []Statement {
 // must run after the functions exist, in the same migration. Grants to
 // named roles (record_action for the writers) are not affected.
 func RevokeFunctions(auditSchema string) Statement {
-	return render("revoke_functions", newCoreData(auditSchema))
+	return render("revoke_functions", newCoreData(auditSchema, Storage{}))
 }
 
 // Uninstall returns the statements that drop the audit schema and all it
 // holds, audit data included. Drop capture units first.
 func Uninstall(auditSchema string) []Statement {
-	return []Statement{render("drop_schema", newCoreData(auditSchema))}
+	return []Statement{render("drop_schema", newCoreData(auditSchema, Storage{}))}
 }
 
 // Mode says how a table's changes are captured (contract.Mode).

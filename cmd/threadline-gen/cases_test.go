@@ -64,7 +64,8 @@ func runCase(t *testing.T, dir string) {
 		var stdout, stderr bytes.Buffer
 		code := runEnv(context.Background(), []string{"-config", filepath.Join(work, "threadline.yaml")}, &stdout, &stderr,
 			env{getenv: func(string) string { return "" }, now: func() time.Time { return now }})
-		fmt.Fprintf(&result, "%sexit status %d\n", stderr.String(), code)
+		// Messages name files by the path given: the case's own copy.
+		fmt.Fprintf(&result, "%sexit status %d\n", strings.ReplaceAll(stderr.String(), work, "$WORK"), code)
 	}
 	run()
 	if _, err := os.Stat(filepath.Join(dir, "then")); err == nil {

@@ -6,6 +6,7 @@
 //
 //	threadline export     --format csv|json|ndjson --output FILE [filters] [--max-rows N] [--stream] [--force] [--csv-formula-guard=false]
 //	threadline purge      --dry-run | --execute [--batch-size N] [--max-batches N]
+//	threadline maintain   [--json]
 //	threadline seal       [--json] [--head-file FILE]
 //	threadline verify     [--head HEX] [--from-seal N] [--json]
 //	threadline coverage   [--json]
@@ -93,6 +94,7 @@ commands:
   export      write captured changes to a file (csv, json, ndjson)
   purge       delete audit rows older than the retention window (--dry-run or --execute)
   seal        extend the tamper-evident hash chain over newly committed audit data
+  maintain    partitioned storage: create partitions ahead, move rows out of the default partitions
   verify      recompute the hash chain; exit 1 naming the first change that no longer matches
   coverage    check that the expected tables are captured, and not stale or disabled
   continuity  say where each audited table's history starts; optionally take a baseline
@@ -122,6 +124,7 @@ var commands = map[string]command{
 	"export":     {"write captured changes to a file", exportFlags},
 	"purge":      {"delete audit rows older than the retention window", purgeFlags},
 	"seal":       {"extend the tamper-evident hash chain over newly committed audit data", sealFlags},
+	"maintain":   {"create the audit partitions ahead and move rows out of the default partitions", maintainFlags},
 	"verify":     {"recompute the hash chain and name what no longer matches", verifyFlags},
 	"coverage":   {"check capture coverage of the expected tables", coverageFlags},
 	"continuity": {"report where each audited table's history starts", continuityFlags},

@@ -79,6 +79,7 @@ func (c *cli) purge(a purgeArgs) int {
 		fmt.Fprintf(c.stdout, "dry run (%s): would delete %s and %s captured before %s, in %s of at most %d\n",
 			window(r), plural(res.DeletedChanges, "change"), plural(res.DeletedTransactions, "transaction"),
 			res.Cutoff.UTC().Format(time.RFC3339), plural(int64(res.Batches), "batch"), p.BatchSize)
+		printPartitions(c, "would drop", res)
 		if res.Capped {
 			fmt.Fprintf(c.stdout, "max_batches (%d) caps one run: %d more eligible changes would remain for the next run\n", p.MaxBatches, res.RemainingChanges)
 		}
@@ -120,8 +121,17 @@ func (c *cli) purge(a purgeArgs) int {
 		return c.fail("%v", err)
 	}
 	fmt.Fprintln(c.stdout, summary)
+	printPartitions(c, "dropped", res)
 	if res.Capped {
 		fmt.Fprintf(c.stdout, "stopped at max_batches (%d): %d eligible changes remain; run it again (or schedule it more often)\n", p.MaxBatches, res.RemainingChanges)
 	}
 	return 0
+}
+
+// printPartitions lists the whole partitions a purge drops (partitioned
+// storage), counted in its totals.
+func printPartitions(c *cli, verb string, res threadlineops.PurgeResult) {
+	for _, p := range res.Partitions {
+		fmt.Fprintf(c.stdout, "  %s partition %s (%s)\n", verb, p.Partition, plural(p.Rows, "row"))
+	}
 }

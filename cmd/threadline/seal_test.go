@@ -78,3 +78,28 @@ func TestExportWithProof(t *testing.T) {
 	expectCode(t, "csv", code, 2, out, errb)
 	mustContain(t, "csv", errb, "-with-proof: want -format ndjson")
 }
+
+func TestMaintainCommand(t *testing.T) {
+	p := newProject(t, projectDDL, projectConfig)
+	code, out, errb := p.cli(t, "maintain")
+	expectCode(t, "unpartitioned", code, 1, out, errb)
+	mustContain(t, "unpartitioned", errb, "the audit tables are not partitioned (storage.partitions: none)")
+}
+
+func TestMaintainAndPurgePartitions(t *testing.T) {
+	cfg := strings.Replace(projectConfig, "retention:\n  enabled: true\n", "storage:\n  partitions: daily\n  premake: 1\nretention:\n  enabled: true\n", 1)
+	p := newProject(t, projectDDL, cfg)
+	p.db.Exec(t, `INSERT INTO threadline.audit_transactions (txid, started_at) VALUES ('1', now() - interval '40 days')`)
+	code, out, errb := p.cli(t, "maintain")
+	expectCode(t, "maintain", code, 0, out, errb)
+	mustContain(t, "maintain", out, "audit_transactions: created audit_transactions_p", ", moved 1 row into it from the default partition")
+	code, out, errb = p.cli(t, "maintain")
+	expectCode(t, "again", code, 0, out, errb)
+	mustContain(t, "again", out, "partitions ready: nothing to do")
+	code, out, errb = p.cli(t, "purge", "-dry-run")
+	expectCode(t, "dry run", code, 0, out, errb)
+	mustContain(t, "dry run", out, "would delete 0 changes and 1 transaction", "  would drop partition threadline.audit_transactions_p")
+	code, out, errb = p.cli(t, "purge", "-execute")
+	expectCode(t, "purge", code, 0, out, errb)
+	mustContain(t, "purge", out, "purged 0 changes and 1 transaction", "  dropped partition threadline.audit_transactions_p")
+}

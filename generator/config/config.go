@@ -96,6 +96,8 @@ type Config struct {
 	Retention Retention
 	// Privileges lists the roles the install migration grants to.
 	Privileges Privileges
+	// Storage is the audit storage layout (unpartitioned by default).
+	Storage Storage
 }
 
 // SchemaSource says where the schema is read from. At least one of
@@ -249,6 +251,34 @@ func (r Retention) Window() time.Duration {
 	}
 	return 0
 }
+
+// Storage is the storage section: time-partitioned audit tables.
+type Storage struct {
+	// Partitions is PartitionsNone (default), "daily", "weekly" or
+	// "monthly": audit_changes by captured_at and audit_transactions by
+	// started_at, in ranges of that length (UTC).
+	Partitions string
+	// Premake is the number of future partitions threadline maintain
+	// keeps ready (default DefaultPremake).
+	Premake int
+	// Pos is the position of the storage key (zero when absent).
+	Pos Pos
+}
+
+// Partition layouts (storage.partitions).
+const (
+	PartitionsNone    = "none"
+	PartitionsDaily   = "daily"
+	PartitionsWeekly  = "weekly"
+	PartitionsMonthly = "monthly"
+	// DefaultPremake is storage.premake when not set.
+	DefaultPremake = 4
+	// MaxPremake bounds storage.premake.
+	MaxPremake = 366
+)
+
+// Partitioned reports whether the audit tables are partitioned.
+func (s Storage) Partitioned() bool { return s.Partitions != "" && s.Partitions != PartitionsNone }
 
 // DefaultMaskPlaceholder is used when a table sets no mask_placeholder.
 const DefaultMaskPlaceholder = contract.DefaultMaskPlaceholder

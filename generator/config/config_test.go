@@ -125,6 +125,7 @@ func TestParseFull(t *testing.T) {
 			DeleteEmptyTransactions: false,
 			Pos:                     p(24, 1),
 		},
+		Storage: Storage{Partitions: PartitionsNone, Premake: DefaultPremake},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("config mismatch\n got: %+v\nwant: %+v", got, want)
@@ -209,7 +210,13 @@ func TestParseErrors(t *testing.T) {
 
 		// Keys.
 		{"unknown top-level key", minimal + "tabels: {}\n",
-			`t.yaml:11:1: unknown key "tabels" at top level (allowed: version, schema, audit_schema, migrations, package, tables, coverage, retention, privileges)`},
+			`t.yaml:11:1: unknown key "tabels" at top level (allowed: version, schema, audit_schema, migrations, package, tables, coverage, retention, privileges, storage)`},
+		{"bad partitions", minimal + "storage:\n  partitions: hourly\n",
+			`t.yaml:12:15: storage.partitions: "hourly": want none, daily, weekly or monthly`},
+		{"bad premake", minimal + "storage:\n  partitions: daily\n  premake: 0\n",
+			`t.yaml:13:12: storage.premake: must be positive, got 0`},
+		{"unknown storage key", minimal + "storage:\n  partition: daily\n",
+			`t.yaml:12:3: unknown key "partition" in storage (allowed: partitions, premake)`},
 		{"unknown table key", head + "tables:\n  users:\n    masks: [email]\n",
 			`t.yaml:11:5: unknown key "masks" in tables.users (allowed: exclude, mask, mask_placeholder, store_changed_from, except_columns, capture, key)`},
 		{"unknown schema key", "version: 1\nschema:\n  url: x\n",

@@ -71,6 +71,7 @@ func (d *decoder) config(root *yaml.Node) (*Config, error) {
 			MaxBatches:              DefaultMaxBatches,
 			DeleteEmptyTransactions: true,
 		},
+		Storage: Storage{Partitions: PartitionsNone, Premake: DefaultPremake},
 	}
 	if err := d.version(root, cfg); err != nil {
 		return nil, err
@@ -86,6 +87,7 @@ func (d *decoder) config(root *yaml.Node) (*Config, error) {
 		{name: "coverage", decode: d.coverage(&cfg.Coverage)},
 		{name: "retention", decode: d.retention(&cfg.Retention)},
 		{name: "privileges", decode: d.privileges(&cfg.Privileges)},
+		{name: "storage", decode: d.storage(&cfg.Storage)},
 	})
 	if err != nil {
 		return nil, err
@@ -325,5 +327,30 @@ func (d *decoder) retention(r *Retention) func(k, v *yaml.Node) error {
 		}
 		d.checkWindow(k, keepDays, maxAge)
 		return nil
+	}
+}
+
+// storage decodes the storage section.
+func (d *decoder) storage(st *Storage) func(k, v *yaml.Node) error {
+	return func(k, v *yaml.Node) error {
+		st.Pos = d.pos(k)
+		return d.mapping(k, v, "storage", []field{
+			{name: "partitions", decode: func(_, v *yaml.Node) (err error) {
+				if st.Partitions, err = d.str(v, "storage.partitions"); err != nil {
+					return err
+				}
+				switch st.Partitions {
+				case PartitionsNone, PartitionsDaily, PartitionsWeekly, PartitionsMonthly:
+					return nil
+				}
+				return d.errf(v, "storage.partitions: %q: want none, daily, weekly or monthly", short(st.Partitions))
+			}},
+			{name: "premake", decode: func(_, v *yaml.Node) (err error) {
+				if st.Premake, err = d.int(v, "storage.premake"); err == nil {
+					d.checkPositive(v, "storage.premake", st.Premake, MaxPremake)
+				}
+				return err
+			}},
+		})
 	}
 }

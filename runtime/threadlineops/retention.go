@@ -132,6 +132,12 @@ type PurgeResult struct {
 	Batches int `json:"batches"`
 	// Elapsed is the run time.
 	Elapsed time.Duration `json:"elapsed_ns"`
+	// Partitions lists the partitions dropped whole (partitioned storage),
+	// before the batches; PartitionChanges and PartitionTransactions are
+	// their rows, counted in DeletedChanges and DeletedTransactions too.
+	Partitions            []PartitionAction `json:"partitions,omitempty"`
+	PartitionChanges      int64             `json:"partition_changes"`
+	PartitionTransactions int64             `json:"partition_transactions"`
 }
 
 // PurgePlan reports exactly what Purge would delete with the same policy
@@ -176,11 +182,16 @@ SELECT (SELECT count(*) FROM `+s+`.audit_changes WHERE captured_at < $1),
 	if err != nil {
 		return res, fmt.Errorf("threadline: purge plan: %w", err)
 	}
-	res.DeletedChanges = min(eligible, limit)
+	// Whole partitions go first and uncapped; the batches take the rest.
+	if err := a.dropPartitions(ctx, db, &res, p.DeleteEmptyTransactions, true); err != nil {
+		return res, err
+	}
+	batched := min(eligible-res.PartitionChanges, limit)
+	res.DeletedChanges = res.PartitionChanges + batched
 	res.RemainingChanges = eligible - res.DeletedChanges
 	res.Capped = res.RemainingChanges > 0
 	batches := func(n int64) int { return int((n + int64(p.BatchSize) - 1) / int64(p.BatchSize)) }
-	res.Batches = batches(res.DeletedChanges) + batches(res.DeletedTransactions)
+	res.Batches = batches(batched) + batches(res.DeletedTransactions-res.PartitionTransactions)
 	return res, nil
 }
 
@@ -308,6 +319,10 @@ func (a Audit) purge(ctx context.Context, db threadline.DBTX, p PurgePolicy, o P
 	if err := a.recordPurge(ctx, conn, res.Cutoff); err != nil {
 		return res, err
 	}
+	if err := a.dropPartitions(ctx, conn, &res, p.DeleteEmptyTransactions, false); err != nil {
+		return res, err
+	}
+	res.DeletedChanges, res.DeletedTransactions = res.PartitionChanges, res.PartitionTransactions
 	run := &purgeRun{a: a, ctx: ctx, conn: conn, p: p, o: o, res: &res, s: a.schema()}
 	if err := run.changes(); err != nil {
 		return res, err
