@@ -89,8 +89,8 @@ func Generate(in Input) (*Output, error) {
 		return nil, err
 	}
 	st := storageOf(cfg.Storage)
-	if hist.Core != "" && hist.Storage != st.Unit {
-		return nil, config.Errorf(cfg.Storage.Pos, "storage.partitions: the audit schema %s is installed %s; switching an existing install is not supported yet: keep %s, or install into a new audit_schema",
+	if hist.Core != "" && hist.Storage != "" && hist.Storage != st.Unit {
+		return nil, config.Errorf(cfg.Storage.Pos, "storage.partitions: the audit schema %s is installed %s; only a switch from none to partitions is supported: keep %s, or install into a new audit_schema",
 			cfg.AuditSchema, storageText(hist.Storage), partitionsKey(hist.Storage))
 	}
 	m, plan, err := planMigration(cfg.AuditSchema, grantsOf(cfg.Privileges), st, hist, desired)
@@ -297,6 +297,11 @@ func (p *planner) core(grants sqltemplates.Grants, st sqltemplates.Storage) {
 			p.m.Notes = append(p.m.Notes, noteStorage+st.Unit)
 		}
 		p.plan = append(p.plan, fmt.Sprintf("install audit schema %s", p.audit))
+	case p.old.Storage == "" && st.Unit != "":
+		p.m.Name = "threadline_update"
+		p.m.Up = append(p.m.Up, sqltemplates.SwitchToPartitions(p.audit, grants, st)...)
+		p.m.Notes = append(p.m.Notes, noteCore+core, noteStorage+st.Unit)
+		p.plan = append(p.plan, fmt.Sprintf("switch the audit tables of %s to %s partitions (the old tables become the first partitions)", p.audit, st.Unit))
 	default:
 		p.m.Name = "threadline_update"
 		if p.old.Core != core {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/threadline-go/threadline/internal/pgtest"
 	threadline "github.com/threadline-go/threadline/runtime"
+	"github.com/threadline-go/threadline/runtime/threadlineops"
 )
 
 // gooseUp returns the Up section of a goose migration (as goose runs it).
@@ -89,5 +90,77 @@ func TestUpgradeFromPreviousInstall(t *testing.T) {
 	var headers, perTx int
 	if err := db.Pool.QueryRow(ctx, `SELECT count(*), max(n) FROM (SELECT count(*) AS n FROM threadline.audit_transactions GROUP BY txid, started_at) AS g`).Scan(&headers, &perTx); err != nil || headers != 4 || perTx != 1 {
 		t.Errorf("headers %d, at most %d per transaction (%v); want 4, 1", headers, perTx, err)
+	}
+}
+
+// TestSwitchToPartitions: an installed plain audit schema with rows
+// switches to daily partitions through the generated update migration;
+// the old rows stay readable, ids go on, new writes land in the new
+// partitions, maintain and purge work on the result.
+func TestSwitchToPartitions(t *testing.T) {
+	ctx := context.Background()
+	const ddl = "CREATE TABLE items (id bigint PRIMARY KEY, v int);\n"
+	const cfg = "version: 1\nschema:\n  files: [schema.sql]\nmigrations:\n  dir: migrations\n  format: plain\npackage:\n  dir: audit\ntables:\n  items: {}\n"
+	p := newProject(t, cfg, ddl)
+	var install string
+	for _, f := range p.mustGenerate() {
+		if strings.HasSuffix(f.Path, ".up.sql") {
+			install = string(f.Content)
+		}
+	}
+	db := pgtest.NewDB(t, ddl, install)
+	write := func(sql string) {
+		t.Helper()
+		if err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error { _, err := tx.Exec(ctx, sql); return err },
+			threadline.WithActor(threadline.User("ada"))); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	write("INSERT INTO items VALUES (1, 1)")
+	write("UPDATE items SET v = 2 WHERE id = 1")
+	db.Exec(t, "UPDATE threadline.audit_changes SET captured_at = captured_at - interval '20 days' WHERE op = 'insert'")
+
+	p.write("threadline.yaml", cfg+"storage:\n  partitions: daily\n  premake: 1\n")
+	p.now = p.now.Add(time.Minute)
+	var update string
+	for _, f := range p.mustGenerate() {
+		if strings.HasSuffix(f.Path, ".up.sql") {
+			update = string(f.Content)
+		}
+	}
+	if !strings.Contains(update, "-- threadline:storage day") {
+		t.Fatalf("the update migration does not record the storage:\n%.400s", update)
+	}
+	db.Exec(t, update)
+	write("UPDATE items SET v = 3 WHERE id = 1")
+
+	var parts []string
+	rows, err := db.Pool.Query(ctx, `SELECT c.relname FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid
+		WHERE i.inhparent = 'threadline.audit_changes'::regclass ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parts, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		t.Fatal(err)
+	}
+	tomorrow := "audit_changes_p" + time.Now().UTC().AddDate(0, 0, 1).Format("20060102")
+	if got := strings.Join(parts, " "); got != "audit_changes_default "+tomorrow+" audit_changes_unpartitioned" {
+		t.Fatalf("partitions after the switch: %s", got)
+	}
+	h, err := threadline.Audit{}.History(ctx, db.Pool, "items", map[string]any{"id": 1})
+	if err != nil || len(h) != 3 || h[2].Op != threadline.OpInsert || h[0].Actor == nil || h[0].Actor.ID != "ada" {
+		t.Fatalf("history across the switch: %+v %v", h, err)
+	}
+	if h[0].ID <= h[1].ID {
+		t.Fatalf("ids did not go on: %d after %d", h[0].ID, h[1].ID)
+	}
+	// The old insert is expired: purge deletes it in a batch (its
+	// partition, the old table, also holds today's rows).
+	res, err := threadlineops.Audit{}.Purge(ctx, db.Pool, threadlineops.PurgePolicy{Enabled: true, Window: 10 * 24 * time.Hour}, threadlineops.PurgeOptions{})
+	if err != nil || res.DeletedChanges != 1 || len(res.Partitions) != 0 {
+		t.Fatalf("purge after the switch: %+v %v", res, err)
+	}
+	if acts, err := (threadlineops.Audit{}).Maintain(ctx, db.Pool); err != nil || len(acts) != 0 {
+		t.Fatalf("maintain after the switch: %v %v", acts, err)
 	}
 }

@@ -164,6 +164,23 @@ func Upgrade(auditSchema string, g Grants, st Storage) []Statement {
 	return append(out, Functions(auditSchema, g, st)...)
 }
 
+// SwitchToPartitions returns the statements that turn an installed plain
+// audit schema into partitioned storage: the old tables become the first
+// partitions of new partitioned ones (every row stays readable), then
+// Functions. st must be partitioned.
+func SwitchToPartitions(auditSchema string, g Grants, st Storage) []Statement {
+	d := newCoreData(auditSchema, st)
+	out := []Statement{render("changes_drop_op_check", d), render("switch_rename", d)}
+	for _, name := range []string{
+		"transactions", "transactions_action_idx", "transactions_actor_idx", "transactions_started_idx", "transactions_txid_idx",
+		"changes", "changes_row_idx", "changes_row_before_idx", "changes_truncate_idx", "changes_transaction_idx", "changes_captured_idx",
+		"transactions_default", "changes_default", "switch_attach",
+	} {
+		out = append(out, render(name, d))
+	}
+	return append(out, Functions(auditSchema, g, st)...)
+}
+
 // RevokeFunctions returns the statement that closes every migration that
 // creates functions in the audit schema: it revokes them all from PUBLIC.
 // PostgreSQL grants EXECUTE to PUBLIC on every new function, and a

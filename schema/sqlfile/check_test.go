@@ -28,6 +28,7 @@ func TestEveryTemplateParses(t *testing.T) {
 	grants := sqltemplates.Grants{Writers: []string{"app"}, Readers: []string{"odd \"role\""}, Retention: []string{"ops"}}
 	stmts := append(sqltemplates.Install("audit \"x\"", grants, sqltemplates.Storage{}), sqltemplates.Uninstall("audit")...)
 	stmts = append(stmts, sqltemplates.Install("audit'x", grants, sqltemplates.Storage{Unit: "day", Premake: 3})...)
+	stmts = append(stmts, sqltemplates.SwitchToPartitions("audit'x", grants, sqltemplates.Storage{Unit: "month", Premake: 1})...)
 	for _, mode := range []sqltemplates.Mode{sqltemplates.ModeStatement, sqltemplates.ModeRow} {
 		for _, redact := range []bool{false, true} {
 			c := sqltemplates.Capture{
