@@ -27,6 +27,12 @@ var seedStart = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // seedAudit creates a database with capture installed and n synthetic
 // audit rows; it returns the pool and the number of keys per table.
 func (r *runner) seedAudit(ctx context.Context, prefix string, n int) (*pgxpool.Pool, int, error) {
+	return r.seedAuditIn(ctx, prefix, n, false)
+}
+
+// seedAuditIn is seedAudit, into daily partitions when partitioned (made
+// ahead for the seeded days, as threadline maintain would have).
+func (r *runner) seedAuditIn(ctx context.Context, prefix string, n int, partitioned bool) (*pgxpool.Pool, int, error) {
 	u, pool, err := r.createDB(ctx, prefix)
 	if err != nil {
 		return nil, 0, err
@@ -34,8 +40,17 @@ func (r *runner) seedAudit(ctx context.Context, prefix string, n int) (*pgxpool.
 	if _, err := pool.Exec(ctx, `CREATE TABLE items (id bigint PRIMARY KEY, v text)`); err != nil {
 		return nil, 0, err
 	}
-	if err := installCapture(ctx, u, "  items: {}\n", pool); err != nil {
+	tables := "  items: {}\n"
+	if partitioned {
+		tables += "storage:\n  partitions: daily\n  premake: 1\n"
+	}
+	if err := installCapture(ctx, u, tables, pool); err != nil {
 		return nil, 0, err
+	}
+	if partitioned {
+		if err := seedPartitions(ctx, pool); err != nil {
+			return nil, 0, err
+		}
 	}
 	keys := max(1, n/seedTables/seedChangesPerKey)
 	spanUS := seedSpan.Microseconds()
@@ -66,6 +81,21 @@ func (r *runner) seedAudit(ctx context.Context, prefix string, n int) (*pgxpool.
 		return nil, 0, err
 	}
 	return pool, keys, nil
+}
+
+// seedPartitions creates the daily partitions of the seeded span.
+func seedPartitions(ctx context.Context, pool *pgxpool.Pool) error {
+	for d := seedStart; d.Before(seedStart.Add(seedSpan + 24*time.Hour)); d = d.Add(24 * time.Hour) {
+		for _, t := range []string{"audit_changes", "audit_transactions"} {
+			name := fmt.Sprintf("%s_p%s", t, d.Format("20060102"))
+			sql := fmt.Sprintf("CREATE TABLE threadline.%s PARTITION OF threadline.%s FOR VALUES FROM ('%s') TO ('%s')",
+				name, t, d.Format(time.RFC3339), d.Add(24*time.Hour).Format(time.RFC3339))
+			if _, err := pool.Exec(ctx, sql); err != nil {
+				return fmt.Errorf("seed partitions: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // lookup measures row history, as-of and a timeline page on a seeded
