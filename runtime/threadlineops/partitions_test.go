@@ -172,3 +172,25 @@ func TestMaintainAndPurgeWithWriters(t *testing.T) {
 		t.Fatalf("%d expired transactions left", n)
 	}
 }
+
+// TestPurgeKeepsATransactionPartitionStillInUse: an expired transaction
+// partition whose transaction still has a young change (a long
+// transaction) is not dropped; its expired neighbour is.
+func TestPurgeKeepsATransactionPartitionStillInUse(t *testing.T) {
+	ctx := context.Background()
+	db := capturetest.SetupWith(t, sealDDL, partitionedStorage, "  items: {}\n")
+	ops := threadlineops.Audit{}
+	db.Exec(t, `INSERT INTO threadline.audit_transactions (txid, started_at) VALUES ('1', now() - interval '10 days'), ('2', now() - interval '12 days')`)
+	db.Exec(t, `INSERT INTO threadline.audit_changes (transaction_id, table_schema, table_name, table_pk, op, data_after, captured_at)
+		SELECT id, 'public', 'items', '{"id": 1}', 'insert', '{"id": 1}', now() FROM threadline.audit_transactions WHERE txid = '1'`)
+	if _, err := ops.Maintain(ctx, db.Pool); err != nil {
+		t.Fatal(err)
+	}
+	res, err := ops.Purge(ctx, db.Pool, threadlineops.PurgePolicy{Enabled: true, Window: 5 * 24 * time.Hour, DeleteEmptyTransactions: true}, threadlineops.PurgeOptions{})
+	if err != nil || len(res.Partitions) != 1 || res.Partitions[0].Partition != "threadline."+day("audit_transactions", -12) {
+		t.Fatalf("purge: %+v %v", res, err)
+	}
+	if got := partitions(t, db, "audit_transactions"); !strings.Contains(got, day("audit_transactions", -10)) {
+		t.Fatalf("the partition still in use went: %s", got)
+	}
+}
