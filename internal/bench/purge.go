@@ -68,6 +68,6 @@ func (r *runner) purgePartitions(ctx context.Context, n int) (Result, error) {
 	}
 	return Result{
 		Workload: "purge", Metric: fmt.Sprintf("%d eligible changes in daily partitions (%d partitions dropped, %d batches)", n, len(res.Partitions), res.Batches),
-		Ratio:  fmt.Sprintf("%.1f s", elapsed.Seconds()), Target: "10M in <= 5 s",
+		Ratio: fmt.Sprintf("%.1f s", elapsed.Seconds()), Target: "10M in <= 5 s",
 	}, nil
 }
