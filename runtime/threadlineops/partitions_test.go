@@ -194,3 +194,30 @@ func TestPurgeKeepsATransactionPartitionStillInUse(t *testing.T) {
 		t.Fatalf("the partition still in use went: %s", got)
 	}
 }
+
+// TestSealAcrossPartitionDrops: a sealed trail in daily partitions
+// verifies after purge dropped sealed partitions (counted as purged).
+func TestSealAcrossPartitionDrops(t *testing.T) {
+	ctx := context.Background()
+	db := capturetest.SetupWith(t, sealDDL, partitionedStorage, "  items: {}\n")
+	ops := threadlineops.Audit{}
+	db.Exec(t, `INSERT INTO threadline.audit_transactions (txid, started_at) VALUES ('1', now() - interval '10 days')`)
+	db.Exec(t, `INSERT INTO threadline.audit_changes (transaction_id, table_schema, table_name, table_pk, op, data_after, captured_at)
+		SELECT id, 'public', 'items', '{"id": 9}', 'insert', '{"id": 9}', started_at FROM threadline.audit_transactions WHERE txid = '1'`)
+	capturetest.Tx(t, db, nil, "", "INSERT INTO items VALUES (1, 1, NULL)")
+	if _, err := ops.Maintain(ctx, db.Pool); err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := ops.Seal(ctx, db.Pool)
+	if err != nil || sealed.Transactions != 2 || sealed.Changes != 2 {
+		t.Fatalf("seal: %+v %v", sealed, err)
+	}
+	res, err := ops.Purge(ctx, db.Pool, threadlineops.PurgePolicy{Enabled: true, Window: 5 * 24 * time.Hour, DeleteEmptyTransactions: true}, threadlineops.PurgeOptions{})
+	if err != nil || len(res.Partitions) != 2 {
+		t.Fatalf("purge: %+v %v", res, err)
+	}
+	rep, err := ops.Verify(ctx, db.Pool, threadlineops.VerifyOptions{Head: sealed.Head})
+	if err != nil || rep.PurgedTransactions != 1 || rep.PurgedChanges != 1 || rep.Changes != 1 {
+		t.Fatalf("verify after dropping sealed partitions: %+v %v", rep, err)
+	}
+}
