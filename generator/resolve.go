@@ -68,8 +68,10 @@ func ResolveTable(cfg *config.Config, tc *config.Table, s *schema.Schema) (sqlte
 	if len(c.Mask) > 0 {
 		c.Placeholder = tc.MaskPlaceholder
 	}
+	c.Unpinned = true
 	for _, col := range t.Columns {
 		c.Columns = append(c.Columns, col.Name)
+		c.Unpinned = c.Unpinned && sqltemplates.SettingsFree(col.Type)
 	}
 	c.Mode = tc.Capture
 	if t.Partitioned {

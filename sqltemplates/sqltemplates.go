@@ -237,6 +237,30 @@ type Capture struct {
 	// TruncateAlso lists further tables (partitions) that get a TRUNCATE
 	// trigger calling the same function.
 	TruncateAlso []schema.QualifiedName `json:"truncate_also,omitempty"`
+	// Unpinned is set when no column's image depends on TimeZone,
+	// IntervalStyle or bytea_output (see SettingsFree): the capture
+	// function then pins search_path only. Records of earlier releases
+	// lack it: they pinned all four.
+	Unpinned bool `json:"unpinned,omitempty"`
+}
+
+// SettingsFree reports whether the JSON image of a column of type t is
+// the same whatever the session's TimeZone, IntervalStyle and
+// bytea_output: built-in types other than timestamptz, interval and bytea,
+// enums, and arrays of those. Composite and other user types may hold
+// anything and count as dependent.
+func SettingsFree(t schema.Type) bool {
+	if t.Enum {
+		return true
+	}
+	if t.Schema != "pg_catalog" {
+		return false
+	}
+	switch t.Name {
+	case "timestamptz", "interval", "bytea", "money", "record":
+		return false
+	}
+	return true
 }
 
 // ChangedFromColumns lists, in column order, the columns whose prior value
@@ -314,6 +338,8 @@ type captureData struct {
 	Excluded bool
 	// OnLit is the quoted table name as a literal, for ::regclass.
 	OnLit string
+	// Unpinned drops the session-setting SET clauses (Capture.Unpinned).
+	Unpinned bool
 }
 
 func (d captureData) has(list []string, col string) bool {
@@ -507,6 +533,7 @@ func CaptureUnit(c Capture) (Unit, error) {
 	}
 	d.OnLit = QuoteLiteral(c.Table.Quoted())
 	d.Excluded = len(c.Exclude) > 0
+	d.Unpinned = c.Unpinned
 	d.ModeComment = "statement-level triggers with transition tables"
 	if d.Row {
 		d.ModeComment = "row-level trigger"

@@ -133,3 +133,20 @@ CREATE TRIGGER ty AFTER INSERT OR UPDATE OR DELETE ON public.$t FOR EACH ROW EXE
 SQL
   done
 }
+
+# row_pinned: the generated row capture with the three session settings
+# pinned again (what every capture did before a table without timestamptz,
+# interval or bytea columns dropped them): the A/B of that change.
+variant_row_pinned() {
+  install "$1" row
+  psql_db "$1" <<'SQL'
+DO $$
+DECLARE f regprocedure;
+BEGIN
+  FOR f IN SELECT p.oid::regprocedure FROM pg_proc AS p
+           WHERE p.pronamespace = 'threadline'::regnamespace AND p.proname LIKE 'capture\_%' LOOP
+    EXECUTE format('ALTER FUNCTION %s SET TimeZone = ''UTC'' SET IntervalStyle = ''postgres'' SET bytea_output = ''hex''', f);
+  END LOOP;
+END $$;
+SQL
+}
