@@ -150,3 +150,10 @@ BEGIN
 END $$;
 SQL
 }
+
+# Single indexes of audit_changes taken away from the generated row
+# capture, one at a time: what each costs the write.
+variant_row_no_truncate_idx() { install "$1" row; psql_db "$1" -c "DROP INDEX threadline.audit_changes_truncate_idx"; }
+variant_row_no_before_idx() { install "$1" row; psql_db "$1" -c "DROP INDEX threadline.audit_changes_row_before_idx"; }
+variant_row_no_row_idx() { install "$1" row; psql_db "$1" -c "DROP INDEX threadline.audit_changes_row_idx"; }
+variant_row_no_tx_idx() { install "$1" row; psql_db "$1" -c "DROP INDEX threadline.audit_changes_transaction_id_idx"; }
