@@ -148,4 +148,23 @@ func (c *cli) doctorDatabase(line func(ok bool, check, format string, args ...an
 	default:
 		line(true, "coverage", "all %d expected tables covered (%d of %d tables covered)", rep.Summary.Expected, rep.Summary.Covered, rep.Summary.Tables)
 	}
+	if c.cfg.Storage.Partitioned() {
+		c.doctorPartitions(line)
+	}
+}
+
+// doctorPartitions checks that threadline maintain runs: no row waiting
+// in a default partition, a partition ready ahead.
+func (c *cli) doctorPartitions(line func(ok bool, check, format string, args ...any)) {
+	st, err := c.ops().PartitionHealth(c.ctx, c.pool)
+	switch {
+	case err != nil:
+		line(false, "partitions", "%v", err)
+	case st.DefaultRows > 0:
+		line(false, "partitions", "%s in the default partitions: run threadline maintain (and schedule it daily)", plural(st.DefaultRows, "row"))
+	case st.Ahead == 0:
+		line(false, "partitions", "no %s partition is ready ahead: run threadline maintain (and schedule it daily)", c.cfg.Storage.Partitions)
+	default:
+		line(true, "partitions", "%s partitions: %d ready ahead, default partitions empty", c.cfg.Storage.Partitions, st.Ahead)
+	}
 }

@@ -99,3 +99,36 @@ func (a Audit) dropPartitions(ctx context.Context, db threadline.DBTX, res *Purg
 	}
 	return rows.Err()
 }
+
+// PartitionStatus is what PartitionHealth found.
+type PartitionStatus struct {
+	// DefaultRows counts the rows in the default partitions: rows no
+	// partition was ready for (Maintain moves them).
+	DefaultRows int64 `json:"default_rows"`
+	// Ahead counts the audit_changes partitions that start after now.
+	Ahead int `json:"ahead"`
+}
+
+// PartitionHealth reports whether partitioned storage is kept up:
+// Maintain should leave no row in a default partition and at least one
+// partition ahead. ErrNotPartitioned when the storage is not partitioned.
+func (a Audit) PartitionHealth(ctx context.Context, db threadline.DBTX) (PartitionStatus, error) {
+	var st PartitionStatus
+	ok, err := a.partitioned(ctx, db)
+	if err != nil {
+		return st, err
+	}
+	if !ok {
+		return st, ErrNotPartitioned
+	}
+	s := a.schema()
+	err = db.QueryRow(ctx, `SELECT (SELECT count(*) FROM `+s+`.audit_changes_default) + (SELECT count(*) FROM `+s+`.audit_transactions_default),
+		(SELECT count(*) FROM pg_catalog.pg_inherits AS i JOIN pg_catalog.pg_class AS c ON c.oid = i.inhrelid
+		 WHERE i.inhparent = $1::regclass
+		   AND substring(pg_catalog.pg_get_expr(c.relpartbound, c.oid) FROM 'FROM \(''([^'']+)''\)')::timestamptz > now())`,
+		s+".audit_changes").Scan(&st.DefaultRows, &st.Ahead)
+	if err != nil {
+		return st, fmt.Errorf("threadline: partition health: %w", err)
+	}
+	return st, nil
+}
