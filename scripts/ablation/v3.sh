@@ -157,3 +157,39 @@ variant_row_no_truncate_idx() { install "$1" row; psql_db "$1" -c "DROP INDEX th
 variant_row_no_before_idx() { install "$1" row; psql_db "$1" -c "DROP INDEX threadline.audit_changes_row_before_idx"; }
 variant_row_no_row_idx() { install "$1" row; psql_db "$1" -c "DROP INDEX threadline.audit_changes_row_idx"; }
 variant_row_no_tx_idx() { install "$1" row; psql_db "$1" -c "DROP INDEX threadline.audit_changes_transaction_id_idx"; }
+
+# row_inline_actor: current_transaction_id recognises the canonical actor
+# text itself and calls parse_actor_ref only for other text (a function
+# call with a SET clause, once per transaction).
+variant_row_inline_actor() {
+  install "$1" row
+  psql_db "$1" <<'SQL'
+CREATE OR REPLACE FUNCTION threadline.current_transaction_id() RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $threadline$
+DECLARE
+    v_txid xid8 := pg_current_xact_id();
+    v_raw text;
+    v_actor jsonb;
+    v_id bigint;
+BEGIN
+    v_raw := nullif(current_setting('threadline.actor_ref', true), '');
+    v_actor := CASE WHEN v_raw IS NULL THEN NULL
+        WHEN octet_length(v_raw) <= 4096 AND (v_raw = '{"type":"anonymous"}'
+            OR v_raw ~ '^\{"type":"(user|admin|service_account|job|system)","id":"[^"\\[:cntrl:]]*[^"\\[:cntrl:][:space:]][^"\\[:cntrl:]]*"\}$') THEN v_raw::jsonb
+        ELSE threadline.parse_actor_ref(v_raw) END;
+    INSERT INTO threadline.audit_transactions
+        (txid, started_at, actor_ref, actor_ref_invalid, request_id, correlation_id)
+    VALUES (v_txid, now(), v_actor, CASE WHEN v_actor IS NULL THEN left(v_raw, 4096) END,
+        left(nullif(current_setting('threadline.request_id', true), ''), 256),
+        left(nullif(current_setting('threadline.correlation_id', true), ''), 256))
+    ON CONFLICT (txid, started_at) DO NOTHING
+    RETURNING id INTO v_id;
+    IF v_id IS NULL THEN
+        SELECT t.id INTO STRICT v_id FROM threadline.audit_transactions AS t WHERE t.txid = v_txid AND t.started_at = now();
+    END IF;
+    RETURN v_id;
+END
+$threadline$;
+SQL
+}
