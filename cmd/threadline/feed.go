@@ -49,6 +49,11 @@ func (c *cli) exportFeed(a exportArgs, format threadline.ExportFormat) int {
 	}
 	for {
 		next, res, err := c.feedRun(a, format, pos)
+		if err != nil && a.feed.follow && c.ctx.Err() != nil {
+			// Interrupted mid-run: the cursor stays where the last complete
+			// run left it, and the next run starts from there again.
+			return 0
+		}
 		if err != nil {
 			return c.fail("%v", err)
 		}
