@@ -153,11 +153,19 @@ func (h *handler) timeline(ctx context.Context, tx pgx.Tx, r *http.Request) (vie
 	fq := filterQuery(f)
 	d := timelineData{Form: form, Ops: []threadline.Op{threadline.OpInsert, threadline.OpUpdate, threadline.OpDelete, threadline.OpTruncate},
 		Filtered: len(fq) > 0, Changes: l.viewChanges(p.Changes), ClearURL: l.timeline(nil),
-		pager: pager{FirstURL: l.timeline(fq), Paged: f.After != nil, SearchedFrom: p.SearchedFrom}, exports: l.exports(fq)}
-	if p.Next != nil {
-		d.NextURL = l.timeline(with(fq, "after", p.Next.String()))
-	}
+		pager: recentPager(p, f, fq, l.timeline), exports: l.exports(fq)}
 	return view{name: "timeline", title: "Changes", data: d}, nil
+}
+
+// recentPager is the pager of a RecentTimeline listing of filter f (fq
+// in query form) whose pages at renders: older from Next, and the search
+// budget's stop (SearchedFrom).
+func recentPager(p threadline.Page, f threadline.Filter, fq url.Values, at func(url.Values) string) pager {
+	pg := pager{FirstURL: at(fq), Paged: f.After != nil, SearchedFrom: p.SearchedFrom}
+	if p.Next != nil {
+		pg.NextURL = at(with(fq, "after", p.Next.String()))
+	}
+	return pg
 }
 
 // with returns a copy of q with key set to v.
@@ -342,10 +350,7 @@ func (h *handler) actor(ctx context.Context, tx pgx.Tx, r *http.Request) (view, 
 	l := links{h.o.Prefix}
 	fq := url.Values{"actor": {a.String()}}
 	d := actorData{Actor: a.String(), Changes: l.viewChanges(p.Changes), TimelineURL: l.timeline(fq),
-		pager: pager{FirstURL: l.actor(a), Paged: f.After != nil, SearchedFrom: p.SearchedFrom}, exports: l.exports(fq)}
-	if p.Next != nil {
-		d.NextURL = withQuery(l.prefix+"/actor", with(fq, "after", p.Next.String()))
-	}
+		pager: recentPager(p, f, fq, l.actorPage), exports: l.exports(fq)}
 	return view{name: "actor", title: "Actor " + a.String(), data: d}, nil
 }
 

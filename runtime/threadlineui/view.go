@@ -138,8 +138,10 @@ func (l links) row(table string, key json.RawMessage, extra url.Values) string {
 func (l links) tx(id int64) string { return l.prefix + "/tx/" + strconv.FormatInt(id, 10) }
 
 func (l links) actor(a threadline.ActorRef) string {
-	return withQuery(l.prefix+"/actor", url.Values{"actor": {a.String()}})
+	return l.actorPage(url.Values{"actor": {a.String()}})
 }
+
+func (l links) actorPage(q url.Values) string { return withQuery(l.prefix+"/actor", q) }
 
 func (l links) export(format string, q url.Values) string {
 	return withQuery(l.prefix+"/export."+format, q)
