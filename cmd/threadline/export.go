@@ -236,13 +236,26 @@ func plural(n int64, noun string) string {
 // The file is created readable by its owner only (0600): exports hold
 // audit data.
 func writeAtomically(path string, force bool, write func(io.Writer) (threadline.ExportResult, error)) (threadline.ExportResult, error) {
+	var res threadline.ExportResult
+	err := replaceFile(path, force, func(w io.Writer) (err error) {
+		res, err = write(w)
+		return err
+	})
+	return res, err
+}
+
+// replaceFile writes a temporary file in the directory of path with
+// write, buffered, syncs it and moves it to path (replacing it only with
+// force), then syncs the directory: path holds either its old content or
+// all of the new, whenever the process stops.
+func replaceFile(path string, force bool, write func(io.Writer) error) error {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
 	}
 	tmp, err := os.CreateTemp(dir, "."+base+".*.tmp")
 	if err != nil {
-		return threadline.ExportResult{}, err
+		return err
 	}
 	name := tmp.Name()
 	done := false
@@ -253,18 +266,17 @@ func writeAtomically(path string, force bool, write func(io.Writer) (threadline.
 		}
 	}()
 	bw := bufio.NewWriterSize(tmp, 256<<10)
-	res, err := write(bw)
-	if err != nil {
-		return res, err
+	if err := write(bw); err != nil {
+		return err
 	}
 	if err := bw.Flush(); err != nil {
-		return res, err
+		return err
 	}
 	if err := tmp.Sync(); err != nil {
-		return res, err
+		return err
 	}
 	if err := tmp.Close(); err != nil {
-		return res, err
+		return err
 	}
 	if force {
 		err = os.Rename(name, path)
@@ -277,8 +289,12 @@ func writeAtomically(path string, force bool, write func(io.Writer) (threadline.
 		err = os.Rename(name, path)
 	}
 	if err != nil {
-		return res, err
+		return err
 	}
 	done = true
-	return res, nil
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
 }
