@@ -20,9 +20,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 . scripts/ablation/variants.sh
 
-variants=("$@")
-[ ${#variants[@]} -gt 0 ] || variants=(base floor row statement)
-[ "${variants[0]}" = base ] || variants=(base "${variants[@]}")
+select_variants "$@"
 
 # One script per kind: the transactions between two readings of the
 # backend's CPU time, in clock ticks.

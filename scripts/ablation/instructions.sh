@@ -28,9 +28,7 @@ trap 'runuser -u postgres -- "$PGBIN/pg_ctl" -D "$data" -m immediate stop >/dev/
 PGURL="postgres://postgres@127.0.0.1:$VG_PORT/postgres"
 . scripts/ablation/variants.sh
 
-variants=("$@")
-[ ${#variants[@]} -gt 0 ] || variants=(base floor row statement)
-[ "${variants[0]}" = base ] || variants=(base "${variants[@]}")
+select_variants "$@"
 
 runuser -u postgres -- "$PGBIN/initdb" -D "$data" -A trust -U postgres >/dev/null
 pg() { runuser -u postgres -- "$PGBIN/pg_ctl" -D "$data" -o "-p $VG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$work -c fsync=off" -w "$@" >/dev/null; }

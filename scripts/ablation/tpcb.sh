@@ -22,9 +22,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 . scripts/ablation/variants.sh
 
-variants=("$@")
-[ ${#variants[@]} -gt 0 ] || variants=(base floor row statement)
-[ "${variants[0]}" = base ] || variants=(base "${variants[@]}")
+select_variants "$@"
 tpcb_script "$work/base.sql" 0
 tpcb_script "$work/audited.sql" 1
 for v in "${variants[@]}"; do prepare_db "ablation_$v" "$v"; done

@@ -42,6 +42,14 @@ YAML
   psql_db "$db" -f "$(ls "$dir"/migrations/*.up.sql)"
 }
 
+# select_variants VARIANT...: sets variants to the ones named (default:
+# base floor row statement), base first, which every ratio divides by.
+select_variants() {
+  variants=("$@")
+  [ ${#variants[@]} -gt 0 ] || variants=(base floor row statement)
+  [ "${variants[0]}" = base ] || variants=(base "${variants[@]}")
+}
+
 variant_base() { :; }
 variant_floor() {
   psql_db "$1" <<'SQL'
