@@ -100,15 +100,7 @@ func render(name string, data any) Statement {
 // Close the migration with RevokeFunctions.
 func Install(auditSchema string, g Grants, st Storage) []Statement {
 	d := newCoreData(auditSchema, st)
-	names := []string{
-		"schema",
-		"actions", "actions_correlation_idx",
-		"transactions", "transactions_action_idx", "transactions_actor_idx", "transactions_started_idx",
-		"changes", "changes_row_idx", "changes_row_before_idx", "changes_truncate_idx", "changes_transaction_idx", "changes_captured_idx",
-	}
-	if st.Unit != "" {
-		names = append(names, "transactions_default", "changes_default")
-	}
+	names := append([]string{"schema", "actions", "actions_correlation_idx"}, dataTables(st)...)
 	var out []Statement
 	for _, name := range names {
 		out = append(out, render(name, d))
@@ -164,6 +156,19 @@ func Upgrade(auditSchema string, g Grants, st Storage) []Statement {
 	return append(out, Functions(auditSchema, g, st)...)
 }
 
+// dataTables names the templates of audit_transactions and audit_changes
+// with their indexes, and their default partitions when partitioned.
+func dataTables(st Storage) []string {
+	names := []string{
+		"transactions", "transactions_action_idx", "transactions_actor_idx", "transactions_started_idx",
+		"changes", "changes_row_idx", "changes_row_before_idx", "changes_truncate_idx", "changes_transaction_idx", "changes_captured_idx",
+	}
+	if st.Unit != "" {
+		names = append(names, "transactions_default", "changes_default")
+	}
+	return names
+}
+
 // SwitchToPartitions returns the statements that turn an installed plain
 // audit schema into partitioned storage: the old tables become the first
 // partitions of new partitioned ones (every row stays readable), then
@@ -171,11 +176,10 @@ func Upgrade(auditSchema string, g Grants, st Storage) []Statement {
 func SwitchToPartitions(auditSchema string, g Grants, st Storage) []Statement {
 	d := newCoreData(auditSchema, st)
 	out := []Statement{render("changes_drop_op_check", d), render("switch_rename", d)}
-	for _, name := range []string{
-		"transactions", "transactions_action_idx", "transactions_actor_idx", "transactions_started_idx", "transactions_txid_idx",
-		"changes", "changes_row_idx", "changes_row_before_idx", "changes_truncate_idx", "changes_transaction_idx", "changes_captured_idx",
-		"transactions_default", "changes_default", "switch_attach",
-	} {
+	// The unique (txid, started_at) index must exist on the new table
+	// before the attach (the old table's matches it); Functions creates it
+	// again IF NOT EXISTS.
+	for _, name := range append(dataTables(st), "transactions_txid_idx", "switch_attach") {
 		out = append(out, render(name, d))
 	}
 	return append(out, Functions(auditSchema, g, st)...)
