@@ -250,8 +250,8 @@ type Capture struct {
 
 // SettingsFree reports whether the JSON image of a column of type t is
 // the same whatever the session's TimeZone, IntervalStyle and
-// bytea_output: built-in types other than timestamptz, interval and bytea,
-// enums, and arrays of those. Composite and other user types may hold
+// bytea_output: built-in types other than timestamptz, interval and bytea
+// (and money, whose text follows lc_monetary), enums, and arrays of those. Composite and other user types may hold
 // anything and count as dependent.
 func SettingsFree(t schema.Type) bool {
 	if t.Enum {
@@ -261,7 +261,7 @@ func SettingsFree(t schema.Type) bool {
 		return false
 	}
 	switch t.Name {
-	case "timestamptz", "interval", "bytea", "money", "record":
+	case "timestamptz", "interval", "bytea", "money":
 		return false
 	}
 	return true
