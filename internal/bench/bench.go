@@ -48,7 +48,7 @@ type Options struct {
 	Keep         bool
 }
 
-var allWorkloads = []string{"tpcb", "bulk", "lookup", "viewer", "export", "purge", "seal", "generate", "soak"}
+var allWorkloads = []string{"tpcb", "bulk", "single", "hotrow", "lookup", "viewer", "export", "purge", "seal", "generate", "soak"}
 
 // Result is one printed line.
 type Result struct {
@@ -169,6 +169,10 @@ func (r *runner) run(ctx context.Context, w string) ([]Result, error) {
 		return r.seal(ctx)
 	case "bulk":
 		return r.bulk(ctx)
+	case "single":
+		return r.single(ctx)
+	case "hotrow":
+		return r.hotRow(ctx)
 	case "lookup":
 		return r.lookup(ctx)
 	case "viewer":
