@@ -245,11 +245,13 @@ func keyJSON(key any) (string, error) {
 // row adds the conditions selecting every change of one row: the
 // changes whose key (table_pk) is key, and key-changing updates whose old
 // key (table_pk_before) is key. The two ORed conditions match the indexes
-// audit_changes_row_idx and audit_changes_row_before_idx: hash indexes of a
-// 64-bit hash of (table_name, key) rather than btrees of the jsonb itself,
-// smaller and cheaper to maintain on every captured row, and a hash index
-// stores no NULL, so rows that did not change their key (table_pk_before
-// NULL) cost the second index nothing.
+// audit_changes_row_idx and audit_changes_row_before_idx: indexes of a
+// 64-bit hash of (table_name, key) rather than of the jsonb itself,
+// smaller and cheaper to maintain on every captured row. The first is a
+// btree (a hash index keeps one key's entries in one overflow chain that
+// every insert walks, so a hot row's writes slowed down as its history
+// grew); the second a hash index, which stores no NULL, so rows that did
+// not change their key (table_pk_before NULL) cost it nothing.
 func (q *query) row(t tableName, key string) {
 	s, n, k := q.arg(t.Schema), q.arg(t.Name), q.arg(key)
 	q.cond("c.table_schema = " + s + " AND " + rowMatch("c", n, k))

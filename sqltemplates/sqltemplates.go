@@ -152,7 +152,8 @@ func Upgrade(auditSchema string, g Grants, st Storage) []Statement {
 	// Only the capture functions write audit_changes, and a CHECK
 	// constraint costs every insert an expression set-up (measured:
 	// docs/benchmarks.md).
-	out := []Statement{render("changes_drop_op_check", newCoreData(auditSchema, st))}
+	d := newCoreData(auditSchema, st)
+	out := []Statement{render("changes_drop_op_check", d), render("changes_row_idx_btree", d)}
 	return append(out, Functions(auditSchema, g, st)...)
 }
 
@@ -175,7 +176,7 @@ func dataTables(st Storage) []string {
 // Functions. st must be partitioned.
 func SwitchToPartitions(auditSchema string, g Grants, st Storage) []Statement {
 	d := newCoreData(auditSchema, st)
-	out := []Statement{render("changes_drop_op_check", d), render("switch_rename", d)}
+	out := []Statement{render("changes_drop_op_check", d), render("changes_row_idx_btree", d), render("switch_rename", d)}
 	// The unique (txid, started_at) index must exist on the new table
 	// before the attach (the old table's matches it); Functions creates it
 	// again IF NOT EXISTS.
