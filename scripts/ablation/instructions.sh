@@ -17,7 +17,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${N:-150}
-HISTORY=${HISTORY:-100000}
 VG_PORT=${VG_PORT:-5499}
 PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)}
 SCALE=1
@@ -33,21 +32,7 @@ select_variants "$@"
 runuser -u postgres -- "$PGBIN/initdb" -D "$data" -A trust -U postgres >/dev/null
 pg() { runuser -u postgres -- "$PGBIN/pg_ctl" -D "$data" -o "-p $VG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$work -c fsync=off" -w "$@" >/dev/null; }
 pg start -l "$work/log"
-# A live system's audit trail is not empty: each variant gets $HISTORY
-# earlier changes in HISTORY/5 transactions (loaded natively), so the
-# sessions below plan (index or sequential scan) as a live system would.
-load_history() {
-  psql -X -q "$(db_url "$1")" -c "DO \$\$ BEGIN
-    IF to_regclass('threadline.audit_transactions') IS NOT NULL THEN
-      INSERT INTO threadline.audit_transactions (txid, started_at)
-        SELECT (g::text)::xid8, now() - interval '1 day' - g * interval '1 second' FROM generate_series(1, $HISTORY / 5) AS g;
-      INSERT INTO threadline.audit_changes (transaction_id, table_schema, table_name, table_pk, op, data_after, captured_at)
-        SELECT t.id, 'public', 'pgbench_accounts', jsonb_build_object('aid', k), 'update', jsonb_build_object('aid', k, 'abalance', k), t.started_at
-        FROM threadline.audit_transactions AS t, generate_series(1, 5) AS k;
-    END IF;
-  END \$\$" -c "VACUUM ANALYZE"
-}
-for v in "${variants[@]}"; do prepare_db "ablation_$v" "$v" && load_history "ablation_$v"; done
+for v in "${variants[@]}"; do prepare_db "ablation_$v" "$v"; done
 pg stop
 
 # The transactions: the same pseudo-random accounts for every variant.

@@ -139,3 +139,11 @@ variant_lean_h_min() { install "$1" row; lean_all "$1" min named; psql_db "$1" -
 variant_lean_no_before() { variant_lean_nohdr "$1"; psql_db "$1" -c "DROP INDEX threadline.c4_row_before"; }
 variant_lean_no_tx() { variant_lean_nohdr "$1"; psql_db "$1" -c "DROP INDEX threadline.c4_tx"; }
 variant_lean_no_brin() { variant_lean_nohdr "$1"; psql_db "$1" -c "DROP INDEX threadline.c4_time"; }
+# row_btree: the generated row capture with its two row-history hash
+# indexes rebuilt as btrees on the same expressions (the hot-row A/B).
+variant_row_btree() {
+  install "$1" row
+  psql_db "$1" -c "DROP INDEX threadline.audit_changes_row_idx" -c "DROP INDEX threadline.audit_changes_row_before_idx" \
+    -c "CREATE INDEX audit_changes_row_idx ON threadline.audit_changes (jsonb_hash_extended(table_pk, hashtext(table_name)))" \
+    -c "CREATE INDEX audit_changes_row_before_idx ON threadline.audit_changes (jsonb_hash_extended(table_pk_before, hashtext(table_name)))"
+}

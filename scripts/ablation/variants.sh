@@ -72,11 +72,32 @@ if [ -n "${ABLATIONS:-}" ]; then
 fi
 
 
-# prepare_db NAME VARIANT: a fresh pgbench database with the variant.
+# A live system's audit trail is not empty: each variant's generated trail
+# gets $HISTORY earlier changes in HISTORY/5 transactions before it is
+# analyzed, so sessions plan as on a live system. (Analyzed empty, its
+# tables would be planned as one page: the header lookups' cached plans
+# would be sequential scans, and with autovacuum off nothing replans them
+# while the trail grows.)
+HISTORY=${HISTORY:-100000}
+load_history() {
+  psql_db "$1" -c "DO \$\$ BEGIN
+    IF to_regclass('threadline.audit_transactions') IS NOT NULL THEN
+      INSERT INTO threadline.audit_transactions (txid, started_at)
+        SELECT (g::text)::xid8, now() - interval '1 day' - g * interval '1 second' FROM generate_series(1, $HISTORY / 5) AS g;
+      INSERT INTO threadline.audit_changes (transaction_id, table_schema, table_name, table_pk, op, data_after, captured_at)
+        SELECT t.id, 'public', 'pgbench_accounts', jsonb_build_object('aid', k), 'update', jsonb_build_object('aid', k, 'abalance', k), t.started_at
+        FROM threadline.audit_transactions AS t, generate_series(1, 5) AS k;
+    END IF;
+  END \$\$"
+}
+
+# prepare_db NAME VARIANT: a fresh pgbench database with the variant and a
+# live trail, analyzed.
 prepare_db() {
   psql -X -q "$PGURL" -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1"
   pgbench -i -q -s "$SCALE" "$(db_url "$1")" >/dev/null 2>&1
   "variant_$2" "$1"
+  load_history "$1"
   psql_db "$1" -c "VACUUM ANALYZE" -c "CHECKPOINT"
 }
 
