@@ -50,11 +50,22 @@ lean_header() {
   none) ;;
   esac
 }
+# lean_guard TABLE: the own-table check; lean_triggers DB TABLE: one row
+# trigger per event on the lean functions, no-op UPDATEs skipped.
+lean_guard() { echo "IF TG_TABLE_NAME <> '$1' OR TG_TABLE_SCHEMA <> 'public' THEN RAISE EXCEPTION 'guard'; END IF;"; }
+lean_triggers() {
+  local t=$2
+  psql_db "$1" <<SQL
+CREATE TRIGGER l4i AFTER INSERT ON public.$t FOR EACH ROW EXECUTE FUNCTION public.l4i_$t();
+CREATE TRIGGER l4u AFTER UPDATE ON public.$t FOR EACH ROW WHEN (OLD *<> NEW) EXECUTE FUNCTION public.l4u_$t();
+CREATE TRIGGER l4d AFTER DELETE ON public.$t FOR EACH ROW EXECUTE FUNCTION public.l4d_$t();
+SQL
+}
 # lean_fn DB TABLE ID KEYHASH KEYHASH_OLD HEADERMODE
 lean_fn() {
   local db=$1 t=$2 id=$3 kh=$4 kho=$5 header guard
   header=$(lean_header "$6")
-  guard="IF TG_TABLE_NAME <> '$t' OR TG_TABLE_SCHEMA <> 'public' THEN RAISE EXCEPTION 'guard'; END IF;"
+  guard=$(lean_guard "$t")
   psql_db "$db" <<SQL
 CREATE FUNCTION public.l4i_$t() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS \$f\$
 BEGIN
@@ -80,10 +91,8 @@ BEGIN
   VALUES (pg_current_xact_id(), now(), $id, 'd', $kho, to_jsonb(OLD), clock_timestamp());
   RETURN NULL;
 END \$f\$;
-CREATE TRIGGER l4i AFTER INSERT ON public.$t FOR EACH ROW EXECUTE FUNCTION public.l4i_$t();
-CREATE TRIGGER l4u AFTER UPDATE ON public.$t FOR EACH ROW WHEN (OLD *<> NEW) EXECUTE FUNCTION public.l4u_$t();
-CREATE TRIGGER l4d AFTER DELETE ON public.$t FOR EACH ROW EXECUTE FUNCTION public.l4d_$t();
 SQL
+  lean_triggers "$db" "$t"
 }
 # lean_all DB HEADERMODE KEYSTYLE: KEYSTYLE named hashes the key columns by
 # name; image hashes the key read from the image (survives a rename).
@@ -147,3 +156,64 @@ variant_row_btree() {
     -c "CREATE INDEX audit_changes_row_idx ON threadline.audit_changes (jsonb_hash_extended(table_pk, hashtext(table_name)))" \
     -c "CREATE INDEX audit_changes_row_before_idx ON threadline.audit_changes (jsonb_hash_extended(table_pk_before, hashtext(table_name)))"
 }
+
+# lean_full: lean as a generator would write it, every column read through
+# the images (DDL-robust): the images in variables, the key hash taken from
+# the new image (from the old one for a DELETE), a key-changing UPDATE also
+# noted in a side table (instead of an index on every change), the header
+# of lean_h_min, indexes on the row hash and txid and BRIN on the time.
+lean_full_fn() { # DB TABLE ID KEYEXPR(v) HEADERMODE
+  local db=$1 t=$2 id=$3 key=$4 header guard kn ko
+  header=$(lean_header "$5")
+  kn=${key//v/v_new}; ko=${key//v/v_old}
+  guard=$(lean_guard "$t")
+  psql_db "$db" <<SQL
+CREATE FUNCTION public.l4i_$t() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS \$f\$
+DECLARE v_new jsonb := to_jsonb(NEW);
+BEGIN
+  $guard
+  $header
+  INSERT INTO threadline.c4 (txid, started_at, table_id, op, row_hash, data_after, captured_at)
+  VALUES (pg_current_xact_id(), now(), $id, 'i', jsonb_hash_extended($kn, 0), v_new, clock_timestamp());
+  RETURN NULL;
+END \$f\$;
+CREATE FUNCTION public.l4u_$t() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS \$f\$
+DECLARE v_old jsonb := to_jsonb(OLD); v_new jsonb := to_jsonb(NEW);
+BEGIN
+  $guard
+  $header
+  INSERT INTO threadline.c4 (txid, started_at, table_id, op, row_hash, data_before, data_after, captured_at)
+  VALUES (pg_current_xact_id(), now(), $id, 'u', jsonb_hash_extended($kn, 0), v_old, v_new, clock_timestamp());
+  IF $ko IS DISTINCT FROM $kn THEN
+    INSERT INTO threadline.k4 (row_hash_before, change_id) VALUES (jsonb_hash_extended($ko, 0), currval('threadline.c4_id_seq'));
+  END IF;
+  RETURN NULL;
+END \$f\$;
+CREATE FUNCTION public.l4d_$t() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS \$f\$
+DECLARE v_old jsonb := to_jsonb(OLD);
+BEGIN
+  $guard
+  $header
+  INSERT INTO threadline.c4 (txid, started_at, table_id, op, row_hash, data_before, captured_at)
+  VALUES (pg_current_xact_id(), now(), $id, 'd', jsonb_hash_extended($ko, 0), v_old, clock_timestamp());
+  RETURN NULL;
+END \$f\$;
+SQL
+  lean_triggers "$db" "$t"
+}
+lean_full_all() { # DB HEADERMODE
+  local t
+  for t in pgbench_accounts pgbench_branches pgbench_tellers pgbench_history; do
+    psql_db "$1" -c "DROP TRIGGER threadline_capture_row ON $t"
+  done
+  lean_tables "$1"
+  psql_db "$1" -c "DROP INDEX threadline.c4_row_before" -c "DROP INDEX threadline.h4_actor" \
+    -c "CREATE TABLE threadline.k4 (row_hash_before bigint NOT NULL, change_id bigint NOT NULL)" \
+    -c "CREATE INDEX k4_row ON threadline.k4 (row_hash_before)"
+  lean_full_fn "$1" pgbench_accounts 1 "v->'aid'" "$2"
+  lean_full_fn "$1" pgbench_branches 2 "v->'bid'" "$2"
+  lean_full_fn "$1" pgbench_tellers 3 "v->'tid'" "$2"
+  lean_full_fn "$1" pgbench_history 4 "jsonb_build_array(v->'tid', v->'bid', v->'aid', v->'mtime')" "$2"
+}
+variant_lean_full() { install "$1" row; lean_full_all "$1" min; }
+variant_lean_full_nohdr() { install "$1" row; lean_full_all "$1" none; }
