@@ -149,12 +149,15 @@ func Functions(auditSchema string, g Grants, st Storage) []Statement {
 // then Functions. An update migration runs it when the helper functions or
 // grants change.
 func Upgrade(auditSchema string, g Grants, st Storage) []Statement {
-	// Only the capture functions write audit_changes, and a CHECK
-	// constraint costs every insert an expression set-up (measured:
-	// docs/benchmarks.md).
-	d := newCoreData(auditSchema, st)
-	out := []Statement{render("changes_drop_op_check", d), render("changes_row_idx_btree", d)}
-	return append(out, Functions(auditSchema, g, st)...)
+	return append(changesUpgrade(newCoreData(auditSchema, st)), Functions(auditSchema, g, st)...)
+}
+
+// changesUpgrade returns what an audit_changes table of an earlier release
+// lacks, for Upgrade and SwitchToPartitions: the op CHECK dropped (only the
+// capture functions write the table, and a CHECK costs every insert an
+// expression set-up; docs/benchmarks.md), and the row index as a btree.
+func changesUpgrade(d coreData) []Statement {
+	return []Statement{render("changes_drop_op_check", d), render("changes_row_idx_btree", d)}
 }
 
 // dataTables names the templates of audit_transactions and audit_changes
@@ -176,7 +179,7 @@ func dataTables(st Storage) []string {
 // Functions. st must be partitioned.
 func SwitchToPartitions(auditSchema string, g Grants, st Storage) []Statement {
 	d := newCoreData(auditSchema, st)
-	out := []Statement{render("changes_drop_op_check", d), render("changes_row_idx_btree", d), render("switch_rename", d)}
+	out := append(changesUpgrade(d), render("switch_rename", d))
 	// The unique (txid, started_at) index must exist on the new table
 	// before the attach (the old table's matches it); Functions creates it
 	// again IF NOT EXISTS.
