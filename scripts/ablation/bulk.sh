@@ -19,17 +19,16 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROUNDS=${ROUNDS:-3}
 ROWS=${ROWS:-100000}
-PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432/postgres}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-db_url() { echo "${PGURL%/*}/$1"; }
-psql_db() { psql -X -q -v ON_ERROR_STOP=1 "$(db_url "$1")" "${@:2}"; }
+# The database helpers and variant_base; the other variants below replace
+# the pgbench ones of the same names.
+. scripts/ablation/variants.sh
 variants=(base floor statement lean_stmt)
 
 ddl="CREATE TABLE bulk_items (id bigint PRIMARY KEY, account_id integer NOT NULL, status text NOT NULL,
   amount numeric(12, 2) NOT NULL, note text, tags text[] NOT NULL DEFAULT '{}', updated_at timestamptz NOT NULL DEFAULT now());"
 
-variant_base() { :; }
 variant_floor() {
   psql_db "$1" <<'SQL'
 CREATE TABLE floor_rows (j jsonb);
@@ -95,7 +94,8 @@ SQL
 }
 
 for v in "${variants[@]}"; do
-  psql -X -q "$PGURL" -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS ablation_bulk_$v" -c "CREATE DATABASE ablation_bulk_$v"
+  drop_db "ablation_bulk_$v"
+  psql -X -q "$PGURL" -c "CREATE DATABASE ablation_bulk_$v"
   psql_db "ablation_bulk_$v" -c "$ddl"
   "variant_$v" "ablation_bulk_$v"
 done
@@ -133,9 +133,8 @@ echo "variant: time ratio to base, median (min–max) of $ROUNDS rounds, INSERT 
 for v in "${variants[@]:1}"; do
   line="$v"
   for s in insert update delete; do
-    line+=" $(for ((r = 0; r < ROUNDS; r++)); do echo "${t[$v,$r,$s]} ${t[base,$r,$s]}"; done |
-      awk '{print $1 / $2}' | sort -g | awk '{a[NR] = $1} END {printf "%.2f (%.2f–%.2f)", a[int((NR + 1) / 2)], a[1], a[NR]}')"
+    line+=" $(for ((r = 0; r < ROUNDS; r++)); do echo "${t[$v,$r,$s]} ${t[base,$r,$s]}"; done | ratio_stats 2)"
   done
   echo "$line"
 done
-for v in "${variants[@]}"; do psql -X -q "$PGURL" -c "DROP DATABASE IF EXISTS ablation_bulk_$v"; done
+for v in "${variants[@]}"; do drop_db "ablation_bulk_$v"; done

@@ -46,7 +46,6 @@ echo
 echo "variant: tps ratio to base, median (min–max) of $ROUNDS rounds of ${SECONDS_PER_RUN}s"
 for v in "${variants[@]}"; do
   [ "$v" = base ] && continue
-  for ((r = 0; r < ROUNDS; r++)); do echo "${tps[$v,$r]} ${tps[base,$r]}"; done |
-    awk -v v="$v" '{r[NR] = $1 / $2} END {n = asort(r); m = n % 2 ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2; printf "%s %.3f (%.3f–%.3f)\n", v, m, r[1], r[n]}'
+  echo "$v $(for ((r = 0; r < ROUNDS; r++)); do echo "${tps[$v,$r]} ${tps[base,$r]}"; done | ratio_stats 3)"
 done
 for v in "${variants[@]}"; do drop_db "ablation_$v"; done

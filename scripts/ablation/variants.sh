@@ -103,6 +103,13 @@ prepare_db() {
 
 drop_db() { psql -X -q "$PGURL" -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $1"; }
 
+# ratio_stats DIGITS: reads one "value base" pair per round and prints the
+# median of value/base and its range, "m (lo–hi)", to DIGITS decimals.
+ratio_stats() {
+  awk -v d="$1" '{r[NR] = $1 / $2} END {n = asort(r); m = n % 2 ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2
+    f = "%." d "f"; printf f " (" f "–" f ")\n", m, r[1], r[n]}'
+}
+
 # tpcb_script FILE AUDITED: pgbench's TPC-B transaction; AUDITED=1 also
 # publishes the actor in BEGIN's round trip, as InTx does.
 tpcb_script() {
