@@ -149,25 +149,24 @@ typed_safe_all() { # DB HEADERMODE EXCEPTION(yes|no)
 SELECT set_config('ablation.header', :'header', false), set_config('ablation.exc', :'exc', false) \gset
 DO $do$
 DECLARE
-  t text; k text; cols text; ocols text; ncols text; defs text; body text; ev text; vals text; fallback text;
+  t text; k text; targets text; defs text; body text; ev text; vals text; fallback text;
   hdr text := current_setting('ablation.header');
 BEGIN
   FOREACH t IN ARRAY ARRAY['pgbench_accounts', 'pgbench_branches', 'pgbench_tellers', 'pgbench_history'] LOOP
     k := CASE t WHEN 'pgbench_accounts' THEN 'aid' WHEN 'pgbench_branches' THEN 'bid' WHEN 'pgbench_tellers' THEN 'tid' ELSE 'aid' END;
-    SELECT string_agg(format('%I', a.attname), ', ' ORDER BY a.attnum),
+    SELECT string_agg(format('o_%s, n_%s', a.attname, a.attname), ', ' ORDER BY a.attnum),
            string_agg(format('o_%s %s, n_%s %s', a.attname, format_type(a.atttypid, a.atttypmod), a.attname, format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY a.attnum)
-      INTO cols, defs
+      INTO targets, defs
       FROM pg_attribute AS a WHERE a.attrelid = format('public.%I', t)::regclass AND a.attnum > 0 AND NOT a.attisdropped;
     EXECUTE format('CREATE TABLE threadline.y_%s (txid xid8 NOT NULL, started_at timestamptz NOT NULL, op "char" NOT NULL, captured_at timestamptz NOT NULL, %s) WITH (parallel_workers = 0)', t, defs);
     EXECUTE format('CREATE INDEX ON threadline.y_%s (n_%s)', t, k);
     EXECUTE format('CREATE INDEX ON threadline.y_%s USING brin (started_at)', t);
     FOREACH ev IN ARRAY ARRAY['i', 'u', 'd'] LOOP
       SELECT string_agg(CASE WHEN ev = 'i' THEN 'NULL' ELSE format('OLD.%I', a.attname) END || ', ' ||
-                        CASE WHEN ev = 'd' THEN 'NULL' ELSE format('NEW.%I', a.attname) END, ', ' ORDER BY a.attnum),
-             string_agg(format('o_%s, n_%s', a.attname, a.attname), ', ' ORDER BY a.attnum)
-        INTO vals, ocols
+                        CASE WHEN ev = 'd' THEN 'NULL' ELSE format('NEW.%I', a.attname) END, ', ' ORDER BY a.attnum)
+        INTO vals
         FROM pg_attribute AS a WHERE a.attrelid = format('public.%I', t)::regclass AND a.attnum > 0 AND NOT a.attisdropped;
-      body := format('INSERT INTO threadline.y_%s (txid, started_at, op, captured_at, %s) VALUES (pg_current_xact_id(), now(), %L, clock_timestamp(), %s);', t, ocols, ev, vals);
+      body := format('INSERT INTO threadline.y_%s (txid, started_at, op, captured_at, %s) VALUES (pg_current_xact_id(), now(), %L, clock_timestamp(), %s);', t, targets, ev, vals);
       fallback := format('INSERT INTO threadline.c4 (txid, started_at, table_id, op, data_before, data_after, captured_at) VALUES (pg_current_xact_id(), now(), 1, %L, %s, %s, clock_timestamp());',
         ev, CASE WHEN ev = 'i' THEN 'NULL' ELSE 'to_jsonb(OLD)' END, CASE WHEN ev = 'd' THEN 'NULL' ELSE 'to_jsonb(NEW)' END);
       IF current_setting('ablation.exc') = 'yes' THEN
