@@ -745,3 +745,39 @@ func TestSearchBudget(t *testing.T) {
 		t.Errorf("%d partial pages, want at least 4 (one per minute searched)", searched)
 	}
 }
+
+// TestRequireTokenRedirectStaysOnSite: the redirect that drops ?token=
+// from the URL never leaves the site, whatever the path looks like
+// (protocol-relative, a backslash browsers read as a slash, encoded
+// slashes, tabs browsers strip).
+func TestRequireTokenRedirectStaysOnSite(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	h := threadlineui.RequireToken("s3cret", "/", ok)
+	for target, want := range map[string]string{
+		"//evil.example/x?token=s3cret":         "/evil.example/x",
+		"///evil.example/x?token=s3cret":        "/evil.example/x",
+		`/\evil.example/x?token=s3cret`:         "/%5Cevil.example/x",
+		`/\\evil.example?token=s3cret`:          "/%5C%5Cevil.example",
+		"/%2F%2Fevil.example/x?token=s3cret":    "/%2F%2Fevil.example/x",
+		"/%5Cevil.example?token=s3cret":         "/%5Cevil.example",
+		"/%09/evil.example?token=s3cret":        "/%09/evil.example",
+		"//evil.example/x?a=1&token=s3cret":     "/evil.example/x?a=1",
+		"/changes?table=users&token=s3cret":     "/changes?table=users",
+		"/?token=s3cret":                        "/",
+		"/tx/7?token=s3cret":                    "/tx/7",
+		"/a/../..//evil.example?token=s3cret":   "/evil.example",
+		"/./%2F/evil.example/?token=s3cret":     "/%2F/evil.example/",
+		"http://evil.example/x?token=s3cret":    "/x",
+		"http://evil.example//y/x?token=s3cret": "/y/x",
+	} {
+		r := serve(t, h, http.MethodGet, target)
+		loc := r.header.Get("Location")
+		if r.status != http.StatusSeeOther || loc != want {
+			t.Errorf("%s: %d to %q, want 303 to %q", target, r.status, loc, want)
+		}
+		u, err := url.Parse(strings.NewReplacer(`\`, "/", "\t", "", "\n", "").Replace(loc))
+		if err != nil || u.Host != "" || u.Scheme != "" || !strings.HasPrefix(loc, "/") {
+			t.Errorf("%s: %q leaves the site", target, loc)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -22,7 +23,8 @@ func NewToken() string {
 // RequireToken lets a request through to h only when it carries token:
 // in an "Authorization: Bearer" header, in the TokenCookie cookie, or in a
 // "token" query parameter. A request with a valid ?token= is answered
-// with a redirect to the same URL without it, setting the cookie
+// with a redirect to the same URL without it, on this site (see onSite),
+// setting the cookie
 // (HttpOnly, SameSite=Strict, limited to path): the token leaves the
 // address bar and the browser history, and later requests carry the
 // cookie. Anything else is 401. Tokens are compared in constant time.
@@ -43,10 +45,8 @@ func RequireToken(token, path string, h http.Handler) http.Handler {
 			http.SetCookie(w, &http.Cookie{Name: TokenCookie, Value: token, Path: path, HttpOnly: true,
 				SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 			q.Del("token")
-			u := *r.URL
-			u.RawQuery = q.Encode()
 			w.Header().Set("Referrer-Policy", "no-referrer")
-			http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther)
+			http.Redirect(w, r, onSite(r.URL, q), http.StatusSeeOther)
 			return
 		}
 		if auth := r.Header.Get("Authorization"); auth != "" {
@@ -64,6 +64,20 @@ func RequireToken(token, path string, h http.Handler) http.Handler {
 		}
 		unauthorized(w, "this audit viewer needs its token: open the URL \"threadline serve\" printed, or send Authorization: Bearer <token>")
 	})
+}
+
+// onSite returns the path of u with query q as a redirect target on this
+// site. A target that starts with two slashes, or a slash and a backslash
+// (which browsers read as a slash), is protocol-relative: "//evil.example/x"
+// names another host. So the path keeps exactly one leading slash; the
+// rest stays escaped as the request had it (an encoded slash or backslash
+// is part of a path segment, never an authority).
+func onSite(u *url.URL, q url.Values) string {
+	target := "/" + strings.TrimLeft(u.EscapedPath(), `/\`)
+	if len(q) > 0 {
+		target += "?" + q.Encode()
+	}
+	return target
 }
 
 // unauthorized answers 401 with a plain-text reason.
