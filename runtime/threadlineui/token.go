@@ -24,10 +24,9 @@ func NewToken() string {
 // in an "Authorization: Bearer" header, in the TokenCookie cookie, or in a
 // "token" query parameter. A request with a valid ?token= is answered
 // with a redirect to the same URL without it, on this site (see onSite),
-// setting the cookie
-// (HttpOnly, SameSite=Strict, limited to path): the token leaves the
-// address bar and the browser history, and later requests carry the
-// cookie. Anything else is 401. Tokens are compared in constant time.
+// setting the cookie (HttpOnly, SameSite=Strict, limited to path): the
+// token leaves the address bar and the browser history, and later
+// requests carry the cookie. Anything else is 401. Tokens are compared in constant time.
 // "threadline serve" wraps its viewer in it; an application mounting
 // Handler behind its own authentication does not need it.
 func RequireToken(token, path string, h http.Handler) http.Handler {
