@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/internal/tlerr"
 )
 
@@ -23,7 +24,17 @@ const (
 )
 
 // MaxJobIDBytes bounds a job id.
-const MaxJobIDBytes = 256
+const MaxJobIDBytes = contract.MaxAttributionIDBytes
+
+// MaxActionNameBytes bounds an action's name, verb and category, and
+// MaxActionTextBytes its reason and comment, in bytes of UTF-8: RecordAction
+// refuses a longer one with a *TextTooLongError before it sends anything,
+// and the database function record_action refuses it too (SQLSTATE 22001),
+// whatever the client.
+const (
+	MaxActionNameBytes = contract.MaxActionNameBytes
+	MaxActionTextBytes = contract.MaxActionTextBytes
+)
 
 // ErrNotInTransaction is returned (wrapped) by RecordAction when it is not
 // given a transaction.
@@ -37,6 +48,28 @@ var ErrActionAlreadyRecorded = errors.New("threadline: the transaction already h
 // ErrInvalidAction is wrapped by errors about invalid RecordAction
 // arguments (name, status, texts).
 var ErrInvalidAction = errors.New("threadline: invalid action")
+
+// TextTooLongError reports an action text longer than its bound
+// (MaxActionNameBytes, MaxActionTextBytes). It matches ErrInvalidAction
+// with errors.Is, and its SQLState is "22001" (string_data_right_truncation),
+// the SQLSTATE the database function record_action raises for the same text.
+type TextTooLongError struct {
+	// Field is "name", "verb", "category", "reason" or "comment".
+	Field string
+	// Bytes is the text's length, Max its bound, in bytes.
+	Bytes, Max int
+}
+
+// Error names the field, its length and its bound.
+func (e *TextTooLongError) Error() string {
+	return fmt.Sprintf("%v: %s is %d bytes, more than %d", ErrInvalidAction, e.Field, e.Bytes, e.Max)
+}
+
+// Is reports whether target is ErrInvalidAction.
+func (e *TextTooLongError) Is(target error) bool { return target == ErrInvalidAction }
+
+// SQLState returns "22001", as record_action's error for the same text.
+func (e *TextTooLongError) SQLState() string { return contract.SQLStateStringTooLong }
 
 // Action is a semantic action: who did what and why, one row of
 // audit_actions, linked from the audit_transactions row of the transaction
@@ -144,7 +177,9 @@ func RecordAction(ctx context.Context, tx pgx.Tx, name string, opts ...ActionOpt
 // job id is WithJobID's, else the context's (ContextWithJobID).
 //
 // Errors: a nil tx (ErrNotInTransaction); a blank name, a status other
-// than ActionOK or ActionError (ErrInvalidAction); an invalid actor
+// than ActionOK or ActionError (ErrInvalidAction); a name, verb, category,
+// reason or comment longer than its bound (*TextTooLongError, which is
+// ErrInvalidAction with SQLSTATE 22001); an invalid actor
 // (ErrInvalidActor); a blank correlation id or one over 256 bytes, an
 // invalid request or job id (ErrInvalidAttribution); a transaction that
 // already has an action (ErrActionAlreadyRecorded). Nothing is written
@@ -172,7 +207,7 @@ func (a Audit) RecordAction(ctx context.Context, tx pgx.Tx, name string, opts ..
 
 func (a Audit) recordAction(ctx context.Context, tx pgx.Tx, name string, opts ...ActionOption) (Action, error) {
 	if tx == nil || isNilPointer(tx) {
-		return Action{}, tlerr.Wrap(ErrNotInTransaction, "record action %q", name)
+		return Action{}, tlerr.Wrap(ErrNotInTransaction, "record action %q", shortName(name))
 	}
 	var cfg actionConfig
 	for _, o := range opts {
@@ -182,7 +217,7 @@ func (a Audit) recordAction(ctx context.Context, tx pgx.Tx, name string, opts ..
 	}
 	p, err := cfg.params(ctx, name)
 	if err != nil {
-		return Action{}, tlerr.Wrap(err, "record action %q", name)
+		return Action{}, tlerr.Wrap(err, "record action %q", shortName(name))
 	}
 	// One statement, one round trip: the SECURITY DEFINER function
 	// <schema>.record_action makes sure the transaction's audit header
@@ -193,12 +228,25 @@ func (a Audit) recordAction(ctx context.Context, tx pgx.Tx, name string, opts ..
 		p.correlationID, p.ctxCorrelationID, p.requestID, p.ctxRequestID, p.jobID)
 	act, err := scanRecordedAction(row)
 	if errors.Is(err, pgx.ErrTxClosed) {
-		return Action{}, tlerr.Wrap(fmt.Errorf("%w: %w", ErrNotInTransaction, err), "record action %q", name)
+		return Action{}, tlerr.Wrap(fmt.Errorf("%w: %w", ErrNotInTransaction, err), "record action %q", shortName(name))
 	}
 	if err != nil {
-		return Action{}, tlerr.Wrap(err, "record action %q", name)
+		return Action{}, tlerr.Wrap(err, "record action %q", shortName(name))
 	}
 	return act, nil
+}
+
+// shortName is name for an error message: an oversize name is cut to
+// its first 64 bytes (at a character boundary) and an ellipsis.
+func shortName(name string) string {
+	if len(name) <= MaxActionNameBytes {
+		return name
+	}
+	n := 64
+	for n > 0 && !utf8.RuneStart(name[n]) {
+		n--
+	}
+	return name[:n] + "…"
 }
 
 // scanRecordedAction reads the row record_action returns.
@@ -273,7 +321,7 @@ type actionParams struct {
 // params validates the configuration and returns the query arguments.
 func (c actionConfig) params(ctx context.Context, name string) (actionParams, error) {
 	var p actionParams
-	if err := checkFreeText("name", name); err != nil {
+	if err := checkFreeText("name", name, MaxActionNameBytes); err != nil {
 		return p, err
 	}
 	if isBlank(name) {
@@ -290,16 +338,17 @@ func (c actionConfig) params(ctx context.Context, name string) (actionParams, er
 		field string
 		v     *string
 		dst   *any
+		max   int
 	}{
-		{"verb", c.verb, &p.verb},
-		{"category", c.category, &p.category},
-		{"reason", c.reason, &p.reason},
-		{"comment", c.comment, &p.comment},
+		{"verb", c.verb, &p.verb, MaxActionNameBytes},
+		{"category", c.category, &p.category, MaxActionNameBytes},
+		{"reason", c.reason, &p.reason, MaxActionTextBytes},
+		{"comment", c.comment, &p.comment, MaxActionTextBytes},
 	} {
 		if f.v == nil || *f.v == "" {
 			continue
 		}
-		if err := checkFreeText(f.field, *f.v); err != nil {
+		if err := checkFreeText(f.field, *f.v, f.max); err != nil {
 			return p, err
 		}
 		*f.dst = *f.v
@@ -358,8 +407,12 @@ func validateJobID(id string) error {
 	return nil
 }
 
-// checkFreeText rejects what a PostgreSQL text column cannot hold.
-func checkFreeText(field, s string) error {
+// checkFreeText rejects what a PostgreSQL text column cannot hold, and a
+// text longer than max bytes (a *TextTooLongError).
+func checkFreeText(field, s string, max int) error {
+	if len(s) > max {
+		return &TextTooLongError{Field: field, Bytes: len(s), Max: max}
+	}
 	if !utf8.ValidString(s) {
 		return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalidAction, field)
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/threadline-go/threadline/internal/contract"
 )
 
 // Attribution values travel in a context.Context: middleware (package
@@ -15,10 +17,10 @@ import (
 // context.
 
 // MaxCorrelationIDBytes bounds a correlation id.
-const MaxCorrelationIDBytes = 256
+const MaxCorrelationIDBytes = contract.MaxAttributionIDBytes
 
 // MaxRequestIDBytes bounds a request id.
-const MaxRequestIDBytes = 256
+const MaxRequestIDBytes = contract.MaxAttributionIDBytes
 
 // ErrInvalidAttribution is wrapped by errors about an invalid request id,
 // correlation id or job id.

@@ -47,6 +47,8 @@ type coreData struct {
 	MaxActorBytes int
 	MaxIDChars    int
 	Role          string
+	// ActionBounds are record_action's bounded texts.
+	ActionBounds []actionBound
 	// Partitioned storage: the unit ("day", "week", "month"; "" when not
 	// partitioned), quoted, the interval literal of one unit, and the
 	// partitions kept ahead.
@@ -65,6 +67,7 @@ type Storage struct {
 
 func newCoreData(auditSchema string, st Storage) coreData {
 	d := coreData{S: QuoteIdent(auditSchema), SLit: QuoteLiteral(auditSchema), MaxActorBytes: contract.MaxActorRefBytes, MaxIDChars: MaxIDChars}
+	d.ActionBounds = actionBounds()
 	if st.Unit != "" {
 		d.Part, d.PartLit, d.IntervalLit, d.Premake = st.Unit, QuoteLiteral(st.Unit), QuoteLiteral("1 "+st.Unit), st.Premake
 	}
