@@ -4,15 +4,23 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"hash"
+	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/threadline-go/threadline/internal/contract"
 )
 
 // The canonical encoding that sealing hashes (docs/security.md, "Tamper
-// evidence"). A record is the bytes "tl1", a kind byte ('T' for a
-// transaction with its action, 'C' for a change), then each field in a
-// fixed order: 0x00 for SQL NULL, or 0x01, the length of the value as a
-// 4-byte big-endian integer, and the value as text:
+// evidence"). The audit schema's seal() function writes the chain; this
+// file recomputes it, field for field, from the same column lists
+// (contract.SealTransactionFields, contract.SealChangeFields).
+//
+// A record is the bytes "tl1", a kind byte ('T' for a transaction with
+// its action, 'C' for a change), then each field in a fixed order: 0x00
+// for SQL NULL, or 0x01, the length of the value as a 4-byte big-endian
+// integer, and the value as text:
 //
 //   - integers and xid8 in decimal;
 //   - timestamps in UTC as 2006-01-02T15:04:05.000000Z (microseconds);
@@ -22,81 +30,74 @@ import (
 //
 // A change's digest is SHA-256 of its record. A transaction's digest is
 // SHA-256 of its record followed by the digests of its changes in id
-// order. A seal's head is SHA-256 of "threadline seal v1", the previous
-// head (32 zero bytes for the first seal), the seal id (8 bytes), its
-// snapshot text with its length, and, for each transaction in id order,
-// its id (8 bytes) and digest.
+// order.
+//
+// A seal entry (one sealed transaction) hashes, in version 2, to SHA-256
+// of: the transaction id (8 bytes), its start time (8 bytes, microseconds
+// since 1970 UTC), its digest, its number of changes (4 bytes), then for
+// each change in id order its id, capture time and digest. The entries
+// digest is SHA-256 of the chunk hashes in order, a chunk hash being
+// SHA-256 of the hashes of up to contract.SealChunk consecutive entries in
+// transaction id order. The purges digest is SHA-256 of, for each purge
+// record the seal covers in id order, its id (8 bytes), cutoff and time
+// (as fields). The head is
+//
+//	SHA-256("threadline seal v2" ‖ previous head ‖ seal id (8 bytes) ‖
+//	        field(snapshot) ‖ purges digest ‖ entries digest)
+//
+// with 32 zero bytes as the previous head of the first seal. A version 1
+// head (earlier releases) is SHA-256("threadline seal v1" ‖ previous head
+// ‖ seal id ‖ field(snapshot) ‖ (id ‖ digest) of each entry).
 
-// txFields are the columns of a transaction record, in order: the
-// audit_transactions row, then its action (all NULL when none).
-const txFields = `t.id::text, t.txid::text, t.started_at, t.actor_ref::text, t.actor_ref_invalid, t.request_id,
-	t.correlation_id, t.source, t.meta::text, t.action_id::text,
-	ac.id::text, ac.name, ac.actor_ref::text, ac.status, ac.verb, ac.category, ac.reason, ac.comment,
-	ac.correlation_id, ac.request_id, ac.job_id, ac.inserted_at`
+// selectFields renders fields as a SELECT list.
+func selectFields(fields []contract.SealField) string {
+	exprs := make([]string, len(fields))
+	for i, f := range fields {
+		exprs[i] = f.Expr
+	}
+	return strings.Join(exprs, ", ")
+}
 
-// changeFields are the columns of a change record, in order.
-const changeFields = `c.id::text, c.transaction_id::text, c.table_schema, c.table_name, c.table_pk::text,
-	c.table_pk_before::text, c.op, c.data_after::text, c.data_before::text, c.changed_fields::text,
-	c.changed_from::text, c.captured_at`
-
-// record holds the fields of one canonical record as scanned: texts, and
-// the timestamps at the positions txTimes and changeTimes name.
+// record holds the fields of one canonical record as scanned.
 type record struct {
-	texts []pgtype.Text
-	times []pgtype.Timestamptz
+	fields []contract.SealField
+	texts  []pgtype.Text
+	times  []pgtype.Timestamptz
 }
 
-// Positions of the timestamps among the fields.
-var (
-	txTimes     = []int{2, 21}
-	changeTimes = []int{11}
-)
-
-func newRecord(fields int, times []int) *record {
-	return &record{texts: make([]pgtype.Text, fields), times: make([]pgtype.Timestamptz, len(times))}
+func newRecord(fields []contract.SealField) *record {
+	return &record{fields: fields, texts: make([]pgtype.Text, len(fields)), times: make([]pgtype.Timestamptz, len(fields))}
 }
 
-// dest returns the scan destinations, timestamps at their positions.
-func (r *record) dest(times []int) []any {
-	out := make([]any, len(r.texts))
-	t := 0
-	for i := range r.texts {
-		if t < len(times) && times[t] == i {
-			out[i] = &r.times[t]
-			t++
-			continue
+// dest returns the scan destinations, in field order.
+func (r *record) dest() []any {
+	out := make([]any, len(r.fields))
+	for i, f := range r.fields {
+		if f.Time {
+			out[i] = &r.times[i]
+		} else {
+			out[i] = &r.texts[i]
 		}
-		out[i] = &r.texts[i]
 	}
 	return out
 }
 
 // appendTo appends the record's encoding to b.
-func (r *record) appendTo(b []byte, kind byte, times []int) []byte {
+func (r *record) appendTo(b []byte, kind byte) []byte {
 	b = append(b, "tl1"...)
 	b = append(b, kind)
-	t := 0
-	for i := range r.texts {
-		if t < len(times) && times[t] == i {
-			ts := r.times[t]
-			t++
-			if !ts.Valid {
-				b = append(b, 0)
-				continue
-			}
-			b = appendField(b, ts.Time.UTC().Format(canonicalTime))
-			continue
-		}
-		if !r.texts[i].Valid {
+	for i, f := range r.fields {
+		switch {
+		case f.Time && r.times[i].Valid:
+			b = appendField(b, r.times[i].Time.UTC().Format(contract.SealTimeLayout))
+		case !f.Time && r.texts[i].Valid:
+			b = appendField(b, r.texts[i].String)
+		default:
 			b = append(b, 0)
-			continue
 		}
-		b = appendField(b, r.texts[i].String)
 	}
 	return b
 }
-
-const canonicalTime = "2006-01-02T15:04:05.000000Z"
 
 func appendField(b []byte, s string) []byte {
 	b = append(b, 1)
@@ -104,25 +105,104 @@ func appendField(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// headOf computes a seal's head from the previous head and its entries'
-// transaction ids and digests, in id order.
-type headOf struct{ sum hash.Hash }
+func appendInt(b []byte, v int64) []byte { return binary.BigEndian.AppendUint64(b, uint64(v)) }
 
-func newHead(prev []byte, seal int64, snapshot string) *headOf {
+// entryHash is the version 2 hash of a seal entry.
+func entryHash(e *entry) []byte {
+	b := appendInt(nil, e.txID)
+	b = appendInt(b, e.startedAt.UnixMicro())
+	b = append(b, e.digest...)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(e.changeIDs)))
+	for i, id := range e.changeIDs {
+		b = appendInt(b, id)
+		b = appendInt(b, e.times[i].UnixMicro())
+		b = append(b, e.changeDgs[i*sha256.Size:(i+1)*sha256.Size]...)
+	}
+	d := sha256.Sum256(b)
+	return d[:]
+}
+
+// entriesDigest accumulates the entries digest of a version 2 seal.
+type entriesDigest struct {
+	outer, chunk hash.Hash
+	n            int
+}
+
+func newEntriesDigest() *entriesDigest {
+	return &entriesDigest{outer: sha256.New(), chunk: sha256.New()}
+}
+
+// add adds the next entry's hash, in transaction id order.
+func (d *entriesDigest) add(eh []byte) {
+	d.chunk.Write(eh)
+	if d.n++; d.n == contract.SealChunk {
+		d.flush()
+	}
+}
+
+func (d *entriesDigest) flush() {
+	d.outer.Write(d.chunk.Sum(nil))
+	d.chunk.Reset()
+	d.n = 0
+}
+
+func (d *entriesDigest) sum() []byte {
+	if d.n > 0 {
+		d.flush()
+	}
+	return d.outer.Sum(nil)
+}
+
+// purgeRecord is one audit_purges row.
+type purgeRecord struct {
+	id         int64
+	cutoff, at time.Time
+	sealed     bool
+}
+
+// purgesDigest is the digest of the purge records a seal covers, in id
+// order.
+func purgesDigest(ps []purgeRecord) []byte {
+	var b []byte
+	for _, p := range ps {
+		b = appendInt(b, p.id)
+		b = appendField(b, p.cutoff.UTC().Format(contract.SealTimeLayout))
+		b = appendField(b, p.at.UTC().Format(contract.SealTimeLayout))
+	}
+	d := sha256.Sum256(b)
+	return d[:]
+}
+
+// headV2 is the head of a version 2 seal.
+func headV2(prev []byte, seal int64, snapshot string, purges, entries []byte) []byte {
+	b := append([]byte("threadline seal v2"), prev...)
+	b = appendInt(b, seal)
+	b = appendField(b, snapshot)
+	b = append(b, purges...)
+	b = append(b, entries...)
+	d := sha256.Sum256(b)
+	return d[:]
+}
+
+// headV1 computes the head of a version 1 seal from the previous head and
+// its entries' transaction ids and digests, in id order.
+type headV1 struct{ sum hash.Hash }
+
+func newHeadV1(prev []byte, seal int64, snapshot string) *headV1 {
 	h := sha256.New()
 	h.Write([]byte("threadline seal v1"))
 	h.Write(prev)
-	h.Write(binary.BigEndian.AppendUint64(nil, uint64(seal)))
+	h.Write(appendInt(nil, seal))
 	h.Write(appendField(nil, snapshot))
-	return &headOf{sum: h}
+	return &headV1{sum: h}
 }
 
-func (h *headOf) add(txID int64, d []byte) {
-	h.sum.Write(binary.BigEndian.AppendUint64(nil, uint64(txID)))
+func (h *headV1) add(txID int64, d []byte) {
+	h.sum.Write(appendInt(nil, txID))
 	h.sum.Write(d)
 }
 
-func (h *headOf) head() []byte { return h.sum.Sum(nil) }
+func (h *headV1) head() []byte { return h.sum.Sum(nil) }
 
 // zeroHead is the previous head of the first seal.
 var zeroHead = make([]byte, sha256.Size)

@@ -3,6 +3,7 @@ package threadlineops
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"iter"
@@ -11,10 +12,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/threadline-go/threadline/internal/contract"
-	"github.com/threadline-go/threadline/internal/pgsnapshot"
+	threadline "github.com/threadline-go/threadline/runtime"
 )
 
 // Tamper evidence: Seal extends a hash chain over the committed audit
@@ -44,10 +44,12 @@ type SealResult struct {
 	// (verify -head checks the chain against it).
 	Head string `json:"head"`
 	// Snapshot is the seal's snapshot.
-	Snapshot     string        `json:"snapshot"`
-	Transactions int64         `json:"transactions"`
-	Changes      int64         `json:"changes"`
-	Duration     time.Duration `json:"-"`
+	Snapshot     string `json:"snapshot"`
+	Transactions int64  `json:"transactions"`
+	Changes      int64  `json:"changes"`
+	// Purges counts the purge records the seal covers.
+	Purges   int64         `json:"purges"`
+	Duration time.Duration `json:"-"`
 }
 
 // entry is one sealed transaction: what audit_seal_entries holds.
@@ -58,114 +60,52 @@ type entry struct {
 	changeIDs []int64
 	changeDgs []byte // sha256.Size bytes per change, in changeIDs order
 	times     []time.Time
-	// record and changeRecords are the canonical records, kept only when
-	// units is asked to (proofs).
+	// record is the transaction's canonical record (units only);
+	// changeRecords are its changes' (units with keep, for proofs).
 	record        []byte
 	changeRecords [][]byte
 }
 
-// Seal seals the transactions committed since the last seal (see the
-// notes above). It needs two connections of pool: one reads the data, the
-// other writes the seal, both in the same snapshot.
-func (a Audit) Seal(ctx context.Context, pool *pgxpool.Pool) (SealResult, error) {
+// Seal seals the transactions and purge records committed since the last
+// seal (see the notes above) by calling the audit schema's seal()
+// function, which computes every digest from the data: the role needs
+// EXECUTE on it (retention_roles), not the right to write the seal tables.
+func (a Audit) Seal(ctx context.Context, db threadline.DBTX) (SealResult, error) {
 	start := time.Now()
-	res, err := a.seal(ctx, pool)
+	res, err := a.seal(ctx, db)
 	res.Duration = time.Since(start)
 	return res, err
 }
 
-func (a Audit) seal(ctx context.Context, pool *pgxpool.Pool) (SealResult, error) {
-	s := a.schema()
-	w, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
-	if err != nil {
-		return SealResult{}, fmt.Errorf("seal: %w", err)
-	}
-	defer func() { _ = w.Rollback(context.WithoutCancel(ctx)) }()
+func (a Audit) seal(ctx context.Context, db threadline.DBTX) (SealResult, error) {
 	var res SealResult
-	var exported string
-	if err := w.QueryRow(ctx, "SELECT pg_catalog.pg_current_snapshot()::text, pg_catalog.pg_export_snapshot()").Scan(&res.Snapshot, &exported); err != nil {
-		return res, fmt.Errorf("seal: read the snapshot: %w", err)
-	}
-	cur, err := pgsnapshot.Parse(res.Snapshot)
-	if err != nil {
-		return res, fmt.Errorf("seal: %w", err)
-	}
-	prevHead := zeroHead
-	var prevSnap string
-	err = w.QueryRow(ctx, "SELECT id, snapshot, head FROM "+s+".audit_seals ORDER BY id DESC LIMIT 1").Scan(&res.Seal, &prevSnap, &prevHead)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return res, fmt.Errorf("seal: read the last seal: %w", err)
-	}
-	res.Seal++
-	cond, args := "true", []any(nil)
-	if prevSnap != "" {
-		prev, err := pgsnapshot.Parse(prevSnap)
-		if err != nil {
-			return res, fmt.Errorf("seal %d: %w", res.Seal-1, err)
-		}
-		if cur.Xmax < prev.Xmax {
-			return res, fmt.Errorf("seal: the last seal's snapshot %s is ahead of this database's transaction ids (%s): restored into a new cluster? Start a new chain (see docs/security.md)", prevSnap, res.Snapshot)
-		}
-		cond, args = pgsnapshot.NotSeenSQL("t.txid", "$1", "$2"), []any{strconv.FormatUint(prev.Xmax, 10), prev.XipText()}
-	}
-
-	r, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return res, fmt.Errorf("seal: %w", err)
-	}
-	defer func() { _ = r.Rollback(context.WithoutCancel(ctx)) }()
-	if _, err := r.Exec(ctx, "SET TRANSACTION SNAPSHOT "+contract.QuoteLiteral(exported)); err != nil {
-		return res, fmt.Errorf("seal: share the snapshot: %w", err)
-	}
-	head := newHead(prevHead, res.Seal, res.Snapshot)
-	next, stop := iter.Pull2(a.units(ctx, r, cond, args, false))
-	defer stop()
-	var readErr error
-	rows := pgx.CopyFromFunc(func() ([]any, error) {
-		e, err, ok := next()
-		if !ok {
-			return nil, nil
-		}
-		if err != nil {
-			readErr = err
-			return nil, err
-		}
-		head.add(e.txID, e.digest)
-		res.Transactions++
-		res.Changes += int64(len(e.changeIDs))
-		return []any{res.Seal, e.txID, e.startedAt, e.digest, e.changeIDs, e.changeDgs, e.times}, nil
-	})
-	_, err = w.CopyFrom(ctx, pgx.Identifier{a.schemaName(), "audit_seal_entries"},
-		[]string{"seal_id", "transaction_id", "started_at", "digest", "change_ids", "change_digests", "change_times"}, rows)
-	if readErr != nil {
-		return res, fmt.Errorf("seal: read the data: %w", readErr)
-	}
-	if err != nil {
-		return res, fmt.Errorf("seal: write the entries: %w", err)
-	}
-	if res.Transactions == 0 {
-		return SealResult{Snapshot: res.Snapshot}, nil
-	}
-	h := head.head()
-	res.Head = fmt.Sprintf("%x", h)
-	_, err = w.Exec(ctx, "INSERT INTO "+s+".audit_seals (id, snapshot, prev_head, head, transactions, changes) VALUES ($1, $2, $3, $4, $5, $6)",
-		res.Seal, res.Snapshot, prevHead, h, res.Transactions, res.Changes)
-	if err == nil {
-		err = w.Commit(ctx)
-	}
+	var head []byte
+	err := db.QueryRow(ctx, "SELECT r_seal, r_head, r_snapshot, r_transactions, r_changes, r_purges FROM "+a.schema()+".seal()").
+		Scan(&res.Seal, &head, &res.Snapshot, &res.Transactions, &res.Changes, &res.Purges)
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		return res, fmt.Errorf("seal %d: %w", res.Seal, ErrSealRunning)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return SealResult{}, nil
+	case errors.As(err, &pgErr) && pgErr.Code == "23505":
+		return res, fmt.Errorf("seal: %w", ErrSealRunning)
+	case errors.As(err, &pgErr) && pgErr.Code == "42883":
+		return res, fmt.Errorf("seal: the audit schema %s has no seal() function: it predates sealing v2; regenerate and apply the update migration: %w", a.schemaName(), err)
+	case err != nil:
+		return res, fmt.Errorf("seal: %w", err)
 	}
-	if err != nil {
-		return res, fmt.Errorf("seal %d: %w", res.Seal, err)
-	}
+	res.Head = hex.EncodeToString(head)
 	return res, nil
 }
 
+// Positions of the start and capture times among the record fields.
+const (
+	txStartedAt      = 2
+	changeCapturedAt = 11
+)
+
 // units yields the transactions matching cond (on audit_transactions AS
-// t), in id order, each with its changes' digests (and, with keep, the
-// records).
+// t), in id order, each with its record and its changes' digests (and,
+// with keep, their records).
 func (a Audit) units(ctx context.Context, db pgx.Tx, cond string, args []any, keep bool) iter.Seq2[*entry, error] {
 	return func(yield func(*entry, error) bool) {
 		s := a.schema()
@@ -182,7 +122,7 @@ func (a Audit) units(ctx context.Context, db pgx.Tx, cond string, args []any, ke
 			return
 		}
 		rows, err := db.Query(ctx, "WITH t AS MATERIALIZED (SELECT * FROM "+s+".audit_transactions AS t WHERE "+cond+")"+
-			" SELECT "+txFields+", "+changeFields+" FROM t"+
+			" SELECT "+selectFields(contract.SealTransactionFields())+", "+selectFields(contract.SealChangeFields())+" FROM t"+
 			" LEFT JOIN "+s+".audit_actions AS ac ON ac.id = t.action_id"+
 			" LEFT JOIN LATERAL (SELECT * FROM "+s+".audit_changes AS x WHERE x.transaction_id = t.id OFFSET 0) AS c ON true"+
 			" ORDER BY t.id, c.id", args...)
@@ -191,16 +131,16 @@ func (a Audit) units(ctx context.Context, db pgx.Tx, cond string, args []any, ke
 			return
 		}
 		defer rows.Close()
-		tx, ch := newRecord(22, txTimes), newRecord(12, changeTimes)
-		dest := append(tx.dest(txTimes), ch.dest(changeTimes)...)
+		tx, ch := newRecord(contract.SealTransactionFields()), newRecord(contract.SealChangeFields())
+		dest := append(tx.dest(), ch.dest()...)
 		var cur *entry
-		var body, buf []byte
+		var buf []byte
 		finish := func() bool {
 			if cur == nil {
 				return true
 			}
 			h := sha256.New()
-			h.Write(body)
+			h.Write(cur.record)
 			h.Write(cur.changeDgs)
 			cur.digest = h.Sum(nil)
 			return yield(cur, nil)
@@ -219,11 +159,8 @@ func (a Audit) units(ctx context.Context, db pgx.Tx, cond string, args []any, ke
 				if !finish() {
 					return
 				}
-				cur = &entry{txID: id, startedAt: tx.times[0].Time, changeIDs: []int64{}, times: []time.Time{}}
-				body = tx.appendTo(body[:0], 'T', txTimes)
-				if keep {
-					cur.record = append([]byte(nil), body...)
-				}
+				cur = &entry{txID: id, startedAt: tx.times[txStartedAt].Time, changeIDs: []int64{}, times: []time.Time{}}
+				cur.record = tx.appendTo(nil, 'T')
 			}
 			if !ch.texts[0].Valid {
 				continue // a transaction without changes (an action only)
@@ -233,11 +170,11 @@ func (a Audit) units(ctx context.Context, db pgx.Tx, cond string, args []any, ke
 				yield(nil, err)
 				return
 			}
-			buf = ch.appendTo(buf[:0], 'C', changeTimes)
+			buf = ch.appendTo(buf[:0], 'C')
 			d := sha256.Sum256(buf)
 			cur.changeIDs = append(cur.changeIDs, cid)
 			cur.changeDgs = append(cur.changeDgs, d[:]...)
-			cur.times = append(cur.times, ch.times[0].Time)
+			cur.times = append(cur.times, ch.times[changeCapturedAt].Time)
 			if keep {
 				cur.changeRecords = append(cur.changeRecords, append([]byte(nil), buf...))
 			}

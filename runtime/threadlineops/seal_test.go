@@ -149,7 +149,7 @@ func TestVerifyNamesWhatBroke(t *testing.T) {
 	check("INSERT of a forged transaction", "was added inside the sealed range",
 		[]string{"INSERT INTO threadline.audit_transactions (txid, started_at) VALUES ('3', now())"},
 		[]string{"DELETE FROM threadline.audit_transactions WHERE txid = '3'"})
-	check("rewrite of a seal", "seal 1: its head does not match its entries: the seal tables were rewritten",
+	check("rewrite of a seal", "seal 1: its entries do not match its entries digest: the seal entries were rewritten",
 		[]string{"CREATE TABLE saved_e AS SELECT * FROM threadline.audit_seal_entries",
 			"UPDATE threadline.audit_seal_entries SET digest = sha256(digest) WHERE transaction_id = " + itoa(int(tx))},
 		[]string{"UPDATE threadline.audit_seal_entries AS e SET digest = s.digest FROM saved_e AS s WHERE s.transaction_id = e.transaction_id",

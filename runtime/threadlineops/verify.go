@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -62,19 +64,26 @@ type Problem struct {
 func (p Problem) String() string { return p.What }
 
 type sealRow struct {
-	id             int64
-	snapshot       string
-	prevHead, head []byte
+	id                          int64
+	version                     int16
+	snapshot                    string
+	prevHead, head              []byte
+	purgesDigest, entriesDigest []byte
+	snap                        pgsnapshot.Snapshot
+	snapErr                     error
 }
 
 // Verify recomputes the chain from the data and the seals and reports
 // every difference: a sealed change or transaction whose bytes changed,
-// that is missing, or that was added inside a sealed range, a seal whose
-// head does not match its entries, a broken link between seals, and a
-// recorded head (VerifyOptions.Head) that is not in the chain. Data
-// deleted by a recorded purge is counted, not reported. The error wraps
-// ErrVerifyFailed when there is a problem. It streams: memory does not
-// grow with the trail.
+// that is missing, or that was added inside a sealed range, a sealed
+// header or action that changed, a seal whose head does not match its
+// entries and purge records, a seal whose snapshot this database cannot
+// have taken, a broken link between seals, and a recorded head
+// (VerifyOptions.Head) that is not in the chain. A missing sealed row is
+// counted as purged, not reported, only under a purge record that a seal
+// covers and that was complete for its cutoff (no change captured before
+// it is left). The error wraps ErrVerifyFailed when there is a problem.
+// It streams: memory does not grow with the trail.
 func (a Audit) Verify(ctx context.Context, pool *pgxpool.Pool, o VerifyOptions) (VerifyReport, error) {
 	if o.MaxProblems <= 0 {
 		o.MaxProblems = 20
@@ -94,10 +103,15 @@ func (a Audit) Verify(ctx context.Context, pool *pgxpool.Pool, o VerifyOptions) 
 }
 
 type verifier struct {
-	a      Audit
-	o      VerifyOptions
-	rep    VerifyReport
-	cutoff time.Time // the latest recorded purge cutoff
+	a   Audit
+	o   VerifyOptions
+	rep VerifyReport
+	// cutoff is the latest cutoff of a sealed, complete purge: sealed
+	// data captured before it was purged. unsealed and incomplete are the
+	// latest purge records that do not count, with why.
+	cutoff     time.Time
+	unsealed   *purgeRecord
+	incomplete *purgeRecord
 }
 
 func (v *verifier) problem(p Problem) {
@@ -108,23 +122,22 @@ func (v *verifier) problem(p Problem) {
 }
 
 func (v *verifier) run(ctx context.Context, pool *pgxpool.Pool) error {
-	s := v.a.schema()
 	seals, err := v.seals(ctx, pool)
 	if err != nil {
 		return err
 	}
-	var cutoff *time.Time
-	if err := pool.QueryRow(ctx, "SELECT max(cutoff) FROM "+s+".audit_purges").Scan(&cutoff); err != nil {
-		return fmt.Errorf("verify: read the purges: %w", err)
-	}
-	if cutoff != nil {
-		v.cutoff = *cutoff
+	if err := v.purges(ctx, pool, seals); err != nil {
+		return err
 	}
 	var want []byte
 	if v.o.Head != "" {
 		if want, err = hex.DecodeString(strings.TrimSpace(v.o.Head)); err != nil || len(want) != len(zeroHead) {
 			return fmt.Errorf("verify: -head %q is not a 64-digit hex head", v.o.Head)
 		}
+	}
+	now, err := currentSnapshot(ctx, pool)
+	if err != nil {
+		return err
 	}
 	found := want == nil
 	var prev *sealRow
@@ -135,8 +148,11 @@ func (v *verifier) run(ctx context.Context, pool *pgxpool.Pool) error {
 			continue
 		}
 		v.link(prev, sr)
-		if err := v.seal(ctx, pool, prev, sr); err != nil {
-			return err
+		v.snapshot(now, prev, sr)
+		if sr.snapErr == nil {
+			if err := v.seal(ctx, pool, prev, sr); err != nil {
+				return err
+			}
 		}
 		if bytes.Equal(sr.head, want) {
 			found = true
@@ -154,20 +170,98 @@ func (v *verifier) run(ctx context.Context, pool *pgxpool.Pool) error {
 	return nil
 }
 
+func currentSnapshot(ctx context.Context, pool *pgxpool.Pool) (pgsnapshot.Snapshot, error) {
+	var text string
+	if err := pool.QueryRow(ctx, "SELECT pg_catalog.pg_current_snapshot()::text").Scan(&text); err != nil {
+		return pgsnapshot.Snapshot{}, fmt.Errorf("verify: read the snapshot: %w", err)
+	}
+	return pgsnapshot.Parse(text)
+}
+
 func (v *verifier) seals(ctx context.Context, pool *pgxpool.Pool) ([]sealRow, error) {
-	rows, err := pool.Query(ctx, "SELECT id, snapshot, prev_head, head FROM "+v.a.schema()+".audit_seals ORDER BY id")
+	rows, err := pool.Query(ctx, "SELECT id, version, snapshot, prev_head, head, purges_digest, entries_digest FROM "+v.a.schema()+".audit_seals ORDER BY id")
 	if err != nil {
-		return nil, fmt.Errorf("verify: read the seals: %w", err)
+		return nil, fmt.Errorf("verify: read the seals (an install older than sealing v2 needs its update migration): %w", err)
 	}
 	seals, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (sealRow, error) {
 		var s sealRow
-		err := r.Scan(&s.id, &s.snapshot, &s.prevHead, &s.head)
+		err := r.Scan(&s.id, &s.version, &s.snapshot, &s.prevHead, &s.head, &s.purgesDigest, &s.entriesDigest)
+		s.snap, s.snapErr = pgsnapshot.Parse(s.snapshot)
 		return s, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("verify: read the seals: %w", err)
 	}
 	return seals, nil
+}
+
+// purges reads the purge records, checks each version 2 seal's purges
+// digest against those its snapshots cover, and sets the cutoff below
+// which sealed data counts as purged.
+func (v *verifier) purges(ctx context.Context, pool *pgxpool.Pool, seals []sealRow) error {
+	rows, err := pool.Query(ctx, "SELECT id, cutoff, purged_at, txid::text FROM "+v.a.schema()+".audit_purges ORDER BY id")
+	if err != nil {
+		return fmt.Errorf("verify: read the purges: %w", err)
+	}
+	type purge struct {
+		purgeRecord
+		txid uint64
+	}
+	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*purge, error) {
+		var p purge
+		var txid string
+		err := r.Scan(&p.id, &p.cutoff, &p.at, &txid)
+		if err == nil {
+			p.txid, err = strconv.ParseUint(txid, 10, 64)
+		}
+		return &p, err
+	})
+	if err != nil {
+		return fmt.Errorf("verify: read the purges: %w", err)
+	}
+	var prev *sealRow
+	for i := range seals {
+		sr := &seals[i]
+		if sr.version >= 2 && sr.snapErr == nil {
+			var covered []purgeRecord
+			var ps []*purge
+			for _, p := range all {
+				if sr.snap.Sees(p.txid) && (prev == nil || prev.snapErr != nil || !prev.snap.Sees(p.txid)) {
+					covered, ps = append(covered, p.purgeRecord), append(ps, p)
+				}
+			}
+			if bytes.Equal(purgesDigest(covered), sr.purgesDigest) {
+				for _, p := range ps {
+					p.sealed = true
+				}
+			} else {
+				v.problem(Problem{Seal: sr.id, What: fmt.Sprintf("seal %d: the purge records it covers changed since sealing (one was edited, deleted or added)", sr.id)})
+			}
+		}
+		prev = sr
+	}
+	// The latest sealed purge that was complete for its cutoff.
+	slices.SortFunc(all, func(x, y *purge) int { return y.cutoff.Compare(x.cutoff) })
+	for _, p := range all {
+		if !p.sealed {
+			if v.unsealed == nil {
+				v.unsealed = &p.purgeRecord
+			}
+			continue
+		}
+		var left bool
+		if err := pool.QueryRow(ctx, "SELECT EXISTS (SELECT FROM "+v.a.schema()+".audit_changes WHERE captured_at < $1)", p.cutoff).Scan(&left); err != nil {
+			return fmt.Errorf("verify: check purge %d: %w", p.id, err)
+		}
+		if !left {
+			v.cutoff = p.cutoff
+			return nil
+		}
+		if v.incomplete == nil {
+			v.incomplete = &p.purgeRecord
+		}
+	}
+	return nil
 }
 
 // link checks that seal sr follows prev.
@@ -186,22 +280,31 @@ func (v *verifier) link(prev, sr *sealRow) {
 	}
 }
 
+// snapshot checks that seal sr's snapshot is one seal() in this database
+// could have taken: well formed, not ahead of the database's transaction
+// ids, not behind the previous seal's.
+func (v *verifier) snapshot(now pgsnapshot.Snapshot, prev, sr *sealRow) {
+	forged := fmt.Sprintf("seal %d: it was not written by seal() in this database (a forged seal row, or a restore into a new cluster); its entries were not checked", sr.id)
+	switch {
+	case sr.snapErr != nil:
+		v.problem(Problem{Seal: sr.id, What: fmt.Sprintf("seal %d: its snapshot %q is malformed: %s", sr.id, sr.snapshot, forged)})
+	case sr.snap.Xmax > now.Xmax:
+		v.problem(Problem{Seal: sr.id, What: fmt.Sprintf("seal %d: its snapshot %s is ahead of this database's transaction ids (%s): %s", sr.id, sr.snapshot, now.Text, forged)})
+		sr.snapErr = errors.New("ahead")
+	case prev != nil && prev.snapErr == nil && sr.snap.Xmax < prev.snap.Xmax:
+		v.problem(Problem{Seal: sr.id, What: fmt.Sprintf("seal %d: its snapshot %s is behind seal %d's (%s): %s", sr.id, sr.snapshot, prev.id, prev.snapshot, forged)})
+		sr.snapErr = errors.New("behind")
+	}
+}
+
 // seal verifies one seal: its head against its entries, and its entries
 // against the data, merging both in transaction id order.
 func (v *verifier) seal(ctx context.Context, pool *pgxpool.Pool, prev, sr *sealRow) error {
-	cur, err := pgsnapshot.Parse(sr.snapshot)
-	if err != nil {
-		return fmt.Errorf("verify: seal %d: %w", sr.id, err)
-	}
 	cond := pgsnapshot.SeenSQL("t.txid", "$1", "$2")
-	args := []any{strconv.FormatUint(cur.Xmax, 10), cur.XipText()}
-	if prev != nil {
-		p, err := pgsnapshot.Parse(prev.snapshot)
-		if err != nil {
-			return fmt.Errorf("verify: seal %d: %w", prev.id, err)
-		}
+	args := []any{strconv.FormatUint(sr.snap.Xmax, 10), sr.snap.XipText()}
+	if prev != nil && prev.snapErr == nil {
 		cond += " AND " + pgsnapshot.NotSeenSQL("t.txid", "$3", "$4")
-		args = append(args, strconv.FormatUint(p.Xmax, 10), p.XipText())
+		args = append(args, strconv.FormatUint(prev.snap.Xmax, 10), prev.snap.XipText())
 	}
 	dataTx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
@@ -214,7 +317,11 @@ func (v *verifier) seal(ctx context.Context, pool *pgxpool.Pool, prev, sr *sealR
 	}
 	defer func() { _ = entryTx.Rollback(context.WithoutCancel(ctx)) }()
 
-	head := newHead(sr.prevHead, sr.id, sr.snapshot)
+	hv1, hv2 := newHeadV1(sr.prevHead, sr.id, sr.snapshot), newEntriesDigest()
+	add := func(e *entry) {
+		hv1.add(e.txID, e.digest)
+		hv2.add(entryHash(e))
+	}
 	nextData, stopData := iter.Pull2(v.a.units(ctx, dataTx, cond, args, false))
 	defer stopData()
 	nextEntry, stopEntry := iter.Pull2(v.a.entries(ctx, entryTx, sr.id))
@@ -230,23 +337,35 @@ func (v *verifier) seal(ctx context.Context, pool *pgxpool.Pool, prev, sr *sealR
 		}
 		switch {
 		case eok && (!dok || e.txID < d.txID):
-			head.add(e.txID, e.digest)
+			add(e)
 			v.missingTransaction(sr.id, e)
 			e, eerr, eok = nextEntry()
 		case dok && (!eok || d.txID < e.txID):
 			v.problem(Problem{Seal: sr.id, Transaction: d.txID, What: fmt.Sprintf("seal %d: transaction %d was added inside the sealed range", sr.id, d.txID)})
 			d, derr, dok = nextData()
 		default:
-			head.add(e.txID, e.digest)
+			add(e)
 			v.compare(sr.id, e, d)
 			e, eerr, eok = nextEntry()
 			d, derr, dok = nextData()
 		}
 	}
-	if !bytes.Equal(head.head(), sr.head) {
-		v.problem(Problem{Seal: sr.id, What: fmt.Sprintf("seal %d: its head does not match its entries: the seal tables were rewritten", sr.id)})
-	}
+	v.head(sr, hv1.head(), hv2.sum())
 	return nil
+}
+
+// head checks seal sr's head: for version 1 the head computed from its
+// entries; for version 2 its entries digest, then the head over it.
+func (v *verifier) head(sr *sealRow, v1, entries []byte) {
+	switch {
+	case sr.version < 2 && !bytes.Equal(v1, sr.head):
+		v.problem(Problem{Seal: sr.id, What: fmt.Sprintf("seal %d: its head does not match its entries: the seal tables were rewritten", sr.id)})
+	case sr.version < 2:
+	case !bytes.Equal(entries, sr.entriesDigest):
+		v.problem(Problem{Seal: sr.id, What: fmt.Sprintf("seal %d: its entries do not match its entries digest: the seal entries were rewritten", sr.id)})
+	case !bytes.Equal(headV2(sr.prevHead, sr.id, sr.snapshot, sr.purgesDigest, sr.entriesDigest), sr.head):
+		v.problem(Problem{Seal: sr.id, What: fmt.Sprintf("seal %d: its head does not match its entries and purge records: the seal row was rewritten", sr.id)})
+	}
 }
 
 // entries yields a seal's stored entries in transaction id order.
@@ -265,6 +384,10 @@ func (a Audit) entries(ctx context.Context, db pgx.Tx, seal int64) iter.Seq2[*en
 				yield(nil, err)
 				return
 			}
+			if len(e.changeDgs) != len(e.changeIDs)*sha256.Size || len(e.times) != len(e.changeIDs) {
+				yield(nil, fmt.Errorf("seal %d: the entry of transaction %d is malformed (its change lists differ in length)", seal, e.txID))
+				return
+			}
 			if !yield(e, nil) {
 				return
 			}
@@ -275,25 +398,43 @@ func (a Audit) entries(ctx context.Context, db pgx.Tx, seal int64) iter.Seq2[*en
 	}
 }
 
-// purged reports whether a recorded purge deleted what was captured at t.
-func (v *verifier) purged(t time.Time) bool { return t.Before(v.cutoff) }
+// purged reports whether a recorded purge explains that what was
+// captured at t is gone; when it does not, why names a purge record that
+// would have but does not count.
+func (v *verifier) purged(t time.Time) (ok bool, why string) {
+	switch {
+	case t.Before(v.cutoff):
+		return true, ""
+	case v.unsealed != nil && t.Before(v.unsealed.cutoff):
+		return false, fmt.Sprintf("; purge record %d (cutoff %s) would explain it, but no seal covers that record yet: run threadline seal, then verify again",
+			v.unsealed.id, v.unsealed.cutoff.UTC().Format(time.RFC3339))
+	case v.incomplete != nil && t.Before(v.incomplete.cutoff):
+		return false, fmt.Sprintf("; purge record %d (cutoff %s) does not explain it: changes captured before that cutoff are still there, so it was not a complete purge",
+			v.incomplete.id, v.incomplete.cutoff.UTC().Format(time.RFC3339))
+	}
+	return false, ""
+}
 
 // missingTransaction reports a sealed transaction that is gone, unless a
 // recorded purge took it.
 func (v *verifier) missingTransaction(seal int64, e *entry) {
-	all := v.purged(e.startedAt)
+	ok, why := v.purged(e.startedAt)
 	for _, t := range e.times {
-		all = all && v.purged(t)
+		if ok {
+			ok, why = v.purged(t)
+		}
 	}
-	if all {
+	if ok {
 		v.rep.PurgedTransactions++
 		v.rep.PurgedChanges += int64(len(e.changeIDs))
 		return
 	}
-	v.problem(Problem{Seal: seal, Transaction: e.txID, What: fmt.Sprintf("seal %d: transaction %d is missing (deleted after sealing)", seal, e.txID)})
+	v.problem(Problem{Seal: seal, Transaction: e.txID, What: fmt.Sprintf("seal %d: transaction %d is missing (deleted after sealing)%s", seal, e.txID, why)})
 }
 
-// compare checks one sealed transaction against its data.
+// compare checks one sealed transaction against its data: each change,
+// and the header and action (the transaction's record with the sealed
+// change digests must give the sealed digest), whatever else was purged.
 func (v *verifier) compare(seal int64, e, d *entry) {
 	v.rep.Transactions++
 	const n = sha256.Size
@@ -302,37 +443,32 @@ func (v *verifier) compare(seal int64, e, d *entry) {
 		stored[id] = i
 	}
 	seen := map[int64]bool{}
-	changed := false
 	for j, id := range d.changeIDs {
 		i, ok := stored[id]
 		if !ok {
 			v.problem(Problem{Seal: seal, Transaction: e.txID, Change: id, What: fmt.Sprintf("seal %d: change %d was added to sealed transaction %d", seal, id, e.txID)})
-			changed = true
 			continue
 		}
 		seen[id] = true
 		v.rep.Changes++
 		if !bytes.Equal(e.changeDgs[i*n:(i+1)*n], d.changeDgs[j*n:(j+1)*n]) {
 			v.problem(Problem{Seal: seal, Transaction: e.txID, Change: id, What: fmt.Sprintf("seal %d: change %d of transaction %d: its stored bytes changed since sealing", seal, id, e.txID)})
-			changed = true
 		}
 	}
-	purged := false
 	for i, id := range e.changeIDs {
 		if seen[id] {
 			continue
 		}
-		if v.purged(e.times[i]) {
-			v.rep.PurgedChanges++
-			purged = true
+		if ok, why := v.purged(e.times[i]); !ok {
+			v.problem(Problem{Seal: seal, Transaction: e.txID, Change: id, What: fmt.Sprintf("seal %d: change %d of transaction %d is missing (deleted after sealing)%s", seal, id, e.txID, why)})
 			continue
 		}
-		v.problem(Problem{Seal: seal, Transaction: e.txID, Change: id, What: fmt.Sprintf("seal %d: change %d of transaction %d is missing (deleted after sealing)", seal, id, e.txID)})
-		changed = true
+		v.rep.PurgedChanges++
 	}
-	// With every change as sealed, a different digest is the
-	// transaction's own record (its header or action).
-	if !changed && !purged && !bytes.Equal(e.digest, d.digest) {
+	h := sha256.New()
+	h.Write(d.record)
+	h.Write(e.changeDgs)
+	if !bytes.Equal(h.Sum(nil), e.digest) {
 		v.problem(Problem{Seal: seal, Transaction: e.txID, What: fmt.Sprintf("seal %d: transaction %d: its header or action changed since sealing", seal, e.txID)})
 	}
 }
