@@ -13,8 +13,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/threadline-go/threadline/internal/capturetest"
 	"github.com/threadline-go/threadline/internal/contract"
 	threadline "github.com/threadline-go/threadline/runtime"
+	"github.com/threadline-go/threadline/schema"
+	"github.com/threadline-go/threadline/sqltemplates"
 )
 
 // recordActionParams are the parameters of threadline.record_action, in
@@ -148,4 +151,62 @@ func TestAttackRecordActionOversizeText(t *testing.T) {
 	if got := in.auditCounts(t); got[2] != 10 {
 		t.Errorf("audit rows %v after refused RecordAction calls, want the 10 actions at the bound only", got)
 	}
+}
+
+// TestOversizeValueFailsClosedAndSaysWhy: a value that is not excluded and
+// too large for jsonb (a 135 MiB bytea is 270 MiB of hex; a 257 MiB text)
+// fails the write: the capture fails closed, and nothing is written. The
+// error says why: InTx returns a *threadline.ValueTooLargeError naming the
+// table and its capture function, with PostgreSQL's SQLSTATE 54000; a
+// writer in another language gets PostgreSQL's error, whose CONTEXT names
+// the capture function, and ExplainCaptureError turns it into the same
+// typed error. Excluding the column lets the same writes through.
+func TestOversizeValueFailsClosedAndSaysWhy(t *testing.T) {
+	const ddl = `CREATE TABLE files (id int PRIMARY KEY, name text, data bytea, body text);
+		INSERT INTO files VALUES (1, 'small', '\x00', 'b')`
+	fn := "threadline." + sqltemplates.FunctionName(schema.QualifiedName{Schema: "public", Name: "files"})
+	check := func(t *testing.T, what string, err error) {
+		t.Helper()
+		var tooLarge *threadline.ValueTooLargeError
+		if !errors.As(err, &tooLarge) {
+			t.Fatalf("%s: err = %v, want a *threadline.ValueTooLargeError", what, err)
+		}
+		if tooLarge.Table != "public.files" || tooLarge.Function != fn || sqlState(err) != "54000" {
+			t.Errorf("%s: table %q, function %q, SQLSTATE %q; want public.files, %s, 54000", what, tooLarge.Table, tooLarge.Function, sqlState(err), fn)
+		}
+		for _, want := range []string{"public.files", "too large", "exclude"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: %q does not say %q", what, err, want)
+			}
+		}
+	}
+	forEachMode(t, func(t *testing.T, mode contract.Mode) {
+		db := capturetest.SetupMode(t, mode, ddl, "  files: {}\n")
+		ctx := context.Background()
+		before := capturetest.Count(t, db, "audit_changes")
+		err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `INSERT INTO files VALUES (2, 'big', decode(repeat('00', 135 * 1024 * 1024), 'hex'), NULL)`)
+			return err
+		})
+		check(t, "InTx insert of a 135 MiB bytea", err)
+
+		_, err = db.Pool.Exec(ctx, `UPDATE files SET body = repeat('y', 257 * 1024 * 1024) WHERE id = 1`)
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "54000" || !strings.Contains(pgErr.Where, fn) {
+			t.Fatalf("plain update of a 257 MiB text: err = %v (context %q), want 54000 with a context naming %s", err, pgErr.Where, fn)
+		}
+		check(t, "ExplainCaptureError of a plain update", threadline.ExplainCaptureError(ctx, db.Pool, err))
+		if got := threadline.ExplainCaptureError(ctx, db.Pool, errors.New("other")); got.Error() != "other" {
+			t.Errorf("ExplainCaptureError changed an unrelated error: %v", got)
+		}
+
+		var rows int
+		var body string
+		if err := db.Pool.QueryRow(ctx, `SELECT count(*), max(body) FROM files`).Scan(&rows, &body); err != nil {
+			t.Fatal(err)
+		}
+		if rows != 1 || body != "b" || capturetest.Count(t, db, "audit_changes") != before {
+			t.Errorf("after the failed writes: %d rows, body %.10q, %d audit changes (had %d); want 1, b, unchanged", rows, body, capturetest.Count(t, db, "audit_changes"), before)
+		}
+	})
 }

@@ -123,7 +123,7 @@ func InTx(ctx context.Context, db Beginner, fn func(pgx.Tx) error, opts ...TxOpt
 	if err != nil {
 		return tlerr.Wrap(err, "transaction: begin")
 	}
-	return txRun(ctx, tx, fn)
+	return explainCapture(ctx, db, txRun(ctx, tx, fn))
 }
 
 // txBegin starts a top-level transaction and publishes the settings.
