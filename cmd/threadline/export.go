@@ -25,6 +25,7 @@ type exportArgs struct {
 	table, actor, from, to, correlation string
 	maxRows                             int64
 	stream, force, guard, withProof     bool
+	proofHead                           string
 	feed                                feedArgs
 }
 
@@ -49,7 +50,8 @@ func exportFlags(fs *flag.FlagSet) func(*cli) int {
 	fs.BoolVar(&a.stream, "stream", false, "no default cap for csv and json: stream every matching change")
 	fs.BoolVar(&a.force, "force", false, "overwrite the output file if it exists")
 	a.feed.flags(fs)
-	fs.BoolVar(&a.withProof, "with-proof", false, "ndjson: append each change's seal proof, which a recipient checks against a recorded head (docs/security.md)")
+	fs.BoolVar(&a.withProof, "with-proof", false, "ndjson: append the seal proofs of the changes, which a recipient checks against a recorded head with threadline verify -proof (docs/security.md); every change exported must be sealed")
+	fs.StringVar(&a.proofHead, "proof-head", "", "with -with-proof: the head (hex) the proofs lead to, of a seal at or after every exported change's (default: the latest seal's)")
 	fs.BoolVar(&a.guard, "csv-formula-guard", true, "prefix ' to CSV cells starting with = + - @ tab or CR (spreadsheet formula injection); -csv-formula-guard=false writes exact values")
 	return func(c *cli) int { return c.export(a) }
 }
@@ -96,6 +98,10 @@ func (c *cli) export(a exportArgs) int {
 		return c.usageError("-format %q: want csv, json or ndjson", a.format)
 	case a.output == "":
 		return c.usageError("-output is required (a file, or - for standard output)")
+	case a.withProof && a.feed.cursorFile != "":
+		return c.usageError("-with-proof does not apply to -cursor-file")
+	case a.proofHead != "" && !a.withProof:
+		return c.usageError("-proof-head needs -with-proof")
 	case a.feed.cursorFile != "":
 		return c.exportFeed(a, format)
 	case a.feed.follow:
@@ -140,6 +146,7 @@ func (c *cli) export(a exportArgs) int {
 		}
 	}
 	start := time.Now()
+	var proofs threadlineops.ProofResult
 	write := func(w io.Writer) (threadline.ExportResult, error) {
 		var refs []threadlineops.ChangeRef
 		if a.withProof {
@@ -147,7 +154,7 @@ func (c *cli) export(a exportArgs) int {
 		}
 		res, err := c.audit().Export(c.ctx, c.pool, w, format, f, opts)
 		if err == nil && a.withProof {
-			err = threadlineops.Audit(c.audit()).WriteProofs(c.ctx, c.pool, w, refs)
+			proofs, err = c.ops().WriteProofs(c.ctx, c.pool, w, refs, threadlineops.ProofOptions{Head: a.proofHead})
 		}
 		return res, err
 	}
@@ -171,6 +178,10 @@ func (c *cli) export(a exportArgs) int {
 		trunc = fmt.Sprintf(" (TRUNCATED at -max-rows %d)", maxRows)
 	}
 	fmt.Fprintf(summary, "exported %s to %s%s: %s, %d bytes, %s\n", plural(res.Rows, "change"), dest, trunc, format, res.Bytes, elapsed(time.Since(start)))
+	if a.withProof && proofs.LastSeal > 0 {
+		fmt.Fprintf(summary, "with proofs through seals %d..%d to head %s; check them with threadline verify -proof FILE -head HEAD, HEAD as recorded outside the database\n",
+			proofs.FirstSeal, proofs.LastSeal, proofs.Head)
+	}
 	if res.Truncated {
 		fmt.Fprintf(c.stderr, "threadline export: WARNING: the export is incomplete: it stopped at %s and more changes match the filter; raise -max-rows, pass -stream, or narrow the filter (exit status %d)\n",
 			plural(maxRows, "change"), exitTruncated)

@@ -4,11 +4,11 @@
 //
 // Usage:
 //
-//	threadline export     --format csv|json|ndjson --output FILE [filters] [--max-rows N] [--stream] [--force] [--csv-formula-guard=false]
+//	threadline export     --format csv|json|ndjson --output FILE [filters] [--max-rows N] [--stream] [--force] [--csv-formula-guard=false] [--with-proof [--proof-head HEX]]
 //	threadline purge      --dry-run | --execute [--batch-size N] [--max-batches N]
 //	threadline maintain   [--json]
 //	threadline seal       [--json] [--head-file FILE]
-//	threadline verify     [--head HEX] [--from-seal N] [--json]
+//	threadline verify     [--head HEX] [--from-seal N] [--json] | --proof FILE --head HEX
 //	threadline coverage   [--json]
 //	threadline continuity [--table NAME] [--exact] [--baseline [--label TEXT]] [--json]
 //	threadline doctor

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/threadline-go/threadline/runtime/threadlineops"
@@ -68,9 +69,9 @@ func (c *cli) seal(a sealArgs) int {
 }
 
 type verifyArgs struct {
-	json     bool
-	head     string
-	fromSeal int64
+	json        bool
+	head, proof string
+	fromSeal    int64
 }
 
 func verifyFlags(fs *flag.FlagSet) func(*cli) int {
@@ -78,11 +79,15 @@ func verifyFlags(fs *flag.FlagSet) func(*cli) int {
 	fs.BoolVar(&a.json, "json", false, "print the report as JSON")
 	fs.StringVar(&a.head, "head", "", "a head recorded outside the database (hex): it must be in the chain")
 	fs.Int64Var(&a.fromSeal, "from-seal", 0, "verify from this seal on")
+	fs.StringVar(&a.proof, "proof", "", "check the export -with-proof `FILE` against -head instead, offline (no database)")
 	return func(c *cli) int { return c.verify(a) }
 }
 
 // verify runs threadline verify; exit 1 names the first problem.
 func (c *cli) verify(a verifyArgs) int {
+	if a.proof != "" {
+		return c.verifyProof(a)
+	}
 	if code, ok := c.setup(); !ok {
 		return code
 	}
@@ -117,6 +122,42 @@ func (c *cli) verify(a verifyArgs) int {
 	if err != nil {
 		fmt.Fprintf(c.stderr, "threadline verify: FAILED: %s; the first: %s\n", plural(rep.ProblemCount, "problem"), rep.Problems[0].What)
 		return 1
+	}
+	return 0
+}
+
+// verifyProof runs threadline verify -proof FILE -head H: it checks an
+// export -with-proof file against a recorded head, without the config or
+// the database; exit 1 names the first line that does not check.
+func (c *cli) verifyProof(a verifyArgs) int {
+	switch {
+	case a.head == "":
+		return c.usageError("-proof needs -head: the head, recorded outside the database, that the proofs must lead to")
+	case a.fromSeal != 0:
+		return c.usageError("-from-seal does not apply to -proof")
+	}
+	f, err := os.Open(a.proof)
+	if err != nil {
+		return c.fail("%v", err)
+	}
+	defer f.Close()
+	rep, err := threadlineops.CheckProofs(f, a.head)
+	switch {
+	case errors.Is(err, threadlineops.ErrProofFailed):
+		fmt.Fprintf(c.stderr, "threadline verify: FAILED: %s: %s\n", a.proof, strings.TrimPrefix(err.Error(), threadlineops.ErrProofFailed.Error()+": "))
+		return 1
+	case err != nil:
+		return c.fail("%s: %v", a.proof, err)
+	case a.json:
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return c.fail("%v", err)
+		}
+		fmt.Fprintln(c.stdout, string(b))
+	case rep.Changes == 0:
+		fmt.Fprintf(c.stdout, "proved 0 changes against head %s (the file holds none)\n", rep.Head)
+	default:
+		fmt.Fprintf(c.stdout, "proved %s against head %s (seals %d..%d)\n", plural(rep.Changes, "change"), rep.Head, rep.FirstSeal, rep.LastSeal)
 	}
 	return 0
 }

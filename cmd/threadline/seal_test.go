@@ -70,9 +70,9 @@ func TestExportWithProof(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	n, err := threadlineops.CheckProofs(f, rec.Head)
-	if err != nil || n != 7 {
-		t.Fatalf("CheckProofs: %d %v", n, err)
+	rep, err := threadlineops.CheckProofs(f, rec.Head)
+	if err != nil || rep.Changes != 7 {
+		t.Fatalf("CheckProofs: %+v %v", rep, err)
 	}
 	code, out, errb = p.cli(t, "export", "-format", "csv", "-output", "x.csv", "-with-proof")
 	expectCode(t, "csv", code, 2, out, errb)

@@ -251,47 +251,6 @@ func TestVerifyAfterPurge(t *testing.T) {
 	}
 }
 
-// exportWithProofs exports every change as NDJSON followed by the proofs.
-func exportWithProofs(t *testing.T, db *pgtest.DB) string {
-	t.Helper()
-	ctx := context.Background()
-	var out strings.Builder
-	var refs []threadlineops.ChangeRef
-	opts := threadline.ExportOptions{Written: func(id, tx int64) { refs = append(refs, threadlineops.ChangeRef{ID: id, TransactionID: tx}) }}
-	if _, err := (threadline.Audit{}).Export(ctx, db.Pool, &out, threadline.ExportNDJSON, threadline.Filter{Table: "items"}, opts); err != nil {
-		t.Fatal(err)
-	}
-	if err := sealOps.WriteProofs(ctx, db.Pool, &out, refs); err != nil {
-		t.Fatal(err)
-	}
-	return out.String()
-}
-
-// TestExportProofs: an exported slice checks against the recorded head
-// without the database; a change edited after sealing, or not sealed,
-// does not.
-func TestExportProofs(t *testing.T) {
-	db, sealed := sealWorld(t)
-	doc := exportWithProofs(t, db)
-	if n, err := threadlineops.CheckProofs(strings.NewReader(doc), sealed.Head); err != nil || n != 5 {
-		t.Fatalf("CheckProofs: %d, %v\n%s", n, err, doc)
-	}
-	if _, err := threadlineops.CheckProofs(strings.NewReader(doc), strings.Repeat("0", 64)); err == nil || !strings.Contains(err.Error(), "no seal in the proofs has the recorded head") {
-		t.Fatalf("another head: %v", err)
-	}
-	db.Exec(t, `UPDATE threadline.audit_changes SET data_after = '{"id": 3, "v": 4}' WHERE table_pk = '{"id": 3}'`)
-	id := capturetest.QueryInt(t, db, `SELECT id FROM threadline.audit_changes WHERE table_pk = '{"id": 3}'`)
-	if _, err := threadlineops.CheckProofs(strings.NewReader(exportWithProofs(t, db)), sealed.Head); err == nil ||
-		!strings.Contains(err.Error(), fmt.Sprintf("change %d: its record is not the one sealed", id)) {
-		t.Fatalf("edited change: %v", err)
-	}
-	db.Exec(t, `UPDATE threadline.audit_changes SET data_after = '{"v": 3, "id": 3, "note": null}' WHERE table_pk = '{"id": 3}'`)
-	capturetest.Tx(t, db, nil, "", "INSERT INTO items VALUES (5, 5, NULL)")
-	if _, err := threadlineops.CheckProofs(strings.NewReader(exportWithProofs(t, db)), sealed.Head); err == nil || !strings.Contains(err.Error(), "is not sealed") {
-		t.Fatalf("unsealed change: %v", err)
-	}
-}
-
 // TestSealConcurrentWithWriters: seals taken every few milliseconds while
 // writers commit short and long transactions seal every transaction
 // exactly once, and verify passes.
