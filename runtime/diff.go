@@ -96,9 +96,15 @@ type FieldDiff struct {
 	Hidden bool `json:"hidden,omitempty"`
 }
 
-// DiffChange returns the field-by-field diff of c. It never fails: a row
-// image that is not a JSON object contributes no fields.
-func DiffChange(c Change) ChangeDiff {
+// DiffChange returns the field-by-field diff of c. A stored row image or
+// changed_from that does not decode as a JSON object is an error, a
+// *DecodeError naming the part ("after", "before" or "changed_from"), and
+// the diff then has no fields: the values are recorded, so they are never
+// reported hidden or not stored because they could not be read. Show the
+// stored text (c.After, c.Before, c.ChangedFrom) instead. PostgreSQL
+// stores jsonb nested up to thousands of levels deeper than Go's decoder
+// reads (10000), so a value a writer set can cause this.
+func DiffChange(c Change) (ChangeDiff, error) {
 	d := ChangeDiff{
 		SchemaVersion: DiffSchemaVersion,
 		ChangeID:      c.ID,
@@ -114,22 +120,35 @@ func DiffChange(c Change) ChangeDiff {
 	if d.PK == nil {
 		d.PK = json.RawMessage("null")
 	}
+	fail := func(part string, err error) (ChangeDiff, error) {
+		d.Fields = []FieldDiff{}
+		return d, &DecodeError{ChangeID: c.ID, Part: part, Err: err}
+	}
 	switch c.Op {
 	case OpInsert:
-		after := object(c.After)
+		after, err := object(c.After)
+		if err != nil {
+			return fail("after", err)
+		}
 		for _, k := range sortedKeys(after) {
 			d.Fields = append(d.Fields, FieldDiff{Field: k, Kind: FieldSet, After: compact(after[k])})
 		}
 	case OpDelete:
-		before := object(c.Before)
+		before, err := object(c.Before)
+		if err != nil {
+			return fail("before", err)
+		}
 		for _, k := range sortedKeys(before) {
 			d.Fields = append(d.Fields, FieldDiff{Field: k, Kind: FieldRemoved, Before: compact(before[k])})
 		}
 	case OpUpdate:
-		after := object(c.After)
-		var from map[string]json.RawMessage
-		if c.ChangedFrom != nil && string(c.ChangedFrom) != "null" {
-			from = object(c.ChangedFrom)
+		after, err := object(c.After)
+		if err != nil {
+			return fail("after", err)
+		}
+		from, err := object(c.ChangedFrom)
+		if err != nil {
+			return fail("changed_from", err)
 		}
 		for _, k := range c.ChangedFields {
 			v, ok := after[k]
@@ -148,16 +167,20 @@ func DiffChange(c Change) ChangeDiff {
 			d.Fields = append(d.Fields, f)
 		}
 	}
-	return d
+	return d, nil
 }
 
-// object decodes a JSON object, or returns nil.
-func object(raw json.RawMessage) map[string]json.RawMessage {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) != nil {
-		return nil
+// object decodes a stored JSON object; SQL NULL (nil) and JSON null are
+// nil, anything else that is not an object an error.
+func object(raw json.RawMessage) (map[string]json.RawMessage, error) {
+	if raw == nil {
+		return nil, nil
 	}
-	return m
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // compact returns raw without insignificant white space (nil stays nil).

@@ -2,6 +2,8 @@ package threadline
 
 import (
 	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,10 +58,19 @@ func diffCases() []Change {
 	}
 }
 
+func mustDiff(t *testing.T, c Change) ChangeDiff {
+	t.Helper()
+	d, err := DiffChange(c)
+	if err != nil {
+		t.Fatalf("change %d: %v", c.ID, err)
+	}
+	return d
+}
+
 func TestDiffChangeGolden(t *testing.T) {
 	var diffs []ChangeDiff
 	for _, c := range diffCases() {
-		diffs = append(diffs, DiffChange(c))
+		diffs = append(diffs, mustDiff(t, c))
 	}
 	b, err := json.MarshalIndent(diffs, "", "  ")
 	if err != nil {
@@ -71,7 +82,7 @@ func TestDiffChangeGolden(t *testing.T) {
 
 func TestDiffChangeShape(t *testing.T) {
 	cs := diffCases()
-	ins := DiffChange(cs[0])
+	ins := mustDiff(t, cs[0])
 	if ins.SchemaVersion != 1 || ins.PriorOmitted || len(ins.Fields) != 5 || ins.Fields[0].Field != "display_name" ||
 		ins.Fields[0].Kind != FieldSet || ins.Fields[0].Before != nil || string(ins.Fields[0].After) != `"Ada"` {
 		t.Errorf("insert diff: %+v", ins)
@@ -80,24 +91,62 @@ func TestDiffChangeShape(t *testing.T) {
 	if f := ins.Fields[3]; f.Field != "nickname" || string(f.After) != "null" {
 		t.Errorf("insert null field: %+v", f)
 	}
-	upd := DiffChange(cs[1])
+	upd := mustDiff(t, cs[1])
 	if upd.PriorOmitted || len(upd.Fields) != 3 || string(upd.Fields[2].Before) != "null" || string(upd.Fields[2].After) != `"ada"` {
 		t.Errorf("update diff: %+v", upd)
 	}
-	omitted := DiffChange(cs[2])
+	omitted := mustDiff(t, cs[2])
 	if !omitted.PriorOmitted || !omitted.Fields[0].PriorOmitted || omitted.Fields[0].Before != nil {
 		t.Errorf("update without changed_from: %+v", omitted)
 	}
-	del := DiffChange(cs[4])
+	del := mustDiff(t, cs[4])
 	if len(del.Fields) != 4 || del.Fields[0].Kind != FieldRemoved || del.Fields[0].After != nil || string(del.Fields[0].Before) != "12.50" {
 		t.Errorf("delete diff: %+v", del)
 	}
-	tr := DiffChange(cs[5])
+	tr := mustDiff(t, cs[5])
 	if tr.Fields == nil || len(tr.Fields) != 0 || string(tr.PK) != "null" {
 		t.Errorf("truncate diff: %+v", tr)
 	}
 	b, _ := json.Marshal(tr)
 	if want := `{"schema_version":1,"change_id":6,"transaction_id":15,"schema":"public","table":"countries","op":"truncate","pk":null,"captured_at":"2026-01-02T03:04:10.123456Z","prior_omitted":false,"fields":[]}`; string(b) != want {
 		t.Errorf("truncate JSON:\n%s\nwant\n%s", b, want)
+	}
+}
+
+// deepJSON is a JSON array nested n levels deep.
+func deepJSON(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+
+// TestDiffChangeUndecodable: an image Go cannot decode (a jsonb value
+// nested 10,001 levels deep, which PostgreSQL stores) makes DiffChange
+// fail with a *DecodeError naming the part, with no fields: never a field
+// shown hidden ("excluded, recorded nowhere") or its prior value shown as
+// not stored.
+func TestDiffChangeUndecodable(t *testing.T) {
+	deep := `{"id": 1, "doc": ` + deepJSON(10001) + `, "note": "b"}`
+	for _, c := range []struct {
+		change Change
+		part   string
+	}{
+		{Change{ID: 1, Op: OpUpdate, PK: json.RawMessage(`{"id": 1}`), After: json.RawMessage(deep), ChangedFields: []string{"doc", "note"},
+			ChangedFrom: json.RawMessage(`{"doc": {}, "note": "a"}`)}, "after"},
+		{Change{ID: 2, Op: OpUpdate, PK: json.RawMessage(`{"id": 1}`), After: json.RawMessage(`{"id": 1, "doc": {}, "note": "c"}`),
+			ChangedFields: []string{"doc", "note"}, ChangedFrom: json.RawMessage(deep)}, "changed_from"},
+		{Change{ID: 3, Op: OpInsert, PK: json.RawMessage(`{"id": 1}`), After: json.RawMessage(deep)}, "after"},
+		{Change{ID: 4, Op: OpDelete, PK: json.RawMessage(`{"id": 1}`), Before: json.RawMessage(deep)}, "before"},
+		{Change{ID: 5, Op: OpInsert, PK: json.RawMessage(`{"id": 1}`), After: json.RawMessage(`[1]`)}, "after"},
+	} {
+		d, err := DiffChange(c.change)
+		var de *DecodeError
+		if !errors.As(err, &de) || de.ChangeID != c.change.ID || de.Part != c.part {
+			t.Errorf("change %d: err = %v, want a *DecodeError for %s", c.change.ID, err, c.part)
+		}
+		if d.Fields == nil || len(d.Fields) != 0 || d.PriorOmitted || d.ChangeID != c.change.ID || string(d.PK) != `{"id":1}` {
+			t.Errorf("change %d: diff %+v, want its metadata and no fields", c.change.ID, d)
+		}
+	}
+	// 9,999 levels inside the image (10,000 in all) still decode.
+	d, err := DiffChange(Change{ID: 6, Op: OpUpdate, After: json.RawMessage(`{"doc": ` + deepJSON(9999) + `}`), ChangedFields: []string{"doc"}})
+	if err != nil || len(d.Fields) != 1 || d.Fields[0].Hidden || len(d.Fields[0].After) != 2*9999 {
+		t.Errorf("9,999 levels: %v %+v", err, d.Fields)
 	}
 }

@@ -40,7 +40,11 @@ func ExampleDiffChange() {
 		ChangedFrom:   json.RawMessage(`{"display_name": "Ada"}`),
 		CapturedAt:    time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
 	}
-	b, _ := json.MarshalIndent(threadline.DiffChange(c), "", "  ")
+	d, err := threadline.DiffChange(c)
+	if err != nil {
+		log.Fatal(err)
+	}
+	b, _ := json.MarshalIndent(d, "", "  ")
 	fmt.Println(string(b))
 	// Output:
 	// {
@@ -108,8 +112,14 @@ func ExampleAudit_History() {
 		log.Fatal(err)
 	}
 	for _, c := range changes {
-		d, _ := json.Marshal(threadline.DiffChange(c))
-		fmt.Println(string(d))
+		d, err := threadline.DiffChange(c)
+		if err != nil {
+			// A stored image Go cannot decode: show the stored text.
+			fmt.Println(string(c.After), string(c.Before))
+			continue
+		}
+		b, _ := json.Marshal(d)
+		fmt.Println(string(b))
 	}
 }
 

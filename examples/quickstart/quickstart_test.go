@@ -128,8 +128,8 @@ func TestUsersHistoryMaskedAndExcluded(t *testing.T) {
 		secret.After.DisplayName != "Ada L." {
 		t.Fatalf("excluded-only update: fields %v from %+v after %+v", secret.ChangedFields, secret.ChangedFrom, secret.After)
 	}
-	if d := threadline.DiffChange(secret.Change); len(d.Fields) != 1 || !d.Fields[0].Hidden || d.Fields[0].After != nil || d.PriorOmitted {
-		t.Errorf("excluded-only diff: %+v", d)
+	if d, err := threadline.DiffChange(secret.Change); err != nil || len(d.Fields) != 1 || !d.Fields[0].Hidden || d.Fields[0].After != nil || d.PriorOmitted {
+		t.Errorf("excluded-only diff: %+v %v", d, err)
 	}
 	if ins.Key == nil || ins.Key.ID != id || ins.After == nil || ins.Before != nil || ins.ChangedFrom != nil {
 		t.Fatalf("insert: %+v", ins)
@@ -174,9 +174,9 @@ func TestUsersHistoryMaskedAndExcluded(t *testing.T) {
 		t.Errorf("typed change JSON: %s", b)
 	}
 	// A diff of the typed change's raw part.
-	d := threadline.DiffChange(upd.Change)
-	if len(d.Fields) != 2 || string(d.Fields[0].Before) != `"Ada"` || string(d.Fields[1].After) != `"[REDACTED]"` {
-		t.Errorf("diff: %+v", d)
+	d, err := threadline.DiffChange(upd.Change)
+	if err != nil || len(d.Fields) != 2 || string(d.Fields[0].Before) != `"Ada"` || string(d.Fields[1].After) != `"[REDACTED]"` {
+		t.Errorf("diff: %+v %v", d, err)
 	}
 }
 
@@ -496,9 +496,9 @@ func TestBillingInvoicesSchemaQualified(t *testing.T) {
 	if h[0].ChangedFrom != nil {
 		t.Fatal("store_changed_from is off for billing.invoices")
 	}
-	d := threadline.DiffChange(h[0].Change)
-	if !d.PriorOmitted || len(d.Fields) != 2 || string(d.Fields[0].After) != `"****"` {
-		t.Fatalf("diff: %+v", d)
+	d, err := threadline.DiffChange(h[0].Change)
+	if err != nil || !d.PriorOmitted || len(d.Fields) != 2 || string(d.Fields[0].After) != `"****"` {
+		t.Fatalf("diff: %+v %v", d, err)
 	}
 	inv2, err := audit.BillingInvoicesAsOf(ctx, db.Pool, audit.NewBillingInvoiceKey("INV-2"), time.Now().Add(time.Minute))
 	if err != nil || !inv2.CardLast4.IsNull() || inv2.Amount != "5.00" {

@@ -781,3 +781,50 @@ func TestRequireTokenRedirectStaysOnSite(t *testing.T) {
 		}
 	}
 }
+
+// TestUndecodableValueIsShownRaw: an UPDATE sets a jsonb column to a value
+// nested 10,001 levels deep (PostgreSQL stores it; Go's decoder reads
+// 10,000) together with the changes to hide. Every page showing the
+// change says its stored value could not be decoded and shows the start
+// of the stored text, labelled with its length; none says a value is
+// excluded and recorded nowhere, or not stored.
+func TestUndecodableValueIsShownRaw(t *testing.T) {
+	db := capturetest.Setup(t, `CREATE TABLE docs (id int PRIMARY KEY, doc jsonb, note text, secret text)`,
+		"  docs:\n    exclude: [secret]\n    store_changed_from: true\n")
+	db.Exec(t, `INSERT INTO docs VALUES (1, '{}', 'a', 's')`)
+	db.Exec(t, `UPDATE docs SET doc = (repeat('[', 10001) || repeat(']', 10001))::jsonb, note = 'b', secret = 't' WHERE id = 1`)
+	var tx int64
+	var after string
+	if err := db.Pool.QueryRow(context.Background(), `SELECT transaction_id, data_after::text FROM threadline.audit_changes WHERE op = 'update'`).Scan(&tx, &after); err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != 20033 {
+		t.Fatalf("stored image of %d bytes, want 20033", len(after))
+	}
+	shown := html.EscapeString(after[:4096]) + " … (20033 bytes in all)</pre>"
+	label := html.EscapeString("The stored data_after could not be decoded for display (invalid character '[' exceeded max depth). The values are recorded; the first 4096 of the 20033 bytes of its stored text follow.")
+	h := threadlineui.Handler(db.Pool, threadlineui.Options{})
+	key := url.QueryEscape(`{"id":1}`)
+	for _, target := range []string{"/tx/" + strconv.FormatInt(tx, 10), "/row?table=docs&key=" + key, "/changes?op=update"} {
+		r := get(t, h, target)
+		if r.status != http.StatusOK {
+			t.Fatalf("%s: %d %s", target, r.status, r.body)
+		}
+		for _, want := range []string{label, shown, `Changed fields: <span class="key">doc, note, secret</span>`} {
+			if !strings.Contains(r.body, want) {
+				t.Errorf("%s does not show %.120q", target, want)
+			}
+		}
+		for _, lie := range []string{"excluded and recorded nowhere", "prior value not stored", "No fields."} {
+			if strings.Contains(r.body, lie) {
+				t.Errorf("%s says %q", target, lie)
+			}
+		}
+	}
+	// The row as of now: its image does not decode either.
+	at := url.QueryEscape(time.Now().Add(time.Minute).UTC().Format(time.RFC3339))
+	r := get(t, h, "/row?table=docs&key="+key+"&at="+at)
+	if want := html.EscapeString("The stored row image could not be decoded for display (invalid character '[' exceeded max depth). The values are recorded; the first 4096 of the 20033 bytes of its stored text follow."); r.status != http.StatusOK || !strings.Contains(r.body, want) || !strings.Contains(r.body, shown) {
+		t.Errorf("as of now: %d, want %q and the stored text", r.status, want)
+	}
+}

@@ -180,8 +180,10 @@ func with(q url.Values, key, v string) url.Values {
 
 type asOfView struct {
 	At     time.Time
-	State  string // "row", "deleted" or "horizon"
+	State  string // "row", "deleted", "horizon" or "undecodable"
 	Fields []field
+	// Undecodable describes an image that did not decode.
+	Undecodable *undecodable
 }
 
 type rowData struct {
@@ -248,7 +250,10 @@ func (h *handler) row(ctx context.Context, tx pgx.Tx, r *http.Request) (view, er
 		case err != nil:
 			return view{}, err
 		default:
-			a.State, a.Fields = "row", rowFields(img)
+			a.State = "row"
+			if a.Fields, err = rowFields(img); err != nil {
+				a.State, a.Undecodable = "undecodable", newUndecodable("row image", img, err)
+			}
 		}
 		d.AsOf = a
 	}

@@ -3,6 +3,7 @@ package threadlineui
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	threadline "github.com/threadline-go/threadline/runtime"
 )
@@ -173,13 +175,74 @@ type changeView struct {
 	ActorText string
 	ActorURL  string
 	Diff      threadline.ChangeDiff
+	// Undecodable is set when the diff failed: a stored value did not
+	// decode, and the page shows its stored text instead.
+	Undecodable *undecodable
 	// Summary names the fields of the diff, for one-line lists.
 	Summary string
 }
 
+// maxRawBytes bounds the stored text a page shows of a value it could
+// not decode.
+const maxRawBytes = 4096
+
+// undecodable is a stored value the viewer could not decode (Go's JSON
+// decoder reads at most 10000 levels of nesting; PostgreSQL stores more).
+// The page says so and shows the stored text: the value is recorded, and
+// is never shown as excluded or not stored.
+type undecodable struct {
+	// Column is the audit column that holds the value ("data_after").
+	Column string
+	// Err is the decoder's error.
+	Err string
+	// ChangedFields lists what an update changed.
+	ChangedFields string
+	// Text is the start of the stored text, Shown its length and Total
+	// the whole text's, in bytes.
+	Text         string
+	Shown, Total int
+}
+
+// Truncated reports whether Text is only the start of the stored text.
+func (u *undecodable) Truncated() bool { return u.Shown < u.Total }
+
+// newUndecodable describes stored text raw of the column that failed to
+// decode with err, keeping at most maxRawBytes of it (cut at a character
+// boundary).
+func newUndecodable(column string, raw []byte, err error) *undecodable {
+	n := min(len(raw), maxRawBytes)
+	for n < len(raw) && n > 0 && !utf8.RuneStart(raw[n]) {
+		n--
+	}
+	return &undecodable{Column: column, Err: err.Error(), Text: string(raw[:n]), Shown: n, Total: len(raw)}
+}
+
+// undecodableChange describes the part of c that DiffChange could not
+// decode.
+func undecodableChange(c threadline.Change, err error) *undecodable {
+	column, raw := "data_after", c.After
+	var de *threadline.DecodeError
+	if errors.As(err, &de) {
+		switch de.Part {
+		case "before":
+			column, raw = "data_before", c.Before
+		case "changed_from":
+			column, raw = "changed_from", c.ChangedFrom
+		}
+		err = de.Err
+	}
+	u := newUndecodable(column, raw, err)
+	u.ChangedFields = strings.Join(c.ChangedFields, ", ")
+	return u
+}
+
 // viewChange prepares c for display.
 func (l links) viewChange(c threadline.Change) changeView {
-	v := changeView{Change: c, TableName: tableText(c.Schema, c.Table), TxURL: l.tx(c.TransactionID), Diff: threadline.DiffChange(c)}
+	v := changeView{Change: c, TableName: tableText(c.Schema, c.Table), TxURL: l.tx(c.TransactionID)}
+	var err error
+	if v.Diff, err = threadline.DiffChange(c); err != nil {
+		v.Undecodable = undecodableChange(c, err)
+	}
 	v.TableURL = l.table(c.Schema, c.Table)
 	if c.PK != nil {
 		v.Key = compactKey(c.PK)
@@ -198,7 +261,9 @@ func (l links) viewChange(c threadline.Change) changeView {
 	for _, f := range v.Diff.Fields {
 		names = append(names, f.Field)
 	}
-	if c.Op == threadline.OpUpdate {
+	if v.Undecodable != nil {
+		v.Summary = "stored value not decodable"
+	} else if c.Op == threadline.OpUpdate {
 		v.Summary = strings.Join(names, ", ")
 	} else if len(names) > 0 {
 		v.Summary = strconv.Itoa(len(names)) + " fields"
@@ -220,16 +285,17 @@ type field struct {
 	Value value
 }
 
-// rowFields lists the columns of a row image, sorted by name.
-func rowFields(raw json.RawMessage) []field {
+// rowFields lists the columns of a row image, sorted by name. An image
+// that does not decode is an error.
+func rowFields(raw json.RawMessage) ([]field, error) {
 	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) != nil {
-		return nil
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
 	}
 	out := make([]field, 0, len(m))
 	for k, v := range m {
 		out = append(out, field{Name: k, Value: formatValue(v)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+	return out, nil
 }
