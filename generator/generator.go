@@ -104,6 +104,9 @@ func Generate(in Input) (*Output, error) {
 			paths = append(paths, p)
 		}
 		m.Version = nextVersion(spec, paths, in.Now())
+		if m.Irreversible != "" {
+			out.Plan = append(out.Plan, refuseDown(m, cfg.Migrations.Format))
+		}
 		if in.Check != nil {
 			if err := in.Check(append(append([]string{}, m.Up...), m.Down...)); err != nil {
 				return nil, err
@@ -301,6 +304,8 @@ func (p *planner) core(grants sqltemplates.Grants, st sqltemplates.Storage) {
 		p.m.Name = "threadline_update"
 		p.m.Up = append(p.m.Up, sqltemplates.SwitchToPartitions(p.audit, grants, st)...)
 		p.m.Notes = append(p.m.Notes, noteCore+core, noteStorage+st.Unit)
+		p.m.Irreversible = fmt.Sprintf("the switch of audit schema %s to partitioned storage cannot be undone by a down migration: "+
+			"its audit tables are partitioned tables now, and the changes captured since are in their new partitions", p.audit)
 		p.plan = append(p.plan, fmt.Sprintf("switch the audit tables of %s to %s partitions (the old tables become the first partitions)", p.audit, st.Unit))
 	default:
 		p.m.Name = "threadline_update"

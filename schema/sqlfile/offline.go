@@ -45,9 +45,12 @@ func (e *PosError) Error() string {
 
 // LoadFiles builds the schema from SQL files applied in the given order.
 // Only the "up" part of goose, dbmate and tern migrations is applied, and
-// golang-migrate "*.down.sql" files are skipped. Statements that do not
-// shape tables, enums or domains are ignored. Syntax and semantic errors
-// are *PosError values.
+// golang-migrate "*.down.sql" files are skipped, as are the migrations
+// threadline-gen wrote (contract.IsGeneratedSQL): they touch only the
+// audit schema (which the generator leaves out of the model), some of it
+// in DO blocks this loader cannot follow, and add capture functions and
+// triggers. Statements that do not shape tables, enums or domains are
+// ignored. Syntax and semantic errors are *PosError values.
 func LoadFiles(paths []string) (*schema.Schema, error) {
 	l := newLoader()
 	for _, p := range paths {
@@ -97,7 +100,7 @@ func expandGlobs(patterns []string) ([]string, error) {
 
 // loadFile applies the up part of one file's SQL to the loader.
 func (l *loader) loadFile(path, text string) error {
-	if contract.IsDownFile(path) {
+	if contract.IsDownFile(path) || contract.IsGeneratedSQL(text) {
 		return nil
 	}
 	sql := upSection(text)
