@@ -3,7 +3,6 @@ package threadline
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"iter"
@@ -65,7 +64,9 @@ const DefaultExportMaxRows = 100000
 //   - actor: the transaction's actor as JSON ({"type":"user","id":"42"});
 //   - request_id, correlation_id: the transaction's settings;
 //   - changed_fields: a JSON array of column names;
-//   - data_after, data_before, changed_from: JSON objects;
+//   - data_after, data_before, changed_from: JSON objects (in JSON and
+//     NDJSON a member nested deeper than ExportMaxDepth is written as a
+//     marker holding its text);
 //   - action_id (integer), action_name, action_status, action_verb,
 //     action_category, action_reason, action_comment, action_job_id: the
 //     action the transaction recorded (RecordAction), the "why" of the
@@ -468,9 +469,9 @@ func (e *exportEncoder) appendObject(b []byte, c exportChange) []byte {
 	b = append(b, `,"op":`...)
 	b = appendJSONStr(b, string(c.Op))
 	b = append(b, `,"table_pk":`...)
-	b = appendRaw(b, c.PK)
+	b = appendImage(b, c.PK)
 	b = append(b, `,"table_pk_before":`...)
-	b = appendRaw(b, c.PKBefore)
+	b = appendImage(b, c.PKBefore)
 	b = append(b, `,"actor":`...)
 	if c.Actor != nil {
 		b = c.Actor.appendCanonical(b)
@@ -488,11 +489,11 @@ func (e *exportEncoder) appendObject(b []byte, c exportChange) []byte {
 		b = append(b, "null"...)
 	}
 	b = append(b, `,"data_after":`...)
-	b = appendRaw(b, c.After)
+	b = appendImage(b, c.After)
 	b = append(b, `,"data_before":`...)
-	b = appendRaw(b, c.Before)
+	b = appendImage(b, c.Before)
 	b = append(b, `,"changed_from":`...)
-	b = appendRaw(b, c.ChangedFrom)
+	b = appendImage(b, c.ChangedFrom)
 	b = append(b, `,"action_id":`...)
 	if c.ActionID != nil {
 		b = strconv.AppendInt(b, *c.ActionID, 10)
@@ -540,13 +541,6 @@ func (x *exportAction) texts() [7]*string {
 // dest returns the scan destinations of actionSelect.
 func (x *exportAction) dest() []any {
 	return []any{&x.name, &x.status, &x.verb, &x.category, &x.reason, &x.comment, &x.jobID}
-}
-
-func appendRaw(b []byte, r json.RawMessage) []byte {
-	if r == nil {
-		return append(b, "null"...)
-	}
-	return append(b, r...)
 }
 
 func appendOptString(b []byte, s string) []byte {
