@@ -103,7 +103,9 @@ func Generate(in Input) (*Output, error) {
 		for p := range in.Migrations {
 			paths = append(paths, p)
 		}
-		m.Version = nextVersion(spec, paths, in.Now())
+		if m.Version, err = nextVersion(spec, cfg.Migrations, paths, in.Now()); err != nil {
+			return nil, err
+		}
 		if m.Irreversible != "" {
 			out.Plan = append(out.Plan, refuseDown(m, cfg.Migrations.Format))
 		}

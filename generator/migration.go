@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/threadline-go/threadline/generator/config"
 	"github.com/threadline-go/threadline/internal/contract"
 )
 
@@ -42,9 +43,12 @@ type migration struct {
 type formatSpec struct {
 	// files renders m into files (paths relative to the migrations dir).
 	files func(m migration) []File
-	// sequential formats number migrations 1, 2, 3 (tern); the others use
-	// UTC timestamps.
+	// sequential formats number migrations 1, 2, 3 (tern); the others
+	// follow migrations.versioning (see nextVersion).
 	sequential bool
+	// seqWidth is the width of a first sequential version: the tool's
+	// own (goose create -s: 00001; migrate create -seq: 000001).
+	seqWidth int
 	// isDown reports whether a path holds a down migration only.
 	isDown func(p string) bool
 }
@@ -54,7 +58,7 @@ var versionRE = regexp.MustCompile(`^(\d+)_`)
 func formatFor(name string) (formatSpec, error) {
 	switch name {
 	case "goose":
-		return formatSpec{files: func(m migration) []File {
+		return formatSpec{seqWidth: 5, files: func(m migration) []File {
 			var b strings.Builder
 			b.WriteString("\n" + contract.GooseUp + "\n")
 			writeStatements(&b, m.Up, contract.GooseStatementBegin+"\n", contract.GooseStatementEnd+"\n")
@@ -66,11 +70,12 @@ func formatFor(name string) (formatSpec, error) {
 		// golang-migrate runs a file as one multi-statement query, which
 		// PostgreSQL makes atomic; psql does not, so plain files hold
 		// their own transaction.
-		begin, commit := "", ""
+		begin, commit, width := "", "", 6
 		if name == "plain" {
-			begin, commit = "BEGIN;\n\n", "\nCOMMIT;\n"
+			begin, commit, width = "BEGIN;\n\n", "\nCOMMIT;\n", 3
 		}
 		return formatSpec{
+			seqWidth: width,
 			files: func(m migration) []File {
 				var up, down strings.Builder
 				writeStatements(&up, m.Up, "", "")
@@ -86,6 +91,7 @@ func formatFor(name string) (formatSpec, error) {
 	case "tern":
 		return formatSpec{
 			sequential: true,
+			seqWidth:   3,
 			files: func(m migration) []File {
 				var b strings.Builder
 				b.WriteString("\n")
@@ -98,7 +104,7 @@ func formatFor(name string) (formatSpec, error) {
 			},
 		}, nil
 	case "dbmate":
-		return formatSpec{files: func(m migration) []File {
+		return formatSpec{seqWidth: 3, files: func(m migration) []File {
 			var b strings.Builder
 			b.WriteString("\n" + contract.DbmateUp + "\n")
 			writeStatements(&b, m.Up, "", "")
@@ -110,6 +116,7 @@ func formatFor(name string) (formatSpec, error) {
 		// Atlas versioned directories hold up migrations only; the down
 		// SQL goes to down/ (atlas reads only the top-level .sql files).
 		return formatSpec{
+			seqWidth: 3,
 			files: func(m migration) []File {
 				var up, down strings.Builder
 				writeStatements(&up, m.Up, "", "")
@@ -172,13 +179,20 @@ func verifySeal(content string) (sealedFile, ok bool) {
 	return true, checksum(rest) == want
 }
 
-// nextVersion picks the version of a new migration: for timestamp formats
-// the clock's UTC time (YYYYMMDDHHMMSS), raised above every existing
-// version; for sequential formats the highest existing number plus one,
-// zero-padded to three digits.
-func nextVersion(spec formatSpec, existing []string, now time.Time) string {
-	var highest uint64
-	width := 3
+// timestampFloor is the smallest version read as a timestamp: UTC times
+// (YYYYMMDDHHMMSS) and Unix times have at least ten digits; sequential
+// versions stay far below.
+const timestampFloor = 1_000_000_000
+
+// highest is the highest numbered file of a migrations directory.
+type highest struct {
+	path   string // "" when no file is numbered
+	digits string // its version as written ("00007")
+	value  uint64
+}
+
+func highestVersion(existing []string) highest {
+	var h highest
 	for _, p := range existing {
 		m := versionRE.FindStringSubmatch(path.Base(p))
 		if m == nil {
@@ -188,19 +202,40 @@ func nextVersion(spec formatSpec, existing []string, now time.Time) string {
 		if err != nil {
 			continue
 		}
-		if v > highest {
-			highest = v
-			width = max(width, len(m[1]))
+		if h.path == "" || v > h.value || v == h.value && (len(m[1]) > len(h.digits) || len(m[1]) == len(h.digits) && p < h.path) {
+			h = highest{path: p, digits: m[1], value: v}
 		}
 	}
-	if spec.sequential {
-		return fmt.Sprintf("%0*d", width, highest+1)
+	return h
+}
+
+// nextVersion picks the version of a new migration. Sequential versions
+// are the highest existing one plus one, zero-padded to its width (the
+// tool's own width in an empty directory); timestamp versions are the
+// clock's UTC time (YYYYMMDDHHMMSS), raised above every existing version.
+// Which one: tern is always sequential; otherwise migrations.versioning,
+// or when unset what the numbered files already there are.
+func nextVersion(spec formatSpec, mig config.Migrations, existing []string, now time.Time) (string, error) {
+	h := highestVersion(existing)
+	sequential := spec.sequential || mig.Versioning == config.VersioningSequential ||
+		mig.Versioning == "" && h.path != "" && h.value < timestampFloor
+	if sequential && !spec.sequential && h.value >= timestampFloor {
+		return "", config.Errorf(mig.VersioningPos, "migrations.versioning: sequential, but %s has a timestamp version: a sequential "+
+			"version after it would be %d; keep versioning: timestamp, or renumber the migrations (and the versions your migration tool recorded)",
+			h.path, h.value+1)
+	}
+	if sequential {
+		width := spec.seqWidth
+		if h.path != "" {
+			width = len(h.digits)
+		}
+		return fmt.Sprintf("%0*d", width, h.value+1), nil
 	}
 	v, _ := strconv.ParseUint(now.UTC().Format("20060102150405"), 10, 64)
-	if v <= highest {
-		v = highest + 1
+	if v <= h.value {
+		v = h.value + 1
 	}
-	return strconv.FormatUint(v, 10)
+	return strconv.FormatUint(v, 10), nil
 }
 
 // sortByVersion orders migration paths by numeric version, then name.

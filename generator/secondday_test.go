@@ -233,3 +233,71 @@ func TestSwitchDownRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrationVersioning: migrations.versioning numbers new migrations
+// by timestamp or sequentially; unset, it follows the numbered files
+// already in the directory. Sequential versions keep the width of the
+// files there, or the tool's own (goose 00001, golang-migrate 000001).
+func TestMigrationVersioning(t *testing.T) {
+	const app = "CREATE TABLE items (id bigint PRIMARY KEY, v int);\n"
+	for _, tc := range []struct {
+		name, format, versioning string
+		existing                 []string
+		want                     []string // the install, then the update
+	}{
+		{"goose follows 00001", "goose", "", []string{"00001_app.sql"}, []string{"00002_threadline_install.sql", "00003_threadline_update.sql"}},
+		{"golang-migrate follows 000001", "golang-migrate", "", []string{"000001_app.up.sql", "000001_app.down.sql"},
+			[]string{"000002_threadline_install.up.sql", "000003_threadline_update.up.sql"}},
+		{"dbmate follows 001", "dbmate", "", []string{"001_app.sql"}, []string{"002_threadline_install.sql", "003_threadline_update.sql"}},
+		{"atlas follows 1", "atlas", "", []string{"1_app.sql"}, []string{"2_threadline_install.sql", "3_threadline_update.sql"}},
+		{"goose follows timestamps", "goose", "", []string{"20260101000000_app.sql"},
+			[]string{"20260301120100_threadline_install.sql", "20260301120200_threadline_update.sql"}},
+		{"nothing to follow", "goose", "", nil, []string{"20260301120100_threadline_install.sql", "20260301120200_threadline_update.sql"}},
+		{"goose sequential", "goose", "sequential", nil, []string{"00001_threadline_install.sql", "00002_threadline_update.sql"}},
+		{"golang-migrate sequential", "golang-migrate", "sequential", nil,
+			[]string{"000001_threadline_install.up.sql", "000002_threadline_update.up.sql"}},
+		{"plain sequential", "plain", "sequential", []string{"0007_app.up.sql"},
+			[]string{"0008_threadline_install.up.sql", "0009_threadline_update.up.sql"}},
+		{"timestamp over sequential files", "goose", "timestamp", []string{"00001_app.sql"},
+			[]string{"20260301120100_threadline_install.sql", "20260301120200_threadline_update.sql"}},
+		{"tern", "tern", "", []string{"20260101000000_app.sql"}, []string{"20260101000001_threadline_install.sql", "20260101000002_threadline_update.sql"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := "version: 1\nschema:\n  files: [schema.sql]\nmigrations:\n  dir: migrations\n  format: " + tc.format + "\n"
+			if tc.versioning != "" {
+				cfg += "  versioning: " + tc.versioning + "\n"
+			}
+			cfg += "package:\n  dir: audit\ntables:\n  items: {}\n"
+			p := newProject(t, cfg, app)
+			for _, f := range tc.existing {
+				p.write("migrations/"+f, "SELECT 1;\n")
+			}
+			var got []string
+			for i, ddl := range []string{app, app + "ALTER TABLE items ADD COLUMN note text;\n"} {
+				p.write("schema.sql", ddl)
+				files := p.mustGenerate()
+				if len(files) == 0 {
+					t.Fatalf("run %d wrote nothing", i+1)
+				}
+				got = append(got, files[0].Path)
+			}
+			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("wrote %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestSequentialAfterTimestamps: versioning: sequential cannot follow a
+// timestamp version (the next number would be the timestamp plus one,
+// which no tool's -seq accepts); the error names the setting and the file.
+func TestSequentialAfterTimestamps(t *testing.T) {
+	cfg := "version: 1\nschema:\n  files: [schema.sql]\nmigrations:\n  dir: migrations\n  format: golang-migrate\n" +
+		"  versioning: sequential\npackage:\n  dir: audit\ntables:\n  items: {}\n"
+	p := newProject(t, cfg, "CREATE TABLE items (id bigint PRIMARY KEY);\n")
+	p.write("migrations/20261206230336_threadline_install.up.sql", "SELECT 1;\n")
+	_, err := p.generate()
+	if err == nil || !strings.Contains(err.Error(), "threadline.yaml:7:15: migrations.versioning: sequential, but 20261206230336_threadline_install.up.sql has a timestamp version") {
+		t.Fatalf("sequential after a timestamp: %v", err)
+	}
+}

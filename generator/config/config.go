@@ -123,7 +123,23 @@ type Migrations struct {
 	// Format is one of Formats.
 	Format    string
 	FormatPos Pos
+	// Versioning is how new migrations are numbered: VersioningTimestamp,
+	// VersioningSequential, or "" (unset) to follow the numbered files
+	// already in Dir (sequential when they all are, else timestamp).
+	// VersioningPos is the zero Pos when unset.
+	Versioning    string
+	VersioningPos Pos
 }
+
+// Values of Migrations.Versioning.
+const (
+	// VersioningTimestamp numbers a new migration with the UTC time
+	// (YYYYMMDDHHMMSS), raised above every version in the directory.
+	VersioningTimestamp = "timestamp"
+	// VersioningSequential numbers it one above the directory's highest
+	// version, zero-padded to that version's width (001, 00001, 000001).
+	VersioningSequential = "sequential"
+)
 
 // Capture modes of a table (Table.Capture).
 const (

@@ -192,7 +192,7 @@ func (d *decoder) auditSchema(cfg *Config) func(k, v *yaml.Node) error {
 // migrations decodes the migrations section.
 func (d *decoder) migrations(m *Migrations) func(k, v *yaml.Node) error {
 	return func(k, v *yaml.Node) error {
-		return d.mapping(k, v, "migrations", []field{
+		err := d.mapping(k, v, "migrations", []field{
 			{name: "dir", required: true, decode: func(_, v *yaml.Node) error {
 				dir, err := d.nonEmpty(v, "migrations.dir")
 				m.Dir = d.abs(dir)
@@ -209,7 +209,27 @@ func (d *decoder) migrations(m *Migrations) func(k, v *yaml.Node) error {
 				}
 				return nil
 			}},
+			{name: "versioning", decode: d.versioning(m)},
 		})
+		if err == nil && m.Format == "tern" && m.Versioning == VersioningTimestamp {
+			d.problem(m.VersioningPos, "migrations.versioning: tern numbers migrations contiguously (001, 002, …); timestamp versions are not supported with format tern")
+		}
+		return err
+	}
+}
+
+// versioning decodes migrations.versioning.
+func (d *decoder) versioning(m *Migrations) func(k, v *yaml.Node) error {
+	return func(_, v *yaml.Node) (err error) {
+		if m.Versioning, err = d.str(v, "migrations.versioning"); err != nil {
+			return err
+		}
+		m.VersioningPos = d.pos(v)
+		switch m.Versioning {
+		case VersioningTimestamp, VersioningSequential:
+			return nil
+		}
+		return d.errf(v, "migrations.versioning: %q: want timestamp or sequential", short(m.Versioning))
 	}
 }
 
