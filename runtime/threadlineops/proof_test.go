@@ -539,3 +539,19 @@ func dbRecord(t *testing.T, db *pgtest.DB, kind byte, fields []contract.SealFiel
 	}
 	return record(kind, values)
 }
+
+// TestProofDeepValue: a value nested past the export's depth limit is a
+// marker in the export (threadline.ExportedJSON), and still proves.
+func TestProofDeepValue(t *testing.T) {
+	db := capturetest.Setup(t, `CREATE TABLE docs (id bigint PRIMARY KEY, body jsonb);`, "  docs: {}\n")
+	deep := strings.Repeat(`{"a":`, 100) + "1" + strings.Repeat("}", 100)
+	capturetest.Tx(t, db, nil, "", "INSERT INTO docs VALUES (1, '"+deep+"')")
+	head := seal(t, db).Head
+	doc := mustExportProof(t, db, threadline.Filter{Table: "docs"}, "")
+	if !strings.Contains(doc, threadline.ExportDeepKey) {
+		t.Fatalf("the export has no marker for a value 100 levels deep:\n%s", doc)
+	}
+	if rep, err := threadlineops.CheckProofs(strings.NewReader(doc), head); err != nil || rep.Changes != 1 {
+		t.Fatalf("CheckProofs: %+v, %v", rep, err)
+	}
+}
