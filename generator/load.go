@@ -29,6 +29,12 @@ type LoadedFrom struct {
 	Live bool
 	// URL is the database URL with any password redacted, or "".
 	URL string
+	// Pending, when Live, lists the application's migrations in the
+	// migrations directory that the database has not applied, by the
+	// migration tool's table PendingTable; empty when all are, or when no
+	// tool's table could be read.
+	Pending      []string
+	PendingTable string
 }
 
 // LoadSchema loads the schema the config points at: the live database when
@@ -66,7 +72,9 @@ func LoadSchema(ctx context.Context, cfg *config.Config, getenv func(string) str
 	if err != nil {
 		return nil, LoadedFrom{}, fmt.Errorf("%w (database %s)", err, dburl.Redact(url))
 	}
-	return s, LoadedFrom{Live: true, URL: dburl.Redact(url)}, nil
+	from := LoadedFrom{Live: true, URL: dburl.Redact(url)}
+	from.Pending, from.PendingTable = pendingMigrations(ctx, conn, cfg.Migrations)
+	return s, from, nil
 }
 
 // Env is what Run takes from the process.
@@ -104,6 +112,9 @@ func Run(ctx context.Context, cfg *config.Config, env Env) (*Result, error) {
 	out, err := Generate(in)
 	if err != nil {
 		return nil, err
+	}
+	if w := pendingWarning(cfg, from.Pending, from.PendingTable); w != "" {
+		out.Warnings = append(out.Warnings, w)
 	}
 	return &Result{Output: out, Input: in, From: from}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/golang-migrate/migrate/v4"
 
@@ -299,5 +300,40 @@ func TestSequentialAfterTimestamps(t *testing.T) {
 	_, err := p.generate()
 	if err == nil || !strings.Contains(err.Error(), "threadline.yaml:7:15: migrations.versioning: sequential, but 20261206230336_threadline_install.up.sql has a timestamp version") {
 		t.Fatalf("sequential after a timestamp: %v", err)
+	}
+}
+
+// TestSchemaChangeOneDeploy follows the README's "Changing the schema":
+// the application migration adding a column and the config masking it
+// are one change; threadline-gen, reading the migrations offline, writes
+// the capture after it; one goose up applies both, and the column is
+// masked from its first write.
+func TestSchemaChangeOneDeploy(t *testing.T) {
+	cfg := "version: 1\nschema:\n  files: [db/migrations/*.sql]\nmigrations:\n  dir: db/migrations\n  format: goose\npackage:\n  dir: audit\ntables:\n  users: {}\n"
+	p := newProject(t, cfg, "")
+	p.write("db/migrations/20260101000000_users.sql", "-- +goose Up\nCREATE TABLE users (id bigint PRIMARY KEY, name text);\n-- +goose Down\nDROP TABLE users;\n")
+	p.mustGenerate()
+	dir := filepath.Join(p.dir, "db", "migrations")
+	db := pgtest.NewDB(t)
+	if _, err := gooseProvider(t, db, dir).Up(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p.write("db/migrations/20260301130000_users_ssn.sql", "-- +goose Up\nALTER TABLE users ADD COLUMN ssn text;\n-- +goose Down\nALTER TABLE users DROP COLUMN ssn;\n")
+	p.write("threadline.yaml", strings.Replace(cfg, "users: {}", "users:\n    mask: [ssn]", 1))
+	p.now = time.Date(2026, 3, 1, 13, 0, 0, 0, time.UTC)
+	if files := p.mustGenerate(); len(files) != 1 || files[0].Path != "20260301130100_threadline_update.sql" {
+		t.Fatalf("generated %v", files)
+	}
+	res, err := gooseProvider(t, db, dir).Up(context.Background())
+	if err != nil || len(res) != 2 {
+		t.Fatalf("one deploy: %v %v", res, err)
+	}
+	db.Exec(t, "INSERT INTO users VALUES (1, 'Ann', '078-05-1120')")
+	var after string
+	if err := db.Pool.QueryRow(context.Background(), "SELECT data_after::text FROM threadline.audit_changes").Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(after, "078-05-1120") || !strings.Contains(after, `"ssn": "[REDACTED]"`) {
+		t.Fatalf("first write after the deploy: %s", after)
 	}
 }

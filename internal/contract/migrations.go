@@ -23,6 +23,16 @@ const (
 	DownSuffix = ".down.sql"
 )
 
+// The tables migration tools record applied versions in (their default
+// names; atlas's table is in a schema of the same name). threadline-gen
+// reads them to warn of migrations a live database has not applied.
+const (
+	GooseVersionTable  = "goose_db_version"
+	MigrateTable       = "schema_migrations" // golang-migrate (with a dirty column) and dbmate
+	TernVersionTable   = "schema_version"
+	AtlasRevisionTable = "atlas_schema_revisions"
+)
+
 // IsDownFile reports a golang-migrate down migration.
 func IsDownFile(path string) bool {
 	return strings.HasSuffix(strings.ToLower(filepath.Base(path)), DownSuffix)
