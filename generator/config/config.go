@@ -236,6 +236,10 @@ type Coverage struct {
 	// ExpectedTables are the tables that must be audited, as written
 	// ("users" or "billing.invoices").
 	ExpectedTables []Name
+	// IgnoreTables are tables not meant to be audited, as written:
+	// coverage reports them ignored, not uncovered (as it does the
+	// migration tools' own tables).
+	IgnoreTables []Name
 }
 
 // Retention is the retention policy.

@@ -198,8 +198,8 @@ func TestParseErrors(t *testing.T) {
 		{"null document", "---\n~\n", "t.yaml:1:1: empty config file"},
 		{"not a mapping", "- a\n", "t.yaml:1:1: the config must be a mapping, got a list"},
 		{"scalar document", "hello\n", `t.yaml:1:1: the config must be a mapping, got the string "hello"`},
-		{"syntax error", "version: 1\nschema: [\n", "t.yaml:2: invalid YAML: did not find expected node content"},
-		{"syntax error first line", "a: b: c\n", "t.yaml:1: invalid YAML: mapping values are not allowed in this context"},
+		{"syntax error", "version: 1\nschema: [\n", `t.yaml:2:1: invalid YAML: did not find expected node content: "schema: ["`},
+		{"syntax error first line", "a: b: c\n", `t.yaml:1:1: invalid YAML: mapping values are not allowed in this context: "a: b: c"`},
 		{"two documents", minimal + "---\nversion: 1\n", "t.yaml:11:1: more than one YAML document (a config file holds exactly one)"},
 
 		// Version.
@@ -360,7 +360,7 @@ func TestParseErrors(t *testing.T) {
 		{"coverage bad name", minimal + "coverage:\n  expected_tables: [a.b.c]\n",
 			`t.yaml:12:21: coverage.expected_tables[0]: table name "a.b.c": want table or schema.table`},
 		{"coverage unknown key", minimal + "coverage:\n  tables: [a]\n",
-			`t.yaml:12:3: unknown key "tables" in coverage (allowed: expected_tables)`},
+			`t.yaml:12:3: unknown key "tables" in coverage (allowed: expected_tables, ignore_tables)`},
 
 		// First error wins.
 		{"earliest problem first", head + "tables:\n  users:\n    mask_placeholder: \"\"\naudit_schema: Bad\n",
@@ -590,8 +590,9 @@ func TestStarterParses(t *testing.T) {
 	if c.Migrations.Format != "goose" || c.Package.Name != "audit" || len(c.Tables) != 1 || c.Tables[0].Name.Value != "users" {
 		t.Errorf("starter config = %+v", c)
 	}
-	if len(c.Schema.Files) != 1 || filepath.Base(filepath.Dir(c.Schema.Files[0])) != "schema" {
-		t.Errorf("starter schema = %+v", c.Schema)
+	// The schema is read from the migrations the config writes beside.
+	if len(c.Schema.Files) != 1 || filepath.Dir(c.Schema.Files[0]) != c.Migrations.Dir {
+		t.Errorf("starter schema = %+v, migrations = %+v", c.Schema, c.Migrations)
 	}
 	s := Starter()
 	s[0] = 'X'
@@ -624,7 +625,7 @@ func TestExampleParses(t *testing.T) {
 	for _, key := range []string{
 		"version:", "database_url:", "files:", "audit_schema:", "migrations:", "dir:", "format:", "package:", "name:",
 		"tables:", "exclude:", "mask:", "mask_placeholder:", "store_changed_from:", "except_columns:", "key:",
-		"coverage:", "expected_tables:", "retention:", "enabled:", "keep_days:", "max_age_seconds:", "batch_size:",
+		"coverage:", "expected_tables:", "ignore_tables:", "retention:", "enabled:", "keep_days:", "max_age_seconds:", "batch_size:",
 		"max_batches:", "delete_empty_transactions:",
 	} {
 		if !strings.Contains(string(data), key) {

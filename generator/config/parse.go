@@ -94,6 +94,7 @@ func (d *decoder) config(root *yaml.Node) (*Config, error) {
 	}
 	cfg.Tables = tables.list
 	d.checkTables(tables, cfg.AuditSchema)
+	d.checkIgnoredTables(cfg)
 	if err := d.firstProblem(); err != nil {
 		return nil, err
 	}
@@ -270,16 +271,20 @@ func (d *decoder) pkg(p *Package) func(k, v *yaml.Node) error {
 
 // coverage decodes the coverage section.
 func (d *decoder) coverage(c *Coverage) func(k, v *yaml.Node) error {
+	list := func(name string, dst *[]Name) field {
+		return field{name: name, decode: func(_, v *yaml.Node) error {
+			names, err := d.names(v, "coverage."+name, "table name")
+			*dst = names
+			if err == nil {
+				d.checkTableNames("coverage."+name, names)
+			}
+			return err
+		}}
+	}
 	return func(k, v *yaml.Node) error {
 		return d.mapping(k, v, "coverage", []field{
-			{name: "expected_tables", decode: func(_, v *yaml.Node) error {
-				names, err := d.names(v, "coverage.expected_tables", "table name")
-				c.ExpectedTables = names
-				if err == nil {
-					d.checkExpectedTables(names)
-				}
-				return err
-			}},
+			list("expected_tables", &c.ExpectedTables),
+			list("ignore_tables", &c.IgnoreTables),
 		})
 	}
 }

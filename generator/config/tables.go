@@ -164,17 +164,18 @@ func ownTableProblem(q schema.QualifiedName, unqualified bool, auditSchema strin
 	return ""
 }
 
-// checkExpectedTables validates coverage.expected_tables.
-func (d *decoder) checkExpectedTables(names []Name) {
+// checkTableNames validates a list of table names at path
+// (coverage.expected_tables, coverage.ignore_tables).
+func (d *decoder) checkTableNames(path string, names []Name) {
 	seen := make(map[schema.QualifiedName]bool, len(names))
 	for i, n := range names {
 		q, err := contract.ParseQualifiedName(n.Value, "public")
 		if err != nil {
-			d.problem(n.Pos, "coverage.expected_tables[%d]: %v", i, err)
+			d.problem(n.Pos, "%s[%d]: %v", path, i, err)
 			continue
 		}
 		if seen[q] {
-			d.problem(n.Pos, "coverage.expected_tables: table %s is listed twice", q)
+			d.problem(n.Pos, "%s: table %s is listed twice", path, q)
 		}
 		seen[q] = true
 	}

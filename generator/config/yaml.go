@@ -29,13 +29,13 @@ func readYAML(file string, data []byte) (root *yaml.Node, err error) {
 		if errors.Is(err, io.EOF) {
 			return nil, Errorf(Pos{File: file, Line: 1, Col: 1}, "empty config file")
 		}
-		return nil, yamlError(file, err)
+		return nil, yamlError(file, data, err)
 	}
 	var extra yaml.Node
 	switch err := dec.Decode(&extra); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		return nil, yamlError(file, err)
+		return nil, yamlError(file, data, err)
 	default:
 		return nil, Errorf(Pos{File: file, Line: extra.Line, Col: extra.Column},
 			"more than one YAML document (a config file holds exactly one)")
@@ -48,9 +48,12 @@ func readYAML(file string, data []byte) (root *yaml.Node, err error) {
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): `)
 
-// yamlError turns a yaml.v3 syntax error into an *Error. yaml.v3 reports a
-// line (no column), and leaves it out for errors on the first line.
-func yamlError(file string, err error) error {
+// yamlError turns a yaml.v3 syntax error in data into an *Error at the
+// offending line, quoted, with its indentation as the column. yaml.v3
+// reports a line (no column) that is often where the enclosing block
+// began, and leaves it out for errors on the first line: syntaxLine finds
+// the offending one; when it cannot, the reported line is kept.
+func yamlError(file string, data []byte, err error) error {
 	msg := err.Error()
 	line := 1
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
@@ -60,6 +63,11 @@ func yamlError(file string, err error) error {
 		msg = msg[len(m[0]):]
 	}
 	msg = strings.TrimPrefix(msg, "yaml: ")
+	if n := syntaxLine(data, err, line-1); n > 0 {
+		text := lineAt(data, n)
+		return &Error{Pos: Pos{File: file, Line: n, Col: indentColumn(text)},
+			Msg: "invalid YAML: " + msg + ": " + quoteLine(text) + syntaxHint(msg, text), Err: err}
+	}
 	return &Error{Pos: Pos{File: file, Line: line}, Msg: "invalid YAML: " + msg, Err: err}
 }
 
