@@ -111,7 +111,9 @@ func TestGenerateConfigErrors(t *testing.T) {
 	cases := []struct {
 		name, tables, want string
 	}{
-		{"unknown table", "  userz: {}\n", `threadline.yaml:10:3: table public.userz not found in the schema`},
+		{"unknown table", "  userz: {}\n", `threadline.yaml:10:3: table public.userz not found in the schema (did you mean public.users?)`},
+		{"unknown table, no near name", "  comments: {}\n", `threadline.yaml:10:3: table public.comments not found in the schema`},
+		{"unknown table, case", "  Posts: {}\n", `threadline.yaml:10:3: table public.Posts not found in the schema (did you mean public.posts or public.parts?)`},
 		{"unknown column", "  users:\n    exclude: [pasword]\n", `threadline.yaml:11:15: table public.users has no column "pasword" (columns: id, email, name)`},
 		{"unknown mask column", "  users:\n    mask: [Email]\n", `threadline.yaml:11:12: table public.users has no column "Email" (did you mean "email"?)`},
 		{"unknown key column", "  nokey:\n    key: [nope]\n", `threadline.yaml:11:11: table public.nokey has no column "nope" (columns: a, b)`},

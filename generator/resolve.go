@@ -145,21 +145,8 @@ func sortedValues(ns []config.Name) []string {
 	return out
 }
 
-// similarTables suggests tables with the same name in other schemas, or
-// whose name differs only in case.
-func similarTables(s *schema.Schema, q schema.QualifiedName) string {
-	var hints []string
-	for _, t := range s.Tables {
-		if t.QualifiedName != q && strings.EqualFold(t.Name, q.Name) {
-			hints = append(hints, t.QualifiedName.String())
-		}
-	}
-	if len(hints) == 0 {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %s?)", strings.Join(hints, " or "))
-}
-
+// similarColumns suggests the column whose name differs from name only
+// in case, or else lists the table's columns.
 func similarColumns(t *schema.Table, name string) string {
 	var names []string
 	for _, c := range t.Columns {
