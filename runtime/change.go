@@ -74,16 +74,28 @@ type Change struct {
 // Cursor returns the cursor that continues a listing after c.
 func (c Change) Cursor() *Cursor { return CursorOf(c) }
 
-// Page is one page of a listing, newest change first.
+// Page is one page of a listing, newest change first. Its JSON form
+// names its fields in snake_case, as Change does: "changes" (never
+// null), "next" (the cursor's text form, or null on the last page) and
+// "searched_from" (left out when zero).
 type Page struct {
 	// Changes holds at most the filter's limit of changes.
-	Changes []Change
+	Changes []Change `json:"changes"`
 	// Next continues the listing (Filter.After); nil on the last page.
-	Next *Cursor
+	Next *Cursor `json:"next"`
 	// SearchedFrom is set when RecentTimeline spent its search budget
 	// before it filled the page: changes captured before it were not
 	// searched yet, and Next continues there. Zero otherwise.
-	SearchedFrom time.Time
+	SearchedFrom time.Time `json:"searched_from,omitzero"`
+}
+
+// MarshalJSON encodes p with its changes as [] when there are none.
+func (p Page) MarshalJSON() ([]byte, error) {
+	type page Page
+	if p.Changes == nil {
+		p.Changes = []Change{}
+	}
+	return json.Marshal(page(p))
 }
 
 // Transaction is one audited database transaction (a row of

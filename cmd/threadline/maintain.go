@@ -25,6 +25,9 @@ func (c *cli) maintain(asJSON bool) int {
 		return c.fail("%v", err)
 	}
 	if asJSON {
+		if acts == nil {
+			acts = []threadlineops.PartitionAction{} // "actions": [], never null
+		}
 		b, err := json.Marshal(struct {
 			Actions []threadlineops.PartitionAction `json:"actions"`
 		}{acts})
