@@ -217,7 +217,8 @@ func parseTableName(s string) (tableName, error) {
 //   - actor: "kind:id" (user:42, service_account:billing; the id is
 //     everything after the first colon) or "anonymous";
 //   - op: insert, update, delete or truncate;
-//   - from, to: RFC 3339 times, inclusive;
+//   - from, to: times as ParseTime reads them (RFC 3339, 2026-01-02T15:04
+//     in UTC, a date, or relative to now: -1h, -7d), inclusive;
 //   - correlation_id: a correlation id;
 //   - request_id: a request id;
 //   - limit: an integer; zero or negative means DefaultLimit;
@@ -261,9 +262,9 @@ func ParseFilter(text string) (Filter, error) {
 		case "op":
 			f.Op = Op(v)
 		case "from", "to":
-			t, err := time.Parse(time.RFC3339Nano, v)
+			t, err := parseTime(v, time.Now())
 			if err != nil {
-				return Filter{}, filterErrorf(k, "%q is not an RFC 3339 time (like 2026-01-02T15:04:05Z)", v)
+				return Filter{}, filterErrorf(k, "%s", err.Msg)
 			}
 			if k == "from" {
 				f.From = t
@@ -312,13 +313,31 @@ func ParseActorText(v string) (ActorRef, error) { return parseActorText(v) }
 func parseActorText(v string) (ActorRef, error) {
 	kind, id, hasID := strings.Cut(v, ":")
 	if !hasID && kind != string(KindAnonymous) {
-		return ActorRef{}, filterErrorf("actor", "%q: want kind:id (like user:42) or anonymous", v)
+		example := "user:" + v
+		switch {
+		case v == "":
+			example = "user:42"
+		case ActorKind(v).Valid():
+			example = v + ":42"
+		}
+		return ActorRef{}, filterErrorf("actor", "%q: use kind:id, e.g. %s (kinds: %s), or anonymous", v, example, actorKindList())
 	}
 	a, err := NewActorRef(ActorKind(kind), id)
 	if err != nil {
 		return ActorRef{}, filterErrorf("actor", "%q: %s", v, strings.TrimPrefix(err.Error(), ErrInvalidActor.Error()+": "))
 	}
 	return a, nil
+}
+
+// actorKindList lists the kinds that take an id, for messages.
+func actorKindList() string {
+	var kinds []string
+	for _, k := range ActorKinds() {
+		if k != KindAnonymous {
+			kinds = append(kinds, string(k))
+		}
+	}
+	return strings.Join(kinds, ", ")
 }
 
 // String renders f in the text form ParseFilter reads; unset fields are

@@ -74,10 +74,11 @@ func TestParseFilterErrors(t *testing.T) {
 		{"correlation_id=  ", "correlation_id", "empty value"},
 		{"correlation_id=" + long, "correlation_id", "257 bytes, more than 256"},
 		{"limit=ten", "limit", `"ten" is not an integer`},
-		{"from=2026-01-01", "from", "is not an RFC 3339 time"},
-		{"to=yesterday", "to", "is not an RFC 3339 time"},
+		{"from=2026-01-01T25:00", "from", `"2026-01-01T25:00" is not a time: write RFC 3339`},
+		{"to=yesterday", "to", `"yesterday" is not a time: write RFC 3339`},
+		{"to=-1y", "to", `"-1y": unknown unit "y"; write RFC 3339`},
 		{"from=2026-02-01T00:00:00Z,to=2026-01-01T00:00:00Z", "from", "is after to"},
-		{"actor=user", "actor", "want kind:id"},
+		{"actor=user", "actor", `"user": use kind:id, e.g. user:42 (kinds: user, admin, service_account, job, system), or anonymous`},
 		{"actor=user:", "actor", "needs a non-blank id"},
 		{"actor=robot:7", "actor", `unknown kind "robot"`},
 		{"actor=anonymous:7", "actor", "anonymous actor has no id"},
@@ -197,5 +198,23 @@ func TestKeyJSON(t *testing.T) {
 		if _, err := keyJSON(in); !errors.Is(err, ErrInvalidKey) {
 			t.Errorf("keyJSON(%#v) = %v, want ErrInvalidKey", in, err)
 		}
+	}
+}
+
+func TestParseFilterTimeFormsAndActorHint(t *testing.T) {
+	before := time.Now()
+	f, err := ParseFilter("from=-1h,to=2100-12-06T23:00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := before.Sub(f.From); d < time.Hour-time.Second || d > time.Hour+time.Minute {
+		t.Errorf("from=-1h: %s, %s before now", f.From, d)
+	}
+	if want := time.Date(2100, 12, 6, 23, 0, 0, 0, time.UTC); !f.To.Equal(want) {
+		t.Errorf("to = %s, want %s", f.To, want)
+	}
+	_, err = ParseFilter("actor=bob")
+	if want := `threadline: invalid filter: actor: "bob": use kind:id, e.g. user:bob (kinds: user, admin, service_account, job, system), or anonymous`; err == nil || err.Error() != want {
+		t.Errorf("actor=bob:\n got %v\nwant %s", err, want)
 	}
 }

@@ -35,8 +35,8 @@ func exportFlags(fs *flag.FlagSet) func(*cli) int {
 	fs.StringVar(&a.output, "output", "", "file to write (required; - for standard output); never overwritten without -force")
 	fs.StringVar(&a.table, "table", "", `only this table: "users" or "schema.table"`)
 	fs.StringVar(&a.actor, "actor", "", `only changes by this actor: "kind:id" (user:42) or "anonymous"`)
-	fs.StringVar(&a.from, "from", "", "only changes captured at or after this RFC 3339 time")
-	fs.StringVar(&a.to, "to", "", "only changes captured at or before this RFC 3339 time")
+	fs.StringVar(&a.from, "from", "", "only changes captured at or after this `time`: RFC 3339, 2026-01-02T15:04 (UTC), a date, or relative to now (-1h, -7d)")
+	fs.StringVar(&a.to, "to", "", "only changes captured at or before this `time` (the forms of -from)")
 	fs.StringVar(&a.correlation, "correlation-id", "", "only changes of transactions linked to an action with this correlation id")
 	a.maxRows = -1 // not given: the format's default
 	fs.Func("max-rows", fmt.Sprintf("write at most `N` changes; 0 for no cap (default %d for csv and json, no cap for ndjson or -stream). A truncated export exits %d", threadline.DefaultExportMaxRows, exitTruncated), func(v string) error {
@@ -60,16 +60,15 @@ func exportFlags(fs *flag.FlagSet) func(*cli) int {
 func (a exportArgs) filter() (threadline.Filter, error) {
 	f := threadline.Filter{Table: a.table, CorrelationID: a.correlation}
 	if a.actor != "" {
-		kind, id, hasID := strings.Cut(a.actor, ":")
-		if !hasID && kind != string(threadline.KindAnonymous) {
-			return f, fmt.Errorf("-actor %q: want kind:id (like user:42) or anonymous", a.actor)
-		}
-		actor, err := threadline.NewActorRef(threadline.ActorKind(kind), id)
-		if err != nil {
-			return f, fmt.Errorf("-actor %q: %v", a.actor, err)
+		actor, err := threadline.ParseActorText(a.actor)
+		if fe := (*threadline.FilterError)(nil); errors.As(err, &fe) {
+			return f, fmt.Errorf("-actor: %s", fe.Msg)
+		} else if err != nil {
+			return f, fmt.Errorf("-actor: %w", err)
 		}
 		f.Actor = &actor
 	}
+	now := time.Now()
 	for _, t := range []struct {
 		flag, value string
 		dst         *time.Time
@@ -77,9 +76,11 @@ func (a exportArgs) filter() (threadline.Filter, error) {
 		if t.value == "" {
 			continue
 		}
-		v, err := time.Parse(time.RFC3339Nano, t.value)
-		if err != nil {
-			return f, fmt.Errorf("-%s %q is not an RFC 3339 time (like 2026-01-02T15:04:05Z)", t.flag, t.value)
+		v, err := threadline.ParseTime(t.value, now)
+		if te := (*threadline.TimeError)(nil); errors.As(err, &te) {
+			return f, fmt.Errorf("-%s: %s", t.flag, te.Msg)
+		} else if err != nil {
+			return f, fmt.Errorf("-%s: %w", t.flag, err)
 		}
 		*t.dst = v
 	}

@@ -190,7 +190,7 @@ func TestUsageErrors(t *testing.T) {
 		{"export", "-output", "x.csv"},
 		{"export", "-format", "xml", "-output", "x"},
 		{"export", "-format", "csv", "-output", "x.csv", "-from", "yesterday"},
-		{"export", "-format", "csv", "-output", "x.csv", "-to", "2026-01-01"},
+		{"export", "-format", "csv", "-output", "x.csv", "-to", "2026-13-01"},
 		{"export", "-format", "csv", "-output", "x.csv", "-actor", "42"},
 		{"export", "-format", "csv", "-output", "x.csv", "-actor", "wizard:1"},
 		{"export", "-format", "csv", "-output", "x.csv", "-table", "a.b.c"},

@@ -323,6 +323,9 @@ func TestTimelineFilters(t *testing.T) {
 		"request_id=req-1":                                           `public.users insert {"id":2}; public.users insert {"id":1}`,
 		"table=notes":                                                ``,
 		"from=2000-01-01T00:00&to=2000-01-02":                        ``,
+		// Relative to the handler's clock, an hour ahead of the database's.
+		"from=-2h&table=users": `public.users delete {"id":2}; public.users update {"id":1}; public.users insert {"id":2}; public.users insert {"id":1}`,
+		"to=-2h":               ``,
 	}
 	for q, want := range cases {
 		r := get(t, h, "/changes?"+q)
@@ -413,7 +416,9 @@ func TestBadInputIs400SayingWhatIsWrong(t *testing.T) {
 		{"/changes?to=2026-13-01", 400, `to: &#34;2026-13-01&#34; is not a time`},
 		{"/changes?from=2026-02-01&to=2026-01-01", 400, "is after to"},
 		{"/changes?op=upsert", 400, `op: &#34;upsert&#34;: want insert, update, delete or truncate`},
-		{"/changes?actor=bob", 400, "want kind:id"},
+		{"/changes?actor=bob", 400, `actor: &#34;bob&#34;: use kind:id, e.g. user:bob (kinds: user, admin, service_account, job, system), or anonymous`},
+		{"/actor?actor=bob", 400, `actor: &#34;bob&#34;: use kind:id, e.g. user:bob (kinds: user, admin, service_account, job, system), or anonymous`},
+		{"/changes?from=-1y", 400, `from: &#34;-1y&#34;: unknown unit &#34;y&#34;; write RFC 3339 (2026-01-02T15:04:05Z, 2026-01-02T16:04:05&#43;01:00), 2026-01-02T15:04 or 2026-01-02T15:04:05 (UTC), a date 2026-01-02 (its midnight UTC), or a time relative to now: -30m, -1h, -7d (units s, m, h, d, w)`},
 		{"/changes?after=nope", 400, "is not a cursor"},
 		{"/changes?colour=red", 400, `unknown parameter &#34;colour&#34; (allowed: table, actor, op, from, to, correlation_id, request_id, after)`},
 		{"/changes?table=users&table=posts", 400, `parameter &#34;table&#34; given 2 times`},

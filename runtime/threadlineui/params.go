@@ -2,6 +2,7 @@ package threadlineui
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"sort"
 	"strconv"
@@ -52,18 +53,15 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// timeLayouts are the forms a time parameter may take: RFC 3339, or what
-// an HTML datetime-local field submits (read as UTC), or a date.
-var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02T15:04", "2006-01-02 15:04:05", "2006-01-02"}
-
-// parseTime reads the time parameter key.
-func parseTime(key, v string) (time.Time, error) {
-	for _, l := range timeLayouts {
-		if t, err := time.Parse(l, v); err == nil {
-			return t, nil
-		}
+// parseTime reads the time parameter key in the forms of
+// threadline.ParseTime (the CLI's too), relative times against now.
+func parseTime(key, v string, now time.Time) (time.Time, error) {
+	t, err := threadline.ParseTime(v, now)
+	var te *threadline.TimeError
+	if errors.As(err, &te) {
+		return time.Time{}, badRequest("%s: %s", key, te.Msg)
 	}
-	return time.Time{}, badRequest("%s: %q is not a time: write 2026-01-02T15:04:05Z (RFC 3339) or 2026-01-02T15:04 (UTC)", key, v)
+	return t, err
 }
 
 // filterForm is the timeline filter as its form shows it.
@@ -102,7 +100,7 @@ func (h *handler) parseFilter(ctx context.Context, db threadline.DBTX, q url.Val
 	}{{"from", &f.From, &form.From}, {"to", &f.To, &form.To}} {
 		if v := get(t.key); v != "" {
 			*t.form = v
-			tm, err := parseTime(t.key, v)
+			tm, err := parseTime(t.key, v, h.o.Now())
 			if err != nil {
 				return f, form, err
 			}

@@ -47,13 +47,14 @@ func TestFormatValue(t *testing.T) {
 
 func TestParseTimeForms(t *testing.T) {
 	want := time.Date(2026, 1, 2, 15, 4, 0, 0, time.UTC)
-	for _, s := range []string{"2026-01-02T15:04:00Z", "2026-01-02T16:04:00+01:00", "2026-01-02T15:04", "2026-01-02T15:04:00", "2026-01-02 15:04:00"} {
-		got, err := parseTime("from", s)
+	now := want.Add(7 * 24 * time.Hour)
+	for _, s := range []string{"2026-01-02T15:04:00Z", "2026-01-02T16:04:00+01:00", "2026-01-02T15:04", "2026-01-02T15:04:00", "2026-01-02 15:04:00", "-7d", "-168h"} {
+		got, err := parseTime("from", s, now)
 		if err != nil || !got.Equal(want) {
 			t.Errorf("parseTime(%q) = %s, %v", s, got, err)
 		}
 	}
-	if got, err := parseTime("to", "2026-01-02"); err != nil || !got.Equal(time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)) {
+	if got, err := parseTime("to", "2026-01-02", now); err != nil || !got.Equal(time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)) {
 		t.Errorf("date: %s %v", got, err)
 	}
 }
