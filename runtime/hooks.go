@@ -56,8 +56,9 @@ type CoverageCheckedEvent struct {
 	// Schema is the audit schema.
 	Schema string
 	// Tables counts the user tables seen (partitions not included);
-	// Covered, Uncovered, Disabled and Stale split them by status.
-	Tables, Covered, Uncovered, Disabled, Stale int
+	// Covered, Uncovered, Disabled, Stale and Ignored split them by
+	// status.
+	Tables, Covered, Uncovered, Disabled, Stale, Ignored int
 	// Expected counts the expected tables; Missing those that do not
 	// exist.
 	Expected, Missing int
@@ -220,7 +221,7 @@ func SlogHooks(l *slog.Logger) Hooks {
 		CoverageChecked: func(ctx context.Context, e CoverageCheckedEvent) {
 			attrs := []slog.Attr{
 				slog.Int("tables", e.Tables), slog.Int("covered", e.Covered), slog.Int("uncovered", e.Uncovered),
-				slog.Int("disabled", e.Disabled), slog.Int("stale", e.Stale), slog.Int("expected", e.Expected),
+				slog.Int("disabled", e.Disabled), slog.Int("stale", e.Stale), slog.Int("ignored", e.Ignored), slog.Int("expected", e.Expected),
 				slog.Int("missing", e.Missing), slog.Any("violations", e.Violations),
 				slog.Duration("elapsed", e.Duration),
 			}

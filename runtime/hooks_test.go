@@ -88,7 +88,7 @@ func TestSlogHooks(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	want := []string{
 		`level=INFO msg="threadline export finished" format=ndjson rows=3 truncated=false bytes=`,
-		`level=WARN msg="threadline coverage checked" tables=2 covered=2 uncovered=0 disabled=0 stale=0 expected=2 missing=1 violations=[public.nosuch]`,
+		`level=WARN msg="threadline coverage checked" tables=2 covered=2 uncovered=0 disabled=0 stale=0 ignored=0 expected=2 missing=1 violations=[public.nosuch]`,
 		`level=DEBUG msg="threadline retention purge batch" schema=threadline batch=1 phase=changes deleted=8 deleted_transactions=0`,
 		`level=DEBUG msg="threadline retention purge batch" schema=threadline batch=2 phase=transactions deleted=0 deleted_transactions=5`,
 		`level=DEBUG msg="threadline retention purge finished" schema=threadline dry_run=false deleted_changes=8 deleted_transactions=5 batches=2 capped=false`,

@@ -144,9 +144,9 @@ func (c *cli) doctorDatabase(line func(ok bool, check, format string, args ...an
 		}
 		line(false, "coverage", "expected tables not covered: %s (run threadline coverage)", strings.Join(v, ", "))
 	case len(c.cfg.Coverage.ExpectedTables) == 0:
-		line(true, "coverage", "no coverage.expected_tables listed; %d of %d tables covered", rep.Summary.Covered, rep.Summary.Tables)
+		line(true, "coverage", "no coverage.expected_tables listed; %s", coveredShare(rep.Summary))
 	default:
-		line(true, "coverage", "all %d expected tables covered (%d of %d tables covered)", rep.Summary.Expected, rep.Summary.Covered, rep.Summary.Tables)
+		line(true, "coverage", "all %d expected tables covered (%s)", rep.Summary.Expected, coveredShare(rep.Summary))
 	}
 	if c.cfg.Storage.Partitioned() {
 		c.doctorPartitions(line)

@@ -54,7 +54,7 @@ func (c *cli) serve(a serveArgs) int {
 	}
 	logger := slog.New(slog.NewTextHandler(c.stderr, nil))
 	viewer := threadlineui.Handler(c.pool, threadlineui.Options{
-		Audit: c.audit(), Expected: expected, Fingerprints: res.fingerprints, Logger: logger,
+		Audit: c.audit(), Expected: expected, Fingerprints: res.fingerprints, Ignored: c.ignoredTables(), Logger: logger,
 	})
 	srv := &http.Server{
 		Handler:           threadlineui.RequireToken(token, "/", viewer),

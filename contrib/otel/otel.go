@@ -151,7 +151,7 @@ func (in *instruments) actionRecorded(ctx context.Context, e threadline.ActionRe
 func (in *instruments) coverageChecked(ctx context.Context, e threadline.CoverageCheckedEvent) {
 	if e.Err == nil {
 		schema := attribute.String("audit_schema", e.Schema)
-		for status, n := range map[string]int{"covered": e.Covered, "uncovered": e.Uncovered, "disabled": e.Disabled, "stale": e.Stale, "missing": e.Missing} {
+		for status, n := range map[string]int{"covered": e.Covered, "uncovered": e.Uncovered, "disabled": e.Disabled, "stale": e.Stale, "ignored": e.Ignored, "missing": e.Missing} {
 			in.coverageTables.Record(ctx, int64(n), metric.WithAttributes(schema, attribute.String("status", status)))
 		}
 		in.coverageViolated.Record(ctx, int64(len(e.Violations)), metric.WithAttributes(schema))

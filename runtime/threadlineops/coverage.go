@@ -104,6 +104,7 @@ type CoverageSummary struct {
 	Uncovered int `json:"uncovered"`
 	Disabled  int `json:"disabled"`
 	Stale     int `json:"stale"`
+	Ignored   int `json:"ignored"`
 	Expected  int `json:"expected"`
 	Missing   int `json:"missing"`
 }
@@ -131,6 +132,7 @@ type CoverageOption func(*coverageConfig)
 
 type coverageConfig struct {
 	fingerprints map[string]string
+	ignored      []string
 }
 
 // WithFingerprints gives expected fingerprints for tables that are not in
@@ -166,7 +168,7 @@ func (a Audit) Coverage(ctx context.Context, db threadline.DBTX, expected map[st
 	r, err := a.coverage(ctx, db, expected, cfg)
 	e := threadline.CoverageCheckedEvent{
 		Schema: a.schemaName(), Tables: r.Summary.Tables, Covered: r.Summary.Covered, Uncovered: r.Summary.Uncovered,
-		Disabled: r.Summary.Disabled, Stale: r.Summary.Stale, Expected: r.Summary.Expected, Missing: r.Summary.Missing,
+		Disabled: r.Summary.Disabled, Stale: r.Summary.Stale, Ignored: r.Summary.Ignored, Expected: r.Summary.Expected, Missing: r.Summary.Missing,
 		Start: start, Duration: time.Since(start), Err: err,
 	}
 	for _, v := range r.Violations {
@@ -206,11 +208,15 @@ func (a Audit) coverage(ctx context.Context, db threadline.DBTX, expected map[st
 	if err != nil {
 		return r, err
 	}
+	ignored, err := parseIgnored(cfg.ignored)
+	if err != nil {
+		return r, err
+	}
 	byName, err := r.readCatalog(ctx, db, want)
 	if err != nil {
 		return r, err
 	}
-	r.statuses(byName)
+	r.statuses(byName, ignored)
 	r.addMissing(want, byName)
 	r.summarize()
 	r.OK = len(r.Violations) == 0
@@ -286,10 +292,11 @@ ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`, r.Schema, contract.Trigg
 
 // statuses decides the status of every table: roots first, then
 // partitions, which take their root's status.
-func (r *CoverageReport) statuses(byName map[tableName]int) {
+func (r *CoverageReport) statuses(byName map[tableName]int, ignored map[tableName]bool) {
 	for i := range r.Tables {
 		if r.Tables[i].PartitionOf == "" {
 			tableStatus(&r.Tables[i])
+			ignoreStatus(&r.Tables[i], ignored)
 		}
 	}
 	for i := range r.Tables {
@@ -361,6 +368,8 @@ func (r *CoverageReport) summarize() {
 			r.Summary.Disabled++
 		case CoverageStale:
 			r.Summary.Stale++
+		case CoverageIgnored:
+			r.Summary.Ignored++
 		}
 	}
 }

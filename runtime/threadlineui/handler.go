@@ -53,6 +53,11 @@ type Options struct {
 	// drift shows as stale. "threadline serve" fills both from the config
 	// and the live schema, as "threadline coverage" does.
 	Expected, Fingerprints map[string]string
+	// Ignored names tables not meant to be captured
+	// (threadlineops.WithIgnored; coverage.ignore_tables in
+	// threadline.yaml): without capture they show as ignored, as the
+	// migration tools' own tables do, not as uncovered.
+	Ignored []string
 	// PageSize is the number of changes per page (default 50, at most
 	// threadline.MaxLimit).
 	PageSize int

@@ -73,7 +73,7 @@ func (h *handler) home(ctx context.Context, tx pgx.Tx, r *http.Request) (view, e
 			Latest: t.Latest, Status: c.Status, Expected: c.Expected})
 	}
 	for _, t := range rep.Tables {
-		if seen[t.Table] || t.PartitionOf != "" || (t.Status == threadlineops.CoverageUncovered && !t.Expected) {
+		if seen[t.Table] || t.PartitionOf != "" || t.Status == threadlineops.CoverageIgnored || (t.Status == threadlineops.CoverageUncovered && !t.Expected) {
 			continue
 		}
 		d.Tables = append(d.Tables, activityRow{Table: t.Table, URL: l.table(t.Schema, t.Name), Status: t.Status, Expected: t.Expected})
@@ -84,7 +84,7 @@ func (h *handler) home(ctx context.Context, tx pgx.Tx, r *http.Request) (view, e
 // coverageReport runs the coverage check with the configured
 // expectations.
 func (h *handler) coverageReport(ctx context.Context, tx pgx.Tx) (threadlineops.CoverageReport, error) {
-	return threadlineops.Audit(h.o.Audit).Coverage(ctx, tx, h.o.Expected, threadlineops.WithFingerprints(h.o.Fingerprints))
+	return threadlineops.Audit(h.o.Audit).Coverage(ctx, tx, h.o.Expected, threadlineops.WithFingerprints(h.o.Fingerprints), threadlineops.WithIgnored(h.o.Ignored...))
 }
 
 // pager is the keyset navigation of a listing: back to the newest page,
@@ -236,7 +236,7 @@ func (h *handler) row(ctx context.Context, tx pgx.Tx, r *http.Request) (view, er
 	d.Changes = l.viewChanges(cs)
 	if v := strings.TrimSpace(q.Get("at")); v != "" {
 		d.AtForm = v
-		at, err := parseTime("at", v)
+		at, err := parseTime("at", v, h.o.Now())
 		if err != nil {
 			return view{}, err
 		}
@@ -370,6 +370,19 @@ type coverageRow struct {
 	Problem bool
 }
 
+// coverageProblem reports a table the coverage page highlights: an
+// expected table not covered, or capture that is broken (disabled,
+// stale); not a table simply without capture, nor an ignored one.
+func coverageProblem(t threadlineops.TableCoverage) bool {
+	switch t.Status {
+	case threadlineops.CoverageCovered, threadlineops.CoverageIgnored:
+		return false
+	case threadlineops.CoverageUncovered:
+		return t.Expected
+	}
+	return true
+}
+
 // coverage: the capture state of every table, problems first in colour.
 func (h *handler) coverage(ctx context.Context, tx pgx.Tx, r *http.Request) (view, error) {
 	if err := checkParams(r.URL.Query(), noParams); err != nil {
@@ -382,7 +395,7 @@ func (h *handler) coverage(ctx context.Context, tx pgx.Tx, r *http.Request) (vie
 	l := links{h.o.Prefix}
 	d := coverageData{Report: rep}
 	for _, t := range rep.Tables {
-		row := coverageRow{TableCoverage: t, Problem: t.Status != threadlineops.CoverageCovered && (t.Expected || t.Status != threadlineops.CoverageUncovered)}
+		row := coverageRow{TableCoverage: t, Problem: coverageProblem(t)}
 		if t.Status != threadlineops.CoverageMissing {
 			row.URL = l.table(t.Schema, t.Name)
 		}
