@@ -88,7 +88,7 @@ func Generate(in Input) (*Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := storageOf(cfg.Storage)
+	st := storageOf(cfg.Storage, cfg.Retention)
 	if hist.Core != "" && hist.Storage != "" && hist.Storage != st.Unit {
 		return nil, config.Errorf(cfg.Storage.Pos, "storage.partitions: the audit schema %s is installed %s; only a switch from none to partitions is supported: keep %s, or install into a new audit_schema",
 			cfg.AuditSchema, storageText(hist.Storage), partitionsKey(hist.Storage))
@@ -211,10 +211,13 @@ func coreFingerprint(audit string, g sqltemplates.Grants, st sqltemplates.Storag
 	return checksum(strings.Join(sqltemplates.Install(audit, g, st), ";\n"))
 }
 
-// storageOf maps the config's storage section to the templates' layout.
-func storageOf(s config.Storage) sqltemplates.Storage {
+// storageOf maps the config's storage section and retention window to
+// the templates' storage. The window is part of the core fingerprint: a
+// changed window writes an update migration, which bakes the new minimum
+// into the purge functions.
+func storageOf(s config.Storage, r config.Retention) sqltemplates.Storage {
 	unit := map[string]string{config.PartitionsDaily: "day", config.PartitionsWeekly: "week", config.PartitionsMonthly: "month"}[s.Partitions]
-	return sqltemplates.Storage{Unit: unit, Premake: s.Premake}
+	return sqltemplates.Storage{Unit: unit, Premake: s.Premake, Retention: r.Window()}
 }
 
 // storageText describes a partition unit for messages.

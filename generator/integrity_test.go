@@ -144,11 +144,16 @@ func (in *integrity) auditCounts(t *testing.T) [3]int {
 	return [3]int{capturetest.Count(t, in.db, "audit_changes"), capturetest.Count(t, in.db, "audit_transactions"), capturetest.Count(t, in.db, "audit_actions")}
 }
 
+// retentionFunctions are the functions the retention roles may execute
+// with plain storage (TestFunctionPrivilegeAllowList).
+var retentionFunctions = map[string]bool{"lock_purge": true, "begin_purge": true, "purge_changes": true, "purge_transactions": true, "seal": true}
+
 // TestFunctionPrivilegeAllowList lists every function in the audit schema
 // and checks EXECUTE for every role against the documented allow-list
-// (docs/security.md): only the writer roles may execute record_action;
-// nothing else is executable by any role but the owner. It checks after
-// the install and after a delta migration that adds a capture function.
+// (docs/security.md): only the writer roles may execute record_action,
+// only the retention roles the purge functions and seal; nothing else is
+// executable by any role but the owner. It checks after the install and
+// after a delta migration that adds a capture function.
 func TestFunctionPrivilegeAllowList(t *testing.T) {
 	in := newIntegrity(t)
 	check := func(stage string) {
@@ -171,7 +176,7 @@ func TestFunctionPrivilegeAllowList(t *testing.T) {
 				t.Fatal(err)
 			}
 			n++
-			want := [4]bool{name == "record_action", false, false, false}
+			want := [4]bool{name == "record_action", false, retentionFunctions[name], false}
 			if got != want {
 				t.Errorf("%s: %s EXECUTE for app, auditor, janitor, stranger = %v, want %v (acl %s)", stage, sig, got, want, acl)
 			}
@@ -495,6 +500,10 @@ func TestRolesDoWhatTheirCommandsNeed(t *testing.T) {
 	if err != nil {
 		t.Fatalf("app: %v", err)
 	}
+	// Two days old, so that the purge below may take it (keep_days: 1).
+	in.db.Exec(t, "UPDATE threadline.audit_changes SET captured_at = captured_at - interval '2 days'")
+	in.db.Exec(t, "UPDATE threadline.audit_transactions SET started_at = started_at - interval '2 days'")
+	in.db.Exec(t, "UPDATE threadline.audit_actions SET inserted_at = inserted_at - interval '2 days'")
 	app := in.as(t, "app")
 	denied(t, app, "app", `SELECT count(*) FROM threadline.audit_changes`)
 	denied(t, app, "app", `BEGIN; LOCK TABLE threadline.audit_purge_lock IN EXCLUSIVE MODE; COMMIT`)
@@ -541,26 +550,26 @@ func TestRolesDoWhatTheirCommandsNeed(t *testing.T) {
 	denied(t, app, "app", `INSERT INTO threadline.audit_purges (cutoff) VALUES (now())`)
 	denied(t, readerConn, "auditor", `INSERT INTO threadline.audit_purges (cutoff) VALUES (now())`)
 
-	policy := threadlineops.PurgePolicy{Enabled: true, Window: time.Hour, DeleteEmptyTransactions: true}
-	cutoff := time.Now().Add(time.Hour)
-	res, err := threadlineops.Audit(a).Purge(ctx, in.pool(t, "janitor"), policy, threadlineops.PurgeOptions{Cutoff: cutoff})
+	policy := threadlineops.PurgePolicy{Enabled: true, Window: 24 * time.Hour, DeleteEmptyTransactions: true}
+	res, err := threadlineops.Audit(a).Purge(ctx, in.pool(t, "janitor"), policy, threadlineops.PurgeOptions{})
 	if err != nil {
 		t.Fatalf("purge as the retention role: %v", err)
 	}
 	if res.DeletedChanges != 1 || res.DeletedTransactions != 1 {
 		t.Errorf("purge deleted %d changes, %d transactions; want 1, 1", res.DeletedChanges, res.DeletedTransactions)
 	}
-	// The retention role's own lock by hand blocks a second purge.
+	// The retention role's own lock by hand (lock_purge) blocks a second
+	// purge; the table itself it cannot lock.
 	janitor := in.as(t, "janitor")
 	jtx, err := janitor.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer jtx.Rollback(ctx)
-	if _, err := jtx.Exec(ctx, `LOCK TABLE threadline.audit_purge_lock IN EXCLUSIVE MODE`); err != nil {
+	if _, err := jtx.Exec(ctx, `SELECT threadline.lock_purge()`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := threadlineops.Audit(a).Purge(ctx, in.pool(t, "janitor"), policy, threadlineops.PurgeOptions{Cutoff: cutoff}); !errors.Is(err, threadlineops.ErrPurgeRunning) {
+	if _, err := threadlineops.Audit(a).Purge(ctx, in.pool(t, "janitor"), policy, threadlineops.PurgeOptions{}); !errors.Is(err, threadlineops.ErrPurgeRunning) {
 		t.Errorf("purge while another holds the lock: %v", err)
 	}
 	jtx.Rollback(ctx)
@@ -569,7 +578,11 @@ func TestRolesDoWhatTheirCommandsNeed(t *testing.T) {
 	denied(t, janitor, "janitor", `UPDATE threadline.audit_seals SET head = ''`)
 	denied(t, janitor, "janitor", `DELETE FROM threadline.audit_seal_entries`)
 	denied(t, janitor, "janitor", `DELETE FROM threadline.audit_purges`)
-	// The purge recorded itself: verify counts what it took.
+	// The purge recorded itself: once a seal covers the record, verify
+	// counts what it took.
+	if _, err := ops.Seal(ctx, in.pool(t, "janitor")); err != nil {
+		t.Fatalf("seal after the purge: %v", err)
+	}
 	if rep, err := ops.Verify(ctx, in.pool(t, "auditor"), threadlineops.VerifyOptions{Head: sealed.Head}); err != nil || rep.PurgedChanges != 1 {
 		t.Fatalf("verify after the purge: %+v, %v", rep, err)
 	}
@@ -586,9 +599,11 @@ func TestPartitionedStorageRoles(t *testing.T) {
 		role string
 		want bool
 	}{
-		{"maintain_partitions()", "janitor", true}, {"drop_partitions(timestamptz, boolean, boolean)", "janitor", true},
-		{"maintain_partitions()", "app", false}, {"drop_partitions(timestamptz, boolean, boolean)", "app", false},
-		{"maintain_partitions()", "auditor", false}, {"drop_partitions(timestamptz, boolean, boolean)", "stranger", false},
+		{"maintain_partitions()", "janitor", true}, {"drop_partition(bigint, text)", "janitor", true},
+		{"expired_partitions(timestamptz, boolean, text)", "janitor", true}, {"expired_partitions(timestamptz, boolean, text)", "auditor", true},
+		{"maintain_partitions()", "app", false}, {"drop_partition(bigint, text)", "app", false},
+		{"maintain_partitions()", "auditor", false}, {"drop_partition(bigint, text)", "auditor", false},
+		{"drop_partition(bigint, text)", "stranger", false}, {"expired_partitions(timestamptz, boolean, text)", "app", false},
 	} {
 		var ok bool
 		if err := in.db.Pool.QueryRow(ctx, "SELECT has_function_privilege($1, $2, 'EXECUTE')", in.roles[c.role], "threadline."+c.fn).Scan(&ok); err != nil {
@@ -598,7 +613,7 @@ func TestPartitionedStorageRoles(t *testing.T) {
 			t.Errorf("%s EXECUTE on %s: %v, want %v", c.role, c.fn, ok, c.want)
 		}
 	}
-	denied(t, in.as(t, "app"), "app", `SELECT * FROM threadline.drop_partitions(now() + interval '1 year', true, false)`)
+	denied(t, in.as(t, "app"), "app", `SELECT threadline.drop_partition(1, 'threadline.audit_changes_default')`)
 	// An expired day lands in the default partitions; the retention role
 	// gives it a partition, then purges it whole.
 	in.db.Exec(t, `INSERT INTO threadline.audit_transactions (txid, started_at) VALUES ('1', now() - interval '3 days')`)
@@ -608,7 +623,15 @@ func TestPartitionedStorageRoles(t *testing.T) {
 	if err != nil || len(acts) != 1 || acts[0].Action != "moved" {
 		t.Fatalf("maintain as the retention role: %v %v", acts, err)
 	}
-	res, err := ops.Purge(ctx, janitor, threadlineops.PurgePolicy{Enabled: true, Window: 24 * time.Hour, DeleteEmptyTransactions: true}, threadlineops.PurgeOptions{})
+	policy := threadlineops.PurgePolicy{Enabled: true, Window: 24 * time.Hour, DeleteEmptyTransactions: true}
+	// The dry run works for the reader and the retention role alike.
+	for _, role := range []string{"auditor", "janitor"} {
+		plan, err := ops.PurgePlan(ctx, in.pool(t, role), policy, threadlineops.PurgeOptions{})
+		if err != nil || len(plan.Partitions) != 1 || plan.DeletedTransactions != 1 {
+			t.Fatalf("purge plan as %s: %+v %v", role, plan, err)
+		}
+	}
+	res, err := ops.Purge(ctx, janitor, policy, threadlineops.PurgeOptions{})
 	if err != nil || len(res.Partitions) != 1 || res.DeletedTransactions != 1 {
 		t.Fatalf("purge as the retention role: %+v %v", res, err)
 	}

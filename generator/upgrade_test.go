@@ -107,7 +107,8 @@ func TestUpgradeFromPreviousInstall(t *testing.T) {
 func TestSwitchToPartitions(t *testing.T) {
 	ctx := context.Background()
 	const ddl = "CREATE TABLE items (id bigint PRIMARY KEY, v int);\n"
-	const cfg = "version: 1\nschema:\n  files: [schema.sql]\nmigrations:\n  dir: migrations\n  format: plain\npackage:\n  dir: audit\ntables:\n  items: {}\n"
+	const cfg = "version: 1\nschema:\n  files: [schema.sql]\nmigrations:\n  dir: migrations\n  format: plain\npackage:\n  dir: audit\n" +
+		"retention:\n  keep_days: 10\ntables:\n  items: {}\n"
 	p := newProject(t, cfg, ddl)
 	var install string
 	for _, f := range p.mustGenerate() {

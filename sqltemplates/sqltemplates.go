@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/schema"
@@ -54,20 +55,36 @@ type coreData struct {
 	// partitions kept ahead.
 	Part, PartLit, IntervalLit, SLit string
 	Premake                          int
+	// Retention: the shortest window a purge may use, in whole seconds
+	// (0 refuses every purge), and the lock_timeout literal of the
+	// functions whose locks could queue the application's writes.
+	RetentionSeconds int64
+	LockTimeoutLit   string
 }
 
-// Storage is the audit storage layout (config.Storage).
+// Storage is how the audit data is kept: its layout (config.Storage)
+// and how long at least (config.Retention.Window).
 type Storage struct {
 	// Unit is "day", "week" or "month" for time-partitioned audit
 	// tables, "" for plain ones.
 	Unit string
 	// Premake is the number of future partitions kept ready.
 	Premake int
+	// Retention is the retention window: the purge functions refuse a
+	// cutoff younger than now minus Retention (whole seconds), and every
+	// purge when it is 0.
+	Retention time.Duration
 }
+
+// lockTimeout bounds the wait of every lock that maintenance and purge
+// functions take and that could queue the application's writes behind
+// it; the Go caller retries with backoff (threadlineops).
+const lockTimeout = "50ms"
 
 func newCoreData(auditSchema string, st Storage) coreData {
 	d := coreData{S: QuoteIdent(auditSchema), SLit: QuoteLiteral(auditSchema), MaxActorBytes: contract.MaxActorRefBytes, MaxIDChars: MaxIDChars}
 	d.ActionBounds = actionBounds()
+	d.RetentionSeconds, d.LockTimeoutLit = int64(st.Retention/time.Second), QuoteLiteral(lockTimeout)
 	if st.Unit != "" {
 		d.Part, d.PartLit, d.IntervalLit, d.Premake = st.Unit, QuoteLiteral(st.Unit), QuoteLiteral("1 "+st.Unit), st.Premake
 	}
@@ -79,12 +96,15 @@ func newCoreData(auditSchema string, st Storage) coreData {
 type Grants struct {
 	// Writers get USAGE on the audit schema and EXECUTE on record_action.
 	Writers []string
-	// Readers get USAGE and SELECT on the audit tables and the seals.
+	// Readers get USAGE and SELECT on the audit tables and the seals
+	// (and, with partitioned storage, EXECUTE on expired_partitions, which
+	// reads with their rights, for a purge's dry run).
 	Readers []string
-	// Retention roles get USAGE, SELECT, and DELETE on audit_changes,
-	// audit_transactions and audit_purge_lock (DELETE lets them take the
-	// purge lock; the table is empty); they seal too (INSERT on the seal
-	// tables and audit_purges).
+	// Retention roles get USAGE, SELECT, and EXECUTE on the purge
+	// functions (lock_purge, begin_purge, purge_changes,
+	// purge_transactions; with partitioned storage maintain_partitions,
+	// expired_partitions and drop_partition): no DELETE, TRUNCATE or
+	// lock-taking privilege on any audit table. They seal too.
 	Retention []string
 }
 
@@ -122,9 +142,12 @@ func Functions(auditSchema string, g Grants, st Storage) []Statement {
 		"seals", "seals_comment", "seal_entries", "purges", "purges_comment",
 		"actor_ref_valid", "parse_actor_ref", "current_transaction_id", "record_action",
 	}
+	names = append(names, "purge_cutoff", "recorded_cutoff", "begin_purge", "purge_changes", "purge_transactions", "lock_purge")
 	if st.Unit != "" {
-		names = append(names, "maintain_partitions", "drop_partitions", "maintain_now")
+		names = append(names, "maintain_partitions", "expired_partitions", "drop_partition", "maintain_now")
 	}
+	// Before the grants: they give back what revoke_table_writes takes.
+	names = append(names, "revoke_table_writes")
 	var out []Statement
 	for _, name := range names {
 		out = append(out, render(name, d))
@@ -142,6 +165,7 @@ func Functions(auditSchema string, g Grants, st Storage) []Statement {
 	grant(g.Readers, "grant_usage", "grant_reader", "grant_seal_reader")
 	grant(g.Retention, "grant_usage", "grant_reader", "grant_seal_reader", "grant_retention", "grant_sealer")
 	if st.Unit != "" {
+		grant(g.Readers, "grant_partitions_reader")
 		grant(g.Retention, "grant_partitions")
 	}
 	return out
@@ -152,7 +176,10 @@ func Functions(auditSchema string, g Grants, st Storage) []Statement {
 // then Functions. An update migration runs it when the helper functions or
 // grants change.
 func Upgrade(auditSchema string, g Grants, st Storage) []Statement {
-	return append(changesUpgrade(newCoreData(auditSchema, st)), Functions(auditSchema, g, st)...)
+	d := newCoreData(auditSchema, st)
+	// An earlier release's drop_partitions took any cutoff, NULL included.
+	out := append(changesUpgrade(d), render("drop_old_functions", d))
+	return append(out, Functions(auditSchema, g, st)...)
 }
 
 // changesUpgrade returns what an audit_changes table of an earlier release

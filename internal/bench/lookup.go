@@ -40,7 +40,9 @@ func (r *runner) seedAuditIn(ctx context.Context, prefix string, n int, partitio
 	if _, err := pool.Exec(ctx, `CREATE TABLE items (id bigint PRIMARY KEY, v text)`); err != nil {
 		return nil, 0, err
 	}
-	tables := "  items: {}\n"
+	// A retention window of an hour: the purge workloads purge what is
+	// older (the seeded days are in January 2026).
+	tables := "  items: {}\nretention:\n  max_age_seconds: 3600\n"
 	if partitioned {
 		tables += "storage:\n  partitions: daily\n  premake: 1\n"
 	}

@@ -29,7 +29,7 @@ func (r *runner) purge(ctx context.Context) ([]Result, error) {
 	start := time.Now()
 	res, err := (threadlineops.Audit{Hooks: hooks}).Purge(ctx, pool,
 		threadlineops.PurgePolicy{Enabled: true, Window: time.Hour, BatchSize: 5000, MaxBatches: 1 << 30, DeleteEmptyTransactions: true},
-		threadlineops.PurgeOptions{Cutoff: time.Now(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		threadlineops.PurgeOptions{Cutoff: time.Now().Add(-2 * time.Hour), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return nil, err
 	}

@@ -37,7 +37,7 @@ func Setup(t testing.TB, ddl, tablesYAML string) *pgtest.DB {
 }
 
 // SetupWith is Setup with extra top-level config YAML (e.g. a privileges
-// section).
+// section; DefaultRetention is added unless it has a retention section).
 func SetupWith(t testing.TB, ddl, extraYAML, tablesYAML string) *pgtest.DB {
 	t.Helper()
 	db := pgtest.NewDB(t, ddl)
@@ -69,11 +69,20 @@ func GenerateWith(t testing.TB, ddl, extraYAML, tablesYAML string) (up, down str
 	return generate(t, pgtest.NewDB(t, ddl), "", extraYAML, tablesYAML)
 }
 
+// DefaultRetention is the retention section a setup's config gets when
+// its extra YAML has none: a window of one day, so that purges of data
+// older than that pass the purge functions (generated without a window,
+// they refuse every purge).
+const DefaultRetention = "retention:\n  keep_days: 1\n"
+
 // generate is GenerateWith with every table's capture mode set to mode
 // (unless it is "").
 func generate(t testing.TB, db *pgtest.DB, mode contract.Mode, extraYAML, tablesYAML string) (up, down string) {
 	t.Helper()
 	dir := t.TempDir()
+	if !strings.Contains(extraYAML, "retention:") {
+		extraYAML += DefaultRetention
+	}
 	cfgText := "version: 1\nschema:\n  database_url: unused\nmigrations:\n  dir: migrations\n  format: plain\n" +
 		"package:\n  dir: audit\n" + extraYAML + "tables:\n" + tablesYAML
 	cfg, err := config.Parse(filepath.Join(dir, "threadline.yaml"), []byte(cfgText), func(string) string { return "" })

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5"
 
 	threadline "github.com/threadline-go/threadline/runtime"
 )
@@ -32,9 +35,16 @@ type PartitionAction struct {
 
 // Maintain creates the partitions the next storage.premake periods need
 // and moves rows out of the default partitions into partitions of their
-// own. It is idempotent and safe to run alongside writers and itself (it
-// takes the purge lock, waiting for a running purge or maintain to end).
-// The retention role can run it. Schedule it daily (see docs/scaling.md).
+// own. It is idempotent and safe to run alongside writers and itself. The
+// retention role can run it. Schedule it daily (see docs/scaling.md).
+//
+// It takes the purge lock and, to create a partition, the audit table in
+// ACCESS EXCLUSIVE mode, each for at most a short lock_timeout: when a
+// purge or another maintain runs, or a long reader transaction holds the
+// table, it tries again with backoff (see DefaultLockWait) and then fails
+// with an error wrapping ErrLockUnavailable; the application's writes are
+// never queued behind it for longer than one lock_timeout. Inside a
+// transaction (db a pgx.Tx) it tries once.
 func (a Audit) Maintain(ctx context.Context, db threadline.DBTX) ([]PartitionAction, error) {
 	ok, err := a.partitioned(ctx, db)
 	if err != nil {
@@ -43,61 +53,100 @@ func (a Audit) Maintain(ctx context.Context, db threadline.DBTX) ([]PartitionAct
 	if !ok {
 		return nil, ErrNotPartitioned
 	}
-	rows, err := db.Query(ctx, "SELECT r_table, r_partition, r_action, r_rows FROM "+a.schema()+".maintain_partitions()")
-	if err != nil {
-		return nil, fmt.Errorf("threadline: maintain: %w", err)
+	wait := DefaultLockWait
+	if _, inTx := db.(pgx.Tx); inTx {
+		wait = 0 // a failed statement aborts the caller's transaction
 	}
-	defer rows.Close()
 	var out []PartitionAction
-	for rows.Next() {
-		var p PartitionAction
-		if err := rows.Scan(&p.Table, &p.Partition, &p.Action, &p.Rows); err != nil {
-			return nil, fmt.Errorf("threadline: maintain: %w", err)
+	err = retryLocked(ctx, slog.Default(), wait, "maintain partitions", func() error {
+		rows, err := db.Query(ctx, "SELECT r_table, r_partition, r_action, r_rows FROM "+a.schema()+".maintain_partitions()")
+		if err != nil {
+			return err
 		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (PartitionAction, error) {
+			var p PartitionAction
+			err := r.Scan(&p.Table, &p.Partition, &p.Action, &p.Rows)
+			return p, err
+		})
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("threadline: maintain: %w", err)
 	}
 	return out, nil
 }
 
-// partitioned reports whether the install has partitioned storage (its
-// partition functions exist).
+// partitioned reports whether the install has partitioned storage.
 func (a Audit) partitioned(ctx context.Context, db threadline.DBTX) (bool, error) {
 	var ok bool
-	err := db.QueryRow(ctx, "SELECT to_regprocedure($1) IS NOT NULL", a.schema()+".drop_partitions(timestamptz, boolean, boolean)").Scan(&ok)
+	err := db.QueryRow(ctx, "SELECT coalesce((SELECT relkind = 'p' FROM pg_catalog.pg_class WHERE oid = to_regclass($1)), false)",
+		a.schema()+".audit_changes").Scan(&ok)
 	if err != nil {
 		return false, fmt.Errorf("threadline: %w", err)
 	}
 	return ok, nil
 }
 
-// dropPartitions drops (or, with dryRun, lists) the partitions whose whole
-// range is before the cutoff, when the storage is partitioned.
-func (a Audit) dropPartitions(ctx context.Context, db threadline.DBTX, res *PurgeResult, transactions, dryRun bool) error {
+// expiredPartitions adds to res the partitions whose whole range is before
+// its cutoff (and, with transactions, the expired transaction partitions
+// no young change or action uses), with their rows, when the storage is
+// partitioned: what a purge drops whole.
+func (a Audit) expiredPartitions(ctx context.Context, db threadline.DBTX, res *PurgeResult, transactions bool) error {
 	ok, err := a.partitioned(ctx, db)
 	if err != nil || !ok {
 		return err
 	}
-	rows, err := db.Query(ctx, "SELECT r_table, r_partition, r_rows FROM "+a.schema()+".drop_partitions($1, $2, $3)", res.Cutoff, transactions, dryRun)
+	rows, err := db.Query(ctx, "SELECT r_table, r_partition, r_rows FROM "+a.schema()+".expired_partitions($1, $2, NULL)", res.Cutoff, transactions)
 	if err != nil {
-		return fmt.Errorf("threadline: purge: drop partitions: %w", err)
+		return fmt.Errorf("threadline: purge: expired partitions: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
+	parts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (PartitionAction, error) {
 		p := PartitionAction{Action: "dropped"}
-		if err := rows.Scan(&p.Table, &p.Partition, &p.Rows); err != nil {
-			return fmt.Errorf("threadline: purge: drop partitions: %w", err)
+		err := r.Scan(&p.Table, &p.Partition, &p.Rows)
+		return p, err
+	})
+	if err != nil {
+		return fmt.Errorf("threadline: purge: expired partitions: %w", err)
+	}
+	for _, p := range parts {
+		res.addPartition(p)
+	}
+	return nil
+}
+
+// addPartition counts partition p, dropped (or to drop) whole, in res.
+func (res *PurgeResult) addPartition(p PartitionAction) {
+	res.Partitions = append(res.Partitions, p)
+	if p.Table == "audit_changes" {
+		res.PartitionChanges += p.Rows
+	} else {
+		res.PartitionTransactions += p.Rows
+	}
+}
+
+// dropPartitions drops the expired partitions (expiredPartitions) of purge
+// record purge one by one, each in its own short transaction
+// (drop_partition), retrying a lock another session holds; res counts
+// those dropped.
+func (a Audit) dropPartitions(ctx context.Context, conn threadline.DBTX, purge int64, res *PurgeResult, transactions bool, o PurgeOptions) error {
+	var found PurgeResult
+	found.Cutoff = res.Cutoff
+	if err := a.expiredPartitions(ctx, conn, &found, transactions); err != nil {
+		return err
+	}
+	for _, p := range found.Partitions {
+		var dropped bool
+		err := retryLocked(ctx, logger(o), o.lockWait(), "drop partition "+p.Partition, func() error {
+			return conn.QueryRow(ctx, "SELECT "+a.schema()+".drop_partition($1, $2)", purge, p.Partition).Scan(&dropped)
+		})
+		if err != nil {
+			return fmt.Errorf("threadline: purge: %w", err)
 		}
-		res.Partitions = append(res.Partitions, p)
-		if p.Table == "audit_changes" {
-			res.PartitionChanges += p.Rows
-		} else {
-			res.PartitionTransactions += p.Rows
+		if dropped {
+			res.addPartition(p)
 		}
 	}
-	return rows.Err()
+	return nil
 }
 
 // PartitionStatus is what PartitionHealth found.

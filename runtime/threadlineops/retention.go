@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	threadline "github.com/threadline-go/threadline/runtime"
@@ -99,6 +98,18 @@ type PurgeOptions struct {
 	Logger *slog.Logger
 	// Progress, when set, is called after every batch.
 	Progress func(PurgeProgress)
+	// LockWait bounds how long Purge keeps retrying a lock another
+	// session holds (a partition to drop that a long reader transaction
+	// reads); 0 means DefaultLockWait. See ErrLockUnavailable.
+	LockWait time.Duration
+}
+
+// lockWait returns o.LockWait or DefaultLockWait.
+func (o PurgeOptions) lockWait() time.Duration {
+	if o.LockWait > 0 {
+		return o.LockWait
+	}
+	return DefaultLockWait
 }
 
 // PurgeProgress reports a running purge.
@@ -183,7 +194,7 @@ SELECT (SELECT count(*) FROM `+s+`.audit_changes WHERE captured_at < $1),
 		return res, fmt.Errorf("threadline: purge plan: %w", err)
 	}
 	// Whole partitions go first and uncapped; the batches take the rest.
-	if err := a.dropPartitions(ctx, db, &res, p.DeleteEmptyTransactions, true); err != nil {
+	if err := a.expiredPartitions(ctx, db, &res, p.DeleteEmptyTransactions); err != nil {
 		return res, err
 	}
 	batched := min(eligible-res.PartitionChanges, limit)
@@ -226,13 +237,21 @@ func (a Audit) cutoff(ctx context.Context, db threadline.DBTX, p PurgePolicy, o 
 // db must be a *pgxpool.Pool (one connection is acquired for the run) or
 // a single connection (*pgx.Conn, *pgxpool.Conn); a pgx.Tx is refused,
 // since every batch must commit on its own. The run holds the purge lock
-// of the audit schema (LOCK TABLE audit_purge_lock, on a second connection
-// it opens with the same configuration; see lockPurge): when another purge
-// holds it, Purge returns an error wrapping ErrPurgeRunning at once. Only
-// roles with DELETE on that table (the retention roles) can take it, so no
-// other role can block retention. The batches need SELECT and DELETE on
-// audit_changes and audit_transactions, nothing more. Purge refuses to run
-// unless p.Enabled (ErrRetentionDisabled).
+// of the audit schema (lock_purge(), on a second connection it opens with
+// the same configuration; see lockPurge): when another purge holds it,
+// Purge returns an error wrapping ErrPurgeRunning at once. Only the
+// retention roles may execute lock_purge, so no other role can block
+// retention. Purge refuses to run unless p.Enabled (ErrRetentionDisabled).
+//
+// The role needs no privilege to delete: it records the purge
+// (begin_purge) and deletes through the audit schema's purge functions
+// (purge_changes, purge_transactions, drop_partition), which refuse a
+// cutoff younger than the retention window the migration was generated
+// with, or any purge when none was configured, and delete only what that
+// recorded cutoff makes expired. A partition drop waits for a lock at most
+// a short lock_timeout and is retried for PurgeOptions.LockWait (see
+// ErrLockUnavailable), so a long reader transaction never queues the
+// application's writes behind the purge.
 //
 // Cancelling ctx stops the run after the batch in flight (a batch is one
 // short statement, so this is quick); the returned error wraps ctx's error
@@ -316,14 +335,15 @@ func (a Audit) purge(ctx context.Context, db threadline.DBTX, p PurgePolicy, o P
 	if res.Cutoff, err = a.cutoff(ctx, conn, p, o); err != nil {
 		return res, err
 	}
-	if err := a.recordPurge(ctx, conn, res.Cutoff); err != nil {
+	purge, err := a.beginPurge(ctx, conn, res.Cutoff)
+	if err != nil {
 		return res, err
 	}
-	if err := a.dropPartitions(ctx, conn, &res, p.DeleteEmptyTransactions, false); err != nil {
+	if err := a.dropPartitions(ctx, conn, purge, &res, p.DeleteEmptyTransactions, o); err != nil {
 		return res, err
 	}
 	res.DeletedChanges, res.DeletedTransactions = res.PartitionChanges, res.PartitionTransactions
-	run := &purgeRun{a: a, ctx: ctx, conn: conn, p: p, o: o, res: &res, s: a.schema()}
+	run := &purgeRun{a: a, ctx: ctx, conn: conn, p: p, o: o, res: &res, s: a.schema(), purge: purge}
 	if err := run.changes(); err != nil {
 		return res, err
 	}
@@ -333,22 +353,17 @@ func (a Audit) purge(ctx context.Context, db threadline.DBTX, p PurgePolicy, o P
 	return res, run.transactions()
 }
 
-// recordPurge notes in audit_purges, before anything is deleted, that a
-// purge with this cutoff runs: verify then tells sealed data this purge
-// deletes from data deleted otherwise. (An install older than sealing has
-// no audit_purges; nothing is recorded there.)
-func (a Audit) recordPurge(ctx context.Context, conn threadline.DBTX, cutoff time.Time) error {
-	var exists bool
-	if err := conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", a.schema()+".audit_purges").Scan(&exists); err != nil {
-		return fmt.Errorf("threadline: purge: %w", err)
+// beginPurge records, before anything is deleted, that a purge with this
+// cutoff runs (begin_purge, which refuses a cutoff inside the retention
+// window the migration was generated with) and returns the record's id,
+// which every deleting function requires: verify then tells sealed data
+// this purge deletes from data deleted otherwise.
+func (a Audit) beginPurge(ctx context.Context, conn threadline.DBTX, cutoff time.Time) (int64, error) {
+	var id int64
+	if err := conn.QueryRow(ctx, "SELECT "+a.schema()+".begin_purge($1)", cutoff).Scan(&id); err != nil {
+		return 0, fmt.Errorf("threadline: purge: record the purge: %w", err)
 	}
-	if !exists {
-		return nil
-	}
-	if _, err := conn.Exec(ctx, "INSERT INTO "+a.schema()+".audit_purges (cutoff) VALUES ($1)", cutoff); err != nil {
-		return fmt.Errorf("threadline: purge: record the purge: %w", err)
-	}
-	return nil
+	return id, nil
 }
 
 // purgeRun is one purge in progress on one session.
@@ -361,6 +376,7 @@ type purgeRun struct {
 	res   *PurgeResult
 	s     string // quoted audit schema
 	total int64  // changes eligible at the start
+	purge int64  // the purge record (beginPurge)
 }
 
 // batch runs one deleting statement of phase ("changes" or
@@ -399,9 +415,10 @@ func (r *purgeRun) batch(phase string, sql string, args ...any) (n, last int64, 
 	return n, last, nil
 }
 
-// changes deletes the eligible changes: keyset over id, bounded by the
-// newest eligible id seen at the start, so no batch rescans what earlier
-// batches deleted and the last one does not walk the young rows.
+// changes deletes the eligible changes (purge_changes): keyset over id,
+// bounded by the newest eligible id seen at the start, so no batch rescans
+// what earlier batches deleted and the last one does not walk the young
+// rows.
 func (r *purgeRun) changes() error {
 	s, res := r.s, r.res
 	var maxID int64
@@ -412,18 +429,8 @@ func (r *purgeRun) changes() error {
 	var last int64
 	exhausted := r.total == 0
 	for changeBatches := 0; !exhausted && changeBatches < r.p.MaxBatches; changeBatches++ {
-		// The ids are collected first (ARRAY(…), one initplan) and deleted
-		// through the primary key (= ANY): a plan that cannot turn into a
-		// scan of the whole table for each batch.
-		n, l, err := r.batch("changes", `WITH d AS (
-    DELETE FROM `+s+`.audit_changes AS c
-    WHERE c.id = ANY (ARRAY(
-        SELECT id FROM `+s+`.audit_changes
-        WHERE id > $1 AND id <= $2 AND captured_at < $3
-        ORDER BY id LIMIT $4))
-    RETURNING c.id
-)
-SELECT count(*), coalesce(max(id), 0) FROM d`, last, maxID, res.Cutoff, r.p.BatchSize)
+		n, l, err := r.batch("changes", "SELECT r_deleted, r_last FROM "+s+".purge_changes($1, $2, $3, $4)",
+			r.purge, last, maxID, r.p.BatchSize)
 		if err != nil {
 			return err
 		}
@@ -443,7 +450,7 @@ SELECT count(*), coalesce(max(id), 0) FROM d`, last, maxID, res.Cutoff, r.p.Batc
 }
 
 // transactions deletes the old transactions left without changes (and
-// whose action is outside the window).
+// whose action is outside the window): purge_transactions.
 func (r *purgeRun) transactions() error {
 	s, res := r.s, r.res
 	var maxTx int64
@@ -452,17 +459,8 @@ func (r *purgeRun) transactions() error {
 		return fmt.Errorf("threadline: purge: find old transactions: %w", err)
 	}
 	for last := int64(0); last < maxTx; {
-		n, l, err := r.batch("transactions", `WITH d AS (
-    DELETE FROM `+s+`.audit_transactions AS d
-    WHERE d.id = ANY (ARRAY(
-        SELECT t.id FROM `+s+`.audit_transactions AS t
-        WHERE t.id > $1 AND t.id <= $2 AND t.started_at < $3
-          AND NOT EXISTS (SELECT 1 FROM `+s+`.audit_changes AS c WHERE c.transaction_id = t.id)
-          AND `+r.a.actionOutsideWindow("t", "$3")+`
-        ORDER BY t.id LIMIT $4))
-    RETURNING d.id
-)
-SELECT count(*), coalesce(max(id), 0) FROM d`, last, maxTx, res.Cutoff, r.p.BatchSize)
+		n, l, err := r.batch("transactions", "SELECT r_deleted, r_last FROM "+s+".purge_transactions($1, $2, $3, $4)",
+			r.purge, last, maxTx, r.p.BatchSize)
 		if err != nil {
 			return err
 		}
@@ -475,13 +473,13 @@ SELECT count(*), coalesce(max(id), 0) FROM d`, last, maxTx, res.Cutoff, r.p.Batc
 }
 
 // lockPurge takes the purge lock of the audit schema on a session of its
-// own and returns its release: LOCK TABLE audit_purge_lock IN EXCLUSIVE
-// MODE NOWAIT, held in a transaction that stays open for the whole purge
-// while every batch commits on the purge's own session.
+// own and returns its release: lock_purge() (EXCLUSIVE on the empty
+// audit_purge_lock, NOWAIT), held in a transaction that stays open for the
+// whole purge while every batch commits on the purge's own session.
 //
-// Only roles with DELETE (or UPDATE, TRUNCATE) on that empty table can
-// take the lock in that mode, and no other role has any privilege on it,
-// so no other role can block retention. own is the purge's own session:
+// Only the roles granted EXECUTE on lock_purge (the retention roles) can
+// take the lock, and no role but the owner has any privilege on the
+// table, so no other role can block retention. own is the purge's own session:
 // the second one is opened with its configuration, and the holder of a
 // taken lock is looked up on it (a pool of one connection has none left).
 // The holding transaction takes no snapshot and no transaction id (LOCK
@@ -503,9 +501,8 @@ func (a Audit) lockPurge(ctx context.Context, own threadline.DBTX) (func(), erro
 		release()
 	}
 	lockTable := a.schema() + ".audit_purge_lock"
-	_, err = tx.Exec(ctx, "LOCK TABLE "+lockTable+" IN EXCLUSIVE MODE NOWAIT")
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available
+	_, err = tx.Exec(ctx, "SELECT "+a.schema()+".lock_purge()")
+	if lockNotAvailable(err) {
 		unlock()
 		var pid *int64
 		_ = own.QueryRow(ctx, `SELECT min(pid) FROM pg_locks WHERE locktype = 'relation' AND granted
@@ -518,7 +515,7 @@ func (a Audit) lockPurge(ctx context.Context, own threadline.DBTX) (func(), erro
 	}
 	if err != nil {
 		unlock()
-		return nil, fmt.Errorf("take the purge lock (the role needs DELETE on %s: list it in retention_roles): %w", lockTable, err)
+		return nil, fmt.Errorf("take the purge lock (the role needs EXECUTE on %s.lock_purge(): list it in retention_roles, and apply the migration threadline-gen writes): %w", a.schema(), err)
 	}
 	return unlock, nil
 }

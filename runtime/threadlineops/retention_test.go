@@ -46,7 +46,14 @@ type purgeWorld struct {
 
 func setupPurgeWorld(t testing.TB) purgeWorld {
 	t.Helper()
-	db := capturetest.Setup(t, purgeDDL, "  items: {}\n")
+	return setupPurgeWorldWith(t, "")
+}
+
+// setupPurgeWorldWith is setupPurgeWorld with extra config (a retention
+// section: capturetest.DefaultRetention otherwise).
+func setupPurgeWorldWith(t testing.TB, extra string) purgeWorld {
+	t.Helper()
+	db := capturetest.SetupWith(t, purgeDDL, extra, "  items: {}\n")
 	w := purgeWorld{db: db}
 	ids := make([]int64, 0, 9)
 	id := 0
@@ -221,7 +228,9 @@ func TestPurgeKeepsEmptyTransactionsWhenTold(t *testing.T) {
 }
 
 func TestPurgeExplicitCutoff(t *testing.T) {
-	w := setupPurgeWorld(t)
+	// A window of one second, so that a cutoff after everything written
+	// passes the purge functions once a second has gone by.
+	w := setupPurgeWorldWith(t, "retention:\n  max_age_seconds: 1\n")
 	ctx := context.Background()
 	// A cutoff before everything: nothing is eligible.
 	res, err := (threadlineops.Audit{}).Purge(ctx, w.db.Pool, policy(5, 100), threadlineops.PurgeOptions{Logger: quiet, Cutoff: time.Now().Add(-30 * 24 * time.Hour)})
@@ -230,7 +239,8 @@ func TestPurgeExplicitCutoff(t *testing.T) {
 	}
 	// A cutoff after everything: every change and every transaction goes
 	// (the young action-only one too: its action is before the cutoff).
-	cut := time.Now().Add(time.Hour)
+	time.Sleep(1100 * time.Millisecond)
+	cut := time.Now().Add(-time.Second)
 	plan, err := (threadlineops.Audit{}).PurgePlan(ctx, w.db.Pool, policy(5, 100), threadlineops.PurgeOptions{Cutoff: cut})
 	if err != nil {
 		t.Fatal(err)
