@@ -11,17 +11,24 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// maxLocateLines bounds the lines syntaxLine tries: each try parses the
-// file up to that line again.
-const maxLocateLines = 500
+// maxLocateLines and maxLocateBytes bound the work of syntaxLine: each
+// line it tries parses the file up to that line again.
+const (
+	maxLocateLines = 500
+	maxLocateBytes = 1 << 20
+)
 
 // syntaxLine finds the line a yaml.v3 syntax error is about. yaml.v3
 // reports the line where the enclosing block began (an indentation error
 // deep inside tables: is reported at the table's first key), so the line
 // is found by parsing ever longer prefixes of data, from line from on:
 // the first prefix that fails with the same error ends with the offending
-// line. It returns 0 when no prefix does.
+// line. It returns 0 when no prefix does, or the file is too large to
+// try.
 func syntaxLine(data []byte, err error, from int) int {
+	if len(data) > maxLocateBytes {
+		return 0
+	}
 	want := err.Error()
 	n, end := 0, 0
 	for end < len(data) {
