@@ -222,10 +222,10 @@ func TestUsageErrors(t *testing.T) {
 	errb.Reset()
 	runEnv(context.Background(), []string{"export", "-max-rows", "-5"}, &out, &errb, env{})
 	mustContain(t, "-max-rows -5", errb.String(), `invalid value "-5" for flag -max-rows: want 0 (no cap) or a positive number of changes`)
-	// The help of -max-rows states its default once.
+	// The help of -max-rows states its default once (six flags state one).
 	out.Reset()
 	runEnv(context.Background(), []string{"export", "-h"}, &out, &errb, env{})
-	if n := strings.Count(out.String(), "(default"); n != 5 || strings.Contains(out.String(), "(default -1)") {
+	if n := strings.Count(out.String(), "(default"); n != 6 || strings.Contains(out.String(), "(default -1)") {
 		t.Errorf("export help: %d defaults:\n%s", n, out.String())
 	}
 	// No files were written by any of them.
