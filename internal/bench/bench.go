@@ -48,7 +48,7 @@ type Options struct {
 	Keep         bool
 }
 
-var allWorkloads = []string{"tpcb", "bulk", "single", "hotrow", "lookup", "viewer", "export", "purge", "seal", "generate", "soak"}
+var allWorkloads = []string{"tpcb", "bulk", "single", "hotrow", "lookup", "viewer", "export", "purge", "purgelock", "seal", "generate", "soak"}
 
 // Result is one printed line.
 type Result struct {
@@ -181,6 +181,8 @@ func (r *runner) run(ctx context.Context, w string) ([]Result, error) {
 		return r.export(ctx)
 	case "purge":
 		return r.purge(ctx)
+	case "purgelock":
+		return r.purgeLock(ctx)
 	case "generate":
 		return r.generate(ctx)
 	case "soak":
