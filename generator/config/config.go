@@ -226,8 +226,9 @@ type Privileges struct {
 	WriterRoles []Name
 	// ReaderRoles investigate: SELECT on the audit tables.
 	ReaderRoles []Name
-	// RetentionRoles purge: SELECT, and DELETE on audit_purge_lock, audit_changes and
-	// audit_transactions.
+	// RetentionRoles purge, maintain and seal: SELECT, and EXECUTE on the
+	// purge functions, which only expire data older than the retention
+	// window (no DELETE on any audit table).
 	RetentionRoles []Name
 }
 
