@@ -149,6 +149,9 @@ type PurgeResult struct {
 	Partitions            []PartitionAction `json:"partitions,omitempty"`
 	PartitionChanges      int64             `json:"partition_changes"`
 	PartitionTransactions int64             `json:"partition_transactions"`
+	// Seal is the seal that Purge wrote at its end to cover its purge
+	// record, when the chain had begun (0 otherwise; see Purge).
+	Seal int64 `json:"seal,omitempty"`
 }
 
 // PurgePlan reports exactly what Purge would delete with the same policy
@@ -260,12 +263,44 @@ func (a Audit) cutoff(ctx context.Context, db threadline.DBTX, p PurgePolicy, o 
 // interrupted run leaves a consistent state, and running Purge again
 // continues where it stopped. (A process killed mid-batch loses that
 // batch's statement to the database's rollback, never half of it.)
+//
+// When the audit schema has seals (tamper evidence), a purge that
+// finished ends with a seal, so that the chain covers its purge record
+// and verify counts what it deleted as purged (PurgeResult.Seal).
 func (a Audit) Purge(ctx context.Context, db threadline.DBTX, p PurgePolicy, o PurgeOptions) (PurgeResult, error) {
 	start := time.Now()
 	res, err := a.purge(ctx, db, p, o)
+	if err == nil {
+		res.Seal, err = a.sealPurge(ctx, db)
+	}
 	res.Elapsed = time.Since(start)
 	a.purgeFinished(ctx, o, res, start, err)
 	return res, err
+}
+
+// sealPurge seals once a purge is done, when the chain has begun. A seal
+// run that another job started before the purge committed may not cover
+// its record: on ErrSealRunning it seals again, a few times.
+func (a Audit) sealPurge(ctx context.Context, db threadline.DBTX) (int64, error) {
+	var sealing bool
+	if err := db.QueryRow(ctx, "SELECT EXISTS (SELECT FROM "+a.schema()+".audit_seals)").Scan(&sealing); err != nil || !sealing {
+		return 0, wrapSealErr(err)
+	}
+	for try := 1; ; try++ {
+		res, err := a.Seal(ctx, db)
+		if errors.Is(err, ErrSealRunning) && try < 5 {
+			time.Sleep(time.Duration(try) * 50 * time.Millisecond)
+			continue
+		}
+		return res.Seal, wrapSealErr(err)
+	}
+}
+
+func wrapSealErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("threadline: purge: done, but sealing its record failed (run threadline seal): %w", err)
 }
 
 func (a Audit) purgeFinished(ctx context.Context, o PurgeOptions, res PurgeResult, start time.Time, err error) {
