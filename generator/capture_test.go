@@ -46,7 +46,7 @@ func inTx(t *testing.T, db *pgtest.DB, actor string, sqls ...string) {
 	}
 	defer tx.Rollback(ctx)
 	if actor != "" {
-		if _, err := tx.Exec(ctx, "SELECT set_config('threadline.actor_ref', $1, true)", actor); err != nil {
+		if _, err := tx.Exec(ctx, "SELECT set_config('threadline.actor_ref', $1, true), set_config('threadline.attribution_tx', "+contract.TxStartSQL+", true)", actor); err != nil {
 			t.Fatal(err)
 		}
 	}

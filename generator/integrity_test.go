@@ -150,10 +150,10 @@ var retentionFunctions = map[string]bool{"lock_purge": true, "begin_purge": true
 
 // TestFunctionPrivilegeAllowList lists every function in the audit schema
 // and checks EXECUTE for every role against the documented allow-list
-// (docs/security.md): only the writer roles may execute record_action,
-// only the retention roles the purge functions and seal; nothing else is
-// executable by any role but the owner. It checks after the install and
-// after a delta migration that adds a capture function.
+// (docs/security.md): only the writer roles may execute record_action and
+// attribute, only the retention roles the purge functions and seal;
+// nothing else is executable by any role but the owner. It checks after
+// the install and after a delta migration that adds a capture function.
 func TestFunctionPrivilegeAllowList(t *testing.T) {
 	in := newIntegrity(t)
 	check := func(stage string) {
@@ -176,7 +176,7 @@ func TestFunctionPrivilegeAllowList(t *testing.T) {
 				t.Fatal(err)
 			}
 			n++
-			want := [4]bool{name == "record_action", false, retentionFunctions[name], false}
+			want := [4]bool{name == "record_action" || name == "attribute", false, retentionFunctions[name], false}
 			if got != want {
 				t.Errorf("%s: %s EXECUTE for app, auditor, janitor, stranger = %v, want %v (acl %s)", stage, sig, got, want, acl)
 			}
@@ -317,10 +317,10 @@ func TestAttackSeveralHeadersPerTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	exec(`BEGIN`)
-	exec(`SELECT set_config('threadline.actor_ref', '{"type":"user","id":"a"}', true)`)
+	exec(`SELECT threadline.attribute('{"type":"user","id":"a"}')`)
 	exec(`INSERT INTO users VALUES (2, NULL, 'h', 'two')`)
 	exec(`SELECT set_config('threadline.transaction', '', true)`)
-	exec(`SELECT set_config('threadline.actor_ref', '{"type":"user","id":"b"}', true)`)
+	exec(`SELECT threadline.attribute('{"type":"user","id":"b"}')`)
 	exec(`INSERT INTO users VALUES (3, NULL, 'h', 'three')`)
 	exec(`SELECT set_config('threadline.transaction', pg_current_xact_id()::text || ':' || $1::bigint::text, true)`, other)
 	exec(`UPDATE users SET name = 'three!' WHERE id = 3`)

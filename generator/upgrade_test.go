@@ -98,6 +98,15 @@ func TestUpgradeFromPreviousInstall(t *testing.T) {
 	if err := db.Pool.QueryRow(ctx, `SELECT count(*), max(n) FROM (SELECT count(*) AS n FROM threadline.audit_transactions GROUP BY txid, started_at) AS g`).Scan(&headers, &perTx); err != nil || headers != 4 || perTx != 1 {
 		t.Errorf("headers %d, at most %d per transaction (%v); want 4, 1", headers, perTx, err)
 	}
+	// The update brings attribute() and per-transaction attribution: InTx
+	// (which binds its settings to the transaction) stays attributed.
+	var attribute bool
+	var unattributed int
+	if err := db.Pool.QueryRow(ctx, `SELECT to_regprocedure('threadline.attribute(jsonb, text, text)') IS NOT NULL,
+		(SELECT count(*) FROM threadline.audit_transactions WHERE actor_ref IS DISTINCT FROM '{"type": "user", "id": "ada"}')`).
+		Scan(&attribute, &unattributed); err != nil || !attribute || unattributed != 0 {
+		t.Errorf("after the upgrade: attribute() installed %v, %d headers not attributed to ada (%v)", attribute, unattributed, err)
+	}
 }
 
 // TestSwitchToPartitions: an installed plain audit schema with rows

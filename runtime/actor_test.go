@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/threadline-go/threadline/internal/capturetest"
+	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/internal/pgtest"
 	threadline "github.com/threadline-go/threadline/runtime"
 	"github.com/threadline-go/threadline/sqltemplates"
@@ -377,7 +378,7 @@ func TestMalformedActorSettingNeverAbortsWrite(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tx.Exec(ctx, `SELECT set_config('threadline.actor_ref', $1, true)`, v); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT set_config('threadline.actor_ref', $1, true), set_config('threadline.attribution_tx', `+contract.TxStartSQL+`, true)`, v); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO orders VALUES ($1, 'n')`, i); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/threadline-go/threadline/internal/capturetest"
+	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/internal/pgtest"
 	threadline "github.com/threadline-go/threadline/runtime"
 	"github.com/threadline-go/threadline/runtime/threadlinehttp"
@@ -308,10 +309,11 @@ func TestFaultContextCancelledMidStatement(t *testing.T) {
 }
 
 // TestFaultHostileAttributionSettings sets malformed and huge attribution
-// settings by raw SQL: the business write always succeeds, the actor is
-// NULL and the raw value is kept, truncated, in actor_ref_invalid; ids
-// are truncated to 256 characters. InTx refuses oversized attribution
-// before writing anything, and overrides session-level garbage.
+// settings by raw SQL, bound to the transaction as attribute() binds
+// them: the business write always succeeds, the actor is NULL and the raw
+// value is kept, truncated, in actor_ref_invalid; ids are truncated to 256
+// characters. Session-level garbage attributes nothing and is not kept.
+// InTx refuses oversized attribution before writing anything.
 //
 // Long on purpose: one scenario told step by step against a real database; its steps share state and read in order.
 func TestFaultHostileAttributionSettings(t *testing.T) {
@@ -343,7 +345,8 @@ func TestFaultHostileAttributionSettings(t *testing.T) {
 		_, err = conn.Exec(ctx, `BEGIN`)
 		if err == nil {
 			_, err = conn.Exec(ctx, `SELECT set_config('threadline.actor_ref', $1, true),
-				set_config('threadline.correlation_id', $2, true), set_config('threadline.request_id', $2, true)`, c.raw, bigID)
+				set_config('threadline.correlation_id', $2, true), set_config('threadline.request_id', $2, true),
+				set_config('threadline.attribution_tx', `+contract.TxStartSQL+`, true)`, c.raw, bigID)
 		}
 		if err == nil {
 			_, err = conn.Exec(ctx, `INSERT INTO ledger VALUES ($1, $2)`, i, c.name)
@@ -372,7 +375,8 @@ func TestFaultHostileAttributionSettings(t *testing.T) {
 		}
 	}
 
-	// Session-level garbage (not transaction-local), autocommit write.
+	// Session-level garbage (not transaction-local), autocommit write: not
+	// bound to the transaction, so ignored, not even kept for forensics.
 	db.Exec(t, `SELECT set_config('threadline.actor_ref', 'garbage', false)`)
 	conn, err := db.Pool.Acquire(ctx)
 	if err != nil {
@@ -402,7 +406,7 @@ func TestFaultHostileAttributionSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []pair{{"", `{"type":"user","id":"session-level"}x`}, {"", ""}}
+	want := []pair{{"", ""}, {"", ""}}
 	if !slices.Equal(got, want) {
 		t.Errorf("session garbage: got %q, want %q", got, want)
 	}

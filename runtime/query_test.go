@@ -18,6 +18,7 @@ import (
 	"github.com/threadline-go/threadline/generator"
 	"github.com/threadline-go/threadline/generator/config"
 	"github.com/threadline-go/threadline/internal/capturetest"
+	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/internal/pgtest"
 	threadline "github.com/threadline-go/threadline/runtime"
 	"github.com/threadline-go/threadline/schema"
@@ -210,7 +211,7 @@ func TestInvalidActorSettingIsNeverAnActor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{`SELECT set_config('threadline.actor_ref', '{"type":"user"}', true)`, "INSERT INTO accounts VALUES (1, 'x', NULL)"} {
+	for _, s := range []string{`SELECT set_config('threadline.actor_ref', '{"type":"user"}', true), set_config('threadline.attribution_tx', ` + contract.TxStartSQL + `, true)`, "INSERT INTO accounts VALUES (1, 'x', NULL)"} {
 		if _, err := tx.Exec(ctx, s); err != nil {
 			t.Fatal(err)
 		}

@@ -14,11 +14,14 @@ import (
 )
 
 // The transaction-local settings the capture triggers read (see
-// threadline.current_transaction_id in the generated core migration).
+// threadline.current_transaction_id in the generated core migration and
+// internal/contract): the three values count only when settingBound
+// names the current transaction.
 const (
-	settingActor         = "threadline.actor_ref"
-	settingRequestID     = "threadline.request_id"
-	settingCorrelationID = "threadline.correlation_id"
+	settingActor         = contract.SettingActor
+	settingRequestID     = contract.SettingRequestID
+	settingCorrelationID = contract.SettingCorrelationID
+	settingBound         = contract.SettingAttributionTx
 )
 
 // rollbackTimeout bounds the rollback InTx sends after fn failed or
@@ -76,11 +79,15 @@ func WithTxOptions(opts pgx.TxOptions) TxOption { return txOptionsOption{opts: o
 // (ContextWithActor and friends, filled by the HTTP middleware or a job's
 // JobAttribution). It is published as the transaction-local settings
 // threadline.actor_ref, threadline.request_id and threadline.correlation_id
-// (set_config(name, value, true)) that the capture triggers read. All three
-// are always written, empty when unknown, so a value left at session level
-// on a pooled connection can never attribute this transaction; and being
-// transaction-local they vanish at COMMIT or ROLLBACK, which makes InTx
-// safe under PgBouncer transaction pooling.
+// (set_config(name, value, true)) that the capture triggers read, with
+// threadline.attribution_tx, which binds them to this transaction (its
+// start time): the capture honours them only for the transaction they
+// were set for, so a value left at session level on a pooled connection
+// attributes neither this transaction nor any other. All three are always
+// written, empty when unknown, and being transaction-local they vanish at
+// COMMIT or ROLLBACK, which makes InTx safe under PgBouncer transaction
+// pooling. Writers in other languages call the SQL function
+// <audit_schema>.attribute, which publishes the same four settings.
 //
 // One round trip: with *pgxpool.Pool, *pgxpool.Conn or *pgx.Conn the
 // BEGIN and the set_config calls travel as one multi-statement simple
@@ -213,8 +220,9 @@ func beginSQL(o pgx.TxOptions) (string, error) {
 }
 
 // settingsSQL renders the statement publishing at (already normalized) as
-// transaction-local settings. Unset values are published as empty strings,
-// which the database reads as NULL. Values are escape-string literals,
+// transaction-local settings, bound to the transaction (settingBound).
+// Unset values are published as empty strings, which the database reads
+// as NULL. Values are escape-string literals,
 // correct whatever standard_conforming_strings says; they hold no NUL
 // (validated).
 func settingsSQL(at attribution) string {
@@ -230,7 +238,8 @@ func settingsSQL(at attribution) string {
 	}
 	return "select set_config('" + settingActor + "', " + contract.QuoteLiteral(actor) + ", true), " +
 		"set_config('" + settingRequestID + "', " + contract.QuoteLiteral(requestID) + ", true), " +
-		"set_config('" + settingCorrelationID + "', " + contract.QuoteLiteral(correlationID) + ", true)"
+		"set_config('" + settingCorrelationID + "', " + contract.QuoteLiteral(correlationID) + ", true), " +
+		"set_config('" + settingBound + "', " + contract.TxStartSQL + ", true)"
 }
 
 // txRun runs fn in tx and commits, or rolls back when fn fails or panics.
@@ -290,13 +299,10 @@ func inNestedTx(ctx context.Context, outer pgx.Tx, fn func(pgx.Tx) error, cfg tx
 }
 
 // checkNestedAttribution compares the explicit attribution of a nested
-// InTx with the settings in effect in the enclosing transaction.
+// InTx with the settings in effect in the enclosing transaction: those
+// bound to it (settingBound), as the capture reads them.
 func checkNestedAttribution(ctx context.Context, outer pgx.Tx, at attribution) error {
-	var actor, requestID, correlationID string
-	err := outer.QueryRow(ctx, "select coalesce(current_setting('"+settingActor+"', true), ''), "+
-		"coalesce(current_setting('"+settingRequestID+"', true), ''), "+
-		"coalesce(current_setting('"+settingCorrelationID+"', true), '')").
-		Scan(&actor, &requestID, &correlationID)
+	actor, requestID, correlationID, err := attributionInEffect(ctx, outer)
 	if err != nil {
 		return fmt.Errorf("read attribution in effect: %w", err)
 	}
@@ -313,6 +319,21 @@ func checkNestedAttribution(ctx context.Context, outer pgx.Tx, at attribution) e
 		return fmt.Errorf("%w: correlation id %q requested, %s in effect", ErrNestedAttribution, *at.correlationID, describeSetting(correlationID))
 	}
 	return nil
+}
+
+// attributionInEffect reads the settings that attribute tx: empty when
+// they are not bound to it (a session-level value attributes nothing).
+func attributionInEffect(ctx context.Context, tx pgx.Tx) (actor, requestID, correlationID string, err error) {
+	var bound bool
+	err = tx.QueryRow(ctx, "select coalesce(current_setting('"+settingActor+"', true), ''), "+
+		"coalesce(current_setting('"+settingRequestID+"', true), ''), "+
+		"coalesce(current_setting('"+settingCorrelationID+"', true), ''), "+
+		"coalesce(current_setting('"+settingBound+"', true) = "+contract.TxStartSQL+", false)").
+		Scan(&actor, &requestID, &correlationID, &bound)
+	if err != nil || !bound {
+		return "", "", "", err
+	}
+	return actor, requestID, correlationID, nil
 }
 
 func describeSetting(s string) string {

@@ -48,6 +48,10 @@ type coreData struct {
 	MaxActorBytes int
 	MaxIDChars    int
 	Role          string
+	// AttributionTxLit is the quoted name of the setting that binds the
+	// attribution settings to a transaction, TxStart the SQL expression
+	// of its value for the current transaction (contract.TxStartSQL).
+	AttributionTxLit, TxStart string
 	// ActionBounds are record_action's bounded texts.
 	ActionBounds []actionBound
 	// Partitioned storage: the unit ("day", "week", "month"; "" when not
@@ -84,6 +88,7 @@ const lockTimeout = "50ms"
 func newCoreData(auditSchema string, st Storage) coreData {
 	d := coreData{S: QuoteIdent(auditSchema), SLit: QuoteLiteral(auditSchema), MaxActorBytes: contract.MaxActorRefBytes, MaxIDChars: MaxIDChars}
 	d.ActionBounds = actionBounds()
+	d.AttributionTxLit, d.TxStart = QuoteLiteral(contract.SettingAttributionTx), contract.TxStartSQL
 	d.RetentionSeconds, d.LockTimeoutLit = int64(st.Retention/time.Second), QuoteLiteral(lockTimeout)
 	if st.Unit != "" {
 		d.Part, d.PartLit, d.IntervalLit, d.Premake = st.Unit, QuoteLiteral(st.Unit), QuoteLiteral("1 "+st.Unit), st.Premake
@@ -94,7 +99,8 @@ func newCoreData(auditSchema string, st Storage) coreData {
 // Grants names the roles the install grants access to (see
 // config.Privileges). Every list may be empty.
 type Grants struct {
-	// Writers get USAGE on the audit schema and EXECUTE on record_action.
+	// Writers get USAGE on the audit schema and EXECUTE on record_action
+	// and attribute.
 	Writers []string
 	// Readers get USAGE and SELECT on the audit tables and the seals
 	// (and, with partitioned storage, EXECUTE on expired_partitions, which
@@ -140,7 +146,7 @@ func Functions(auditSchema string, g Grants, st Storage) []Statement {
 	names := []string{
 		"transactions_txid_idx", "purge_lock", "purge_lock_comment",
 		"seals", "seals_comment", "seal_entries", "purges", "purges_comment",
-		"actor_ref_valid", "parse_actor_ref", "current_transaction_id", "record_action",
+		"actor_ref_valid", "parse_actor_ref", "current_transaction_id", "attribute", "record_action",
 	}
 	names = append(names, "purge_cutoff", "recorded_cutoff", "begin_purge", "purge_changes", "purge_transactions", "lock_purge")
 	if st.Unit != "" {
@@ -161,7 +167,7 @@ func Functions(auditSchema string, g Grants, st Storage) []Statement {
 			}
 		}
 	}
-	grant(g.Writers, "grant_usage", "grant_writer")
+	grant(g.Writers, "grant_usage", "grant_writer", "grant_attribute")
 	grant(g.Readers, "grant_usage", "grant_reader", "grant_seal_reader")
 	grant(g.Retention, "grant_usage", "grant_reader", "grant_seal_reader", "grant_retention", "grant_sealer")
 	if st.Unit != "" {

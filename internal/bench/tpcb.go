@@ -13,11 +13,13 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/runtime/threadlineops"
 )
 
 // tpcbScript is pgbench's built-in TPC-B transaction. The audited variant
-// publishes the actor the way InTx does: set_config(…, true) sent in the
+// publishes the actor the way InTx does: set_config(…, true), with the
+// binding to the transaction (contract.SettingAttributionTx), sent in the
 // same request as BEGIN (pgbench's \; joins them into one message).
 const tpcbScript = `\set aid random(1, 100000 * :scale)
 \set bid random(1, 1 * :scale)
@@ -32,7 +34,8 @@ INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (:tid, :bid, :a
 END;
 `
 
-const actorSetting = ` \; SELECT set_config('threadline.actor_ref', '{"type":"user","id":"bench"}', true)`
+const actorSetting = ` \; SELECT set_config('` + contract.SettingActor + `', '{"type":"user","id":"bench"}', true), set_config('` +
+	contract.SettingAttributionTx + `', ` + contract.TxStartSQL + `, true)`
 
 // tpcbTables audits all four pgbench tables; pgbench_history has no
 // primary key, so its key is named. %s is the capture option of each.
