@@ -127,23 +127,30 @@ func (res *PurgeResult) addPartition(p PartitionAction) {
 // dropPartitions drops the expired partitions (expiredPartitions) of purge
 // record purge one by one, each in its own short transaction
 // (drop_partition), retrying a lock another session holds; res counts
-// those dropped.
+// those dropped. The change partitions go first: the transaction
+// partitions are listed after, when the check that none of their
+// transactions has a younger change no longer walks the dropped ones.
 func (a Audit) dropPartitions(ctx context.Context, conn threadline.DBTX, purge int64, res *PurgeResult, transactions bool, o PurgeOptions) error {
-	var found PurgeResult
-	found.Cutoff = res.Cutoff
-	if err := a.expiredPartitions(ctx, conn, &found, transactions); err != nil {
-		return err
+	phases := []bool{false}
+	if transactions {
+		phases = append(phases, true)
 	}
-	for _, p := range found.Partitions {
-		var dropped bool
-		err := retryLocked(ctx, logger(o), o.lockWait(), "drop partition "+p.Partition, func() error {
-			return conn.QueryRow(ctx, "SELECT "+a.schema()+".drop_partition($1, $2)", purge, p.Partition).Scan(&dropped)
-		})
-		if err != nil {
-			return fmt.Errorf("threadline: purge: %w", err)
+	for _, withTransactions := range phases {
+		found := PurgeResult{Cutoff: res.Cutoff}
+		if err := a.expiredPartitions(ctx, conn, &found, withTransactions); err != nil {
+			return err
 		}
-		if dropped {
-			res.addPartition(p)
+		for _, p := range found.Partitions {
+			var dropped bool
+			err := retryLocked(ctx, logger(o), o.lockWait(), "drop partition "+p.Partition, func() error {
+				return conn.QueryRow(ctx, "SELECT "+a.schema()+".drop_partition($1, $2)", purge, p.Partition).Scan(&dropped)
+			})
+			if err != nil {
+				return fmt.Errorf("threadline: purge: %w", err)
+			}
+			if dropped {
+				res.addPartition(p)
+			}
 		}
 	}
 	return nil
