@@ -64,6 +64,10 @@ type coreData struct {
 	// functions whose locks could queue the application's writes.
 	RetentionSeconds int64
 	LockTimeoutLit   string
+	// The seal: its record expressions (sealRecord), the to_char pattern
+	// of a timestamp, and the format's constants (contract).
+	SealTransactionRecord, SealChangeRecord, TimeSQL string
+	SealVersion, SealChunk                           int
 }
 
 // Storage is how the audit data is kept: its layout (config.Storage)
@@ -86,7 +90,9 @@ type Storage struct {
 const lockTimeout = "50ms"
 
 func newCoreData(auditSchema string, st Storage) coreData {
-	d := coreData{S: QuoteIdent(auditSchema), SLit: QuoteLiteral(auditSchema), MaxActorBytes: contract.MaxActorRefBytes, MaxIDChars: MaxIDChars}
+	d := coreData{S: QuoteIdent(auditSchema), SLit: QuoteLiteral(auditSchema), MaxActorBytes: contract.MaxActorRefBytes, MaxIDChars: MaxIDChars,
+		SealTransactionRecord: sealRecord('T', contract.SealTransactionFields()), SealChangeRecord: sealRecord('C', contract.SealChangeFields()),
+		TimeSQL: QuoteLiteral(contract.SealTimeSQL), SealVersion: contract.SealVersion, SealChunk: contract.SealChunk}
 	d.ActionBounds = actionBounds()
 	d.AttributionTxLit, d.TxStart = QuoteLiteral(contract.SettingAttributionTx), contract.TxStartSQL
 	d.RetentionSeconds, d.LockTimeoutLit = int64(st.Retention/time.Second), QuoteLiteral(lockTimeout)
@@ -94,6 +100,24 @@ func newCoreData(auditSchema string, st Storage) coreData {
 		d.Part, d.PartLit, d.IntervalLit, d.Premake = st.Unit, QuoteLiteral(st.Unit), QuoteLiteral("1 "+st.Unit), st.Premake
 	}
 	return d
+}
+
+// sealRecord renders the SQL expression of a canonical seal record (see
+// runtime/threadlineops/canonical.go): "tl1", the kind, then each field
+// as 0x00 for NULL or 0x01, its length in bytes (4, big-endian) and its
+// UTF-8 text; timestamps in UTC as contract.SealTimeSQL prints them. Every
+// field is evaluated once, into an array the encoding walks.
+func sealRecord(kind byte, fields []contract.SealField) string {
+	exprs := make([]string, len(fields))
+	for i, f := range fields {
+		exprs[i] = f.Expr
+		if f.Time {
+			exprs[i] = "to_char(" + f.Expr + " AT TIME ZONE 'UTC', " + QuoteLiteral(contract.SealTimeSQL) + ")"
+		}
+	}
+	return "(SELECT convert_to('tl1" + string(kind) + "', 'UTF8') || string_agg(CASE WHEN u.f IS NULL THEN decode('00', 'hex')" +
+		" ELSE decode('01', 'hex') || int4send(octet_length(convert_to(u.f, 'UTF8'))) || convert_to(u.f, 'UTF8') END, ''::bytea ORDER BY u.i)" +
+		" FROM unnest(ARRAY[" + strings.Join(exprs, ", ") + "]::text[]) WITH ORDINALITY AS u(f, i))"
 }
 
 // Grants names the roles the install grants access to (see
@@ -110,7 +134,8 @@ type Grants struct {
 	// functions (lock_purge, begin_purge, purge_changes,
 	// purge_transactions; with partitioned storage maintain_partitions,
 	// expired_partitions and drop_partition): no DELETE, TRUNCATE or
-	// lock-taking privilege on any audit table. They seal too.
+	// lock-taking privilege on any audit table. They seal too (EXECUTE on
+	// seal(); no write on the seal tables, revoked from earlier releases).
 	Retention []string
 }
 
@@ -146,7 +171,7 @@ func Functions(auditSchema string, g Grants, st Storage) []Statement {
 	names := []string{
 		"transactions_txid_idx", "purge_lock", "purge_lock_comment",
 		"seals", "seals_comment", "seal_entries", "purges", "purges_comment",
-		"actor_ref_valid", "parse_actor_ref", "current_transaction_id", "attribute", "record_action",
+		"seal_field", "seal", "actor_ref_valid", "parse_actor_ref", "current_transaction_id", "attribute", "record_action",
 	}
 	names = append(names, "purge_cutoff", "recorded_cutoff", "begin_purge", "purge_changes", "purge_transactions", "lock_purge")
 	if st.Unit != "" {
@@ -169,7 +194,7 @@ func Functions(auditSchema string, g Grants, st Storage) []Statement {
 	}
 	grant(g.Writers, "grant_usage", "grant_writer", "grant_attribute")
 	grant(g.Readers, "grant_usage", "grant_reader", "grant_seal_reader")
-	grant(g.Retention, "grant_usage", "grant_reader", "grant_seal_reader", "grant_retention", "grant_sealer")
+	grant(g.Retention, "grant_usage", "grant_reader", "grant_seal_reader", "grant_retention", "revoke_seal_writes", "grant_sealer")
 	if st.Unit != "" {
 		grant(g.Readers, "grant_partitions_reader")
 		grant(g.Retention, "grant_partitions")
@@ -185,7 +210,16 @@ func Upgrade(auditSchema string, g Grants, st Storage) []Statement {
 	d := newCoreData(auditSchema, st)
 	// An earlier release's drop_partitions took any cutoff, NULL included.
 	out := append(changesUpgrade(d), render("drop_old_functions", d))
-	return append(out, Functions(auditSchema, g, st)...)
+	out = append(out, Functions(auditSchema, g, st)...)
+	return append(out, sealUpgrade(d)...)
+}
+
+// sealUpgrade returns what seal tables of an earlier release lack for
+// seals of version 2 (the columns the head covers, and the purge records'
+// transaction ids, by which seals divide them). Their purge records get
+// the upgrade's transaction id, so the next seal covers them.
+func sealUpgrade(d coreData) []Statement {
+	return []Statement{render("seals_v2", d), render("purges_v2", d)}
 }
 
 // changesUpgrade returns what an audit_changes table of an earlier release
@@ -222,7 +256,8 @@ func SwitchToPartitions(auditSchema string, g Grants, st Storage) []Statement {
 	for _, name := range append(dataTables(st), "transactions_txid_idx", "switch_attach") {
 		out = append(out, render(name, d))
 	}
-	return append(out, Functions(auditSchema, g, st)...)
+	out = append(out, Functions(auditSchema, g, st)...)
+	return append(out, sealUpgrade(d)...)
 }
 
 // RevokeFunctions returns the statement that closes every migration that
