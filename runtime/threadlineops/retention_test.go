@@ -18,6 +18,7 @@ import (
 	"github.com/threadline-go/threadline/internal/pgtest"
 	threadline "github.com/threadline-go/threadline/runtime"
 	"github.com/threadline-go/threadline/runtime/threadlineops"
+	"github.com/threadline-go/threadline/sqltemplates"
 )
 
 const purgeDDL = `CREATE TABLE items (id bigint PRIMARY KEY, v int);`
@@ -275,6 +276,38 @@ func TestPurgeRefusals(t *testing.T) {
 		t.Fatalf("in a transaction: %v", err)
 	}
 	capturetest.Equal(t, "nothing deleted", capturetest.QueryInt(t, w.db, "SELECT count(*) FROM threadline.audit_changes"), w.changes)
+}
+
+// TestPurgeRefusesInsideTheWindow: the purge functions refuse a cutoff
+// younger than the window the migration was generated with (here one
+// day), and every purge of an install generated without a retention
+// section, saying what to do; nothing is deleted, and the dry run still
+// works.
+func TestPurgeRefusesInsideTheWindow(t *testing.T) {
+	w := setupPurgeWorld(t)
+	ctx := context.Background()
+	a := threadlineops.Audit{}
+	young := policy(5, 100)
+	young.Window = time.Hour
+	_, err := a.Purge(ctx, w.db.Pool, young, threadlineops.PurgeOptions{Logger: quiet})
+	if err == nil || !strings.Contains(err.Error(), "inside the retention window of 86400 seconds") || !strings.Contains(err.Error(), "SQLSTATE 22023") {
+		t.Fatalf("purge with a window shorter than the generated one: %v", err)
+	}
+	capturetest.Equal(t, "nothing deleted", capturetest.QueryInt(t, w.db, "SELECT count(*) FROM threadline.audit_changes"), w.changes)
+
+	// Generated without a retention section: every purge is refused.
+	db := pgtest.NewDB(t, purgeDDL)
+	db.Exec(t, strings.Join(sqltemplates.Install(threadline.DefaultSchema, sqltemplates.Grants{}, sqltemplates.Storage{}), ";\n"))
+	db.Exec(t, "INSERT INTO threadline.audit_transactions (txid, started_at) VALUES ('1', now() - interval '10 days')")
+	_, err = a.Purge(ctx, db.Pool, policy(5, 100), threadlineops.PurgeOptions{Logger: quiet})
+	if err == nil || !strings.Contains(err.Error(), "retention is not configured") || !strings.Contains(err.Error(), "SQLSTATE 55000") {
+		t.Fatalf("purge without a retention window: %v", err)
+	}
+	plan, err := a.PurgePlan(ctx, db.Pool, policy(5, 100), threadlineops.PurgeOptions{})
+	if err != nil || plan.DeletedTransactions != 1 {
+		t.Fatalf("dry run without a retention window: %+v %v", plan, err)
+	}
+	capturetest.Equal(t, "nothing deleted", capturetest.QueryInt(t, db, "SELECT count(*) FROM threadline.audit_transactions"), int64(1))
 }
 
 // gateDeletes makes every DELETE statement on audit_changes first take a
