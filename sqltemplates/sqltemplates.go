@@ -64,10 +64,13 @@ type coreData struct {
 	// functions whose locks could queue the application's writes.
 	RetentionSeconds int64
 	LockTimeoutLit   string
-	// The seal: its record expressions (sealRecord), the to_char pattern
+	// The seal: its record fields and expressions (sealFields,
+	// sealRecord), the to_char pattern
 	// of a timestamp, and the format's constants (contract).
-	SealTransactionRecord, SealChangeRecord, TimeSQL string
-	SealVersion, SealChunk                           int
+	SealTransactionFields, SealTransactionRecord string
+	SealChangeFields, SealChangeRecord           string
+	TimeSQL                                      string
+	SealVersion, SealChunk                       int
 }
 
 // Storage is how the audit data is kept: its layout (config.Storage)
@@ -91,7 +94,8 @@ const lockTimeout = "50ms"
 
 func newCoreData(auditSchema string, st Storage) coreData {
 	d := coreData{S: QuoteIdent(auditSchema), SLit: QuoteLiteral(auditSchema), MaxActorBytes: contract.MaxActorRefBytes, MaxIDChars: MaxIDChars,
-		SealTransactionRecord: sealRecord('T', contract.SealTransactionFields()), SealChangeRecord: sealRecord('C', contract.SealChangeFields()),
+		SealTransactionFields: sealFields(contract.SealTransactionFields()), SealTransactionRecord: sealRecord('T', "tf", len(contract.SealTransactionFields())),
+		SealChangeFields: sealFields(contract.SealChangeFields()), SealChangeRecord: sealRecord('C', "cf", len(contract.SealChangeFields())),
 		TimeSQL: QuoteLiteral(contract.SealTimeSQL), SealVersion: contract.SealVersion, SealChunk: contract.SealChunk}
 	d.ActionBounds = actionBounds()
 	d.AttributionTxLit, d.TxStart = QuoteLiteral(contract.SettingAttributionTx), contract.TxStartSQL
@@ -102,22 +106,34 @@ func newCoreData(auditSchema string, st Storage) coreData {
 	return d
 }
 
-// sealRecord renders the SQL expression of a canonical seal record (see
-// runtime/threadlineops/canonical.go): "tl1", the kind, then each field
-// as 0x00 for NULL or 0x01, its length in bytes (4, big-endian) and its
-// UTF-8 text; timestamps in UTC as contract.SealTimeSQL prints them. Every
-// field is evaluated once, into an array the encoding walks.
-func sealRecord(kind byte, fields []contract.SealField) string {
+// sealFields renders a LATERAL subquery that evaluates each field of a
+// canonical seal record once, as UTF-8 bytes (NULL stays NULL), named f1,
+// f2, …; timestamps in UTC as contract.SealTimeSQL prints them. OFFSET 0
+// keeps the planner from pulling the expressions up into every place the
+// record uses them.
+func sealFields(fields []contract.SealField) string {
 	exprs := make([]string, len(fields))
 	for i, f := range fields {
-		exprs[i] = f.Expr
+		x := f.Expr
 		if f.Time {
-			exprs[i] = "to_char(" + f.Expr + " AT TIME ZONE 'UTC', " + QuoteLiteral(contract.SealTimeSQL) + ")"
+			x = "to_char(" + f.Expr + " AT TIME ZONE 'UTC', " + QuoteLiteral(contract.SealTimeSQL) + ")"
 		}
+		exprs[i] = fmt.Sprintf("convert_to(%s, 'UTF8') AS f%d", x, i+1)
 	}
-	return "(SELECT convert_to('tl1" + string(kind) + "', 'UTF8') || string_agg(CASE WHEN u.f IS NULL THEN decode('00', 'hex')" +
-		" ELSE decode('01', 'hex') || int4send(octet_length(convert_to(u.f, 'UTF8'))) || convert_to(u.f, 'UTF8') END, ''::bytea ORDER BY u.i)" +
-		" FROM unnest(ARRAY[" + strings.Join(exprs, ", ") + "]::text[]) WITH ORDINALITY AS u(f, i))"
+	return "(SELECT " + strings.Join(exprs, ", ") + " OFFSET 0)"
+}
+
+// sealRecord renders the SQL expression of a canonical seal record (see
+// runtime/threadlineops/canonical.go) over the fields sealFields named,
+// as alias.f1, …: "tl1", the kind, then each field as 0x00 for NULL or
+// 0x01, its length in bytes (4, big-endian) and its bytes.
+func sealRecord(kind byte, alias string, n int) string {
+	parts := []string{"convert_to('tl1" + string(kind) + "', 'UTF8')"}
+	for i := 1; i <= n; i++ {
+		f := fmt.Sprintf("%s.f%d", alias, i)
+		parts = append(parts, "CASE WHEN "+f+" IS NULL THEN decode('00', 'hex') ELSE decode('01', 'hex') || int4send(octet_length("+f+")) || "+f+" END")
+	}
+	return strings.Join(parts, "\n            || ")
 }
 
 // Grants names the roles the install grants access to (see
