@@ -197,11 +197,12 @@ func TestSealActionOnlyTransactions(t *testing.T) {
 	in.owner(t, fmt.Sprintf(`UPDATE threadline.audit_transactions SET started_at = started_at - interval '40 days' WHERE id = %d`, tx))
 	in.seal(t)
 	purged, err := sealAudit.Purge(ctx, in.pool(t, "janitor"), threadlineops.PurgePolicy{Enabled: true, Window: 24 * time.Hour, DeleteEmptyTransactions: true}, threadlineops.PurgeOptions{})
-	if err != nil || purged.DeletedChanges != 1 || purged.DeletedTransactions != 0 {
-		t.Fatalf("purge: %+v, %v (the transaction's action is young: it stays)", purged, err)
+	if err != nil || purged.DeletedChanges != 1 || purged.DeletedTransactions != 0 || purged.Seal != 3 {
+		t.Fatalf("purge: %+v, %v (the transaction's action is young: it stays; the purge seals its record)", purged, err)
 	}
+	capturetest.Equal(t, "purge records sealed by seal 3", capturetest.QueryInt(t, in.db, `SELECT count(*) FROM threadline.audit_seals WHERE id = 3 AND transactions = 0`), 1)
 	in.write(t, "ann", "user.noop", `UPDATE users SET name = 'x' WHERE id = -1`)
-	if res := in.seal(t); res.Seal != 3 || res.Transactions != 1 || res.Purges != 1 {
+	if res := in.seal(t); res.Seal != 4 || res.Transactions != 1 || res.Purges != 0 {
 		t.Fatalf("seal after the purge: %+v", res)
 	}
 	capturetest.Equal(t, "transactions kept", capturetest.QueryInt(t, in.db, `SELECT count(*) FROM threadline.audit_transactions`), 3)
