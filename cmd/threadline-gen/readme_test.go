@@ -1,12 +1,18 @@
 package main
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/threadline-go/threadline/internal/pgtest"
 )
@@ -44,7 +50,8 @@ func readmeSteps(t *testing.T, readme string) (commands [][]string, generateLine
 
 // freshModuleConfig is what a user writes into threadline.yaml after
 // init: their schema, a custom audit schema, the plain format (applied
-// below without a migration tool).
+// below without a migration tool), and the README's two roles: WRITER
+// (the application's role) and READER, replaced by the test's roles.
 const freshModuleConfig = `version: 1
 schema:
   files: [db/schema.sql]
@@ -53,18 +60,26 @@ migrations: {dir: db/migrations, format: plain}
 package: {dir: internal/audit, name: audit}
 tables:
   users: {}
+privileges:
+  writer_roles: [WRITER]
+  reader_roles: [READER]
 `
 
 const freshModuleDDL = `CREATE TABLE users (id bigint PRIMARY KEY, display_name text NOT NULL);`
 
 // freshModuleTest is the README's "In your application" snippet as a test
 // of the new module, run against a real database with the custom
-// audit_schema: the generated RecordAction must write there.
+// audit_schema: the generated RecordAction must write there. Like the
+// snippet it uses two pools: the writer (the application's role, a
+// writer_roles member) writes through InTx and RecordAction, and its read
+// of the trail fails as the README says; the reader (a reader_roles
+// member) investigates.
 const freshModuleTest = `package app
 
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -91,8 +106,21 @@ func TestReadmeSnippet(t *testing.T) {
 	if _, err := pool.Exec(ctx, "INSERT INTO users VALUES (42, 'Ann')"); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := pool.Exec(ctx, "GRANT SELECT, UPDATE ON users TO "+os.Getenv("APP_WRITER_ROLE")); err != nil {
+		t.Fatal(err)
+	}
+	writer, err := pgxpool.New(ctx, os.Getenv("APP_WRITER_URL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+	reader, err := pgxpool.New(ctx, os.Getenv("APP_READER_URL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
 	ctx = threadline.ContextWithActor(ctx, threadline.User("7"))
-	err = threadline.InTx(ctx, pool, func(tx pgx.Tx) error {
+	err = threadline.InTx(ctx, writer, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "UPDATE users SET display_name = $1 WHERE id = $2", "Ann B", 42); err != nil {
 			return err
 		}
@@ -102,14 +130,18 @@ func TestReadmeSnippet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	changes, _, err := audit.UsersTimeline(ctx, pool, threadline.Filter{Limit: 50})
+	// One pool for both: the first read fails.
+	if _, _, err := audit.UsersTimeline(ctx, writer, threadline.Filter{Limit: 50}); err == nil || !strings.Contains(err.Error(), "permission denied for table audit_changes") {
+		t.Fatalf("timeline through the writer pool: %v, want permission denied for table audit_changes", err)
+	}
+	changes, _, err := audit.UsersTimeline(ctx, reader, threadline.Filter{Limit: 50})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(changes) != 2 || changes[0].Op != threadline.OpUpdate || changes[0].After.DisplayName != "Ann B" {
 		t.Fatalf("timeline: %+v", changes)
 	}
-	txn, err := audit.Audit().Transaction(ctx, pool, changes[0].TransactionID)
+	txn, err := audit.Audit().Transaction(ctx, reader, changes[0].TransactionID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,6 +174,7 @@ func TestReadmeUsingItInYourProject(t *testing.T) {
 		t.Fatal(err)
 	}
 	blocks, generateLine := readmeSteps(t, string(readme))
+	checkTwoPoolSnippet(t, string(readme))
 
 	goBin, err := osexec.LookPath("go")
 	if err != nil {
@@ -175,10 +208,13 @@ func TestReadmeUsingItInYourProject(t *testing.T) {
 		proxy += "," + p
 	}
 	dir := t.TempDir()
+	// The snippet's two roles, before the database (dropped after it).
+	writerRole, readerRole := loginRoles(t, "readme_writer"), loginRoles(t, "readme_reader")
 	db := pgtest.NewDB(t, freshModuleDDL)
 	environ := append(os.Environ(), "GOPROXY="+proxy,
 		"GOSUMDB=off", "GOFLAGS=", "GOWORK=off", "GOTOOLCHAIN=local", "CGO_ENABLED=1",
-		"APP_DATABASE_URL="+db.URL)
+		"APP_DATABASE_URL="+db.URL, "APP_WRITER_ROLE="+writerRole,
+		"APP_WRITER_URL="+urlWithUser(t, db.URL, writerRole), "APP_READER_URL="+urlWithUser(t, db.URL, readerRole))
 	sh := func(command string) (string, error) {
 		t.Helper()
 		cmd := osexec.Command("bash", "-c", command)
@@ -208,7 +244,7 @@ func TestReadmeUsingItInYourProject(t *testing.T) {
 	}
 	// The user edits the config and adds the go:generate line.
 	for name, content := range map[string]string{
-		"threadline.yaml": freshModuleConfig,
+		"threadline.yaml": strings.NewReplacer("WRITER", writerRole, "READER", readerRole).Replace(freshModuleConfig),
 		"db/schema.sql":   freshModuleDDL,
 		"app.go":          "// Package app is a service using Threadline.\npackage app\n\n" + generateLine + "\n",
 		"app_test.go":     freshModuleTest,
@@ -253,4 +289,81 @@ func TestReadmeUsingItInYourProject(t *testing.T) {
 	if out := must("go test -count=1 -run TestReadmeSnippet -v ./..."); !strings.Contains(out, "--- PASS: TestReadmeSnippet") {
 		t.Fatalf("the snippet test did not run:\n%s", out)
 	}
+}
+
+// checkTwoPoolSnippet checks that the README's application snippet is the
+// one freshModuleTest runs: a writer pool for InTx and RecordAction, a
+// reader pool for every read of the trail, and the failure of one pool.
+func checkTwoPoolSnippet(t *testing.T, readme string) {
+	t.Helper()
+	start := strings.Index(readme, "## In your application")
+	if start < 0 {
+		t.Fatal(`README has no "## In your application"`)
+	}
+	section := readme[start:]
+	if end := strings.Index(section[1:], "\n## "); end >= 0 {
+		section = section[:end+1]
+	}
+	m := regexp.MustCompile("(?s)```go\n(.*?)```").FindStringSubmatch(section)
+	if m == nil {
+		t.Fatal(`README: no Go snippet under "## In your application"`)
+	}
+	snippet := m[1]
+	for _, want := range []string{
+		"writer, err := pgxpool.New(", "reader, err := pgxpool.New(",
+		"threadline.InTx(ctx, writer,", "audit.RecordAction(ctx, tx,",
+		"audit.UsersTimeline(ctx, reader,", "audit.UsersAsOf(ctx, reader,", "audit.Audit().Transaction(ctx, reader,",
+	} {
+		if !strings.Contains(snippet, want) {
+			t.Errorf("README's application snippet lacks %q (freshModuleTest runs it)", want)
+		}
+	}
+	if strings.Contains(snippet, "(ctx, pool,") {
+		t.Errorf("README's application snippet uses a single pool again:\n%s", snippet)
+	}
+	if !strings.Contains(section, "permission denied for table audit_changes") || !strings.Contains(section, "reader_roles") {
+		t.Errorf("README: the two-pool explanation is gone from the application section")
+	}
+}
+
+// loginRoles creates a LOGIN role with a unique name from prefix, dropped
+// when the test ends (after databases created later: cleanups run
+// last-registered first).
+func loginRoles(t *testing.T, prefix string) string {
+	t.Helper()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	name := prefix + "_" + hex.EncodeToString(b[:])
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, pgtest.ServerURL())
+	if err != nil {
+		t.Fatalf("PostgreSQL unreachable: %v", err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "CREATE ROLE "+name+" LOGIN"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(ctx, pgtest.ServerURL())
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP ROLE IF EXISTS "+name); err != nil {
+			t.Errorf("drop role %s: %v", name, err)
+		}
+	})
+	return name
+}
+
+// urlWithUser is u with its user replaced by user.
+func urlWithUser(t *testing.T, u, user string) string {
+	t.Helper()
+	p, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.User = url.User(user)
+	return p.String()
 }
