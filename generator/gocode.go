@@ -467,19 +467,14 @@ func (g *goGen) pageFuncs(f *jen.File, t *goTable) {
 	tq := commentName(t.capture.Table.String())
 	// Timeline.
 	f.Line()
-	addComment(f, []string{
-		fmt.Sprintf("%s returns one page of the changes of %s matching f, newest first", t.timeline, tq),
-		fmt.Sprintf("(f.Table is set to %s). At most f.Limit changes are returned", t.tableConst),
-		"(threadline.DefaultLimit when unset); next is nil on the last page, else pass it",
-		"as f.After for the following page.",
-	}...)
+	what, cost := timelineDoc(t, tq)
+	addComment(f, what...)
+	f.Comment("")
+	addComment(f, cost...)
 	f.Func().Id(t.timeline).Params(ctxParam(), dbParam(), filterParam()).Params(jen.Index().Id(t.change), jen.Op("*").Qual(runtimePath, "Cursor"), jen.Error()).Block(
 		jen.Id("f").Dot("Table").Op("=").Id(t.tableConst),
 		jen.List(jen.Id("page"), jen.Err()).Op(":=").Id("Audit").Call().Dot("Timeline").Call(jen.Id("ctx"), jen.Id("db"), jen.Id("f")),
-		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Nil(), jen.Err())),
-		jen.List(jen.Id("out"), jen.Err()).Op(":=").Qual(runtimePath, "ConvertChanges").Call(jen.Id("page").Dot("Changes"), jen.Id(t.newChange)),
-		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Nil(), jen.Err())),
-		jen.Return(jen.Id("out"), jen.Id("page").Dot("Next"), jen.Nil()),
+		jen.Return(jen.Qual(runtimePath, "ConvertPage").Call(jen.Id("page"), jen.Err(), jen.Id(t.newChange))),
 	)
 
 	// History.
@@ -495,6 +490,29 @@ func (g *goGen) pageFuncs(f *jen.File, t *goTable) {
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
 		jen.Return(jen.Qual(runtimePath, "ConvertChanges").Call(jen.Id("changes"), jen.Id(t.newChange))),
 	)
+}
+
+// timelineDoc is the doc comment of t's timeline function, in two
+// paragraphs: what a call returns and how to page; what it costs and what
+// a spent search budget means.
+func timelineDoc(t *goTable, tq string) (what, cost []string) {
+	what = []string{
+		fmt.Sprintf("%s returns one page of the changes of %s matching f, newest first", t.timeline, tq),
+		fmt.Sprintf("(f.Table is set to %s). At most f.Limit changes are returned", t.tableConst),
+		"(threadline.DefaultLimit when unset); next is nil on the last page, else pass it",
+		"as f.After for the following page.",
+	}
+	cost = []string{
+		"A call never sorts the table's whole trail, with or without f.From and f.To:",
+		"it reads time windows back from the newest change (or f.To, or f.After) until",
+		"the page is full, so a page costs a few index-served queries over the changes",
+		"it reads (milliseconds, however long the trail). A filter",
+		"that matches nothing recent stops when threadline.DefaultSearchBudget is",
+		"spent: the changes found so far and next are then returned with an error",
+		"wrapping threadline.ErrSearchBudgetSpent; pass next as f.After to search on.",
+		"Following next to nil lists exactly what one sorted query would.",
+	}
+	return what, cost
 }
 
 // rowFuncs renders the as-of, streaming and export functions of t.

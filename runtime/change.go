@@ -143,10 +143,14 @@ func (a Audit) changesFrom() string {
 // RecentTimeline's windows, whose cost must follow the window's size. As
 // a plain join, the planner serves an actor filter from every transaction
 // of the actor (the GIN index), or hashes a sequential scan of all
-// headers, whatever the window.
-func (a Audit) changesFromEach() string {
+// headers, whatever the window. changes is the source of the changes:
+// audit_changes when empty, else a subquery of it.
+func (a Audit) changesFromEach(changes string) string {
 	s := a.schema()
-	return " FROM " + s + ".audit_changes AS c LEFT JOIN LATERAL (SELECT * FROM " + s +
+	if changes == "" {
+		changes = s + ".audit_changes"
+	}
+	return " FROM " + changes + " AS c LEFT JOIN LATERAL (SELECT * FROM " + s +
 		".audit_transactions AS h WHERE h.id = c.transaction_id OFFSET 0) AS t ON true"
 }
 

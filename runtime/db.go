@@ -31,8 +31,9 @@ type Audit struct {
 	// (RecordAction, Export, Coverage, Purge, PurgePlan): set them once
 	// here, not per call.
 	Hooks Hooks
-	// SearchBudget bounds the time RecentTimeline searches for one page
-	// (DefaultSearchBudget when zero or negative).
+	// SearchBudget bounds the time Timeline, ActorHistory and
+	// RecentTimeline search for one page (DefaultSearchBudget when zero
+	// or negative).
 	SearchBudget time.Duration
 }
 

@@ -91,7 +91,10 @@ func ExampleAudit_Timeline() {
 	}
 	for {
 		page, err := audit.Timeline(ctx, db, f)
-		if err != nil {
+		// A page its search budget cut short comes with
+		// ErrSearchBudgetSpent: its changes are correct, and Next
+		// searches on.
+		if err != nil && !errors.Is(err, threadline.ErrSearchBudgetSpent) {
 			log.Fatal(err)
 		}
 		for _, c := range page.Changes {

@@ -624,7 +624,10 @@ func TestQueriesUseTheAuditIndexes(t *testing.T) {
 	pool, rec := tracedPool(t, db)
 	explain := func(name string, run func() error, want ...string) {
 		t.Helper()
-		if err := run(); err != nil && !errors.Is(err, threadline.ErrBeforeHorizon) && !errors.Is(err, threadline.ErrDeleted) {
+		// A budget spent (the test does not summarize the BRIN index, so
+		// every window reads the table) still leaves the plan to check.
+		if err := run(); err != nil && !errors.Is(err, threadline.ErrBeforeHorizon) && !errors.Is(err, threadline.ErrDeleted) &&
+			!errors.Is(err, threadline.ErrSearchBudgetSpent) {
 			t.Fatalf("%s: %v", name, err)
 		}
 		plan := explainPlan(t, pool, rec.last())

@@ -11,34 +11,47 @@ import (
 // sorting all of it, and which tables were active lately. Both read only
 // recent rows through indexes, whatever the size of the trail.
 
-// firstWindow and windowGrowth shape RecentTimeline's probes: the first
-// window covers one minute before the newest change, each next one up to
-// windowGrowth times longer.
+// firstWindow, windowRows, windowCap and windowGrowth shape
+// RecentTimeline's probes. The first window covers the time in which the
+// trail's latest windowRows changes were captured, at least firstWindow
+// and at most windowCap; each next one is up to windowGrowth times longer.
+// Below the newest changes a BRIN scan reads whole block ranges (128
+// pages, a few thousand changes), so a window much narrower than a range
+// costs about as much as one and pays it again for each window, while a
+// wider one sorts more changes (query.pageThenHeaders): windowRows
+// balances the two.
 const (
 	firstWindow  = time.Minute
+	windowRows   = 1024
+	windowCap    = time.Hour
 	windowGrowth = 8
 )
 
-// DefaultSearchBudget is the time RecentTimeline spends looking for a page
-// before it returns what it found (see Page.SearchedFrom), unless
-// Audit.SearchBudget says otherwise.
+// DefaultSearchBudget is the time Timeline and RecentTimeline spend
+// looking for a page before they return what they found (see
+// Page.SearchedFrom), unless Audit.SearchBudget says otherwise.
 const DefaultSearchBudget = 25 * time.Millisecond
 
-// RecentTimeline returns the same changes as Timeline for f, reading them
-// differently: no btree index orders audit_changes by captured_at, so a
-// Timeline page without a time range sorts every matching change. Instead
-// RecentTimeline probes time windows back from the newest change (one
-// minute, then up to eight times longer each time), each served by the
-// captured_at BRIN index, and stops as soon as the page is full. A page of
-// recent changes thus reads only recent rows.
+// RecentTimeline returns the page Timeline returns for f, but a page cut
+// short by the search budget is a result, not an error: for viewers that
+// show a partial page and offer to search on.
+//
+// No btree index orders audit_changes by captured_at, so one query for a
+// page without a narrow time range would sort every matching change.
+// Instead RecentTimeline probes time windows back from the newest change
+// (the first as long as the trail took to capture its latest thousand or
+// so changes, between a minute and an hour; each next one up to eight
+// times longer), each served by the captured_at BRIN index, and stops as
+// soon as the page is full. A page of recent changes thus reads only
+// recent rows.
 //
 // A filter that matches nothing recent would read the whole trail, so the
 // search has a budget (Audit.SearchBudget): each window is sized, from the time
 // the previous one took, to end within it, and when it is spent the page
 // is returned as it is, with Page.SearchedFrom set to where the search
 // stopped and Page.Next continuing from there. The pages of such a listing
-// together hold exactly Timeline's changes. A filter on a correlation id,
-// served by its own index, runs as one Timeline query.
+// together hold exactly the changes of one sorted query. A filter on a
+// correlation id, served by its own index, runs as one query.
 func (a Audit) RecentTimeline(ctx context.Context, db DBTX, f Filter) (Page, error) {
 	budget := a.SearchBudget
 	if budget <= 0 {
@@ -47,8 +60,8 @@ func (a Audit) RecentTimeline(ctx context.Context, db DBTX, f Filter) (Page, err
 	return a.recentTimeline(ctx, db, f, search{first: firstWindow, budget: budget})
 }
 
-// search shapes RecentTimeline's windows: the first one's length, and the
-// time after which no further window starts.
+// search shapes RecentTimeline's windows: the first one's least length,
+// and the time after which no further window starts.
 type search struct {
 	first, budget time.Duration
 }
@@ -61,10 +74,11 @@ func (a Audit) recentTimeline(ctx context.Context, db DBTX, f Filter, s search) 
 	if n.correlationID != "" {
 		return a.page(ctx, db, n, n.limit)
 	}
-	newest, oldest, err := a.span(ctx, db)
-	if err != nil || newest.IsZero() {
+	sp, err := a.span(ctx, db)
+	if err != nil || sp.newest.IsZero() {
 		return Page{}, err
 	}
+	newest, oldest := sp.newest, sp.oldest
 	top := newest
 	if !n.to.IsZero() && n.to.Before(top) {
 		top = n.to
@@ -83,9 +97,11 @@ func (a Audit) recentTimeline(ctx context.Context, db DBTX, f Filter, s search) 
 		win.to = c.CapturedAt
 	}
 	start := time.Now()
-	for w := s.first; ; {
+	for w := max(s.first, min(windowCap, newest.Sub(sp.recent))); ; {
 		lo := top.Add(-w).Truncate(time.Microsecond)
-		final := !lo.After(oldest) || (!n.from.IsZero() && !lo.After(n.from))
+		// A rest shorter than the window joins it: a window costs at
+		// least a block range of the BRIN index, however short.
+		final := !lo.After(oldest.Add(w)) || (!n.from.IsZero() && !lo.After(n.from.Add(w)))
 		if !final {
 			win.from = lo
 		} else {
@@ -104,7 +120,7 @@ func (a Audit) recentTimeline(ctx context.Context, db DBTX, f Filter, s search) 
 		if left <= 0 {
 			return partialPage(got, lo), nil
 		}
-		w = nextWindow(w, time.Since(t0), left)
+		w = nextWindow(w, time.Since(t0), left, len(cs), want-len(got))
 		win.to = lo.Add(-time.Microsecond)
 		top = lo
 	}
@@ -116,11 +132,17 @@ func (a Audit) recentTimeline(ctx context.Context, db DBTX, f Filter, s search) 
 	return p, nil
 }
 
-// nextWindow sizes the window after one of length w that took took: up
-// to windowGrowth times longer, but, at the same rate, taking no more than
-// half the budget left (the rate varies from window to window).
-func nextWindow(w, took, left time.Duration) time.Duration {
+// nextWindow sizes the window after one of length w that took took and
+// found found changes, rest still wanted: up to windowGrowth times longer,
+// or, when it found some, about as long as the rest needs at its rate
+// (half again to spare, and no shorter than w); but, at the same speed,
+// taking no more than half the budget left (the speed varies from window
+// to window).
+func nextWindow(w, took, left time.Duration, found, rest int) time.Duration {
 	grow := float64(windowGrowth)
+	if found > 0 {
+		grow = min(grow, max(1, 1.5*float64(rest)/float64(found)))
+	}
 	if took > 0 {
 		grow = min(grow, float64(left)/float64(2*took))
 	}
@@ -133,22 +155,35 @@ func partialPage(got []Change, lo time.Time) Page {
 	return Page{Changes: got, SearchedFrom: lo, Next: &Cursor{CapturedAt: lo, ID: 1}}
 }
 
-// span returns the captured_at of the newest and of the oldest change by
-// id (the primary key index), zero times when there is none. Ids follow
-// capture order, so these bound captured_at closely; RecentTimeline uses
-// them only to place its windows, never to drop a change.
-func (a Audit) span(ctx context.Context, db DBTX) (newest, oldest time.Time, err error) {
+// trailSpan places RecentTimeline's windows: the captured_at of the
+// newest and of the oldest change by id (zero times when there is none),
+// and of the change windowRows ids before the newest (the oldest on a
+// shorter trail). Ids follow capture order, so these bound captured_at
+// closely; RecentTimeline uses them only to place its windows, never to
+// drop a change.
+type trailSpan struct {
+	newest, oldest, recent time.Time
+}
+
+// span reads the trailSpan from the primary key index.
+func (a Audit) span(ctx context.Context, db DBTX) (trailSpan, error) {
 	s := a.schema()
-	var nw, ol *time.Time
-	err = db.QueryRow(ctx, `SELECT (SELECT captured_at FROM `+s+`.audit_changes ORDER BY id DESC LIMIT 1),
-		(SELECT captured_at FROM `+s+`.audit_changes ORDER BY id LIMIT 1)`).Scan(&nw, &ol)
+	var nw, ol, re *time.Time
+	err := db.QueryRow(ctx, `SELECT (SELECT captured_at FROM `+s+`.audit_changes ORDER BY id DESC LIMIT 1),
+		(SELECT captured_at FROM `+s+`.audit_changes ORDER BY id LIMIT 1),
+		(SELECT captured_at FROM `+s+`.audit_changes
+			WHERE id <= (SELECT max(id) FROM `+s+`.audit_changes) - $1 ORDER BY id DESC LIMIT 1)`, windowRows).Scan(&nw, &ol, &re)
 	if err != nil {
-		return newest, oldest, tlerr.Wrap(err, "read the span of the trail")
+		return trailSpan{}, tlerr.Wrap(err, "read the span of the trail")
 	}
 	if nw == nil || ol == nil {
-		return newest, oldest, nil
+		return trailSpan{}, nil
 	}
-	return nw.UTC(), ol.UTC(), nil
+	sp := trailSpan{newest: nw.UTC(), oldest: ol.UTC(), recent: ol.UTC()}
+	if re != nil {
+		sp.recent = re.UTC()
+	}
+	return sp, nil
 }
 
 // list runs one listing query for a normalized filter: at most limit

@@ -32,7 +32,9 @@ func Example_usersTimeline() {
 	f := threadline.Filter{Actor: &ada, From: time.Now().Add(-7 * 24 * time.Hour), Limit: 50}
 	for {
 		changes, next, err := audit.UsersTimeline(ctx, db, f)
-		if err != nil {
+		// ErrSearchBudgetSpent: the changes found are correct, but the
+		// page may not be full; next searches on.
+		if err != nil && !errors.Is(err, threadline.ErrSearchBudgetSpent) {
 			log.Fatal(err)
 		}
 		for _, c := range changes {

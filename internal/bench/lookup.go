@@ -100,8 +100,8 @@ func seedPartitions(ctx context.Context, pool *pgxpool.Pool) error {
 	return nil
 }
 
-// lookup measures row history, as-of and a timeline page on a seeded
-// audit trail of AuditRows rows.
+// lookup measures row history, as-of and timeline pages (see timelines)
+// on a seeded audit trail of AuditRows rows.
 func (r *runner) lookup(ctx context.Context) ([]Result, error) {
 	pool, keys, err := r.seedAudit(ctx, "lookup", r.o.AuditRows)
 	if err != nil {
@@ -152,28 +152,18 @@ func (r *runner) lookup(ctx context.Context) ([]Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("as-of: %w", err)
 	}
-	timeline, err := measure(func() error {
-		from := seedStart.Add(time.Duration(rng.Int64N(int64(seedSpan - time.Hour))))
-		page, err := audit.Timeline(ctx, pool, threadline.Filter{
-			Table: fmt.Sprintf("public.table_%d", rng.IntN(seedTables)), From: from, To: from.Add(time.Hour), Limit: 100,
-		})
-		if err == nil && len(page.Changes) == 0 {
-			err = fmt.Errorf("empty timeline page")
-		}
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("timeline: %w", err)
-	}
 	row := func(metric string, ds []time.Duration, target string) Result {
 		return Result{Workload: "lookup", Metric: fmt.Sprintf("%s, %d audit rows", metric, r.o.AuditRows),
 			Ratio: fmt.Sprintf("p50 %s", ms(percentile(ds, 0.5))), Spread: fmt.Sprintf("p99 %s", ms(percentile(ds, 0.99))), Target: target}
 	}
-	return []Result{
+	timelines, err := r.timelines(ctx, pool, samples)
+	if err != nil {
+		return nil, fmt.Errorf("timeline: %w", err)
+	}
+	return append([]Result{
 		row("row history (one key)", hist, "p50 <= 2 ms"),
 		row("as-of (one key)", asof, "p50 <= 2 ms"),
-		row("timeline page of 100, one table, 1-hour window", timeline, "p50 <= 10 ms"),
-	}, nil
+	}, timelines...), nil
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }

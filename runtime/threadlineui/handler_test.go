@@ -710,10 +710,10 @@ func TestRequireToken(t *testing.T) {
 // following the links shows every match, each once.
 func TestSearchBudget(t *testing.T) {
 	fx := newFixture(t)
-	// The first insert of users moves five minutes into the past: with a
-	// budget spent after every window (one minute, the first), each page
-	// searches one minute further back.
-	fx.db.Exec(t, `UPDATE threadline.audit_changes SET captured_at = captured_at - interval '5 minutes' WHERE id = $1`,
+	// The first insert of users moves five hours into the past: with a
+	// budget spent after every window (the first, an hour on a trail this
+	// short), each page searches one hour further back.
+	fx.db.Exec(t, `UPDATE threadline.audit_changes SET captured_at = captured_at - interval '5 hours' WHERE id = $1`,
 		fx.ids[`public.users insert {"id":1}`])
 	h := fx.handler(threadlineui.Options{Audit: threadline.Audit{SearchBudget: time.Nanosecond}})
 	var seen []string
@@ -747,7 +747,7 @@ func TestSearchBudget(t *testing.T) {
 		t.Errorf("pages showed %s, want %s", got, want)
 	}
 	if searched < 4 {
-		t.Errorf("%d partial pages, want at least 4 (one per minute searched)", searched)
+		t.Errorf("%d partial pages, want at least 4 (one per hour searched)", searched)
 	}
 }
 
