@@ -96,7 +96,8 @@ func modePool(t *testing.T, b *pgbouncertest.Bouncer, mode string) *pgxpool.Pool
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := cfg.ConnConfig.DefaultQueryExecMode.String(); got != mode {
+	// pgx prints the mode with spaces ("simple protocol").
+	if got := strings.ReplaceAll(cfg.ConnConfig.DefaultQueryExecMode.String(), " ", "_"); got != mode {
 		t.Fatalf("default_query_exec_mode=%s in the URL gave %s", mode, got)
 	}
 	cfg.MaxConns = 8
