@@ -98,17 +98,20 @@ func newCountryChange(c threadline.Change) (CountryChange, error) {
 // matching f, newest first (f.Table is set to CountriesTable). At most
 // f.Limit changes are returned (threadline.DefaultLimit when unset); next is
 // nil on the last page, else pass it as f.After for the following page.
+//
+// A call never sorts the table's whole trail, with or without f.From and
+// f.To: it reads time windows back from the newest change (or f.To, or
+// f.After) until the page is full, so a page costs a few index-served
+// queries over the changes it reads (milliseconds, however long the trail).
+// A filter that matches nothing recent stops when
+// threadline.DefaultSearchBudget is spent: the changes found so far and next
+// are then returned with an error wrapping threadline.ErrSearchBudgetSpent;
+// pass next as f.After to search on. Following next to nil lists exactly
+// what one sorted query would.
 func CountriesTimeline(ctx context.Context, db threadline.DBTX, f threadline.Filter) ([]CountryChange, *threadline.Cursor, error) {
 	f.Table = CountriesTable
 	page, err := Audit().Timeline(ctx, db, f)
-	if err != nil {
-		return nil, nil, err
-	}
-	out, err := threadline.ConvertChanges(page.Changes, newCountryChange)
-	if err != nil {
-		return nil, nil, err
-	}
-	return out, page.Next, nil
+	return threadline.ConvertPage(page, err, newCountryChange)
 }
 
 // CountriesHistory returns the changes of the row of public.countries with
