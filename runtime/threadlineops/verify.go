@@ -409,7 +409,7 @@ func (v *verifier) purged(t time.Time) (ok bool, why string) {
 		return false, fmt.Sprintf("; purge record %d (cutoff %s) would explain it, but no seal covers that record yet: run threadline seal, then verify again",
 			v.unsealed.id, v.unsealed.cutoff.UTC().Format(time.RFC3339))
 	case v.incomplete != nil && t.Before(v.incomplete.cutoff):
-		return false, fmt.Sprintf("; purge record %d (cutoff %s) does not explain it: changes captured before that cutoff are still there, so it was not a complete purge",
+		return false, fmt.Sprintf("; purge record %d (cutoff %s) does not explain it: changes captured before that cutoff are still there, so it was not a complete purge (a capped or interrupted purge: run threadline purge again to finish it, then seal)",
 			v.incomplete.id, v.incomplete.cutoff.UTC().Format(time.RFC3339))
 	}
 	return false, ""
