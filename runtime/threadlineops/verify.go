@@ -69,8 +69,11 @@ type sealRow struct {
 	snapshot                    string
 	prevHead, head              []byte
 	purgesDigest, entriesDigest []byte
-	snap                        pgsnapshot.Snapshot
-	snapErr                     error
+	// snap is the parsed snapshot; snapErr says why it cannot be used
+	// (malformed, or one seal() here cannot have taken: see snapshot), and
+	// then the seal's entries are not checked against the data.
+	snap    pgsnapshot.Snapshot
+	snapErr error
 }
 
 // Verify recomputes the chain from the data and the seals and reports
@@ -290,10 +293,10 @@ func (v *verifier) snapshot(now pgsnapshot.Snapshot, prev, sr *sealRow) {
 		v.problem(Problem{Seal: sr.id, What: fmt.Sprintf("seal %d: its snapshot %q is malformed: %s", sr.id, sr.snapshot, forged)})
 	case sr.snap.Xmax > now.Xmax:
 		v.problem(Problem{Seal: sr.id, What: fmt.Sprintf("seal %d: its snapshot %s is ahead of this database's transaction ids (%s): %s", sr.id, sr.snapshot, now.Text, forged)})
-		sr.snapErr = errors.New("ahead")
+		sr.snapErr = errors.New("ahead of the database")
 	case prev != nil && prev.snapErr == nil && sr.snap.Xmax < prev.snap.Xmax:
 		v.problem(Problem{Seal: sr.id, What: fmt.Sprintf("seal %d: its snapshot %s is behind seal %d's (%s): %s", sr.id, sr.snapshot, prev.id, prev.snapshot, forged)})
-		sr.snapErr = errors.New("behind")
+		sr.snapErr = errors.New("behind the previous seal")
 	}
 }
 
