@@ -65,12 +65,13 @@ type coreData struct {
 	RetentionSeconds int64
 	LockTimeoutLit   string
 	// The seal: its record fields and expressions (sealFields,
-	// sealRecord), the to_char pattern
-	// of a timestamp, and the format's constants (contract).
+	// sealRecord) and the format's constants (contract).
 	SealTransactionFields, SealTransactionRecord string
 	SealChangeFields, SealChangeRecord           string
-	TimeSQL                                      string
-	SealVersion, SealChunk                       int
+	// SealSnapshotField and SealPurgeFields encode the seal's snapshot
+	// and a purge record's cutoff and time (p) as the head holds them.
+	SealSnapshotField, SealPurgeFields string
+	SealVersion, SealChunk             int
 }
 
 // Storage is how the audit data is kept: its layout (config.Storage)
@@ -96,7 +97,8 @@ func newCoreData(auditSchema string, st Storage) coreData {
 	d := coreData{S: QuoteIdent(auditSchema), SLit: QuoteLiteral(auditSchema), MaxActorBytes: contract.MaxActorRefBytes, MaxIDChars: MaxIDChars,
 		SealTransactionFields: sealFields(contract.SealTransactionFields()), SealTransactionRecord: sealRecord('T', "tf", len(contract.SealTransactionFields())),
 		SealChangeFields: sealFields(contract.SealChangeFields()), SealChangeRecord: sealRecord('C', "cf", len(contract.SealChangeFields())),
-		TimeSQL: QuoteLiteral(contract.SealTimeSQL), SealVersion: contract.SealVersion, SealChunk: contract.SealChunk}
+		SealSnapshotField: sealText("r_snapshot"), SealPurgeFields: sealText(sealTime("p.cutoff")) + " || " + sealText(sealTime("p.purged_at")),
+		SealVersion: contract.SealVersion, SealChunk: contract.SealChunk}
 	d.ActionBounds = actionBounds()
 	d.AttributionTxLit, d.TxStart = QuoteLiteral(contract.SettingAttributionTx), contract.TxStartSQL
 	d.RetentionSeconds, d.LockTimeoutLit = int64(st.Retention/time.Second), QuoteLiteral(lockTimeout)
@@ -108,15 +110,14 @@ func newCoreData(auditSchema string, st Storage) coreData {
 
 // sealFields renders a LATERAL subquery that evaluates each field of a
 // canonical seal record once, as UTF-8 bytes (NULL stays NULL), named f1,
-// f2, …; timestamps in UTC as contract.SealTimeSQL prints them. OFFSET 0
-// keeps the planner from pulling the expressions up into every place the
-// record uses them.
+// f2, …. OFFSET 0 keeps the planner from pulling the expressions up into
+// every place the record uses them.
 func sealFields(fields []contract.SealField) string {
 	exprs := make([]string, len(fields))
 	for i, f := range fields {
 		x := f.Expr
 		if f.Time {
-			x = "to_char(" + f.Expr + " AT TIME ZONE 'UTC', " + QuoteLiteral(contract.SealTimeSQL) + ")"
+			x = sealTime(f.Expr)
 		}
 		exprs[i] = fmt.Sprintf("convert_to(%s, 'UTF8') AS f%d", x, i+1)
 	}
@@ -125,16 +126,30 @@ func sealFields(fields []contract.SealField) string {
 
 // sealRecord renders the SQL expression of a canonical seal record (see
 // runtime/threadlineops/canonical.go) over the fields sealFields named,
-// as alias.f1, …: "tl1", the kind, then each field as 0x00 for NULL or
-// 0x01, its length in bytes (4, big-endian) and its bytes.
+// as alias.f1, …: "tl1", the kind, then each field (sealField).
 func sealRecord(kind byte, alias string, n int) string {
 	parts := []string{"convert_to('tl1" + string(kind) + "', 'UTF8')"}
 	for i := 1; i <= n; i++ {
-		f := fmt.Sprintf("%s.f%d", alias, i)
-		parts = append(parts, "CASE WHEN "+f+" IS NULL THEN decode('00', 'hex') ELSE decode('01', 'hex') || int4send(octet_length("+f+")) || "+f+" END")
+		parts = append(parts, sealField(fmt.Sprintf("%s.f%d", alias, i)))
 	}
 	return strings.Join(parts, "\n            || ")
 }
+
+// sealField renders the encoding of one seal record field, b a bytea
+// expression (evaluated up to three times): 0x00 for NULL, else 0x01, its
+// length (4 bytes, big-endian) and its bytes.
+func sealField(b string) string {
+	return "CASE WHEN " + b + " IS NULL THEN decode('00', 'hex') ELSE decode('01', 'hex') || int4send(octet_length(" + b + ")) || " + b + " END"
+}
+
+// sealTime renders a timestamp expression as a seal record holds it: in
+// UTC to the microsecond (contract.SealTimeSQL, as SealTimeLayout in Go).
+func sealTime(expr string) string {
+	return "to_char(" + expr + " AT TIME ZONE 'UTC', " + QuoteLiteral(contract.SealTimeSQL) + ")"
+}
+
+// sealText renders a text expression as one seal record field.
+func sealText(expr string) string { return sealField("convert_to(" + expr + ", 'UTF8')") }
 
 // Grants names the roles the install grants access to (see
 // config.Privileges). Every list may be empty.
@@ -187,7 +202,7 @@ func Functions(auditSchema string, g Grants, st Storage) []Statement {
 	names := []string{
 		"transactions_txid_idx", "purge_lock", "purge_lock_comment",
 		"seals", "seals_comment", "seal_entries", "purges", "purges_comment",
-		"seal_field", "seal", "actor_ref_valid", "parse_actor_ref", "current_transaction_id", "attribute", "record_action",
+		"seal", "actor_ref_valid", "parse_actor_ref", "current_transaction_id", "attribute", "record_action",
 	}
 	names = append(names, "purge_cutoff", "recorded_cutoff", "begin_purge", "purge_changes", "purge_transactions", "lock_purge")
 	if st.Unit != "" {

@@ -136,7 +136,8 @@ func TestProofVersion1Seal(t *testing.T) {
 	capturetest.Tx(t, db, nil, "", "INSERT INTO items VALUES (1, 1, 'one')")
 	seal(t, db)
 	db.Exec(t, `UPDATE threadline.audit_seals AS s SET version = 1, purges_digest = NULL, entries_digest = NULL,
-		head = sha256(convert_to('threadline seal v1', 'UTF8') || s.prev_head || int8send(s.id) || threadline.seal_field(s.snapshot)
+		head = sha256(convert_to('threadline seal v1', 'UTF8') || s.prev_head || int8send(s.id)
+			|| decode('01', 'hex') || int4send(octet_length(s.snapshot)) || convert_to(s.snapshot, 'UTF8')
 			|| (SELECT string_agg(int8send(e.transaction_id) || e.digest, ''::bytea ORDER BY e.transaction_id)
 				FROM threadline.audit_seal_entries AS e WHERE e.seal_id = s.id))
 		WHERE id = 1`)
