@@ -8,9 +8,9 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/threadline-go/threadline/internal/capturetest"
+	"github.com/threadline-go/threadline/harness/capturetest"
+	"github.com/threadline-go/threadline/harness/pgtest"
 	"github.com/threadline-go/threadline/internal/contract"
-	"github.com/threadline-go/threadline/internal/pgtest"
 )
 
 const usersDDL = `

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/threadline-go/threadline/internal/capturetest"
-	"github.com/threadline-go/threadline/internal/pgtest"
+	"github.com/threadline-go/threadline/harness/capturetest"
+	"github.com/threadline-go/threadline/harness/pgtest"
 )
 
 // plainCase is the end-to-end case whose expected migrations (plain

@@ -9,7 +9,7 @@ import (
 
 	"github.com/threadline-go/threadline/generator"
 	"github.com/threadline-go/threadline/generator/config"
-	"github.com/threadline-go/threadline/internal/pgtest"
+	"github.com/threadline-go/threadline/harness/pgtest"
 )
 
 // pendingCase is a project in live mode whose migrations directory holds

@@ -11,9 +11,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/threadline-go/threadline/harness/pgbouncertest"
+	"github.com/threadline-go/threadline/harness/pgtest"
 	"github.com/threadline-go/threadline/internal/contract"
-	"github.com/threadline-go/threadline/internal/pgbouncertest"
-	"github.com/threadline-go/threadline/internal/pgtest"
 	threadline "github.com/threadline-go/threadline/runtime"
 )
 

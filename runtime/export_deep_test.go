@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/threadline-go/threadline/internal/capturetest"
+	"github.com/threadline-go/threadline/harness/capturetest"
 	threadline "github.com/threadline-go/threadline/runtime"
 )
 

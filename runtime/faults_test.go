@@ -18,9 +18,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/threadline-go/threadline/internal/capturetest"
+	"github.com/threadline-go/threadline/harness/capturetest"
+	"github.com/threadline-go/threadline/harness/pgtest"
 	"github.com/threadline-go/threadline/internal/contract"
-	"github.com/threadline-go/threadline/internal/pgtest"
 	threadline "github.com/threadline-go/threadline/runtime"
 	"github.com/threadline-go/threadline/runtime/threadlinehttp"
 )

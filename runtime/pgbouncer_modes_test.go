@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/threadline-go/threadline/internal/pgbouncertest"
+	"github.com/threadline-go/threadline/harness/pgbouncertest"
 	threadline "github.com/threadline-go/threadline/runtime"
 )
 

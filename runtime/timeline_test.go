@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/threadline-go/threadline/internal/capturetest"
-	"github.com/threadline-go/threadline/internal/pgtest"
+	"github.com/threadline-go/threadline/harness/capturetest"
+	"github.com/threadline-go/threadline/harness/pgtest"
 	threadline "github.com/threadline-go/threadline/runtime"
 )
 

@@ -10,8 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/threadline-go/threadline/harness/pgtest"
 	"github.com/threadline-go/threadline/internal/dburl"
-	"github.com/threadline-go/threadline/internal/pgtest"
 )
 
 // The types the generator hands to LoadLive.

@@ -14,7 +14,7 @@ import (
 	"os"
 	"os/signal"
 
-	"github.com/threadline-go/threadline/internal/bench"
+	"github.com/threadline-go/threadline/harness/bench"
 )
 
 func main() {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/threadline-go/threadline/internal/pgtest"
+	"github.com/threadline-go/threadline/harness/pgtest"
 )
 
 var fixedNow = func() time.Time { return time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC) }

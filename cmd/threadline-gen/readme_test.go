@@ -14,7 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/threadline-go/threadline/internal/pgtest"
+	"github.com/threadline-go/threadline/harness/pgtest"
 )
 
 // readmeSteps returns the shell commands and the go:generate line of the

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/threadline-go/threadline/internal/pgtest"
+	"github.com/threadline-go/threadline/harness/pgtest"
 )
 
 // writeFiles writes files (path → content) below dir.

@@ -15,7 +15,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	threadlineotel "github.com/threadline-go/threadline/contrib/otel"
-	"github.com/threadline-go/threadline/internal/pgtest"
+	"github.com/threadline-go/threadline/harness/pgtest"
 	threadline "github.com/threadline-go/threadline/runtime"
 	"github.com/threadline-go/threadline/runtime/threadlineops"
 )

@@ -15,7 +15,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	threadlineriver "github.com/threadline-go/threadline/contrib/river"
-	"github.com/threadline-go/threadline/internal/capturetest"
+	"github.com/threadline-go/threadline/harness/capturetest"
 	threadline "github.com/threadline-go/threadline/runtime"
 )
 

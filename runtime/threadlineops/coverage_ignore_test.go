@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/threadline-go/threadline/internal/capturetest"
+	"github.com/threadline-go/threadline/harness/capturetest"
 	"github.com/threadline-go/threadline/runtime/threadlineops"
 )
 

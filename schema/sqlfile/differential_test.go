@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/threadline-go/threadline/internal/pgtest"
+	"github.com/threadline-go/threadline/harness/pgtest"
 	"github.com/threadline-go/threadline/schema"
 )
 

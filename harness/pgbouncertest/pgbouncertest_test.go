@@ -6,8 +6,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/threadline-go/threadline/internal/pgbouncertest"
-	"github.com/threadline-go/threadline/internal/pgtest"
+	"github.com/threadline-go/threadline/harness/pgbouncertest"
+	"github.com/threadline-go/threadline/harness/pgtest"
 )
 
 // TestTransactionPoolingSharesServerConnection: with one server

@@ -1,6 +1,10 @@
 // Package bench implements threadline-bench: workloads that measure the
 // cost of Threadline's capture against the same work unaudited, in one run,
 // interleaved, reporting medians and spreads of ratios.
+//
+// Like every package under harness/, it is this repository's own test and
+// benchmark tooling, not part of Threadline's API: it may change or go at
+// any commit (see the compatibility policy in README.md).
 package bench
 
 import (

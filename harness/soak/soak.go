@@ -25,6 +25,10 @@
 // database where nothing else writes to them during the run. Run only
 // reconciles audit rows written after it started, so it can run several
 // times on the same database.
+//
+// Like every package under harness/, it is this repository's own test and
+// benchmark tooling, not part of Threadline's API: it may change or go at
+// any commit (see the compatibility policy in README.md).
 package soak
 
 import (

@@ -3,6 +3,10 @@
 // pgtest, loads the schema from it (live, so no cgo is needed), generates
 // the capture migration with the real generator and applies it. It also
 // holds the small helpers the runtime packages' tests share.
+//
+// Like every package under harness/, it is this repository's own test and
+// benchmark tooling, not part of Threadline's API: it may change or go at
+// any commit (see the compatibility policy in README.md).
 package capturetest
 
 import (
@@ -19,8 +23,8 @@ import (
 
 	"github.com/threadline-go/threadline/generator"
 	"github.com/threadline-go/threadline/generator/config"
+	"github.com/threadline-go/threadline/harness/pgtest"
 	"github.com/threadline-go/threadline/internal/contract"
-	"github.com/threadline-go/threadline/internal/pgtest"
 	threadline "github.com/threadline-go/threadline/runtime"
 	"github.com/threadline-go/threadline/schema"
 )

@@ -20,6 +20,10 @@
 //	cfg, _ := pgxpool.ParseConfig(b.URL)
 //	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec // no named prepared statements
 //	pool, _ := pgxpool.NewWithConfig(ctx, cfg)
+//
+// Like every package under harness/, it is this repository's own test and
+// benchmark tooling, not part of Threadline's API: it may change or go at
+// any commit (see the compatibility policy in README.md).
 package pgbouncertest
 
 import (

@@ -4,6 +4,10 @@
 // THREADLINE_TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres).
 // When the server cannot be reached the test fails; it never skips, so a CI
 // run without PostgreSQL is red, not silently green.
+//
+// Like every package under harness/, it is this repository's own test and
+// benchmark tooling, not part of Threadline's API: it may change or go at
+// any commit (see the compatibility policy in README.md).
 package pgtest
 
 import (

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/threadline-go/threadline/internal/capturetest"
-	"github.com/threadline-go/threadline/internal/soak"
+	"github.com/threadline-go/threadline/harness/capturetest"
+	"github.com/threadline-go/threadline/harness/soak"
 )
 
 // TestRunTwiceOnOneDatabase runs a small soak twice on the same database:

@@ -6,7 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/threadline-go/threadline/internal/soak"
+	"github.com/threadline-go/threadline/harness/soak"
 )
 
 // soakRun runs the 32-writer reconciliation soak for SoakDuration and
