@@ -89,6 +89,9 @@ func Generate(in Input) (*Output, error) {
 		return nil, err
 	}
 	st := storageOf(cfg.Storage, cfg.Retention)
+	if cfg.Engine == config.EngineWAL {
+		st.WAL = &sqltemplates.WALCore{Publication: cfg.WAL.Publication}
+	}
 	if hist.Core != "" && hist.Storage != "" && hist.Storage != st.Unit {
 		return nil, config.Errorf(cfg.Storage.Pos, "storage.partitions: the audit schema %s is installed %s; only a switch from none to partitions is supported: keep %s, or install into a new audit_schema",
 			cfg.AuditSchema, storageText(hist.Storage), partitionsKey(hist.Storage))

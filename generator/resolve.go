@@ -22,6 +22,9 @@ func Resolve(cfg *config.Config, s *schema.Schema) ([]sqltemplates.Capture, erro
 		if err != nil {
 			return nil, err
 		}
+		if cfg.Engine == config.EngineWAL {
+			c.WAL = &sqltemplates.WALCapture{Publication: cfg.WAL.Publication, Identity: cfg.WAL.Identity(c.Table)}
+		}
 		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Table.Less(out[j].Table) })

@@ -86,6 +86,9 @@ type Storage struct {
 	// cutoff younger than now minus Retention (whole seconds), and every
 	// purge when it is 0.
 	Retention time.Duration
+	// WAL is set for engine: wal (wal.go): Functions then adds the
+	// publication and the WAL engine's tables and attribute.
+	WAL *WALCore
 }
 
 // lockTimeout bounds the wait of every lock that maintenance and purge
@@ -230,7 +233,7 @@ func Functions(auditSchema string, g Grants, st Storage) []Statement {
 		grant(g.Readers, "grant_partitions_reader")
 		grant(g.Retention, "grant_partitions")
 	}
-	return out
+	return append(out, walFunctions(d, st)...)
 }
 
 // Upgrade returns the statements that bring an installed audit schema of
@@ -352,6 +355,9 @@ type Capture struct {
 	// function then pins search_path only. Records of earlier releases
 	// lack it: they pinned all four.
 	Unpinned bool `json:"unpinned,omitempty"`
+	// WAL is set when the table is captured by engine: wal (wal.go):
+	// CaptureUnit then renders a publication membership, no trigger.
+	WAL *WALCapture `json:"wal,omitempty"`
 }
 
 // SettingsFree reports whether the JSON image of a column of type t is
@@ -628,6 +634,9 @@ const tagSentinel = "$threadline$"
 func CaptureUnit(c Capture) (Unit, error) {
 	if len(c.Key) == 0 {
 		return Unit{}, fmt.Errorf("capture %s: no key columns", c.Table)
+	}
+	if c.WAL != nil {
+		return walUnit(c)
 	}
 	fn := QuoteIdent(c.AuditSchema) + "." + QuoteIdent(FunctionName(c.Table))
 	d := captureData{

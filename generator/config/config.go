@@ -98,6 +98,11 @@ type Config struct {
 	Privileges Privileges
 	// Storage is the audit storage layout (unpartitioned by default).
 	Storage Storage
+	// Engine is the capture engine, EngineTrigger (default) or EngineWAL;
+	// EnginePos is zero when defaulted. WAL configures EngineWAL.
+	Engine    string
+	EnginePos Pos
+	WAL       WAL
 }
 
 // SchemaSource says where the schema is read from. At least one of

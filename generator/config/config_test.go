@@ -126,6 +126,8 @@ func TestParseFull(t *testing.T) {
 			Pos:                     p(24, 1),
 		},
 		Storage: Storage{Partitions: PartitionsNone, Premake: DefaultPremake},
+		Engine:  EngineTrigger,
+		WAL:     WAL{Slot: DefaultSlot, Publication: DefaultPublication},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("config mismatch\n got: %+v\nwant: %+v", got, want)
@@ -210,7 +212,7 @@ func TestParseErrors(t *testing.T) {
 
 		// Keys.
 		{"unknown top-level key", minimal + "tabels: {}\n",
-			`t.yaml:11:1: unknown key "tabels" at top level (allowed: version, schema, audit_schema, migrations, package, tables, coverage, retention, privileges, storage)`},
+			`t.yaml:11:1: unknown key "tabels" at top level (allowed: version, schema, audit_schema, migrations, package, tables, coverage, retention, privileges, storage, engine, wal)`},
 		{"bad partitions", minimal + "storage:\n  partitions: hourly\n",
 			`t.yaml:12:15: storage.partitions: "hourly": want none, daily, weekly or monthly`},
 		{"bad premake", minimal + "storage:\n  partitions: daily\n  premake: 0\n",

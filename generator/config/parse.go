@@ -72,6 +72,7 @@ func (d *decoder) config(root *yaml.Node) (*Config, error) {
 			DeleteEmptyTransactions: true,
 		},
 		Storage: Storage{Partitions: PartitionsNone, Premake: DefaultPremake},
+		Engine:  EngineTrigger,
 	}
 	if err := d.version(root, cfg); err != nil {
 		return nil, err
@@ -88,6 +89,8 @@ func (d *decoder) config(root *yaml.Node) (*Config, error) {
 		{name: "retention", decode: d.retention(&cfg.Retention)},
 		{name: "privileges", decode: d.privileges(&cfg.Privileges)},
 		{name: "storage", decode: d.storage(&cfg.Storage)},
+		{name: "engine", decode: d.engine(cfg)},
+		{name: "wal", decode: d.wal(&cfg.WAL)},
 	})
 	if err != nil {
 		return nil, err
@@ -95,6 +98,7 @@ func (d *decoder) config(root *yaml.Node) (*Config, error) {
 	cfg.Tables = tables.list
 	d.checkTables(tables, cfg.AuditSchema)
 	d.checkIgnoredTables(cfg)
+	d.checkWAL(cfg)
 	if err := d.firstProblem(); err != nil {
 		return nil, err
 	}
