@@ -1,0 +1,243 @@
+package walcapture
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/threadline-go/threadline/generator"
+	"github.com/threadline-go/threadline/generator/config"
+	"github.com/threadline-go/threadline/internal/logicalpg"
+	"github.com/threadline-go/threadline/schema"
+)
+
+// cluster is the private wal_level = logical cluster of this test binary;
+// nil (and every test fails) when it could not start.
+var (
+	cluster    *logicalpg.Cluster
+	clusterErr error
+)
+
+func TestMain(m *testing.M) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	cluster, clusterErr = logicalpg.Start(ctx)
+	cancel()
+	code := m.Run()
+	cluster.Stop()
+	os.Exit(code)
+}
+
+// testDB is a database on the private cluster with the audit schema
+// installed for one engine.
+type testDB struct {
+	name string
+	url  string
+	pool *pgxpool.Pool
+}
+
+// newDB creates a database, runs ddl, and installs the migration
+// threadline-gen writes for engine and tablesYAML.
+func newDB(t testing.TB, engine, ddl, tablesYAML string) *testDB {
+	t.Helper()
+	if cluster == nil {
+		t.Fatalf("the private logical cluster did not start: %v", clusterErr)
+	}
+	ctx := context.Background()
+	var b [5]byte
+	_, _ = rand.Read(b[:])
+	name := "tl_wal_" + hex.EncodeToString(b[:])
+	u, err := cluster.NewDatabase(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.New(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		pool.Close()
+		c, err := pgx.Connect(context.Background(), cluster.URL)
+		if err != nil {
+			return
+		}
+		defer c.Close(context.Background())
+		_, _ = c.Exec(context.Background(), `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active`, name)
+		_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	})
+	if _, err := pool.Exec(ctx, ddl); err != nil {
+		t.Fatalf("ddl: %v", err)
+	}
+	db := &testDB{name: name, url: u, pool: pool}
+	db.exec(t, generate(t, pool, engine, tablesYAML))
+	return db
+}
+
+func (db *testDB) exec(t testing.TB, sql string, args ...any) {
+	t.Helper()
+	if _, err := db.pool.Exec(context.Background(), sql, args...); err != nil {
+		t.Fatalf("exec: %v\n%s", err, sql)
+	}
+}
+
+// generate returns the install migration (plain format) of engine.
+func generate(t testing.TB, pool *pgxpool.Pool, engine, tablesYAML string) string {
+	t.Helper()
+	dir := t.TempDir()
+	text := "version: 1\nschema:\n  database_url: unused\nmigrations:\n  dir: migrations\n  format: plain\n" +
+		"package:\n  dir: audit\nengine: " + engine + "\ntables:\n" + tablesYAML
+	cfg, err := config.Parse(filepath.Join(dir, "threadline.yaml"), []byte(text), func(string) string { return "" })
+	if err != nil {
+		t.Fatalf("config: %v\n%s", err, text)
+	}
+	s, err := schema.LoadLive(context.Background(), pool, schema.LiveOptions{ExcludeSchemas: []string{cfg.AuditSchema}})
+	if err != nil {
+		t.Fatalf("schema: %v", err)
+	}
+	out, err := generator.Generate(generator.Input{Config: cfg, Schema: s, Migrations: map[string][]byte{},
+		Now: func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }})
+	if err != nil {
+		t.Fatalf("generate: %v", err)
+	}
+	for _, f := range out.Migrations {
+		if strings.HasSuffix(f.Path, ".up.sql") {
+			return string(f.Content)
+		}
+	}
+	t.Fatal("generate: no up migration")
+	return ""
+}
+
+// quietLogger logs warnings and errors to the test log.
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+var _ io.Writer = testWriter{}
+
+// createSlot creates the slot before the workload (as an operator starts
+// threadline capture before the application writes).
+func createSlot(t testing.TB, db *testDB, slot string) {
+	t.Helper()
+	db.exec(t, `SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, slot)
+}
+
+// startConsumer runs a consumer in the background until the test ends.
+func startConsumer(t testing.TB, db *testDB, slot string) *Consumer {
+	t.Helper()
+	c := New(Config{SourceURL: db.url, Slot: slot, Publication: "threadline", Logger: testLogger(t)})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("consumer: %v", err)
+		}
+	})
+	return c
+}
+
+// waitCaughtUp waits until the slot's confirmed position reaches the
+// source's current WAL position.
+func waitCaughtUp(t testing.TB, db *testDB, slot string, timeout time.Duration) time.Duration {
+	t.Helper()
+	ctx := context.Background()
+	var target string
+	if err := db.pool.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&target); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for {
+		var ok bool
+		err := db.pool.QueryRow(ctx, `SELECT coalesce(confirmed_flush_lsn >= $2::pg_lsn, false) FROM pg_replication_slots WHERE slot_name = $1`, slot, target).Scan(&ok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			return time.Since(start)
+		}
+		if time.Since(start) > timeout {
+			t.Fatalf("slot %s did not reach %s within %s", slot, target, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// trailChange is one change as compared between engines: its transaction
+// is named by its ordinal in the trail.
+type trailChange struct {
+	Tx                                             int
+	Actor, ActorInvalid, Request, Correlation      string
+	Action                                         string
+	Schema, Table, PK, PKBefore, Op, After, Before string
+	Changed                                        []string
+	ChangedFrom                                    string
+}
+
+func (c trailChange) String() string {
+	return fmt.Sprintf("tx%d actor=%s inv=%s req=%s corr=%s action=%s %s.%s %s pk=%s pkb=%s\n  after=%s\n  before=%s\n  changed=%v from=%s",
+		c.Tx, c.Actor, c.ActorInvalid, c.Request, c.Correlation, c.Action, c.Schema, c.Table, c.Op, c.PK, c.PKBefore, c.After, c.Before, c.Changed, c.ChangedFrom)
+}
+
+// trail reads the trail in change order.
+func trail(t testing.TB, pool *pgxpool.Pool) []trailChange {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `
+		SELECT c.transaction_id, coalesce(h.actor_ref::text, ''), coalesce(h.actor_ref_invalid, ''), coalesce(h.request_id, ''),
+		       coalesce(h.correlation_id, ''), coalesce(a.name, ''),
+		       c.table_schema, c.table_name, coalesce(c.table_pk::text, ''), coalesce(c.table_pk_before::text, ''), c.op,
+		       coalesce(c.data_after::text, ''), coalesce(c.data_before::text, ''), c.changed_fields, coalesce(c.changed_from::text, '')
+		FROM threadline.audit_changes AS c JOIN threadline.audit_transactions AS h ON h.id = c.transaction_id
+		LEFT JOIN threadline.audit_actions AS a ON a.id = h.action_id
+		ORDER BY c.id`)
+	if err != nil {
+		t.Fatalf("read trail: %v", err)
+	}
+	defer rows.Close()
+	ord := map[int64]int{}
+	var out []trailChange
+	for rows.Next() {
+		var c trailChange
+		var tx int64
+		if err := rows.Scan(&tx, &c.Actor, &c.ActorInvalid, &c.Request, &c.Correlation, &c.Action, &c.Schema, &c.Table, &c.PK, &c.PKBefore,
+			&c.Op, &c.After, &c.Before, &c.Changed, &c.ChangedFrom); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := ord[tx]; !ok {
+			ord[tx] = len(ord) + 1
+		}
+		c.Tx = ord[tx]
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func lsnOf(t testing.TB, s string) pglogrepl.LSN {
+	l, err := pglogrepl.ParseLSN(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}

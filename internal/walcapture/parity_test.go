@@ -1,0 +1,203 @@
+package walcapture
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+const parityDDL = `
+CREATE TYPE mood AS ENUM ('sad', 'happy');
+CREATE DOMAIN posint AS int CHECK (VALUE > 0);
+CREATE TYPE pair AS (a int, b text);
+CREATE TABLE kinds (
+    id bigint PRIMARY KEY,
+    i2 smallint, i4 int, f4 real, f8 double precision, num numeric, num2 numeric(10,2), b boolean,
+    t text, vc varchar(10), ch char(5), by bytea, d date, ts timestamp, tstz timestamptz(3), tm time, tmtz timetz,
+    iv interval, j json, jb jsonb, u uuid, ia int[], ta text[], ia2 int[][], tstza timestamptz[], ip inet, net cidr,
+    mac macaddr, m mood, ma mood[], dom posint, pr pair, rng int4range, bits bit(3), vb varbit, pt point, o oid,
+    c1 "char", big text,
+    secret text, email text, updated_at timestamptz
+);
+CREATE TABLE accounts (
+    org int NOT NULL,
+    num int NOT NULL,
+    owner text,
+    balance numeric,
+    PRIMARY KEY (org, num)
+);
+CREATE TABLE events (
+    id bigint NOT NULL,
+    at date NOT NULL,
+    payload jsonb,
+    PRIMARY KEY (id, at)
+) PARTITION BY RANGE (at);
+CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE TABLE notes (id int PRIMARY KEY, body text);
+`
+
+const parityTables = `  kinds:
+    exclude: [secret]
+    mask: [email]
+    except_columns: [updated_at]
+    store_changed_from: true
+  accounts: {}
+  events: {}
+  notes: {}
+`
+
+// parityWorkload is one workload, transaction by transaction: every
+// column type, composite keys, key changes, TRUNCATE, partitions (and a
+// row moving between them), excluded and masked columns, no-op updates,
+// TOASTed values, attribution (valid, invalid, none), a rolled-back
+// savepoint, an action.
+var parityWorkload = [][]string{
+	{`SELECT threadline.attribute('{"type":"user","id":"u-1"}', 'req-1', 'corr-1')`,
+		`INSERT INTO kinds VALUES (1, 2, 3, 1.5, 0.1, 12345678901234567890.123456789, 3.10, true,
+		 'héllo "q" \ x', 'abc', 'ab', '\x00ff10', '2024-02-29', '2024-01-01 08:00:00.123456', '2024-01-01 08:00:00.123456+02',
+		 '13:14:15.5', '13:14:15+05:30', '1 year 2 mons 3 days 04:05:06.5', '{"b": 1, "a": [1, 2.50], "a": 3}', '{"z": {"y": null}, "a": 1.0}',
+		 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{1,2,NULL}', '{"x y","",NULL,"q\"uote"}', '{{1,2},{3,4}}',
+		 '{"2024-01-01 00:00:00+00","infinity"}', '192.168.0.1/24', '10.0.0.0/8', '08:00:2b:01:02:03', 'happy', '{sad,happy}',
+		 7, '(1,"x y")', '[1,10)', '101', '10110', '(1.5,2)', 42, 'q', repeat(md5('a'), 4000),
+		 'the secret', 'a@b.c', '2024-05-05 05:05:05+00')`,
+		`INSERT INTO kinds (id, f8, num, tstz, email) VALUES (2, 'NaN', 'NaN', '-infinity', NULL)`,
+		`INSERT INTO kinds (id, f4, f8, num) VALUES (3, '-0', 1e300, 1.000)`,
+	},
+	{`SELECT threadline.attribute('{"type":"admin","id":"a-1"}')`,
+		// A no-op, a change of the except column only, a change of the
+		// excluded column only, a change of a masked column.
+		`UPDATE kinds SET t = t WHERE id = 1`,
+		`UPDATE kinds SET updated_at = '2024-06-06 06:06:06+00' WHERE id = 1`,
+		`UPDATE kinds SET secret = 'another secret' WHERE id = 1`,
+		`UPDATE kinds SET email = 'x@y.z', i4 = 4 WHERE id = 1`,
+		// numeric 3 to 3.0: equal as jsonb, so not a change.
+		`UPDATE kinds SET num = 1.0 WHERE id = 3`,
+		// The TOASTed value is not touched (unchanged TOAST in the stream).
+		`UPDATE kinds SET b = false WHERE id = 1`,
+	},
+	{`UPDATE kinds SET id = 100 WHERE id = 1`,
+		`UPDATE kinds SET big = big || 'x', jb = '{"new": true}' WHERE id = 100`,
+		`DELETE FROM kinds WHERE id = 2`,
+	},
+	{`SELECT threadline.attribute('{"type":"nobody"}', NULL, 'corr-2')`,
+		`INSERT INTO accounts SELECT o, n, 'owner ' || o || '/' || n, n * 10 FROM generate_series(1, 3) AS o, generate_series(1, 4) AS n`,
+		`UPDATE accounts SET balance = balance + 1 WHERE org = 2`,
+		`UPDATE accounts SET num = num + 10 WHERE org = 3 AND num = 1`,
+		`DELETE FROM accounts WHERE org = 1 AND num > 2`,
+	},
+	{`INSERT INTO events VALUES (1, '2025-06-01', '{"k": 1}'), (2, '2026-06-01', '{"k": 2}'), (3, '2026-07-01', NULL)`,
+		`UPDATE events SET payload = '{"k": 22}' WHERE id = 2`,
+		// Moves between partitions: a delete and an insert in both engines.
+		`UPDATE events SET at = '2026-02-01' WHERE id = 1`,
+	},
+	{`INSERT INTO notes VALUES (1, 'one'), (2, 'two')`,
+		`SAVEPOINT s`,
+		`INSERT INTO notes VALUES (3, 'rolled back')`,
+		`ROLLBACK TO SAVEPOINT s`,
+		`UPDATE notes SET body = 'uno' WHERE id = 1`,
+	},
+	{`TRUNCATE notes`},
+	{`TRUNCATE events`},
+	{`SELECT threadline.attribute('{"type":"service_account","id":"svc"}', 'req-3')`,
+		`UPDATE accounts SET owner = NULL WHERE org = 2 AND num = 1`,
+		`SELECT * FROM threadline.record_action('approve', NULL, NULL, 'ok', 'approve', NULL, 'because', NULL, NULL, NULL, NULL, NULL, NULL)`,
+	},
+	// Only a no-op: no header, no change.
+	{`UPDATE notes SET body = body`},
+	{`INSERT INTO notes VALUES (9, 'after truncate')`},
+}
+
+// TestParity runs one workload through the trigger engine and the WAL
+// engine (threadline capture) and compares the two trails change by
+// change: images (every column type), keys, key changes, changed fields
+// and prior values, masks and exclusions, no-op updates, TOAST,
+// partitions, TRUNCATE, and each change's transaction with its actor,
+// request and correlation ids and action.
+func TestParity(t *testing.T) {
+	trig := newDB(t, "trigger", parityDDL, parityTables)
+	wal := newDB(t, "wal", parityDDL, parityTables)
+	createSlot(t, wal, "parity")
+	ctx := context.Background()
+	for _, db := range []*testDB{trig, wal} {
+		for i, stmts := range parityWorkload {
+			tx, err := db.pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range stmts {
+				if _, err := tx.Exec(ctx, s); err != nil {
+					t.Fatalf("transaction %d: %v\n%s", i, err, s)
+				}
+			}
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	startConsumer(t, wal, "parity")
+	waitCaughtUp(t, wal, "parity", 30*time.Second)
+
+	want, got := trail(t, trig.pool), trail(t, wal.pool)
+	if len(want) == 0 {
+		t.Fatal("the trigger engine captured nothing")
+	}
+	for i := 0; i < max(len(want), len(got)); i++ {
+		switch {
+		case i >= len(got):
+			t.Errorf("change %d: missing from the WAL trail:\n%s", i+1, want[i])
+		case i >= len(want):
+			t.Errorf("change %d: only in the WAL trail:\n%s", i+1, got[i])
+		case want[i].String() != got[i].String():
+			t.Errorf("change %d differs:\ntrigger: %s\nwal:     %s", i+1, short(want[i].String()), short(got[i].String()))
+			diffJSON(t, "after", want[i].After, got[i].After)
+			diffJSON(t, "before", want[i].Before, got[i].Before)
+		}
+	}
+	// The excluded value appears nowhere in the WAL trail.
+	var leaked bool
+	if err := wal.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM threadline.audit_changes AS c
+		WHERE c::text LIKE '%secret%' AND NOT c.changed_fields @> '{secret}')`).Scan(&leaked); err != nil {
+		t.Fatal(err)
+	}
+	if leaked {
+		t.Error("an excluded value reached the WAL trail")
+	}
+	if testing.Verbose() {
+		for _, c := range got {
+			t.Log(short(strings.ReplaceAll(c.String(), "\n", " ")))
+		}
+	}
+}
+
+// short cuts the long values of a printed change (the TOASTed one).
+func short(s string) string {
+	var b strings.Builder
+	for _, f := range strings.SplitAfter(s, `"`) {
+		if len(f) > 80 {
+			f = f[:40] + "…" + f[len(f)-20:]
+		}
+		b.WriteString(f)
+	}
+	return b.String()
+}
+
+// diffJSON logs the keys whose values differ between two images.
+func diffJSON(t *testing.T, what, a, b string) {
+	t.Helper()
+	var x, y map[string]json.RawMessage
+	_ = json.Unmarshal([]byte(a), &x)
+	_ = json.Unmarshal([]byte(b), &y)
+	for k, v := range x {
+		if w, ok := y[k]; !ok || string(w) != string(v) {
+			t.Errorf("  %s.%s: trigger %s, wal %s", what, k, short(string(v)), short(string(w)))
+		}
+	}
+	for k, w := range y {
+		if _, ok := x[k]; !ok {
+			t.Errorf("  %s.%s: only in wal: %s", what, k, short(string(w)))
+		}
+	}
+}

@@ -1,0 +1,427 @@
+package walcapture
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/threadline-go/threadline/sqltemplates"
+)
+
+// sessionParams pin the settings that shape the text of the values the
+// walsender sends and the images the audit database builds, as the
+// trigger engine's capture functions pin them.
+var sessionParams = map[string]string{
+	"TimeZone":           "UTC",
+	"DateStyle":          "ISO, MDY",
+	"IntervalStyle":      "postgres",
+	"bytea_output":       "hex",
+	"extra_float_digits": "1",
+}
+
+// txn is one decoded source transaction.
+type txn struct {
+	xid        uint32
+	commitTime time.Time
+	endLSN     pglogrepl.LSN
+	changes    []change
+	// attribution from the last threadline message, if any.
+	attributed    bool
+	startedMicros int64
+	actor         *string
+	requestID     *string
+	correlationID *string
+}
+
+// change is one row change (or a truncate) of a captured table.
+type change struct {
+	rel *relation
+	op  byte // 'i', 'u', 'd', 't'
+	// newv and oldv hold the values of the non-excluded columns (nil:
+	// NULL); oldv is nil when the stream has no old row.
+	newv, oldv []*string
+	hasOld     bool
+	// xch names the excluded columns whose value changed.
+	xch []string
+}
+
+// stream is the state of one replication session.
+type stream struct {
+	c       *Consumer
+	rels    map[uint32]*relation
+	w       *writer
+	conn    *pgconn.PgConn
+	cur     *txn
+	batch   []*txn
+	nBatch  int
+	first   time.Time // when the batch's first transaction arrived
+	flushed pglogrepl.LSN
+	skipTo  pglogrepl.LSN // transactions ending at or before it are written already
+	walEnd  pglogrepl.LSN
+}
+
+func (c *Consumer) run(ctx context.Context) error {
+	w, err := newWriter(ctx, c.cfg, c.log)
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	progress, err := w.progress(ctx)
+	if err != nil {
+		return err
+	}
+
+	rcfg, err := pgconn.ParseConfig(c.cfg.SourceURL)
+	if err != nil {
+		return errorf("source url: %w", err)
+	}
+	rcfg.RuntimeParams["replication"] = "database"
+	rcfg.RuntimeParams["application_name"] = "threadline capture"
+	for k, v := range sessionParams {
+		rcfg.RuntimeParams[k] = v
+	}
+	conn, err := pgconn.ConnectConfig(ctx, rcfg)
+	if err != nil {
+		return errorf("replication connection: %w", err)
+	}
+	defer conn.Close(context.Background())
+
+	if err := c.ensureSlot(ctx, conn, w); err != nil {
+		return err
+	}
+	args := []string{"proto_version '1'", "publication_names '" + c.cfg.Publication + "'", "messages 'true'"}
+	if err := pglogrepl.StartReplication(ctx, conn, c.cfg.Slot, 0, pglogrepl.StartReplicationOptions{PluginArgs: args}); err != nil {
+		return errorf("start replication on slot %s: %w", c.cfg.Slot, err)
+	}
+	c.log.Info("threadline capture: streaming", "slot", c.cfg.Slot, "publication", c.cfg.Publication, "written_up_to", progress.String())
+	c.setStatus(func(s *Status) { s.Streaming, s.Err = true, "" })
+	s := &stream{c: c, rels: map[uint32]*relation{}, w: w, conn: conn, skipTo: progress, flushed: 0}
+	return s.loop(ctx)
+}
+
+// ensureSlot creates the slot when it does not exist.
+func (c *Consumer) ensureSlot(ctx context.Context, conn *pgconn.PgConn, w *writer) error {
+	exists, err := w.slotExists(ctx, c.cfg.Slot)
+	if err != nil {
+		return err
+	}
+	if exists {
+		return nil
+	}
+	res, err := pglogrepl.CreateReplicationSlot(ctx, conn, c.cfg.Slot, "pgoutput", pglogrepl.CreateReplicationSlotOptions{})
+	if err != nil {
+		return errorf("create slot %s: %w", c.cfg.Slot, err)
+	}
+	c.log.Warn("threadline capture: created the replication slot; changes committed before it are not captured",
+		"slot", c.cfg.Slot, "consistent_point", res.ConsistentPoint)
+	return nil
+}
+
+func (s *stream) loop(ctx context.Context) error {
+	cfg := s.c.cfg
+	nextStatus := time.Now().Add(cfg.StatusInterval)
+	for {
+		if ctx.Err() != nil {
+			// Clean shutdown: write what is complete, confirm it.
+			return s.shutdown()
+		}
+		if len(s.batch) > 0 && (s.nBatch >= cfg.BatchChanges || time.Since(s.first) >= cfg.BatchDelay) {
+			if err := s.flush(ctx); err != nil {
+				return err
+			}
+		}
+		if time.Now().After(nextStatus) {
+			if err := s.sendStatus(ctx, false); err != nil {
+				return err
+			}
+			nextStatus = time.Now().Add(cfg.StatusInterval)
+		}
+		deadline := nextStatus
+		if len(s.batch) > 0 {
+			if d := s.first.Add(cfg.BatchDelay); d.Before(deadline) {
+				deadline = d
+			}
+		}
+		rctx, cancel := context.WithDeadline(ctx, deadline)
+		raw, err := s.conn.ReceiveMessage(rctx)
+		cancel()
+		if err != nil {
+			if pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded) {
+				continue
+			}
+			if ctx.Err() != nil {
+				return s.shutdown()
+			}
+			return errorf("receive: %w", err)
+		}
+		switch m := raw.(type) {
+		case *pgproto3.ErrorResponse:
+			return errorf("replication stream: %w", pgconn.ErrorResponseToPgError(m))
+		case *pgproto3.CopyData:
+			if err := s.copyData(ctx, m.Data); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// shutdown writes the complete transactions held and confirms them.
+func (s *stream) shutdown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if len(s.batch) > 0 {
+		if err := s.flush(ctx); err != nil {
+			return err
+		}
+	}
+	return s.sendStatus(ctx, false)
+}
+
+func (s *stream) copyData(ctx context.Context, data []byte) error {
+	if len(data) == 0 {
+		return nil
+	}
+	switch data[0] {
+	case pglogrepl.PrimaryKeepaliveMessageByteID:
+		ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(data[1:])
+		if err != nil {
+			return errorf("keepalive: %w", err)
+		}
+		s.serverEnd(ka.ServerWALEnd)
+		if ka.ReplyRequested {
+			return s.sendStatus(ctx, false)
+		}
+	case pglogrepl.XLogDataByteID:
+		x, err := pglogrepl.ParseXLogData(data[1:])
+		if err != nil {
+			return errorf("xlog data: %w", err)
+		}
+		s.serverEnd(x.ServerWALEnd)
+		return s.decode(ctx, x.WALData)
+	}
+	return nil
+}
+
+func (s *stream) serverEnd(l pglogrepl.LSN) {
+	if l > s.walEnd {
+		s.walEnd = l
+		s.c.setStatus(func(st *Status) { st.ServerEnd = lsnString(l) })
+	}
+}
+
+// sendStatus confirms the flush position. With no transaction open or
+// waiting, everything the server sent is accounted for, so its WAL end is
+// confirmed: the slot then advances while the captured tables are idle,
+// and WAL of other tables is not retained.
+func (s *stream) sendStatus(ctx context.Context, reply bool) error {
+	if s.cur == nil && len(s.batch) == 0 && s.walEnd > s.flushed {
+		s.flushed = s.walEnd
+	}
+	if s.flushed == 0 {
+		return nil
+	}
+	err := pglogrepl.SendStandbyStatusUpdate(ctx, s.conn, pglogrepl.StandbyStatusUpdate{
+		WALWritePosition: s.flushed, WALFlushPosition: s.flushed, WALApplyPosition: s.flushed, ReplyRequested: reply,
+	})
+	if err != nil {
+		return errorf("standby status: %w", err)
+	}
+	fl := s.flushed
+	s.c.setStatus(func(st *Status) { st.Flushed = lsnString(fl) })
+	return nil
+}
+
+// decode handles one pgoutput message.
+func (s *stream) decode(ctx context.Context, data []byte) error {
+	msg, err := pglogrepl.Parse(data)
+	if err != nil {
+		return errorf("decode pgoutput: %w", err)
+	}
+	switch m := msg.(type) {
+	case *pglogrepl.RelationMessage:
+		r, err := s.w.relation(ctx, m)
+		if err != nil {
+			return err
+		}
+		s.rels[m.RelationID] = r
+	case *pglogrepl.BeginMessage:
+		s.cur = &txn{xid: m.Xid}
+	case *pglogrepl.CommitMessage:
+		t := s.cur
+		s.cur = nil
+		if t == nil {
+			return errorf("commit without begin at %s", m.CommitLSN)
+		}
+		t.commitTime, t.endLSN = m.CommitTime, m.TransactionEndLSN
+		if t.endLSN <= s.skipTo || (len(t.changes) == 0) {
+			// Written before a restart, or nothing captured: confirmable
+			// once nothing earlier waits.
+			if len(s.batch) == 0 && t.endLSN > s.flushed {
+				s.flushed = t.endLSN
+			}
+			return nil
+		}
+		if len(s.batch) == 0 {
+			s.first = time.Now()
+		}
+		s.batch = append(s.batch, t)
+		s.nBatch += len(t.changes)
+	case *pglogrepl.LogicalDecodingMessage:
+		if s.cur == nil || !m.Transactional || m.Prefix != sqltemplates.WALMessagePrefix {
+			return nil
+		}
+		s.cur.attribute(m.Content, s.c)
+	case *pglogrepl.InsertMessage:
+		return s.row(m.RelationID, 'i', nil, m.Tuple)
+	case *pglogrepl.UpdateMessage:
+		return s.row(m.RelationID, 'u', m.OldTuple, m.NewTuple)
+	case *pglogrepl.DeleteMessage:
+		return s.row(m.RelationID, 'd', m.OldTuple, nil)
+	case *pglogrepl.TruncateMessage:
+		if s.cur == nil {
+			return errorf("truncate outside a transaction")
+		}
+		for _, id := range m.RelationIDs {
+			r := s.rels[id]
+			if r == nil {
+				return errorf("truncate of relation %d before its relation message", id)
+			}
+			if r.cap == nil {
+				continue
+			}
+			// A TRUNCATE of several partitioned tables' roots names each
+			// once; record one truncate per captured table.
+			s.cur.changes = append(s.cur.changes, change{rel: r, op: 't'})
+		}
+	}
+	return nil
+}
+
+// attribute reads a threadline message: the last one in a transaction
+// wins, as the last set_config does with the trigger engine.
+func (t *txn) attribute(content []byte, c *Consumer) {
+	var m struct {
+		S string  `json:"s"`
+		A *string `json:"a"`
+		R *string `json:"r"`
+		C *string `json:"c"`
+	}
+	if err := json.Unmarshal(content, &m); err != nil {
+		c.log.Warn("threadline capture: unreadable attribution message ignored", "xid", t.xid, "err", err)
+		return
+	}
+	micros, err := strconv.ParseInt(m.S, 10, 64)
+	if err != nil {
+		c.log.Warn("threadline capture: attribution message without a transaction start ignored", "xid", t.xid)
+		return
+	}
+	t.attributed, t.startedMicros, t.actor, t.requestID, t.correlationID = true, micros, m.A, m.R, m.C
+}
+
+// row records one row change.
+func (s *stream) row(relID uint32, op byte, oldT, newT *pglogrepl.TupleData) error {
+	if s.cur == nil {
+		return errorf("row change outside a transaction")
+	}
+	r := s.rels[relID]
+	if r == nil {
+		return errorf("change of relation %d before its relation message", relID)
+	}
+	if r.cap == nil {
+		return nil
+	}
+	ch := change{rel: r, op: op}
+	var oldRaw, newRaw []*pglogrepl.TupleDataColumn
+	if oldT != nil {
+		oldRaw = oldT.Columns
+	}
+	if newT != nil {
+		newRaw = newT.Columns
+	}
+	full := len(oldRaw) == len(r.cols) && len(oldRaw) > 0
+	if op == 'u' && !full && len(oldRaw) > 0 {
+		// A key-only old tuple (replica identity default or index): the
+		// old values of other columns are unknown.
+		oldRaw = nil
+	}
+	get := func(cols []*pglogrepl.TupleDataColumn, i int) (v *string, unchanged bool) {
+		if i >= len(cols) {
+			return nil, false
+		}
+		switch cols[i].DataType {
+		case pglogrepl.TupleDataTypeText, pglogrepl.TupleDataTypeBinary:
+			x := string(cols[i].Data)
+			return &x, false
+		case pglogrepl.TupleDataTypeToast:
+			return nil, true
+		}
+		return nil, false
+	}
+	n := len(r.imageCols)
+	if newRaw != nil {
+		ch.newv = make([]*string, n)
+	}
+	if oldRaw != nil {
+		ch.oldv, ch.hasOld = make([]*string, n), true
+	}
+	for j, i := range r.imageCols {
+		if oldRaw != nil {
+			v, _ := get(oldRaw, i)
+			ch.oldv[j] = v
+		}
+		if newRaw != nil {
+			v, unchanged := get(newRaw, i)
+			if unchanged {
+				if oldRaw == nil {
+					return errorf("%s.%s: an unchanged TOASTed value of %s and no old row (replica identity is not FULL): set wal.replica_identity to full",
+						r.schema, r.name, r.cols[i].name)
+				}
+				v = ch.oldv[j]
+			}
+			ch.newv[j] = v
+		}
+	}
+	if op == 'u' && oldRaw != nil {
+		for _, i := range r.excludedCols {
+			ov, _ := get(oldRaw, i)
+			nv, unchanged := get(newRaw, i)
+			if unchanged {
+				continue
+			}
+			if (ov == nil) != (nv == nil) || (ov != nil && *ov != *nv) {
+				ch.xch = append(ch.xch, r.cols[i].name)
+			}
+		}
+	}
+	s.cur.changes = append(s.cur.changes, ch)
+	return nil
+}
+
+// flush writes the batch and confirms its end.
+func (s *stream) flush(ctx context.Context) error {
+	start := time.Now()
+	n, err := s.w.write(ctx, s.batch, s.c.cfg.Slot)
+	if err != nil {
+		return err
+	}
+	last := s.batch[len(s.batch)-1]
+	if last.endLSN > s.flushed {
+		s.flushed = last.endLSN
+	}
+	txs := int64(len(s.batch))
+	s.c.setStatus(func(st *Status) {
+		st.Transactions += txs
+		st.Changes += int64(n)
+		st.LastCommit = last.commitTime
+		st.LastWrite = time.Now()
+	})
+	s.c.log.Debug("threadline capture: batch written", "transactions", txs, "changes", n, "ms", time.Since(start).Milliseconds(), "lsn", last.endLSN.String())
+	s.batch, s.nBatch = s.batch[:0], 0
+	return s.sendStatus(ctx, false)
+}

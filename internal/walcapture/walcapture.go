@@ -1,0 +1,152 @@
+// Package walcapture is the WAL capture engine's consumer (`threadline
+// capture`, engine: wal): it decodes the pgoutput stream of a logical
+// replication slot and writes the same audit trail the trigger engine
+// writes.
+//
+// Delivery is at least once from the slot and exactly once in the trail:
+// whole source transactions are written in batches, each batch in one
+// audit-database transaction that also records, in audit_wal_progress,
+// the end position of the last source transaction it holds; a replayed
+// transaction at or before that position is skipped, and the slot's
+// flush position is confirmed only after the batch committed.
+//
+// Images are built in the audit database from the stream's text values,
+// cast to each column's type and passed to to_jsonb, so they are the
+// trigger engine's to_jsonb images byte for byte (arrays, timestamptz,
+// numeric, bool, json, bytea…) without a Go re-implementation of every
+// type's JSON form. Excluded columns never leave the consumer: only the
+// fact that they changed (a text comparison in Go) does.
+package walcapture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+)
+
+// Config configures a Consumer.
+type Config struct {
+	// SourceURL connects to the captured database (the slot's database).
+	SourceURL string
+	// AuditURL connects to the database that holds the trail; "" means
+	// SourceURL.
+	AuditURL string
+	// AuditSchema holds the audit tables (default "threadline").
+	AuditSchema string
+	// Slot and Publication name the replication slot (created when
+	// missing) and the publication the generated migrations wrote.
+	Slot, Publication string
+	// BatchChanges closes a batch once it holds this many changes
+	// (default 5000); BatchDelay once its oldest transaction waited this
+	// long (default 20 ms).
+	BatchChanges int
+	BatchDelay   time.Duration
+	// StatusInterval is how often the consumer reports its position to
+	// the server when nothing else makes it (default 1 s).
+	StatusInterval time.Duration
+	// Logger receives progress and problems (default slog.Default()).
+	Logger *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.AuditURL == "" {
+		c.AuditURL = c.SourceURL
+	}
+	if c.AuditSchema == "" {
+		c.AuditSchema = "threadline"
+	}
+	if c.Slot == "" {
+		c.Slot = "threadline"
+	}
+	if c.Publication == "" {
+		c.Publication = "threadline"
+	}
+	if c.BatchChanges <= 0 {
+		c.BatchChanges = 5000
+	}
+	if c.BatchDelay <= 0 {
+		c.BatchDelay = 20 * time.Millisecond
+	}
+	if c.StatusInterval <= 0 {
+		c.StatusInterval = time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Status is a snapshot of the consumer's progress (the health endpoint's
+// body).
+type Status struct {
+	// Streaming is true while the replication stream is open.
+	Streaming bool `json:"streaming"`
+	// Flushed is the slot position confirmed to the server.
+	Flushed string `json:"flushed_lsn"`
+	// ServerEnd is the server's WAL end from its last message.
+	ServerEnd string `json:"server_wal_end"`
+	// Transactions and Changes count what was written since start.
+	Transactions int64 `json:"transactions"`
+	Changes      int64 `json:"changes"`
+	// LastCommit is the commit time of the newest written transaction.
+	LastCommit time.Time `json:"last_commit,omitzero"`
+	// LastWrite is when the last batch committed.
+	LastWrite time.Time `json:"last_write,omitzero"`
+	// Err is the last error, if the consumer stopped on one.
+	Err string `json:"error,omitempty"`
+}
+
+// Consumer reads one slot and writes the trail.
+type Consumer struct {
+	cfg Config
+	log *slog.Logger
+
+	mu     sync.Mutex
+	status Status
+}
+
+// New returns a consumer for cfg.
+func New(cfg Config) *Consumer {
+	cfg.defaults()
+	return &Consumer{cfg: cfg, log: cfg.Logger}
+}
+
+// Status returns the consumer's progress.
+func (c *Consumer) Status() Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.status
+}
+
+func (c *Consumer) setStatus(f func(*Status)) {
+	c.mu.Lock()
+	f(&c.status)
+	c.mu.Unlock()
+}
+
+// Run consumes the slot until ctx ends (then it returns nil after writing
+// and confirming what it holds) or an error stops it.
+func (c *Consumer) Run(ctx context.Context) error {
+	err := c.run(ctx)
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		err = nil
+	}
+	c.setStatus(func(s *Status) {
+		s.Streaming = false
+		if err != nil {
+			s.Err = err.Error()
+		}
+	})
+	return err
+}
+
+func lsnString(l pglogrepl.LSN) string { return l.String() }
+
+// errorf wraps err with what the consumer was doing.
+func errorf(format string, args ...any) error {
+	return fmt.Errorf("threadline capture: "+format, args...)
+}

@@ -1,0 +1,479 @@
+package walcapture
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/threadline-go/threadline/internal/contract"
+	"github.com/threadline-go/threadline/sqltemplates"
+)
+
+// column is one column of a relation message.
+type column struct {
+	name   string
+	typ    uint32
+	typmod int32
+	cast   string // the SQL type its text is cast to in the audit database
+}
+
+// relation is a decoded relation with how its changes are recorded.
+type relation struct {
+	id           uint32
+	schema, name string
+	cols         []column
+	// cap is the table's capture record; nil when the table is not
+	// captured (its changes are ignored).
+	cap *sqltemplates.Capture
+	// imageCols are the indexes of the columns whose values are staged
+	// (all but the excluded), excludedCols those of the excluded ones.
+	imageCols, excludedCols []int
+	// sql turns the staged rows of this relation (pg_temp.tl_stage.rel =
+	// index) into pg_temp.tl_out rows.
+	sql   string
+	index int32
+}
+
+// writer writes batches into the audit database.
+type writer struct {
+	cfg    Config
+	log    *slog.Logger
+	source *pgxpool.Pool // catalog lookups, slot state, audit_wal_tables
+	audit  *pgx.Conn     // one connection: the batch's temp tables live in its session
+	s      string        // quoted audit schema
+	types  map[uint32]typeInfo
+	nrel   int32
+	rels   []*relation // by index
+}
+
+type typeInfo struct {
+	typtype  byte
+	base     uint32
+	basemod  int32
+	elem     uint32
+	category byte
+}
+
+func newWriter(ctx context.Context, cfg Config, log *slog.Logger) (*writer, error) {
+	pcfg, err := pgxpool.ParseConfig(cfg.SourceURL)
+	if err != nil {
+		return nil, errorf("source url: %w", err)
+	}
+	pcfg.MaxConns = 2
+	// format_type qualifies every type outside pg_catalog.
+	pcfg.ConnConfig.RuntimeParams["search_path"] = "pg_catalog"
+	pcfg.ConnConfig.RuntimeParams["application_name"] = "threadline capture (catalog)"
+	source, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, errorf("source connection: %w", err)
+	}
+	acfg, err := pgx.ParseConfig(cfg.AuditURL)
+	if err != nil {
+		source.Close()
+		return nil, errorf("audit url: %w", err)
+	}
+	for k, v := range sessionParams {
+		acfg.RuntimeParams[k] = v
+	}
+	acfg.RuntimeParams["search_path"] = "pg_catalog, pg_temp"
+	acfg.RuntimeParams["application_name"] = "threadline capture (trail)"
+	audit, err := pgx.ConnectConfig(ctx, acfg)
+	if err != nil {
+		source.Close()
+		return nil, errorf("audit connection: %w", err)
+	}
+	w := &writer{cfg: cfg, log: log, source: source, audit: audit, s: contract.QuoteIdent(cfg.AuditSchema), types: map[uint32]typeInfo{}}
+	if err := w.setup(ctx); err != nil {
+		w.close()
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *writer) close() {
+	w.source.Close()
+	_ = w.audit.Close(context.Background())
+}
+
+// setup creates the session's staging tables and the progress table (for
+// a trail on another database, where no migration created it).
+func (w *writer) setup(ctx context.Context) error {
+	stmts := []string{
+		`CREATE TABLE IF NOT EXISTS ` + w.s + `.audit_wal_progress (slot text PRIMARY KEY, lsn pg_lsn NOT NULL, updated_at timestamptz NOT NULL DEFAULT clock_timestamp())`,
+		`CREATE TEMP TABLE tl_tx (tx int4, xid int8, started_at timestamptz, commit_at timestamptz, actor text, request_id text, correlation_id text) ON COMMIT DELETE ROWS`,
+		`CREATE TEMP TABLE tl_stage (seq int4, tx int4, rel int4, op text, n text[], o text[], xch text[]) ON COMMIT DELETE ROWS`,
+		`CREATE TEMP TABLE tl_out (seq int4, tx int4, table_schema text, table_name text, op text, table_pk jsonb, table_pk_before jsonb,
+			data_after jsonb, data_before jsonb, changed_fields text[], changed_from jsonb) ON COMMIT DELETE ROWS`,
+	}
+	for _, s := range stmts {
+		if _, err := w.audit.Exec(ctx, s); err != nil {
+			return errorf("audit database setup: %w", err)
+		}
+	}
+	return nil
+}
+
+// progress returns the end of the last source transaction written.
+func (w *writer) progress(ctx context.Context) (pglogrepl.LSN, error) {
+	var s string
+	err := w.audit.QueryRow(ctx, `SELECT lsn::text FROM `+w.s+`.audit_wal_progress WHERE slot = $1`, w.cfg.Slot).Scan(&s)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, errorf("read progress: %w", err)
+	}
+	l, err := pglogrepl.ParseLSN(s)
+	if err != nil {
+		return 0, errorf("progress %q: %w", s, err)
+	}
+	return l, nil
+}
+
+func (w *writer) slotExists(ctx context.Context, slot string) (bool, error) {
+	var plugin string
+	err := w.source.QueryRow(ctx, `SELECT coalesce(plugin, '') FROM pg_catalog.pg_replication_slots WHERE slot_name = $1 AND database = current_database()`, slot).Scan(&plugin)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, errorf("look up slot %s: %w", slot, err)
+	}
+	if plugin != "pgoutput" {
+		return false, errorf("slot %s uses plugin %q, not pgoutput", slot, plugin)
+	}
+	return true, nil
+}
+
+// relation builds the relation of a relation message: its capture record
+// (audit_wal_tables, by table oid, else by name), its columns' types and
+// its image SQL. A relation message comes before a table's first change
+// in a session and after each change of its columns, so new and renamed
+// columns are captured without regeneration.
+func (w *writer) relation(ctx context.Context, m *pglogrepl.RelationMessage) (*relation, error) {
+	r := &relation{id: m.RelationID, schema: m.Namespace, name: m.RelationName}
+	for _, c := range m.Columns {
+		r.cols = append(r.cols, column{name: c.Name, typ: c.DataType, typmod: c.TypeModifier})
+	}
+	var raw []byte
+	var schemaName, tableName string
+	err := w.source.QueryRow(ctx, `SELECT table_schema, table_name, capture FROM `+w.s+`.audit_wal_tables
+		WHERE relid = $1 OR (table_schema = $2 AND table_name = $3) ORDER BY relid = $1 DESC LIMIT 1`,
+		m.RelationID, m.Namespace, m.RelationName).Scan(&schemaName, &tableName, &raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		var partition bool
+		if err := w.source.QueryRow(ctx, `SELECT EXISTS (SELECT FROM `+w.s+`.audit_wal_tables
+			WHERE relid = pg_catalog.pg_partition_root($1::oid::regclass))`, m.RelationID).Scan(&partition); err != nil {
+			return nil, errorf("look up the root of %s.%s: %w", m.Namespace, m.RelationName, err)
+		}
+		if partition {
+			// A partition of a captured table: its row changes come as
+			// the root's (publish_via_partition_root); a TRUNCATE names
+			// the root as well.
+			return r, nil
+		}
+		w.log.Warn("threadline capture: a published table has no audit_wal_tables record: its changes are not captured (run the generated migrations)",
+			"table", m.Namespace+"."+m.RelationName)
+		return r, nil
+	}
+	if err != nil {
+		return nil, errorf("read audit_wal_tables for %s.%s: %w", m.Namespace, m.RelationName, err)
+	}
+	var c sqltemplates.Capture
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return nil, errorf("audit_wal_tables record of %s.%s: %w", schemaName, tableName, err)
+	}
+	r.cap = &c
+	// The trail names the table as configured (as the trigger engine's
+	// capture function does), even after a rename.
+	r.schema, r.name = schemaName, tableName
+	for i := range r.cols {
+		if slices.Contains(c.Exclude, r.cols[i].name) {
+			r.excludedCols = append(r.excludedCols, i)
+			continue
+		}
+		cast, err := w.castType(ctx, r.cols[i].typ, r.cols[i].typmod)
+		if err != nil {
+			return nil, err
+		}
+		r.cols[i].cast = cast
+		r.imageCols = append(r.imageCols, i)
+	}
+	r.index = w.nrel
+	w.nrel++
+	w.rels = append(w.rels, r)
+	r.sql = imageSQL(r)
+	return r, nil
+}
+
+// castType returns the type a column's text is cast to so that to_jsonb
+// gives the trigger engine's value: a domain's base type (to_jsonb looks
+// through domains), text for an enum (its JSON form is its label), an
+// array of those for arrays, else the type itself with its modifier.
+func (w *writer) castType(ctx context.Context, oid uint32, typmod int32) (string, error) {
+	ti, ok := w.types[oid]
+	if !ok {
+		var tt, cat string
+		err := w.source.QueryRow(ctx, `SELECT typtype::text, typbasetype, typtypmod, typelem, typcategory::text FROM pg_catalog.pg_type WHERE oid = $1`, oid).
+			Scan(&tt, &ti.base, &ti.basemod, &ti.elem, &cat)
+		if err != nil {
+			return "", errorf("look up type %d: %w", oid, err)
+		}
+		ti.typtype, ti.category = tt[0], cat[0]
+		w.types[oid] = ti
+	}
+	switch {
+	case ti.typtype == 'd':
+		return w.castType(ctx, ti.base, ti.basemod)
+	case ti.typtype == 'e':
+		return "text", nil
+	case ti.category == 'A' && ti.elem != 0:
+		e, err := w.castType(ctx, ti.elem, typmod)
+		if err != nil {
+			return "", err
+		}
+		if strings.HasSuffix(e, "]") {
+			return e, nil
+		}
+		return e + "[]", nil
+	}
+	var name string
+	if err := w.source.QueryRow(ctx, `SELECT pg_catalog.format_type($1, $2)`, oid, typmod).Scan(&name); err != nil {
+		return "", errorf("format type %d: %w", oid, err)
+	}
+	return name, nil
+}
+
+// imageSQL renders the statement that turns the staged changes of r into
+// their audit rows (pg_temp.tl_out), with the trigger engine's semantics
+// (sqltemplates' Image, Redact, KeyOf, ChangedList, ChangedFrom).
+func imageSQL(r *relation) string {
+	c := r.cap
+	img := func(v string) string {
+		// jsonb_build_object takes at most 100 arguments: 50 columns a call.
+		var parts []string
+		for start := 0; start < len(r.imageCols); start += 50 {
+			end := min(start+50, len(r.imageCols))
+			var args []string
+			for j := start; j < end; j++ {
+				col := r.cols[r.imageCols[j]]
+				args = append(args, contract.QuoteLiteral(col.name), "to_jsonb(("+v+"["+strconv.Itoa(j+1)+"])::"+col.cast+")")
+			}
+			parts = append(parts, "jsonb_build_object("+strings.Join(args, ", ")+")")
+		}
+		if len(parts) == 0 {
+			return "'{}'::jsonb"
+		}
+		return strings.Join(parts, " || ")
+	}
+	keyOf := func(x string) string {
+		parts := make([]string, 0, 2*len(c.Key))
+		for _, k := range c.Key {
+			parts = append(parts, contract.QuoteLiteral(k), x+"->"+contract.QuoteLiteral(k))
+		}
+		return "jsonb_build_object(" + strings.Join(parts, ", ") + ")"
+	}
+	keyChanged := func(o, n string) string {
+		parts := make([]string, 0, len(c.Key))
+		for _, k := range c.Key {
+			l := contract.QuoteLiteral(k)
+			parts = append(parts, o+"->"+l+" IS DISTINCT FROM "+n+"->"+l)
+		}
+		return "(" + strings.Join(parts, " OR ") + ")"
+	}
+	placeholder := "to_jsonb(" + contract.QuoteLiteral(c.Placeholder) + "::text)"
+	redact := func(x string) string {
+		out := x
+		for start := 0; start < len(c.Mask); start += 50 {
+			end := min(start+50, len(c.Mask))
+			parts := make([]string, 0, 2*(end-start))
+			for _, m := range c.Mask[start:end] {
+				l := contract.QuoteLiteral(m)
+				parts = append(parts, l, "CASE WHEN "+x+"->"+l+" = 'null'::jsonb THEN 'null'::jsonb ELSE "+placeholder+" END")
+			}
+			out = "(" + out + " || jsonb_build_object(" + strings.Join(parts, ", ") + "))"
+		}
+		return out
+	}
+	// The columns whose change counts, sorted as the generator sorts them.
+	var names []string
+	for _, col := range r.cols {
+		if !slices.Contains(c.Except, col.name) {
+			names = append(names, col.name)
+		}
+	}
+	sort.Strings(names)
+	var cases, all []string
+	for _, n := range names {
+		l := contract.QuoteLiteral(n)
+		all = append(all, l)
+		if slices.Contains(c.Exclude, n) {
+			cases = append(cases, "CASE WHEN "+l+" = ANY (d.xch) THEN "+l+" END")
+			continue
+		}
+		cases = append(cases, "CASE WHEN d.o->"+l+" IS DISTINCT FROM d.n->"+l+" THEN "+l+" END")
+	}
+	changed := "'{}'::text[]"
+	allArr := "'{}'::text[]"
+	if len(cases) > 0 {
+		changed = "array_remove(ARRAY[" + strings.Join(cases, ", ") + "]::text[], NULL)"
+		allArr = "ARRAY[" + strings.Join(all, ", ") + "]::text[]"
+	}
+	changedFrom := "NULL::jsonb"
+	if c.StoreChangedFrom {
+		prior := "e.o->k"
+		if len(c.Mask) > 0 {
+			prior = "CASE WHEN k = ANY (" + textArray(c.Mask) + ") AND e.o->k <> 'null'::jsonb THEN " + placeholder + " ELSE e.o->k END"
+		}
+		where := ""
+		if len(c.Exclude) > 0 {
+			where = " WHERE k <> ALL (" + textArray(c.Exclude) + ")"
+		}
+		changedFrom = "CASE WHEN e.op = 'update' AND e.o IS NOT NULL THEN (SELECT jsonb_object_agg(k, " + prior + ") FROM unnest(e.f) AS k" + where + ") END"
+	}
+	return `INSERT INTO pg_temp.tl_out (seq, tx, table_schema, table_name, op, table_pk, table_pk_before, data_after, data_before, changed_fields, changed_from)
+SELECT e.seq, e.tx, ` + contract.QuoteLiteral(r.schema) + `, ` + contract.QuoteLiteral(r.name) + `, e.op,
+    CASE e.op WHEN 'delete' THEN ` + keyOf("e.o") + ` WHEN 'truncate' THEN NULL ELSE ` + keyOf("e.n") + ` END,
+    CASE WHEN e.op = 'update' AND e.o IS NOT NULL AND ` + keyChanged("e.o", "e.n") + ` THEN ` + keyOf("e.o") + ` END,
+    CASE WHEN e.op IN ('insert', 'update') THEN ` + redact("e.n") + ` END,
+    CASE WHEN e.op = 'delete' THEN ` + redact("e.o") + ` END,
+    CASE WHEN e.op = 'update' THEN e.f END,
+    ` + changedFrom + `
+FROM (
+    SELECT d.seq, d.tx, d.op, d.n, d.o,
+        CASE WHEN d.op <> 'update' THEN NULL WHEN d.o IS NULL THEN ` + allArr + ` ELSE ` + changed + ` END AS f
+    FROM (
+        SELECT s.seq, s.tx, s.op, s.xch,
+            CASE WHEN s.n IS NULL THEN NULL ELSE ` + img("s.n") + ` END AS n,
+            CASE WHEN s.o IS NULL THEN NULL ELSE ` + img("s.o") + ` END AS o
+        FROM pg_temp.tl_stage AS s WHERE s.rel = $1
+        OFFSET 0
+    ) AS d
+    OFFSET 0
+) AS e
+WHERE e.op <> 'update' OR e.f <> '{}'::text[]`
+}
+
+func textArray(items []string) string {
+	q := make([]string, len(items))
+	for i, s := range items {
+		q[i] = contract.QuoteLiteral(s)
+	}
+	return "ARRAY[" + strings.Join(q, ", ") + "]::text[]"
+}
+
+var opNames = map[byte]string{'i': "insert", 'u': "update", 'd': "delete", 't': "truncate"}
+
+// xid8 turns a 32-bit transaction id into the 64-bit one
+// pg_current_xact_id() gave the transaction, using the epoch of the
+// source's next transaction id (the stream's transactions are older).
+func xid8(xid uint32, next uint64) int64 {
+	epoch, low := next>>32, uint32(next)
+	if xid > low && epoch > 0 {
+		epoch--
+	}
+	return int64(epoch<<32 | uint64(xid))
+}
+
+// write writes a batch in one audit transaction and returns the number
+// of changes stored.
+func (w *writer) write(ctx context.Context, batch []*txn, slot string) (int, error) {
+	var next uint64
+	if err := w.source.QueryRow(ctx, `SELECT pg_snapshot_xmax(pg_current_snapshot())::text::int8`).Scan(&next); err != nil {
+		return 0, errorf("read the source's transaction id epoch: %w", err)
+	}
+	tx, err := w.audit.Begin(ctx)
+	if err != nil {
+		return 0, errorf("begin audit transaction: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.Background()) }()
+
+	txRows := make([][]any, 0, len(batch))
+	var stage [][]any
+	rels := map[int32]*relation{}
+	seq := int32(0)
+	for i, t := range batch {
+		started := t.commitTime
+		if t.attributed {
+			started = time.UnixMicro(t.startedMicros)
+		}
+		txRows = append(txRows, []any{int32(i), xid8(t.xid, next), started, t.commitTime, t.actor, t.requestID, t.correlationID})
+		for _, ch := range t.changes {
+			seq++
+			rels[ch.rel.index] = ch.rel
+			var n, o any
+			if ch.newv != nil {
+				n = ch.newv
+			}
+			if ch.hasOld {
+				o = ch.oldv
+			}
+			stage = append(stage, []any{seq, int32(i), ch.rel.index, opNames[ch.op], n, o, ch.xch})
+		}
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", "tl_tx"}, []string{"tx", "xid", "started_at", "commit_at", "actor", "request_id", "correlation_id"}, pgx.CopyFromRows(txRows)); err != nil {
+		return 0, errorf("stage transactions: %w", err)
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", "tl_stage"}, []string{"seq", "tx", "rel", "op", "n", "o", "xch"}, pgx.CopyFromRows(stage)); err != nil {
+		return 0, errorf("stage changes: %w", err)
+	}
+	idx := make([]int32, 0, len(rels))
+	for i := range rels {
+		idx = append(idx, i)
+	}
+	slices.Sort(idx)
+	for _, i := range idx {
+		if _, err := tx.Exec(ctx, rels[i].sql, i); err != nil {
+			return 0, errorf("build images of %s.%s: %w", rels[i].schema, rels[i].name, err)
+		}
+	}
+	s := w.s
+	// Headers: one per source transaction that left a change, unless one
+	// exists (record_action wrote it in the source transaction, or this
+	// batch is replayed); found by txid and a start before the commit.
+	hdr := `INSERT INTO ` + s + `.audit_transactions (txid, started_at, actor_ref, actor_ref_invalid, request_id, correlation_id)
+SELECT x.txid, x.started_at, x.actor_ref, CASE WHEN x.actor_ref IS NULL THEN left(x.raw, ` + strconv.Itoa(contract.MaxActorRefBytes) + `) END,
+    left(nullif(x.request_id, ''), ` + strconv.Itoa(sqltemplates.MaxIDChars) + `), left(nullif(x.correlation_id, ''), ` + strconv.Itoa(sqltemplates.MaxIDChars) + `)
+FROM (SELECT t.tx, t.xid::text::xid8 AS txid, t.started_at, t.commit_at, nullif(t.actor, '') AS raw,
+        ` + s + `.parse_actor_ref(nullif(t.actor, '')) AS actor_ref, t.request_id, t.correlation_id
+    FROM pg_temp.tl_tx AS t) AS x
+WHERE EXISTS (SELECT FROM pg_temp.tl_out AS o WHERE o.tx = x.tx)
+  AND NOT EXISTS (SELECT FROM ` + s + `.audit_transactions AS h
+    WHERE h.txid = x.txid AND h.started_at <= x.commit_at AND h.started_at > x.commit_at - interval '1 day')
+ORDER BY x.tx`
+	if _, err := tx.Exec(ctx, hdr); err != nil {
+		return 0, errorf("write transaction headers: %w", err)
+	}
+	chg := `INSERT INTO ` + s + `.audit_changes (transaction_id, table_schema, table_name, table_pk, table_pk_before, op,
+    data_after, data_before, changed_fields, changed_from, captured_at)
+SELECT h.id, o.table_schema, o.table_name, o.table_pk, o.table_pk_before, o.op, o.data_after, o.data_before,
+    o.changed_fields, o.changed_from, t.commit_at
+FROM pg_temp.tl_out AS o JOIN pg_temp.tl_tx AS t ON t.tx = o.tx
+CROSS JOIN LATERAL (SELECT h.id FROM ` + s + `.audit_transactions AS h
+    WHERE h.txid = t.xid::text::xid8 AND h.started_at <= t.commit_at AND h.started_at > t.commit_at - interval '1 day'
+    ORDER BY h.started_at DESC LIMIT 1) AS h
+ORDER BY o.seq`
+	tag, err := tx.Exec(ctx, chg)
+	if err != nil {
+		return 0, errorf("write changes: %w", err)
+	}
+	last := batch[len(batch)-1].endLSN
+	if _, err := tx.Exec(ctx, `INSERT INTO `+s+`.audit_wal_progress (slot, lsn) VALUES ($1, $2::pg_lsn)
+ON CONFLICT (slot) DO UPDATE SET lsn = EXCLUDED.lsn, updated_at = clock_timestamp()`, slot, last.String()); err != nil {
+		return 0, errorf("record progress: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, errorf("commit batch ending at %s: %w", last, err)
+	}
+	return int(tag.RowsAffected()), nil
+}
