@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/threadline-go/threadline/internal/tlerr"
+	"github.com/threadline-go/threadline/internal/trailread"
 )
 
 // ErrDeleted is returned by AsOf when the row did not exist at the
@@ -63,7 +64,7 @@ LEFT JOIN LATERAL (
 	SELECT c.id, c.captured_at, c.op, c.table_pk = $3::jsonb AS on_key, c.data_after
 	FROM ` + s + `.audit_changes AS c
 	WHERE c.table_schema = $1
-		AND ` + rowMatch("c", "$2", "$3") + `
+		AND ` + trailread.RowMatch("c", "$2", "$3") + `
 		AND c.captured_at <= $4
 	ORDER BY c.captured_at DESC, c.id DESC
 	LIMIT 1

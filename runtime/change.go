@@ -8,9 +8,7 @@ import (
 	"iter"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/threadline-go/threadline/internal/tlerr"
+	"github.com/threadline-go/threadline/internal/trailread"
 )
 
 // Op is the kind of a captured change.
@@ -72,7 +70,7 @@ type Change struct {
 }
 
 // Cursor returns the cursor that continues a listing after c.
-func (c Change) Cursor() *Cursor { return CursorOf(c) }
+func (c Change) Cursor() *Cursor { return cursorOf(c) }
 
 // Page is one page of a listing, newest change first. Its JSON form
 // names its fields in snake_case, as Change does: "changes" (never
@@ -83,9 +81,9 @@ type Page struct {
 	Changes []Change `json:"changes"`
 	// Next continues the listing (Filter.After); nil on the last page.
 	Next *Cursor `json:"next"`
-	// SearchedFrom is set when RecentTimeline spent its search budget
-	// before it filled the page: changes captured before it were not
-	// searched yet, and Next continues there. Zero otherwise.
+	// SearchedFrom is set when Timeline spent its search budget before it
+	// filled the page: changes captured before it were not searched yet,
+	// and Next continues there. Zero otherwise.
 	SearchedFrom time.Time `json:"searched_from,omitzero"`
 }
 
@@ -126,83 +124,25 @@ type Transaction struct {
 // ErrNotFound is returned when a requested audit record does not exist.
 var ErrNotFound = errors.New("threadline: not found")
 
-// changeColumns are the columns changeScan receives, in order; c is
-// audit_changes, t the joined audit_transactions.
-const changeColumns = `c.id, c.transaction_id, c.table_schema, c.table_name, c.table_pk, c.table_pk_before,
-	c.op, c.data_after, c.data_before, c.changed_fields, c.changed_from, c.captured_at,
-	t.actor_ref, t.actor_ref_invalid, t.request_id, t.correlation_id, t.action_id`
-
-// changesFrom is the FROM clause matching changeColumns.
-func (a Audit) changesFrom() string {
-	s := a.schema()
-	return " FROM " + s + ".audit_changes AS c LEFT JOIN " + s + ".audit_transactions AS t ON t.id = c.transaction_id"
-}
-
-// changesFromEach is changesFrom with each change's header read by its
-// primary key (a LATERAL subquery that cannot be flattened): for
-// RecentTimeline's windows, whose cost must follow the window's size. As
-// a plain join, the planner serves an actor filter from every transaction
-// of the actor (the GIN index), or hashes a sequential scan of all
-// headers, whatever the window. changes is the source of the changes:
-// audit_changes when empty, else a subquery of it.
-func (a Audit) changesFromEach(changes string) string {
-	s := a.schema()
-	if changes == "" {
-		changes = s + ".audit_changes"
+// decodeChange is the runtime's trailread.Reader.Decode: the Change of
+// one row, its actor copied from prev when prev is given (the previous
+// row's, with the same actor columns). Each Change gets its own copy of
+// the ActorRef.
+func decodeChange(r *trailread.Row, prev *Change) Change {
+	c := Change{ID: r.ID, TransactionID: r.TransactionID, Schema: r.Schema, Table: r.Table,
+		PK: raw(r.PK), PKBefore: raw(r.PKBefore), Op: Op(r.Op), After: raw(r.After), Before: raw(r.Before),
+		ChangedFields: r.ChangedFields, ChangedFrom: raw(r.ChangedFrom), CapturedAt: r.CapturedAt.UTC(),
+		RequestID: trailread.Text(r.RequestID), CorrelationID: trailread.Text(r.CorrelationID), ActionID: r.ActionID}
+	if prev == nil {
+		c.Actor, c.ActorInvalid = decodeActor(r.Actor, trailread.Text(r.ActorInvalid))
+		return c
 	}
-	return " FROM " + changes + " AS c LEFT JOIN LATERAL (SELECT * FROM " + s +
-		".audit_transactions AS h WHERE h.id = c.transaction_id OFFSET 0) AS t ON true"
-}
-
-// changeScan receives one row of changeColumns. Consecutive rows mostly
-// share a transaction, hence an actor: change takes an actorCache that
-// remembers the last one decoded.
-type changeScan struct {
-	c                                        Change
-	op                                       string
-	pk, pkBefore, after, before, from, actor []byte
-	invalid, request, correlation            *string
-}
-
-// dest returns the scan destinations of changeColumns, in order.
-func (s *changeScan) dest() []any {
-	c := &s.c
-	return []any{&c.ID, &c.TransactionID, &c.Schema, &c.Table, &s.pk, &s.pkBefore,
-		&s.op, &s.after, &s.before, &c.ChangedFields, &s.from, &c.CapturedAt,
-		&s.actor, &s.invalid, &s.request, &s.correlation, &c.ActionID}
-}
-
-// change returns the scanned change.
-func (s *changeScan) change(actors *actorCache) Change {
-	c := s.c
-	c.Op = Op(s.op)
-	c.PK, c.PKBefore, c.After, c.Before, c.ChangedFrom = raw(s.pk), raw(s.pkBefore), raw(s.after), raw(s.before), raw(s.from)
-	c.CapturedAt = c.CapturedAt.UTC()
-	c.Actor, c.ActorInvalid = actors.decode(s.actor, deref(s.invalid))
-	c.RequestID, c.CorrelationID = deref(s.request), deref(s.correlation)
+	c.ActorInvalid = prev.ActorInvalid
+	if prev.Actor != nil {
+		a := *prev.Actor
+		c.Actor = &a
+	}
 	return c
-}
-
-// actorCache remembers the last stored actor_ref decoded and its result.
-type actorCache struct {
-	raw     []byte
-	invalid string
-	actor   *ActorRef
-	outcome string
-}
-
-// decode is decodeActor, reusing the previous result when b and invalid
-// repeat. Each Change gets its own copy of the ActorRef.
-func (ac *actorCache) decode(b []byte, invalid string) (*ActorRef, string) {
-	if !bytes.Equal(ac.raw, b) || ac.invalid != invalid {
-		ac.actor, ac.outcome = decodeActor(b, invalid)
-		ac.raw, ac.invalid = append(ac.raw[:0], b...), invalid
-	}
-	if ac.actor == nil {
-		return nil, ac.outcome
-	}
-	a := *ac.actor
-	return &a, ac.outcome
 }
 
 // decodeActor turns a stored actor_ref into an ActorRef. The database only
@@ -269,26 +209,6 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
-}
-
-// collect reads every row of rows as changes and closes rows.
-func collect(rows pgx.Rows, capacity int) ([]Change, error) {
-	defer rows.Close()
-	out := make([]Change, 0, capacity)
-	var actors actorCache
-	var s changeScan
-	dest := s.dest() // one set of scan destinations for every row
-	for rows.Next() {
-		s = changeScan{}
-		if err := rows.Scan(dest...); err != nil {
-			return nil, tlerr.Wrap(err, "read change")
-		}
-		out = append(out, s.change(&actors))
-	}
-	if err := rows.Err(); err != nil {
-		return nil, tlerr.Wrap(err, "read changes")
-	}
-	return out, nil
 }
 
 // DecodeJSON decodes raw into a new T. It returns nil, nil when raw is SQL

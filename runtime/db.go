@@ -2,12 +2,12 @@ package threadline
 
 import (
 	"context"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/threadline-go/threadline/internal/contract"
+	"github.com/threadline-go/threadline/internal/trailread"
 )
 
 // DBTX is what the investigation functions need from a database handle.
@@ -31,10 +31,6 @@ type Audit struct {
 	// (RecordAction, Export, Coverage, Purge, PurgePlan): set them once
 	// here, not per call.
 	Hooks Hooks
-	// SearchBudget bounds the time Timeline, ActorHistory and
-	// RecentTimeline search for one page (DefaultSearchBudget when zero
-	// or negative).
-	SearchBudget time.Duration
 }
 
 // schema returns the quoted audit schema name.
@@ -44,4 +40,9 @@ func (a Audit) schema() string {
 		s = DefaultSchema
 	}
 	return contract.QuoteIdent(s)
+}
+
+// reader returns the read engine of a's trail, reading Changes.
+func (a Audit) reader() trailread.Reader[Change] {
+	return trailread.Reader[Change]{Trail: trailread.Trail{Schema: a.Schema}, Decode: decodeChange, Cursor: positionOf}
 }

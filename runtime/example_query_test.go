@@ -14,23 +14,6 @@ import (
 	threadline "github.com/threadline-go/threadline/runtime"
 )
 
-func ExampleParseFilter() {
-	f, err := threadline.ParseFilter("table=users,actor=user:42,from=2026-01-01T00:00:00Z,limit=50")
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(f.Table, f.Actor, f.From.Format(time.DateOnly), f.Limit)
-
-	// Unknown keys are rejected with the list of allowed keys.
-	_, err = threadline.ParseFilter("table=users,who=me")
-	fmt.Println(err)
-	fmt.Println(errors.Is(err, threadline.ErrInvalidFilter))
-	// Output:
-	// users user:42 2026-01-01 50
-	// threadline: invalid filter: who: unknown key (allowed keys: table, actor, op, from, to, correlation_id, request_id, limit, after)
-	// true
-}
-
 func ExampleDiffChange() {
 	c := threadline.Change{
 		ID: 7, TransactionID: 3, Schema: "public", Table: "users", Op: threadline.OpUpdate,
@@ -85,10 +68,8 @@ func ExampleAudit_Timeline() {
 	db := connect()
 	audit := threadline.Audit{Schema: "threadline"}
 
-	f, err := threadline.ParseFilter("table=users,actor=user:42,limit=20")
-	if err != nil {
-		log.Fatal(err)
-	}
+	actor := threadline.User("42")
+	f := threadline.Filter{Table: "users", Actor: &actor, Limit: 20}
 	for {
 		page, err := audit.Timeline(ctx, db, f)
 		// A page its search budget cut short comes with

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/threadline-go/threadline/internal/tlerr"
+	"github.com/threadline-go/threadline/internal/trailread"
 )
 
 // ExportFormat is an export file format.
@@ -598,17 +599,14 @@ func (a Audit) stream(ctx context.Context, db DBTX, f Filter, maxRows int64) ite
 			yield(exportChange{}, err)
 			return
 		}
-		q := &query{a: a}
-		q.filter(n)
-		sql := a.exportSelect()
-		if len(q.where) > 0 {
-			sql += " WHERE " + strings.Join(q.where, " AND ")
-		}
-		sql += " ORDER BY c.captured_at DESC, c.id DESC"
+		r := a.reader()
+		q := r.NewQuery()
+		q.Filter(n)
+		sql := a.exportSelect() + q.Where() + trailread.NewestFirst
 		if maxRows > 0 {
-			sql += " LIMIT " + q.arg(maxRows+1)
+			sql += " LIMIT " + q.Arg(maxRows+1)
 		}
-		for c, err := range a.scan(ctx, db, sql, q.args) {
+		for c, err := range a.scan(ctx, db, sql, q.Args) {
 			if !yield(c, err) {
 				return
 			}
@@ -619,7 +617,7 @@ func (a Audit) stream(ctx context.Context, db DBTX, f Filter, maxRows int64) ite
 // exportSelect is the SELECT … FROM of the export rows: changes, their
 // transaction, its action.
 func (a Audit) exportSelect() string {
-	return "SELECT " + changeColumns + actionSelect + a.changesFrom() +
+	return "SELECT " + trailread.ChangeColumns + actionSelect + a.reader().ChangesFrom() +
 		" LEFT JOIN " + a.schema() + ".audit_actions AS ac ON ac.id = t.action_id"
 }
 
@@ -632,19 +630,19 @@ func (a Audit) scan(ctx context.Context, db DBTX, sql string, args []any) iter.S
 			return
 		}
 		defer rows.Close()
-		var actors actorCache
 		// One set of scan destinations for every row: building it per row
 		// cost a third of the export's time in allocations.
-		var s changeScan
+		s := a.reader().Scanner()
 		var x exportAction
-		dest := append(s.dest(), x.dest()...)
+		dest := append(s.Dest(), x.dest()...)
 		for rows.Next() {
-			s, x = changeScan{}, exportAction{}
+			s.Reset()
+			x = exportAction{}
 			if err := rows.Scan(dest...); err != nil {
 				yield(exportChange{}, fmt.Errorf("read change: %w", err))
 				return
 			}
-			if !yield(exportChange{Change: s.change(&actors), action: x}, nil) {
+			if !yield(exportChange{Change: s.Value(), action: x}, nil) {
 				return
 			}
 		}

@@ -389,7 +389,7 @@ func TestExportFilterParityWithTimeline(t *testing.T) {
 			}
 			got = append(got, c.ID)
 		}
-		capturetest.Equal(t, fmt.Sprintf("ids for filter %q", f.String()), got, want)
+		capturetest.Equal(t, fmt.Sprintf("ids for filter %+v", f), got, want)
 		capturetest.Equal(t, "rows", res.Rows, int64(len(want)))
 	}
 	// The filter is echoed in a JSON export.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/threadline-go/threadline/internal/contract"
+	"github.com/threadline-go/threadline/internal/trailread"
 )
 
 // DefaultLimit is the number of changes a Timeline page (and a History or
@@ -25,13 +26,14 @@ const DefaultStreamPageSize = 1000
 // ErrInvalidFilter is matched (errors.Is) by every *FilterError.
 var ErrInvalidFilter = errors.New("threadline: invalid filter")
 
-// FilterError reports an invalid filter: a bad value for one field, or an
-// unknown or malformed part of the text form. errors.Is(err,
+// FilterError reports an invalid filter: a bad value for one field (or
+// for one parameter of a read, such as AsOf's "at"). errors.Is(err,
 // ErrInvalidFilter) is true for it.
 type FilterError struct {
-	// Key is the filter key at fault, as the text form names it ("table",
-	// "actor", "op", "from", "to", "correlation_id", "request_id", "limit",
-	// "after"), or the unknown key as written.
+	// Key names the field at fault in snake_case, as the viewer's and the
+	// command's parameters do ("table", "actor", "op", "from", "to",
+	// "correlation_id", "request_id", "limit", "after"), or the parameter
+	// ("at").
 	Key string
 	// Msg says what is wrong.
 	Msg string
@@ -51,10 +53,6 @@ func (e *FilterError) Is(target error) bool { return target == ErrInvalidFilter 
 func filterErrorf(key, format string, args ...any) *FilterError {
 	return &FilterError{Key: key, Msg: fmt.Sprintf(format, args...)}
 }
-
-// FilterKeys lists the keys of the text form of a Filter (ParseFilter), in
-// the order error messages list them.
-var FilterKeys = []string{"table", "actor", "op", "from", "to", "correlation_id", "request_id", "limit", "after"}
 
 // Filter selects captured changes. The zero Filter selects every change.
 // Conditions combine with AND. Results are ordered newest first: by
@@ -103,66 +101,52 @@ func (f Filter) Validate() error {
 	return err
 }
 
-// normalized is a validated filter ready to be turned into SQL.
-type normalized struct {
-	table         *tableName
-	actor         string // canonical JSON, "" for none
-	op            Op
-	from, to      time.Time
-	correlationID string
-	requestID     string
-	limit         int
-	after         *Cursor
-	// windowed marks RecentTimeline's time-window queries, whose cost
-	// must follow the window (see Audit.changesFromEach).
-	windowed bool
-}
-
-func (f Filter) normalize() (normalized, error) {
-	var n normalized
+// normalize validates f and returns it in the read engine's form.
+func (f Filter) normalize() (trailread.Filter, error) {
+	var n trailread.Filter
 	if f.Table != "" {
 		t, err := parseTableName(f.Table)
 		if err != nil {
 			return n, err
 		}
-		n.table = &t
+		n.Table = &t
 	}
 	if f.Actor != nil {
 		s, err := f.Actor.Canonical()
 		if err != nil {
 			return n, filterErrorf("actor", "%v", err)
 		}
-		n.actor = s
+		n.Actor = s
 	}
 	if f.Op != "" && !validOp(f.Op) {
 		return n, filterErrorf("op", "%q: want insert, update, delete or truncate", string(f.Op))
 	}
-	n.op = f.Op
+	n.Op = string(f.Op)
 	if !f.From.IsZero() && !f.To.IsZero() && f.From.After(f.To) {
 		return n, filterErrorf("from", "from (%s) is after to (%s)", f.From.Format(time.RFC3339Nano), f.To.Format(time.RFC3339Nano))
 	}
-	n.from, n.to = f.From, f.To
+	n.From, n.To = f.From, f.To
 	if f.CorrelationID != "" {
 		c, err := NormalizeCorrelationID(f.CorrelationID)
 		if err != nil {
 			return n, filterErrorf("correlation_id", "%s", strings.TrimPrefix(err.Error(), ErrInvalidAttribution.Error()+": "))
 		}
-		n.correlationID = c
+		n.CorrelationID = c
 	}
 	if f.RequestID != "" {
 		r := strings.TrimSpace(f.RequestID)
 		if err := ValidateRequestID(r); err != nil {
 			return n, filterErrorf("request_id", "%s", strings.TrimPrefix(err.Error(), ErrInvalidAttribution.Error()+": "))
 		}
-		n.requestID = r
+		n.RequestID = r
 	}
-	n.limit = clampLimit(f.Limit, DefaultLimit)
+	n.Limit = clampLimit(f.Limit, DefaultLimit)
 	if f.After != nil {
 		if err := f.After.validate(); err != nil {
 			return n, err
 		}
-		c := *f.After
-		n.after = &c
+		c := trailread.Cursor(*f.After)
+		n.After = &c
 	}
 	return n, nil
 }
@@ -189,11 +173,6 @@ func clampLimit(n, def int) int {
 // tableName is a parsed Filter.Table.
 type tableName = contract.QualifiedName
 
-// QuoteTablePart quotes one part of a table name for Filter.Table when it
-// holds a dot or a double quote ("a.b" becomes "\"a.b\""), and returns it
-// unchanged otherwise.
-func QuoteTablePart(s string) string { return contract.QuotePart(s) }
-
 // parseTableName reads Filter.Table: "table" (schema public) or
 // "schema.table", parts double-quoted to hold dots and quotes.
 func parseTableName(s string) (tableName, error) {
@@ -202,177 +181,6 @@ func parseTableName(s string) (tableName, error) {
 		return t, filterErrorf("table", "%q: %s", ne.Name, ne.Reason)
 	}
 	return t, err
-}
-
-// ParseFilter reads the text form of a Filter, used by the command line
-// and HTTP handlers:
-//
-//	table=users,actor=user:42,op=update,from=2026-01-01T00:00:00Z,to=2026-02-01T00:00:00Z,correlation_id=req-7,limit=50
-//
-// Pairs are key=value, separated by commas; white space around keys and
-// values is ignored, so values cannot hold commas. The keys are
-// FilterKeys:
-//
-//   - table: "users" or "schema.table" (see Filter.Table);
-//   - actor: "kind:id" (user:42, service_account:billing; the id is
-//     everything after the first colon) or "anonymous";
-//   - op: insert, update, delete or truncate;
-//   - from, to: times as ParseTime reads them (RFC 3339, 2026-01-02T15:04
-//     in UTC, a date, or relative to now: -1h, -7d), inclusive;
-//   - correlation_id: a correlation id;
-//   - request_id: a request id;
-//   - limit: an integer; zero or negative means DefaultLimit;
-//   - after: a cursor, as Cursor.String writes it.
-//
-// An unknown key is an error listing the allowed keys; so is a repeated
-// key, a pair without "=" or an empty value. The empty string is the zero
-// Filter. The result is validated (Filter.Validate). Every error is a
-// *FilterError.
-func ParseFilter(text string) (Filter, error) {
-	var f Filter
-	if strings.TrimSpace(text) == "" {
-		return f, nil
-	}
-	seen := map[string]bool{}
-	for _, pair := range strings.Split(text, ",") {
-		k, v, ok := strings.Cut(pair, "=")
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		if !ok {
-			return Filter{}, filterErrorf(k, "want key=value (allowed keys: %s)", strings.Join(FilterKeys, ", "))
-		}
-		if !isFilterKey(k) {
-			return Filter{}, filterErrorf(k, "unknown key (allowed keys: %s)", strings.Join(FilterKeys, ", "))
-		}
-		if seen[k] {
-			return Filter{}, filterErrorf(k, "given more than once")
-		}
-		seen[k] = true
-		if v == "" {
-			return Filter{}, filterErrorf(k, "empty value")
-		}
-		switch k {
-		case "table":
-			f.Table = v
-		case "actor":
-			a, err := parseActorText(v)
-			if err != nil {
-				return Filter{}, err
-			}
-			f.Actor = &a
-		case "op":
-			f.Op = Op(v)
-		case "from", "to":
-			t, err := parseTime(v, time.Now())
-			if err != nil {
-				return Filter{}, filterErrorf(k, "%s", err.Msg)
-			}
-			if k == "from" {
-				f.From = t
-			} else {
-				f.To = t
-			}
-		case "correlation_id":
-			f.CorrelationID = v
-		case "request_id":
-			f.RequestID = v
-		case "limit":
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return Filter{}, filterErrorf(k, "%q is not an integer", v)
-			}
-			f.Limit = n
-		case "after":
-			c, err := ParseCursor(v)
-			if err != nil {
-				return Filter{}, err
-			}
-			f.After = &c
-		}
-	}
-	if err := f.Validate(); err != nil {
-		return Filter{}, err
-	}
-	return f, nil
-}
-
-func isFilterKey(k string) bool {
-	for _, a := range FilterKeys {
-		if a == k {
-			return true
-		}
-	}
-	return false
-}
-
-// ParseActorText reads an actor in the text form of filters: "kind:id"
-// (user:42; the id is everything after the first colon) or "anonymous".
-// Errors are *FilterError values for key "actor".
-func ParseActorText(v string) (ActorRef, error) { return parseActorText(v) }
-
-// parseActorText reads "kind:id" or "anonymous".
-func parseActorText(v string) (ActorRef, error) {
-	kind, id, hasID := strings.Cut(v, ":")
-	if !hasID && kind != string(KindAnonymous) {
-		example := "user:" + v
-		switch {
-		case v == "":
-			example = "user:42"
-		case ActorKind(v).Valid():
-			example = v + ":42"
-		}
-		return ActorRef{}, filterErrorf("actor", "%q: use kind:id, e.g. %s (kinds: %s), or anonymous", v, example, actorKindList())
-	}
-	a, err := NewActorRef(ActorKind(kind), id)
-	if err != nil {
-		return ActorRef{}, filterErrorf("actor", "%q: %s", v, strings.TrimPrefix(err.Error(), ErrInvalidActor.Error()+": "))
-	}
-	return a, nil
-}
-
-// actorKindList lists the kinds that take an id, for messages.
-func actorKindList() string {
-	var kinds []string
-	for _, k := range ActorKinds() {
-		if k != KindAnonymous {
-			kinds = append(kinds, string(k))
-		}
-	}
-	return strings.Join(kinds, ", ")
-}
-
-// String renders f in the text form ParseFilter reads; unset fields are
-// left out, keys appear in FilterKeys order.
-func (f Filter) String() string {
-	var parts []string
-	add := func(k, v string) { parts = append(parts, k+"="+v) }
-	if f.Table != "" {
-		add("table", f.Table)
-	}
-	if f.Actor != nil {
-		add("actor", f.Actor.String())
-	}
-	if f.Op != "" {
-		add("op", string(f.Op))
-	}
-	if !f.From.IsZero() {
-		add("from", f.From.Format(time.RFC3339Nano))
-	}
-	if !f.To.IsZero() {
-		add("to", f.To.Format(time.RFC3339Nano))
-	}
-	if f.CorrelationID != "" {
-		add("correlation_id", f.CorrelationID)
-	}
-	if f.RequestID != "" {
-		add("request_id", f.RequestID)
-	}
-	if f.Limit != 0 {
-		add("limit", strconv.Itoa(f.Limit))
-	}
-	if f.After != nil {
-		add("after", f.After.String())
-	}
-	return strings.Join(parts, ",")
 }
 
 // Cursor is a position in the newest-first order of changes: the
@@ -385,9 +193,14 @@ type Cursor struct {
 	ID int64
 }
 
-// CursorOf returns the cursor that continues a listing after c.
-func CursorOf(c Change) *Cursor {
+// cursorOf returns the cursor that continues a listing after c.
+func cursorOf(c Change) *Cursor {
 	return &Cursor{CapturedAt: c.CapturedAt, ID: c.ID}
+}
+
+// positionOf is the runtime's trailread.Reader.Cursor.
+func positionOf(c Change) trailread.Cursor {
+	return trailread.Cursor{CapturedAt: c.CapturedAt, ID: c.ID}
 }
 
 // String renders the cursor as "<RFC 3339 time in UTC>_<id>", for example

@@ -24,7 +24,7 @@ func TestPageJSON(t *testing.T) {
 			`{"changes":[{"id":7,"transaction_id":3,"schema":"public","table":"users","pk":{"id":1},"pk_before":null,"op":"insert",` +
 				`"after":{"id":1},"before":null,"changed_fields":null,"changed_from":null,"captured_at":"2026-12-06T23:00:00.123456Z",` +
 				`"actor":{"type":"user","id":"42"},"action_id":null}],"next":null}`},
-		{"more", threadline.Page{Changes: []threadline.Change{}, Next: threadline.CursorOf(c), SearchedFrom: at},
+		{"more", threadline.Page{Changes: []threadline.Change{}, Next: c.Cursor(), SearchedFrom: at},
 			`{"changes":[],"next":"2026-12-06T23:00:00.123456Z_7","searched_from":"2026-12-06T23:00:00.123456Z"}`},
 	} {
 		b, err := json.Marshal(tc.page)

@@ -7,137 +7,23 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/threadline-go/threadline/internal/tlerr"
+	"github.com/threadline-go/threadline/internal/trailread"
 )
 
-// The investigation queries. Every list is bounded (a limit, at most
-// MaxLimit) or streamed page by page (Changes); all of them order changes
-// newest first, by captured_at and then id, and continue with a keyset
-// Cursor. Every value is passed as a query parameter; the audit schema is
-// quoted.
+// The investigation queries, run by the read engine (internal/trailread).
+// Every list is bounded (a limit, at most MaxLimit) or streamed page by
+// page (Changes); all of them order changes newest first, by captured_at
+// and then id, and continue with a keyset Cursor. Every value is passed
+// as a query parameter; the audit schema is quoted.
 
-// query accumulates a WHERE clause and its parameters.
-type query struct {
-	a     Audit
-	where []string
-	args  []any
-	// windowed reads each change's header by its primary key (see
-	// Audit.changesFromEach).
-	windowed bool
-	// header is set when a condition reads the change's header (t).
-	header bool
-}
-
-// arg adds a parameter and returns its placeholder.
-func (q *query) arg(v any) string {
-	q.args = append(q.args, v)
-	return "$" + strconv.Itoa(len(q.args))
-}
-
-func (q *query) cond(s string) { q.where = append(q.where, s) }
-
-// filter adds the conditions of a normalized filter.
-func (q *query) filter(n normalized) {
-	if n.table != nil {
-		q.cond("c.table_schema = " + q.arg(n.table.Schema) + " AND c.table_name = " + q.arg(n.table.Name))
-	}
-	q.windowed = n.windowed
-	q.header = n.actor != "" || n.correlationID != "" || n.requestID != ""
-	if n.actor != "" {
-		q.cond("t.actor_ref @> " + q.arg(n.actor) + "::jsonb")
-	}
-	if n.op != "" {
-		q.cond("c.op = " + q.arg(string(n.op)))
-	}
-	if !n.from.IsZero() {
-		q.cond("c.captured_at >= " + q.arg(ceilMicro(n.from)))
-	}
-	if !n.to.IsZero() {
-		q.cond("c.captured_at <= " + q.arg(n.to.Truncate(time.Microsecond)))
-	}
-	if n.correlationID != "" {
-		q.cond("t.action_id IN (SELECT ac.id FROM " + q.a.schema() + ".audit_actions AS ac WHERE ac.correlation_id = " + q.arg(n.correlationID) + ")")
-	}
-	if n.requestID != "" {
-		q.cond("t.request_id = " + q.arg(n.requestID))
-	}
-	q.after(n.after)
-}
-
-// after adds the keyset condition of a cursor.
-func (q *query) after(c *Cursor) {
-	if c != nil {
-		q.cond("(c.captured_at, c.id) < (" + q.arg(c.CapturedAt) + ", " + q.arg(c.ID) + ")")
-	}
-}
-
-// newestFirst orders a listing.
-const newestFirst = " ORDER BY c.captured_at DESC, c.id DESC"
-
-// sql renders the listing query with a limit.
-func (q *query) sql(limit int) string {
-	if q.windowed && !q.header {
-		return q.pageThenHeaders(limit)
-	}
-	var b strings.Builder
-	b.WriteString("SELECT ")
-	b.WriteString(changeColumns)
-	if q.windowed {
-		b.WriteString(q.a.changesFromEach(""))
-	} else {
-		b.WriteString(q.a.changesFrom())
-	}
-	b.WriteString(q.whereClause())
-	b.WriteString(newestFirst + " LIMIT ")
-	b.WriteString(q.arg(limit))
-	return b.String()
-}
-
-// pageThenHeaders renders a window's listing whose conditions are all on
-// the changes: the page is cut first, then only its changes' headers are
-// read, so a wide window costs a sort of its changes, not a header lookup
-// for each of them.
-func (q *query) pageThenHeaders(limit int) string {
-	page := "(SELECT * FROM " + q.a.schema() + ".audit_changes AS c" + q.whereClause() +
-		newestFirst + " LIMIT " + q.arg(limit) + ")"
-	return "SELECT " + changeColumns + q.a.changesFromEach(page) + newestFirst
-}
-
-// whereClause renders the conditions, "" when there are none.
-func (q *query) whereClause() string {
-	if len(q.where) == 0 {
-		return ""
-	}
-	return " WHERE " + strings.Join(q.where, " AND ")
-}
-
-// ceilMicro rounds t up to PostgreSQL's microsecond precision, so an
-// inclusive lower bound never admits an earlier change.
-func ceilMicro(t time.Time) time.Time {
-	if u := t.Truncate(time.Microsecond); !u.Equal(t) {
-		return u.Add(time.Microsecond)
-	}
-	return t
-}
-
-// page runs a listing for a normalized filter with the given page size.
-func (a Audit) page(ctx context.Context, db DBTX, n normalized, size int) (Page, error) {
-	changes, err := a.list(ctx, db, n, size+1)
-	if err != nil {
-		return Page{}, err
-	}
-	p := Page{Changes: changes}
-	if len(changes) > size {
-		p.Changes = changes[:size:size]
-		p.Next = CursorOf(p.Changes[size-1])
-	}
-	return p, nil
+// pageOf returns the runtime's form of an engine page.
+func pageOf(p trailread.Page[Change]) Page {
+	return Page{Changes: p.Changes, Next: (*Cursor)(p.Next), SearchedFrom: p.SearchedFrom}
 }
 
 // Timeline returns one page of the changes matching f, newest first, at
@@ -145,23 +31,31 @@ func (a Audit) page(ctx context.Context, db DBTX, n normalized, size int) (Page,
 // f.After for the following page; Next is nil on the last page. An
 // invalid filter is a *FilterError.
 //
-// A page is read as RecentTimeline reads it, never by sorting every
-// matching change: time windows back from the newest change (or from
-// f.To, or the cursor), served by the captured_at index, until the page
-// is full, so it costs a few index-served queries over the changes it
-// reads (milliseconds, whatever the size of the trail: docs/benchmarks.md
-// measures it at ten million changes). A filter that matches nothing
-// recent is bounded by the search budget (Audit.SearchBudget): when it is
-// spent before the page is full, Timeline returns the page found so far
+// A page is never read by sorting every matching change: time windows
+// back from the newest change (or from f.To, or the cursor; the first as
+// long as the trail took to capture its latest thousand or so changes,
+// between a minute and an hour, each next one up to eight times longer),
+// served by the captured_at index, until the page is full, so it costs a
+// few index-served queries over the changes it reads (milliseconds,
+// whatever the size of the trail: docs/benchmarks.md measures it at ten
+// million changes). A filter on a correlation id, served by its own
+// index, runs as one query. A filter that matches nothing recent is
+// bounded by the search budget (DefaultSearchBudget): when it is spent
+// before the page is full, Timeline returns the page found so far
 // (Page.SearchedFrom set, Page.Next continuing there) together with an
 // error wrapping ErrSearchBudgetSpent. Following Next from such pages
 // lists exactly the changes one sorted query would.
 func (a Audit) Timeline(ctx context.Context, db DBTX, f Filter) (Page, error) {
-	p, err := a.RecentTimeline(ctx, db, f)
+	n, err := f.normalize()
 	if err != nil {
 		return Page{}, err
 	}
-	return p, p.budgetError()
+	p, err := a.reader().Search(ctx, db, n, trailread.Search{First: trailread.FirstWindow, Budget: trailread.SearchBudget(ctx)})
+	if err != nil {
+		return Page{}, err
+	}
+	out := pageOf(p)
+	return out, out.budgetError()
 }
 
 // ActorHistory returns one page of the changes made in transactions
@@ -187,12 +81,13 @@ func (a Audit) Changes(ctx context.Context, db DBTX, f Filter) iter.Seq2[Change,
 			return
 		}
 		size := clampLimit(f.Limit, DefaultStreamPageSize)
+		r := a.reader()
 		for {
 			if err := ctx.Err(); err != nil {
 				yield(Change{}, err)
 				return
 			}
-			p, err := a.page(ctx, db, n, size)
+			p, err := r.Page(ctx, db, n, size)
 			if err != nil {
 				yield(Change{}, err)
 				return
@@ -205,7 +100,7 @@ func (a Audit) Changes(ctx context.Context, db DBTX, f Filter) iter.Seq2[Change,
 			if p.Next == nil {
 				return
 			}
-			n.after = p.Next
+			n.After = p.Next
 		}
 	}
 }
@@ -280,31 +175,6 @@ func keyJSON(key any) (string, error) {
 	return string(t), nil
 }
 
-// row adds the conditions selecting every change of one row: the
-// changes whose key (table_pk) is key, and key-changing updates whose old
-// key (table_pk_before) is key. The two ORed conditions match the indexes
-// audit_changes_row_idx and audit_changes_row_before_idx: indexes of a
-// 64-bit hash of (table_name, key) rather than of the jsonb itself,
-// smaller and cheaper to maintain on every captured row. The first is a
-// btree (a hash index keeps one key's entries in one overflow chain that
-// every insert walks, so a hot row's writes slowed down as its history
-// grew); the second a hash index, which stores no NULL, so rows that did
-// not change their key (table_pk_before NULL) cost it nothing.
-func (q *query) row(t tableName, key string) {
-	s, n, k := q.arg(t.Schema), q.arg(t.Name), q.arg(key)
-	q.cond("c.table_schema = " + s + " AND " + rowMatch("c", n, k))
-}
-
-// rowMatch renders the condition "change c belongs to the row with key k
-// in table n" in the form the row indexes serve.
-func rowMatch(c, n, k string) string {
-	h := "jsonb_hash_extended(" + k + "::jsonb, hashtext(" + n + "::text))"
-	return "((jsonb_hash_extended(" + c + ".table_pk, hashtext(" + c + ".table_name)) = " + h +
-		" AND " + c + ".table_name = " + n + " AND " + c + ".table_pk = " + k + "::jsonb)" +
-		" OR (jsonb_hash_extended(" + c + ".table_pk_before, hashtext(" + c + ".table_name)) = " + h +
-		" AND " + c + ".table_name = " + n + " AND " + c + ".table_pk_before = " + k + "::jsonb))"
-}
-
 // History returns the changes of one row, newest first: table is "users"
 // or "schema.table" (as Filter.Table), key the row's key as the capture
 // stores it in table_pk — a JSON object of the key columns ({"id": 42}),
@@ -325,14 +195,11 @@ func (a Audit) History(ctx context.Context, db DBTX, table string, key any, opts
 	if err != nil {
 		return nil, err
 	}
-	q := &query{a: a}
-	q.row(t, k)
-	q.after(o.after)
-	rows, err := db.Query(ctx, q.sql(o.limit), q.args...)
-	if err != nil {
-		return nil, tlerr.Wrap(err, "row history")
-	}
-	return collect(rows, min(o.limit, 256))
+	r := a.reader()
+	q := r.NewQuery()
+	q.Row(t, k)
+	q.After((*trailread.Cursor)(o.after))
+	return r.Run(ctx, db, q, o.limit, "row history")
 }
 
 // TransactionChanges returns the changes captured in one transaction
@@ -344,14 +211,11 @@ func (a Audit) TransactionChanges(ctx context.Context, db DBTX, transactionID in
 	if err != nil {
 		return nil, err
 	}
-	q := &query{a: a}
-	q.cond("c.transaction_id = " + q.arg(transactionID))
-	q.after(o.after)
-	rows, err := db.Query(ctx, q.sql(o.limit), q.args...)
-	if err != nil {
-		return nil, tlerr.Wrap(err, "transaction changes")
-	}
-	return collect(rows, min(o.limit, 256))
+	r := a.reader()
+	q := r.NewQuery()
+	q.Cond("c.transaction_id = " + q.Arg(transactionID))
+	q.After((*trailread.Cursor)(o.after))
+	return r.Run(ctx, db, q, o.limit, "transaction changes")
 }
 
 // Transaction returns one audited transaction with its linked action, or

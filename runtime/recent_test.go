@@ -13,6 +13,7 @@ import (
 
 	"github.com/threadline-go/threadline/harness/capturetest"
 	"github.com/threadline-go/threadline/harness/pgtest"
+	"github.com/threadline-go/threadline/internal/trailread"
 	threadline "github.com/threadline-go/threadline/runtime"
 )
 
@@ -50,10 +51,6 @@ func TestFilterByOpAndRequestID(t *testing.T) {
 		t.Errorf("JSON export: %d updates (filter included), want 1 change", n-1)
 	}
 
-	f, err := threadline.ParseFilter("op=update,request_id=req-2")
-	if err != nil || f.Op != threadline.OpUpdate || f.RequestID != "req-2" || f.String() != "op=update,request_id=req-2" {
-		t.Fatalf("ParseFilter: %+v %v", f, err)
-	}
 	for _, c := range []struct {
 		f    threadline.Filter
 		want string
@@ -94,7 +91,7 @@ func seedRecent(t *testing.T, db *pgtest.DB) {
 	db.Exec(t, "ANALYZE threadline.audit_changes, threadline.audit_transactions")
 }
 
-func TestRecentTimelineEqualsTimeline(t *testing.T) {
+func TestTimelineSearchEqualsSortedQuery(t *testing.T) {
 	ctx := context.Background()
 	db := capturetest.Setup(t, queryDDL, queryTables)
 	seedRecent(t, db)
@@ -121,8 +118,8 @@ func TestRecentTimelineEqualsTimeline(t *testing.T) {
 				t.Fatal(err)
 			}
 			// An unlimited budget: the page must not depend on the
-			// speed of the machine (TestRecentTimelineBudget covers it).
-			got, err := audit.RecentTimelineSearch(ctx, db.Pool, f, time.Minute, time.Hour)
+			// speed of the machine (TestTimelineSearchBudget covers it).
+			got, err := audit.SearchTimeline(ctx, db.Pool, f, time.Minute, time.Hour)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -137,11 +134,11 @@ func TestRecentTimelineEqualsTimeline(t *testing.T) {
 	}
 }
 
-// TestRecentTimelineBudget: with its budget spent after every window,
+// TestTimelineSearchBudget: with its budget spent after every window,
 // RecentTimeline returns partial pages (SearchedFrom set, Next continuing
 // strictly before it) whose changes, followed to the end, are exactly
 // those of the sorted stream (Changes), in the same order.
-func TestRecentTimelineBudget(t *testing.T) {
+func TestTimelineSearchBudget(t *testing.T) {
 	ctx := context.Background()
 	db := capturetest.Setup(t, queryDDL, queryTables)
 	seedRecent(t, db)
@@ -167,7 +164,7 @@ func TestRecentTimelineBudget(t *testing.T) {
 			if calls > 500 {
 				t.Fatalf("%s: no end after %d pages", name, calls)
 			}
-			p, err := audit.RecentTimelineSearch(ctx, db.Pool, f, 24*time.Hour, 0)
+			p, err := audit.SearchTimeline(ctx, db.Pool, f, 24*time.Hour, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -216,7 +213,7 @@ func TestRecentActivity(t *testing.T) {
 	inTx(t, db, nil, "INSERT INTO billing.accounts VALUES (1, 'pro')")
 	inTx(t, db, nil, "UPDATE accounts SET name = 'Ada L.' WHERE id = 1")
 
-	act, err := audit.RecentActivity(ctx, db.Pool, 3)
+	act, err := (trailread.Trail{}).RecentActivity(ctx, db.Pool, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,16 +226,16 @@ func TestRecentActivity(t *testing.T) {
 		!act.Since.Equal(p.Changes[2].CapturedAt) || !act.Tables[0].Latest.Equal(p.Changes[0].CapturedAt) {
 		t.Fatalf("RecentActivity(3) = %+v (%s)", act, got)
 	}
-	act, err = audit.RecentActivity(ctx, db.Pool, 0)
+	act, err = (trailread.Trail{}).RecentActivity(ctx, db.Pool, 0)
 	if err != nil || act.Sample != 4 || act.Tables[0].Changes != 3 {
 		t.Fatalf("RecentActivity(0) = %+v, %v", act, err)
 	}
 	empty := capturetest.Setup(t, queryDDL, queryTables)
-	act, err = audit.RecentActivity(ctx, empty.Pool, 10)
+	act, err = (trailread.Trail{}).RecentActivity(ctx, empty.Pool, 10)
 	if err != nil || act.Sample != 0 || len(act.Tables) != 0 || !act.Since.IsZero() {
 		t.Fatalf("empty trail: %+v, %v", act, err)
 	}
-	if p, err := audit.RecentTimeline(ctx, empty.Pool, threadline.Filter{}); err != nil || len(p.Changes) != 0 || p.Next != nil {
+	if p, err := audit.Timeline(ctx, empty.Pool, threadline.Filter{}); err != nil || len(p.Changes) != 0 || p.Next != nil {
 		t.Fatalf("empty trail: %+v, %v", p, err)
 	}
 }
@@ -252,7 +249,7 @@ func TestRecentReadsUseIndexes(t *testing.T) {
 	seedRecent(t, db)
 	pool, rec := tracedPool(t, db)
 	plan := func(q pgx.TraceQueryStartData) string { return explainPlan(t, db.Pool, q) }
-	if _, err := audit.RecentTimelineSearch(ctx, pool, threadline.Filter{Table: "busy", Limit: 100}, time.Minute, time.Hour); err != nil {
+	if _, err := audit.SearchTimeline(ctx, pool, threadline.Filter{Table: "busy", Limit: 100}, time.Minute, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	// The span query, then windows of one hour (the latest 1024 changes
@@ -270,7 +267,7 @@ func TestRecentReadsUseIndexes(t *testing.T) {
 			t.Errorf("window query does not use the captured_at index:\n%s", p)
 		}
 	}
-	if _, err := audit.RecentActivity(ctx, pool, 1000); err != nil {
+	if _, err := (trailread.Trail{}).RecentActivity(ctx, pool, 1000); err != nil {
 		t.Fatal(err)
 	}
 	if p := plan(rec.last()); !strings.Contains(p, "Index Scan Backward using audit_changes_pkey") || strings.Contains(p, "Seq Scan") {

@@ -3,13 +3,20 @@ package threadline
 import (
 	"context"
 	"time"
+
+	"github.com/threadline-go/threadline/internal/trailread"
 )
 
-// RecentTimelineSearch runs RecentTimeline with a least first window and
-// a search budget of the test's choosing (tests cannot depend on the speed
-// of the machine).
-func (a Audit) RecentTimelineSearch(ctx context.Context, db DBTX, f Filter, first, budget time.Duration) (Page, error) {
-	return a.recentTimeline(ctx, db, f, search{first: first, budget: budget})
+// SearchTimeline runs Timeline's search with a least first window and a
+// search budget of the test's choosing (tests cannot depend on the speed
+// of the machine), returning a page the budget cut short without error.
+func (a Audit) SearchTimeline(ctx context.Context, db DBTX, f Filter, first, budget time.Duration) (Page, error) {
+	n, err := f.normalize()
+	if err != nil {
+		return Page{}, err
+	}
+	p, err := a.reader().Search(ctx, db, n, trailread.Search{First: first, Budget: budget})
+	return pageOf(p), err
 }
 
 // SortedTimeline returns the page of f as one query sorting every
@@ -19,5 +26,6 @@ func (a Audit) SortedTimeline(ctx context.Context, db DBTX, f Filter) (Page, err
 	if err != nil {
 		return Page{}, err
 	}
-	return a.page(ctx, db, n, n.limit)
+	p, err := a.reader().Page(ctx, db, n, n.Limit)
+	return pageOf(p), err
 }

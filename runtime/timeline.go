@@ -4,7 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/threadline-go/threadline/internal/trailread"
 )
+
+// DefaultSearchBudget is the time Timeline (and a generated timeline)
+// spends looking for a page before it returns what it found, with
+// ErrSearchBudgetSpent.
+const DefaultSearchBudget = trailread.DefaultSearchBudget
 
 // ErrSearchBudgetSpent is matched (errors.Is) by the error Timeline (and
 // a generated timeline) returns with a page its search budget cut short:

@@ -9,6 +9,7 @@ import (
 
 	"github.com/threadline-go/threadline/harness/capturetest"
 	"github.com/threadline-go/threadline/harness/pgtest"
+	"github.com/threadline-go/threadline/internal/trailread"
 	threadline "github.com/threadline-go/threadline/runtime"
 )
 
@@ -49,7 +50,7 @@ func TestTimelineWithoutRange(t *testing.T) {
 	db := seedTimeline(t)
 	// A budget this machine cannot spend: the pages must not depend on
 	// its speed (TestTimelineBudgetSpent spends it).
-	a := threadline.Audit{SearchBudget: time.Hour}
+	roomy := trailread.WithSearchBudget(ctx, time.Hour)
 	cases := []struct {
 		name  string
 		f     threadline.Filter
@@ -64,7 +65,7 @@ func TestTimelineWithoutRange(t *testing.T) {
 	for _, c := range cases {
 		f := c.f
 		for i, want := range c.pages {
-			p, err := a.Timeline(ctx, db.Pool, f)
+			p, err := audit.Timeline(roomy, db.Pool, f)
 			if err != nil || !p.SearchedFrom.IsZero() {
 				t.Fatalf("%s, page %d: %v (searched from %s)", c.name, i, err, p.SearchedFrom)
 			}
@@ -92,10 +93,10 @@ func TestTimelineWithoutRange(t *testing.T) {
 func TestTimelineBudgetSpent(t *testing.T) {
 	ctx := context.Background()
 	db := seedTimeline(t)
-	tiny := threadline.Audit{SearchBudget: time.Nanosecond}
+	tiny := trailread.WithSearchBudget(ctx, time.Nanosecond)
 	f := threadline.Filter{Table: "events", Limit: 4}
 
-	p, err := tiny.Timeline(ctx, db.Pool, f)
+	p, err := audit.Timeline(tiny, db.Pool, f)
 	newest := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
 	stop := newest.Add(-time.Hour) // the first window: at most an hour
 	if !errors.Is(err, threadline.ErrSearchBudgetSpent) || len(p.Changes) != 0 ||
@@ -111,22 +112,22 @@ func TestTimelineBudgetSpent(t *testing.T) {
 	if !errors.Is(cerr, threadline.ErrSearchBudgetSpent) || len(ids) != 0 || next != p.Next {
 		t.Errorf("ConvertPage of a partial page: %v %v %v", ids, next, cerr)
 	}
-	if _, err := tiny.ActorHistory(ctx, db.Pool, threadline.User("1"), f); !errors.Is(err, threadline.ErrSearchBudgetSpent) {
+	if _, err := audit.ActorHistory(tiny, db.Pool, threadline.User("1"), f); !errors.Is(err, threadline.ErrSearchBudgetSpent) {
 		t.Errorf("ActorHistory: %v, want the budget spent", err)
 	}
 	// A page of 700 of any table: the first window holds 361 (ids 311 to
 	// 671, captured from 01:00 on), returned with the error.
-	all, err := tiny.Timeline(ctx, db.Pool, threadline.Filter{Limit: 700})
+	all, err := audit.Timeline(tiny, db.Pool, threadline.Filter{Limit: 700})
 	if !errors.Is(err, threadline.ErrSearchBudgetSpent) || len(all.Changes) != 361 ||
 		all.Changes[0].ID != 671 || all.Changes[360].ID != 311 || !all.Next.CapturedAt.Equal(stop) {
 		t.Fatalf("page of 700: %d changes, next %v, err %v", len(all.Changes), all.Next, err)
 	}
 
 	// The cursor continues the search; a roomy budget finishes it.
-	roomy := threadline.Audit{SearchBudget: time.Hour}
+	roomy := trailread.WithSearchBudget(ctx, time.Hour)
 	var pages []string
 	for f.After = p.Next; f.After != nil; {
-		p, err := roomy.Timeline(ctx, db.Pool, f)
+		p, err := audit.Timeline(roomy, db.Pool, f)
 		cs, next, err := threadline.ConvertPage(p, err, changeID)
 		if err != nil || len(pages) > 5 {
 			t.Fatalf("after %v: %v", pages, err)

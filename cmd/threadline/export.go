@@ -56,14 +56,40 @@ func exportFlags(fs *flag.FlagSet) func(*cli) int {
 	return func(c *cli) int { return c.export(a) }
 }
 
+// parseActor reads the -actor flag: "kind:id" (user:42; the id is
+// everything after the first colon) or "anonymous", the form the viewer's
+// actor parameter takes and ActorRef.String writes.
+func parseActor(v string) (threadline.ActorRef, error) {
+	kind, id, hasID := strings.Cut(v, ":")
+	if !hasID && kind != string(threadline.KindAnonymous) {
+		example := "user:" + v
+		switch {
+		case v == "":
+			example = "user:42"
+		case threadline.ActorKind(v).Valid():
+			example = v + ":42"
+		}
+		var kinds []string
+		for _, k := range threadline.ActorKinds() {
+			if k != threadline.KindAnonymous {
+				kinds = append(kinds, string(k))
+			}
+		}
+		return threadline.ActorRef{}, fmt.Errorf("%q: use kind:id, e.g. %s (kinds: %s), or anonymous", v, example, strings.Join(kinds, ", "))
+	}
+	a, err := threadline.NewActorRef(threadline.ActorKind(kind), id)
+	if err != nil {
+		return threadline.ActorRef{}, fmt.Errorf("%q: %s", v, strings.TrimPrefix(err.Error(), threadline.ErrInvalidActor.Error()+": "))
+	}
+	return a, nil
+}
+
 // exportFilter builds the filter of the export flags.
 func (a exportArgs) filter() (threadline.Filter, error) {
 	f := threadline.Filter{Table: a.table, CorrelationID: a.correlation}
 	if a.actor != "" {
-		actor, err := threadline.ParseActorText(a.actor)
-		if fe := (*threadline.FilterError)(nil); errors.As(err, &fe) {
-			return f, fmt.Errorf("-actor: %s", fe.Msg)
-		} else if err != nil {
+		actor, err := parseActor(a.actor)
+		if err != nil {
 			return f, fmt.Errorf("-actor: %w", err)
 		}
 		f.Actor = &actor

@@ -61,6 +61,11 @@ type Options struct {
 	// PageSize is the number of changes per page (default 50, at most
 	// threadline.MaxLimit).
 	PageSize int
+	// SearchBudget bounds the time a listing searches for one page
+	// (threadline.DefaultSearchBudget when zero or negative): a page it
+	// cut short shows how far back it searched, with a link that
+	// searches on.
+	SearchBudget time.Duration
 	// Now returns the current time, for relative times (default
 	// time.Now).
 	Now func() time.Time

@@ -715,7 +715,7 @@ func TestSearchBudget(t *testing.T) {
 	// short), each page searches one hour further back.
 	fx.db.Exec(t, `UPDATE threadline.audit_changes SET captured_at = captured_at - interval '5 hours' WHERE id = $1`,
 		fx.ids[`public.users insert {"id":1}`])
-	h := fx.handler(threadlineui.Options{Audit: threadline.Audit{SearchBudget: time.Nanosecond}})
+	h := fx.handler(threadlineui.Options{SearchBudget: time.Nanosecond})
 	var seen []string
 	searched := 0
 	target := "/changes?table=users&op=insert"

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/threadline-go/threadline/internal/trailread"
 	threadline "github.com/threadline-go/threadline/runtime"
 	"github.com/threadline-go/threadline/runtime/threadlineops"
 )
@@ -47,7 +48,7 @@ func (h *handler) home(ctx context.Context, tx pgx.Tx, r *http.Request) (view, e
 		return view{}, err
 	}
 	l := links{h.o.Prefix}
-	act, err := h.o.Audit.RecentActivity(ctx, tx, 0)
+	act, err := (trailread.Trail{Schema: h.o.Audit.Schema}).RecentActivity(ctx, tx, 0)
 	if err != nil {
 		return view{}, err
 	}
@@ -55,7 +56,7 @@ func (h *handler) home(ctx context.Context, tx pgx.Tx, r *http.Request) (view, e
 	if err != nil {
 		return view{}, err
 	}
-	latest, err := h.o.Audit.RecentTimeline(ctx, tx, threadline.Filter{Limit: homeLatest})
+	latest, err := h.readTimeline(ctx, tx, threadline.Filter{Limit: homeLatest})
 	if err != nil {
 		return view{}, err
 	}
@@ -145,7 +146,7 @@ func (h *handler) timeline(ctx context.Context, tx pgx.Tx, r *http.Request) (vie
 		return view{}, err
 	}
 	f.Limit = h.o.PageSize
-	p, err := h.o.Audit.RecentTimeline(ctx, tx, f)
+	p, err := h.readTimeline(ctx, tx, f)
 	if err != nil {
 		return view{}, err
 	}
@@ -157,7 +158,22 @@ func (h *handler) timeline(ctx context.Context, tx pgx.Tx, r *http.Request) (vie
 	return view{name: "timeline", title: "Changes", data: d}, nil
 }
 
-// recentPager is the pager of a RecentTimeline listing of filter f (fq
+// readTimeline reads a page of f as Timeline does, within the viewer's search
+// budget (Options.SearchBudget): a page the budget cut short is a result
+// to show (with Page.SearchedFrom and a link that searches on), not an
+// error.
+func (h *handler) readTimeline(ctx context.Context, tx pgx.Tx, f threadline.Filter) (threadline.Page, error) {
+	if h.o.SearchBudget > 0 {
+		ctx = trailread.WithSearchBudget(ctx, h.o.SearchBudget)
+	}
+	p, err := h.o.Audit.Timeline(ctx, tx, f)
+	if errors.Is(err, threadline.ErrSearchBudgetSpent) {
+		err = nil
+	}
+	return p, err
+}
+
+// recentPager is the pager of a timeline listing of filter f (fq
 // in query form) whose pages at renders: older from Next, and the search
 // budget's stop (SearchedFrom).
 func recentPager(p threadline.Page, f threadline.Filter, fq url.Values, at func(url.Values) string) pager {
@@ -335,7 +351,7 @@ func (h *handler) actor(ctx context.Context, tx pgx.Tx, r *http.Request) (view, 
 	if v == "" {
 		return view{}, badRequest("actor is required: ?actor=user:42 (kind:id, or anonymous)")
 	}
-	a, err := threadline.ParseActorText(v)
+	a, err := parseActor(v)
 	if err != nil {
 		return view{}, err
 	}
@@ -348,7 +364,7 @@ func (h *handler) actor(ctx context.Context, tx pgx.Tx, r *http.Request) (view, 
 		f.After = &cur
 	}
 	f.Actor = &a
-	p, err := h.o.Audit.RecentTimeline(ctx, tx, f)
+	p, err := h.readTimeline(ctx, tx, f)
 	if err != nil {
 		return view{}, err
 	}

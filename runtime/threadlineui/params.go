@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/threadline-go/threadline/internal/contract"
+	"github.com/threadline-go/threadline/internal/trailread"
 	threadline "github.com/threadline-go/threadline/runtime"
 )
 
@@ -84,7 +86,7 @@ func (h *handler) parseFilter(ctx context.Context, db threadline.DBTX, q url.Val
 	}
 	if v := get("actor"); v != "" {
 		form.Actor = v
-		a, err := threadline.ParseActorText(v)
+		a, err := parseActor(v)
 		if err != nil {
 			return f, form, err
 		}
@@ -121,7 +123,14 @@ func (h *handler) parseFilter(ctx context.Context, db threadline.DBTX, q url.Val
 
 // checkTable fails with 400 when table is malformed or names no table.
 func (h *handler) checkTable(ctx context.Context, db threadline.DBTX, table string) error {
-	ok, err := h.o.Audit.TableExists(ctx, db, table)
+	if err := (threadline.Filter{Table: table}).Validate(); err != nil {
+		return err
+	}
+	t, err := contract.ParseQualifiedName(table, "public")
+	if err != nil {
+		return err
+	}
+	ok, err := trailread.TableExists(ctx, db, t)
 	if err != nil {
 		return err
 	}

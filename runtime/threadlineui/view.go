@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/threadline-go/threadline/internal/contract"
 	threadline "github.com/threadline-go/threadline/runtime"
 )
 
@@ -151,7 +152,7 @@ func (l links) export(format string, q url.Values) string {
 
 // tableText is a table name in Filter.Table form.
 func tableText(schema, name string) string {
-	return threadline.QuoteTablePart(schema) + "." + threadline.QuoteTablePart(name)
+	return contract.QualifiedName{Schema: schema, Name: name}.Text()
 }
 
 // compactKey renders a stored key as compact JSON text.
