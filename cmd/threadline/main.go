@@ -13,6 +13,7 @@
 //	threadline continuity [--table NAME] [--exact] [--baseline [--label TEXT]] [--json]
 //	threadline doctor
 //	threadline serve      [-addr 127.0.0.1:8470] [-token TOKEN]
+//	threadline capture    [-health ADDR] [-batch-changes N] [-batch-delay D] [-log-level L] [-log-json]
 //	threadline version
 //
 // Every command takes -config FILE (default threadline.yaml) and
@@ -100,6 +101,7 @@ commands:
   continuity  say where each audited table's history starts; optionally take a baseline
   doctor      check config, database, coverage, generated files and retention
   serve       serve the read-only audit viewer in a browser (token required)
+  capture     engine: wal: consume the replication slot and write the trail (runs until SIGINT/SIGTERM)
   version     print the version
 
 Every command takes -config FILE (default threadline.yaml) and -database-url URL
@@ -130,6 +132,7 @@ var commands = map[string]command{
 	"continuity": {"report where each audited table's history starts", continuityFlags},
 	"doctor":     {"check the whole installation", doctorFlags},
 	"serve":      {"serve the read-only audit viewer", serveFlags},
+	"capture":    {"engine: wal: consume the replication slot and write the trail", captureFlags},
 }
 
 // cli is the state shared by the commands.

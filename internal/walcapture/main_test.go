@@ -31,6 +31,11 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		// A consumer run as a subprocess of the test (TestKill9): it
+		// runs until SIGINT or SIGTERM, or until it is killed.
+		os.Exit(runChild())
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	cluster, clusterErr = logicalpg.Start(ctx)
 	cancel()
