@@ -257,6 +257,9 @@ type planner struct {
 	install bool // nothing is installed yet
 	m       *migration
 	plan    []string
+	// explained is set once the migration's up carries
+	// sqltemplates.CaptureRationale (before its first capture function).
+	explained bool
 	// downDrop and downCreate are the down migration's two halves: drop
 	// what the up created, then re-create what it dropped.
 	downDrop, downCreate []string
@@ -335,6 +338,10 @@ func (p *planner) capture(c sqltemplates.Capture) error {
 	prev := p.old.Tables[c.Table]
 	if prev != nil && prev.Capture != nil && prev.Fingerprint == unit.Fingerprint {
 		return nil
+	}
+	if !p.explained && c.WAL == nil {
+		unit.Create = append([]sqltemplates.Statement{sqltemplates.CaptureRationale() + unit.Create[0]}, unit.Create[1:]...)
+		p.explained = true
 	}
 	rec := tableState{Schema: c.Table.Schema, Name: c.Table.Name, Fingerprint: unit.Fingerprint, Capture: &c}
 	p.m.Notes = append(p.m.Notes, noteTable+noteJSON(rec))
@@ -419,14 +426,7 @@ func readHistory(spec formatSpec, files map[string][]byte) (state, error) {
 		if spec.isDown != nil && spec.isDown(p) {
 			continue
 		}
-		for _, line := range strings.Split(string(files[p]), "\n") {
-			if !strings.HasPrefix(line, "-- threadline:") {
-				if line != Header && line != "" && !strings.HasPrefix(line, "--") {
-					break
-				}
-				continue
-			}
-			note := strings.TrimPrefix(line, "-- ")
+		for _, note := range readNotes(string(files[p])) {
 			switch {
 			case strings.HasPrefix(note, noteCore):
 				h.Core = strings.TrimPrefix(note, noteCore)

@@ -139,8 +139,8 @@ func writeStatements(b *strings.Builder, stmts []string, begin, end string) {
 			b.WriteString("\n")
 		}
 		b.WriteString(begin)
-		b.WriteString(s)
-		b.WriteString(";\n")
+		b.WriteString(wrapSQL(s+";", MaxLineLength))
+		b.WriteString("\n")
 		b.WriteString(end)
 	}
 }
@@ -151,10 +151,57 @@ func sealed(p string, notes []string, body string) File {
 	var head strings.Builder
 	head.WriteString(Header + "\n")
 	for _, n := range notes {
-		head.WriteString("-- " + n + "\n")
+		head.WriteString(strings.Join(noteLines(n, MaxLineLength), "\n") + "\n")
 	}
 	unsealed := head.String() + body
 	return File{Path: p, Content: []byte(head.String() + checksumPrefix + checksum(unsealed) + "\n" + body)}
+}
+
+// noteContinued starts a line that continues the state record above it.
+const noteContinued = "--     "
+
+// noteLines writes a state record as header lines no longer than limit: a
+// long record (a table's JSON) is broken after commas outside its strings,
+// each further line starting with noteContinued (see readNotes).
+func noteLines(note string, limit int) []string {
+	line := "-- " + note
+	var lines []string
+	for len(line) > limit {
+		cut, in := -1, false
+		for i := 0; i < len(line) && (cut < 0 || i < limit); i++ {
+			switch c := line[i]; {
+			case c == '\\' && in:
+				i++
+			case c == '"':
+				in = !in
+			case c == ',' && !in && i > len(noteContinued):
+				cut = i + 1
+			}
+		}
+		if cut < 0 || cut == len(line) {
+			break
+		}
+		lines = append(lines, line[:cut])
+		line = noteContinued + line[cut:]
+	}
+	return append(lines, line)
+}
+
+// readNotes returns the state records in the header of a generated file
+// (without "-- "), each joined from its continuation lines.
+func readNotes(content string) []string {
+	var notes []string
+	for _, line := range strings.Split(content, "\n") {
+		switch {
+		case strings.HasPrefix(line, statePrefix):
+			notes = append(notes, strings.TrimPrefix(line, "-- "))
+		case strings.HasPrefix(line, noteContinued) && len(notes) > 0:
+			notes[len(notes)-1] += strings.TrimPrefix(line, noteContinued)
+		case line != Header && line != "" && !strings.HasPrefix(line, "--"):
+			return notes
+		}
+	}
+	return notes
 }
 
 func checksum(s string) string {

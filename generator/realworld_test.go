@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/threadline-go/threadline/generator"
 	"github.com/threadline-go/threadline/generator/config"
 	"github.com/threadline-go/threadline/harness/pgtest"
 	"github.com/threadline-go/threadline/internal/contract"
@@ -370,11 +371,7 @@ func rwJSON(v any) string {
 func rwNotes(t *testing.T, up string) map[schema.QualifiedName]*rwNote {
 	t.Helper()
 	out := map[schema.QualifiedName]*rwNote{}
-	for _, line := range strings.Split(up, "\n") {
-		rec, ok := strings.CutPrefix(line, "-- threadline:table ")
-		if !ok {
-			continue
-		}
+	for _, rec := range generator.TableRecords(up) {
 		var n rwNote
 		if err := json.Unmarshal([]byte(rec), &n); err != nil {
 			t.Fatalf("bad threadline:table record %q: %v", rec, err)

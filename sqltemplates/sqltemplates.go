@@ -71,7 +71,9 @@ type coreData struct {
 	// SealSnapshotField and SealPurgeFields encode the seal's snapshot
 	// and a purge record's cutoff and time (p) as the head holds them.
 	SealSnapshotField, SealPurgeFields string
-	SealVersion, SealChunk             int
+	// SealFieldEncoding is the body of seal_field (sealFieldEncoding).
+	SealFieldEncoding      string
+	SealVersion, SealChunk int
 }
 
 // Storage is how the audit data is kept: its layout (config.Storage)
@@ -98,10 +100,12 @@ const lockTimeout = "50ms"
 
 func newCoreData(auditSchema string, st Storage) coreData {
 	d := coreData{S: QuoteIdent(auditSchema), SLit: QuoteLiteral(auditSchema), MaxActorBytes: contract.MaxActorRefBytes, MaxIDChars: MaxIDChars,
-		SealTransactionFields: sealFields(contract.SealTransactionFields()), SealTransactionRecord: sealRecord('T', "tf", len(contract.SealTransactionFields())),
-		SealChangeFields: sealFields(contract.SealChangeFields()), SealChangeRecord: sealRecord('C', "cf", len(contract.SealChangeFields())),
-		SealSnapshotField: sealText("r_snapshot"), SealPurgeFields: sealText(sealTime("p.cutoff")) + " || " + sealText(sealTime("p.purged_at")),
-		SealVersion: contract.SealVersion, SealChunk: contract.SealChunk}
+		SealFieldEncoding: sealFieldEncoding, SealVersion: contract.SealVersion, SealChunk: contract.SealChunk}
+	n, c := len(contract.SealTransactionFields()), len(contract.SealChangeFields())
+	d.SealTransactionFields, d.SealTransactionRecord = sealFields(contract.SealTransactionFields()), sealRecord(d.S, 'T', "tf", n)
+	d.SealChangeFields, d.SealChangeRecord = sealFields(contract.SealChangeFields()), sealRecord(d.S, 'C', "cf", c)
+	d.SealSnapshotField = sealText(d.S, "r_snapshot")
+	d.SealPurgeFields = sealText(d.S, sealTime("p.cutoff")) + " || " + sealText(d.S, sealTime("p.purged_at"))
 	d.ActionBounds = actionBounds()
 	d.AttributionTxLit, d.TxStart = QuoteLiteral(contract.SettingAttributionTx), contract.TxStartSQL
 	d.RetentionSeconds, d.LockTimeoutLit = int64(st.Retention/time.Second), QuoteLiteral(lockTimeout)
@@ -129,21 +133,27 @@ func sealFields(fields []contract.SealField) string {
 
 // sealRecord renders the SQL expression of a canonical seal record (see
 // runtime/threadlineops/canonical.go) over the fields sealFields named,
-// as alias.f1, …: "tl1", the kind, then each field (sealField).
-func sealRecord(kind byte, alias string, n int) string {
+// as alias.f1, …: "tl1", the kind, then each field (seal_field).
+func sealRecord(s string, kind byte, alias string, n int) string {
 	parts := []string{"convert_to('tl1" + string(kind) + "', 'UTF8')"}
 	for i := 1; i <= n; i++ {
-		parts = append(parts, sealField(fmt.Sprintf("%s.f%d", alias, i)))
+		parts = append(parts, sealField(s, fmt.Sprintf("%s.f%d", alias, i)))
 	}
 	return strings.Join(parts, "\n            || ")
 }
 
-// sealField renders the encoding of one seal record field, b a bytea
-// expression (evaluated up to three times): 0x00 for NULL, else 0x01, its
-// length (4 bytes, big-endian) and its bytes.
-func sealField(b string) string {
-	return "CASE WHEN " + b + " IS NULL THEN decode('00', 'hex') ELSE decode('01', 'hex') || int4send(octet_length(" + b + ")) || " + b + " END"
-}
+// sealFieldEncoding is the encoding of one seal record field, $1 a bytea:
+// 0x00 for NULL, else 0x01, its length (4 bytes, big-endian) and its
+// bytes. It is the body of the audit schema's seal_field function, which
+// PostgreSQL inlines into seal()'s queries (a SQL function of one
+// expression, not strict, without SET clauses), so naming it costs no
+// call per field.
+const sealFieldEncoding = "CASE WHEN $1 IS NULL THEN pg_catalog.decode('00', 'hex')\n" +
+	"        ELSE pg_catalog.decode('01', 'hex') || pg_catalog.int4send(pg_catalog.octet_length($1)) || $1 END"
+
+// sealField renders one seal record field: seal_field over b, a bytea
+// expression.
+func sealField(s, b string) string { return s + ".seal_field(" + b + ")" }
 
 // sealTime renders a timestamp expression as a seal record holds it: in
 // UTC to the microsecond (contract.SealTimeSQL, as SealTimeLayout in Go).
@@ -152,7 +162,7 @@ func sealTime(expr string) string {
 }
 
 // sealText renders a text expression as one seal record field.
-func sealText(expr string) string { return sealField("convert_to(" + expr + ", 'UTF8')") }
+func sealText(s, expr string) string { return sealField(s, "convert_to("+expr+", 'UTF8')") }
 
 // Grants names the roles the install grants access to (see
 // config.Privileges). Every list may be empty.
@@ -205,7 +215,7 @@ func Functions(auditSchema string, g Grants, st Storage) []Statement {
 	names := []string{
 		"transactions_txid_idx", "purge_lock", "purge_lock_comment",
 		"seals", "seals_comment", "seal_entries", "purges", "purges_comment",
-		"seal", "actor_ref_valid", "parse_actor_ref", "current_transaction_id", "attribute", "record_action",
+		"seal_field", "seal", "actor_ref_valid", "parse_actor_ref", "current_transaction_id", "attribute", "record_action",
 	}
 	names = append(names, "purge_cutoff", "recorded_cutoff", "begin_purge", "purge_changes", "purge_transactions", "lock_purge")
 	if st.Unit != "" {
@@ -630,6 +640,14 @@ var triggerTemplate = map[string]string{
 // bodies; fixDollarTag swaps it when the body itself contains it.
 const tagSentinel = "$threadline$"
 
+// CaptureRationale is the comment that explains every capture function
+// (security, pinned settings, images, the header lookup, trigger modes).
+// A migration carries it once, before its first capture function, so each
+// function's own comment can be one line.
+func CaptureRationale() string {
+	return string(render("capture_rationale", nil))
+}
+
 // CaptureUnit renders the capture function and triggers for one table.
 func CaptureUnit(c Capture) (Unit, error) {
 	if len(c.Key) == 0 {
@@ -653,9 +671,9 @@ func CaptureUnit(c Capture) (Unit, error) {
 	d.OnLit = QuoteLiteral(c.Table.Quoted())
 	d.Excluded = len(c.Exclude) > 0
 	d.Unpinned = c.Unpinned
-	d.ModeComment = "statement-level triggers with transition tables"
+	d.ModeComment = "statement-level triggers (transition tables)"
 	if d.Row {
-		d.ModeComment = "row-level trigger"
+		d.ModeComment = "a row-level trigger"
 	}
 	function := fixDollarTag(render("capture_function", d))
 
