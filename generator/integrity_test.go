@@ -537,7 +537,7 @@ func TestRolesDoWhatTheirCommandsNeed(t *testing.T) {
 
 	// The retention role seals; the reader verifies; the application
 	// can neither read nor write the seals.
-	ops := threadlineops.Audit(a)
+	ops := threadlineops.Audit{Schema: a.Schema}
 	sealed, err := ops.Seal(ctx, in.pool(t, "janitor"))
 	if err != nil || sealed.Seal != 1 || sealed.Changes != 1 {
 		t.Fatalf("seal as the retention role: %+v, %v", sealed, err)
@@ -551,7 +551,7 @@ func TestRolesDoWhatTheirCommandsNeed(t *testing.T) {
 	denied(t, readerConn, "auditor", `INSERT INTO threadline.audit_purges (cutoff) VALUES (now())`)
 
 	policy := threadlineops.PurgePolicy{Enabled: true, Window: 24 * time.Hour, DeleteEmptyTransactions: true}
-	res, err := threadlineops.Audit(a).Purge(ctx, in.pool(t, "janitor"), policy, threadlineops.PurgeOptions{})
+	res, err := ops.Purge(ctx, in.pool(t, "janitor"), policy, threadlineops.PurgeOptions{})
 	if err != nil {
 		t.Fatalf("purge as the retention role: %v", err)
 	}
@@ -569,7 +569,7 @@ func TestRolesDoWhatTheirCommandsNeed(t *testing.T) {
 	if _, err := jtx.Exec(ctx, `SELECT threadline.lock_purge()`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := threadlineops.Audit(a).Purge(ctx, in.pool(t, "janitor"), policy, threadlineops.PurgeOptions{}); !errors.Is(err, threadlineops.ErrPurgeRunning) {
+	if _, err := ops.Purge(ctx, in.pool(t, "janitor"), policy, threadlineops.PurgeOptions{}); !errors.Is(err, threadlineops.ErrPurgeRunning) {
 		t.Errorf("purge while another holds the lock: %v", err)
 	}
 	jtx.Rollback(ctx)

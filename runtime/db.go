@@ -21,15 +21,14 @@ type DBTX interface {
 // DefaultSchema is the audit schema used when none is configured.
 const DefaultSchema = contract.DefaultAuditSchema
 
-// Audit names the audit schema that the investigation and maintenance
-// operations read, and the hooks they report to. The zero value uses
-// DefaultSchema and reports to no hook.
+// Audit names the audit schema that the reads and RecordAction use, and
+// the hooks they report to. The zero value uses DefaultSchema and reports
+// to no hook.
 type Audit struct {
 	// Schema is the audit schema (audit_schema in threadline.yaml).
 	Schema string
 	// Hooks observe every operation of this Audit that reports an event
-	// (RecordAction, Export, Coverage, Purge, PurgePlan): set them once
-	// here, not per call.
+	// (RecordAction, Export): set them once here, not per call.
 	Hooks Hooks
 }
 

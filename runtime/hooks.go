@@ -20,13 +20,6 @@ import (
 type Hooks struct {
 	// ActionRecorded is called after RecordAction.
 	ActionRecorded func(context.Context, ActionRecordedEvent)
-	// CoverageChecked is called after Coverage.
-	CoverageChecked func(context.Context, CoverageCheckedEvent)
-	// PurgeBatch is called after each committed batch of Purge.
-	PurgeBatch func(context.Context, PurgeBatchEvent)
-	// PurgeFinished is called once when Purge (or PurgePlan) ends,
-	// successfully or not.
-	PurgeFinished func(context.Context, PurgeFinishedEvent)
 	// ExportFinished is called once when Export ends, successfully or not.
 	ExportFinished func(context.Context, ExportFinishedEvent)
 }
@@ -44,69 +37,6 @@ type ActionRecordedEvent struct {
 	// ActionID and TransactionID identify the rows written (0 on error).
 	ActionID      int64
 	TransactionID int64
-	// Start and Duration time the call.
-	Start    time.Time
-	Duration time.Duration
-	// Err is the error returned, or nil.
-	Err error
-}
-
-// CoverageCheckedEvent describes one Coverage call.
-type CoverageCheckedEvent struct {
-	// Schema is the audit schema.
-	Schema string
-	// Tables counts the user tables seen (partitions not included);
-	// Covered, Uncovered, Disabled, Stale and Ignored split them by
-	// status.
-	Tables, Covered, Uncovered, Disabled, Stale, Ignored int
-	// Expected counts the expected tables; Missing those that do not
-	// exist.
-	Expected, Missing int
-	// Violations lists the qualified names of the expected tables that
-	// fail (missing, uncovered, disabled or stale).
-	Violations []string
-	// Start and Duration time the call.
-	Start    time.Time
-	Duration time.Duration
-	// Err is the error returned, or nil.
-	Err error
-}
-
-// PurgeBatchEvent describes one committed batch of Purge.
-type PurgeBatchEvent struct {
-	// Schema is the audit schema.
-	Schema string
-	// Batch numbers the batch from 1 (change and transaction batches
-	// share the numbering).
-	Batch int
-	// Phase is "changes" for a batch of changes, "transactions" for a
-	// batch of empty transactions.
-	Phase string
-	// DeletedChanges and DeletedTransactions are what the batch deleted.
-	DeletedChanges      int64
-	DeletedTransactions int64
-	// Cutoff is the purge's cutoff: rows captured before it are deleted.
-	Cutoff time.Time
-	// Start and Duration time the batch.
-	Start    time.Time
-	Duration time.Duration
-}
-
-// PurgeFinishedEvent summarizes one Purge or PurgePlan call.
-type PurgeFinishedEvent struct {
-	// Schema is the audit schema.
-	Schema string
-	// DryRun is true for PurgePlan: the counts are what would be deleted.
-	DryRun bool
-	// DeletedChanges and DeletedTransactions are the totals.
-	DeletedChanges      int64
-	DeletedTransactions int64
-	// Batches is the number of committed batches; Capped is true when the
-	// run stopped at MaxBatches with eligible changes left.
-	Batches int
-	Capped  bool
-	// Cutoff is the purge's cutoff.
-	Cutoff time.Time
 	// Start and Duration time the call.
 	Start    time.Time
 	Duration time.Duration
@@ -134,40 +64,11 @@ type ExportFinishedEvent struct {
 	Err error
 }
 
-// Purge log messages (slog), stable for log searches.
-const (
-	PurgeBatchMessage    = "threadline retention purge batch"
-	PurgeFinishedMessage = "threadline retention purge finished"
-)
-
-// LogAttrs returns the event as slog attributes (with PurgeBatchMessage).
-func (e PurgeBatchEvent) LogAttrs() []slog.Attr {
-	return []slog.Attr{
-		slog.String("schema", e.Schema), slog.Int("batch", e.Batch), slog.String("phase", e.Phase),
-		slog.Int64("deleted", e.DeletedChanges), slog.Int64("deleted_transactions", e.DeletedTransactions),
-		slog.Duration("elapsed", e.Duration),
-	}
-}
-
-// LogAttrs returns the event as slog attributes, the error last (with
-// PurgeFinishedMessage).
-func (e PurgeFinishedEvent) LogAttrs() []slog.Attr {
-	return withErr([]slog.Attr{
-		slog.String("schema", e.Schema), slog.Bool("dry_run", e.DryRun),
-		slog.Int64("deleted_changes", e.DeletedChanges), slog.Int64("deleted_transactions", e.DeletedTransactions),
-		slog.Int("batches", e.Batches), slog.Bool("capped", e.Capped),
-		slog.Time("cutoff", e.Cutoff), slog.Duration("elapsed", e.Duration),
-	}, e.Err)
-}
-
 // JoinHooks returns Hooks that call every non-nil hook of hs, in order.
 func JoinHooks(hs ...Hooks) Hooks {
 	var out Hooks
 	for _, h := range hs {
 		out.ActionRecorded = join(out.ActionRecorded, h.ActionRecorded)
-		out.CoverageChecked = join(out.CoverageChecked, h.CoverageChecked)
-		out.PurgeBatch = join(out.PurgeBatch, h.PurgeBatch)
-		out.PurgeFinished = join(out.PurgeFinished, h.PurgeFinished)
 		out.ExportFinished = join(out.ExportFinished, h.ExportFinished)
 	}
 	return out
@@ -194,10 +95,7 @@ func call[E any](ctx context.Context, h func(context.Context, E), e E) {
 }
 
 // SlogHooks returns Hooks that log every event to l (slog.Default() when
-// l is nil): actions, coverage checks and exports at Info (Warn when they
-// failed or found violations). Purge batches and purge summaries are
-// logged at Debug, because Purge itself already logs them at Info through
-// PurgeOptions.Logger; with both, Info output is not duplicated.
+// l is nil): actions and exports at Info (Warn when they failed).
 func SlogHooks(l *slog.Logger) Hooks {
 	if l == nil {
 		l = slog.Default()
@@ -217,25 +115,6 @@ func SlogHooks(l *slog.Logger) Hooks {
 				slog.Duration("elapsed", e.Duration),
 			}
 			l.LogAttrs(ctx, level(e.Err), "threadline action recorded", withErr(attrs, e.Err)...)
-		},
-		CoverageChecked: func(ctx context.Context, e CoverageCheckedEvent) {
-			attrs := []slog.Attr{
-				slog.Int("tables", e.Tables), slog.Int("covered", e.Covered), slog.Int("uncovered", e.Uncovered),
-				slog.Int("disabled", e.Disabled), slog.Int("stale", e.Stale), slog.Int("ignored", e.Ignored), slog.Int("expected", e.Expected),
-				slog.Int("missing", e.Missing), slog.Any("violations", e.Violations),
-				slog.Duration("elapsed", e.Duration),
-			}
-			lv := level(e.Err)
-			if len(e.Violations) > 0 {
-				lv = slog.LevelWarn
-			}
-			l.LogAttrs(ctx, lv, "threadline coverage checked", withErr(attrs, e.Err)...)
-		},
-		PurgeBatch: func(ctx context.Context, e PurgeBatchEvent) {
-			l.LogAttrs(ctx, slog.LevelDebug, PurgeBatchMessage, e.LogAttrs()...)
-		},
-		PurgeFinished: func(ctx context.Context, e PurgeFinishedEvent) {
-			l.LogAttrs(ctx, slog.LevelDebug, PurgeFinishedMessage, e.LogAttrs()...)
 		},
 		ExportFinished: func(ctx context.Context, e ExportFinishedEvent) {
 			attrs := []slog.Attr{

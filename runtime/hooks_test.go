@@ -55,14 +55,19 @@ func TestJoinHooksCallsEachInOrder(t *testing.T) {
 	mk := func(name string) threadline.Hooks {
 		return threadline.Hooks{
 			ExportFinished: func(context.Context, threadline.ExportFinishedEvent) { calls = append(calls, name+" export") },
-			PurgeBatch:     func(context.Context, threadline.PurgeBatchEvent) { calls = append(calls, name+" batch") },
+		}
+	}
+	mkOps := func(name string) threadlineops.Hooks {
+		return threadlineops.Hooks{
+			PurgeBatch: func(context.Context, threadlineops.PurgeBatchEvent) { calls = append(calls, name+" batch") },
 		}
 	}
 	h := threadline.JoinHooks(mk("a"), threadline.Hooks{}, mk("b"))
 	h.ExportFinished(context.Background(), threadline.ExportFinishedEvent{})
-	h.PurgeBatch(context.Background(), threadline.PurgeBatchEvent{})
+	oh := threadlineops.JoinHooks(mkOps("a"), threadlineops.Hooks{}, mkOps("b"))
+	oh.PurgeBatch(context.Background(), threadlineops.PurgeBatchEvent{})
 	capturetest.Equal(t, "calls", calls, []string{"a export", "b export", "a batch", "b batch"})
-	if h.CoverageChecked != nil || h.ActionRecorded != nil || h.PurgeFinished != nil {
+	if h.ActionRecorded != nil || oh.CoverageChecked != nil || oh.PurgeFinished != nil {
 		t.Fatal("joining nil hooks must stay nil")
 	}
 }
@@ -71,17 +76,18 @@ func TestSlogHooks(t *testing.T) {
 	db := seedExport(t)
 	ctx := context.Background()
 	var buf bytes.Buffer
-	h := threadline.SlogHooks(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h, oh := threadline.SlogHooks(logger), threadlineops.SlogHooks(logger)
 	if _, err := (threadline.Audit{Hooks: h}).Export(ctx, db.Pool, io.Discard, threadline.ExportNDJSON, threadline.Filter{Table: "people"}, threadline.ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (threadlineops.Audit{Hooks: h}).Coverage(ctx, db.Pool, map[string]string{"people": "", "nosuch": ""}); err != nil {
+	if _, err := (threadlineops.Audit{Hooks: oh}).Coverage(ctx, db.Pool, map[string]string{"people": "", "nosuch": ""}); err != nil {
 		t.Fatal(err)
 	}
 	db.Exec(t, "UPDATE threadline.audit_changes SET captured_at = captured_at - interval '2 days'")
 	db.Exec(t, "UPDATE threadline.audit_transactions SET started_at = started_at - interval '2 days'")
 	db.Exec(t, "UPDATE threadline.audit_actions SET inserted_at = inserted_at - interval '2 days'")
-	if _, err := (threadlineops.Audit{Hooks: h}).Purge(ctx, db.Pool, threadlineops.PurgePolicy{Enabled: true, Window: 24 * time.Hour, BatchSize: 500, MaxBatches: 10, DeleteEmptyTransactions: true},
+	if _, err := (threadlineops.Audit{Hooks: oh}).Purge(ctx, db.Pool, threadlineops.PurgePolicy{Enabled: true, Window: 24 * time.Hour, BatchSize: 500, MaxBatches: 10, DeleteEmptyTransactions: true},
 		threadlineops.PurgeOptions{Logger: slog.New(slog.DiscardHandler)}); err != nil {
 		t.Fatal(err)
 	}

@@ -24,10 +24,13 @@
 // Exit codes: 0 ok, 1 failure or violation, 2 usage error, 3 export
 // truncated at --max-rows (the file holds the first N matching changes).
 //
-// Everything the CLI does is a function of the runtime package
-// (threadline.Audit's Export, PurgePlan, Purge, Coverage, Continuity,
-// Baseline), so services can do the same from a health endpoint or a
-// scheduled job.
+// Everything the CLI does is a function of the library, so services can do
+// the same from a health endpoint or a scheduled job: export and feed are
+// the runtime package's (threadline.Audit's Export and ExportFeed); purge,
+// maintain, seal, verify, coverage, continuity and the partition checks of
+// doctor are runtime/threadlineops' (threadlineops.Audit's PurgePlan,
+// Purge, Maintain, Seal, Verify, WriteProofs, Coverage, Continuity,
+// Baseline and PartitionHealth); serve mounts runtime/threadlineui.
 package main
 
 import (
@@ -241,7 +244,7 @@ func (c *cli) audit() threadline.Audit {
 }
 
 // ops returns the operations handle for the configured audit schema.
-func (c *cli) ops() threadlineops.Audit { return threadlineops.Audit(c.audit()) }
+func (c *cli) ops() threadlineops.Audit { return threadlineops.Audit{Schema: c.audit().Schema} }
 
 // databaseSource picks the database URL: the flag, the config, the
 // environment.

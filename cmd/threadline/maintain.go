@@ -20,7 +20,7 @@ func (c *cli) maintain(asJSON bool) int {
 	if code, ok := c.setup(); !ok {
 		return code
 	}
-	acts, err := threadlineops.Audit(c.audit()).Maintain(c.ctx, c.pool)
+	acts, err := c.ops().Maintain(c.ctx, c.pool)
 	if err != nil {
 		return c.fail("%v", err)
 	}

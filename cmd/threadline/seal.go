@@ -29,7 +29,7 @@ func (c *cli) seal(a sealArgs) int {
 	if code, ok := c.setup(); !ok {
 		return code
 	}
-	res, err := threadlineops.Audit(c.audit()).Seal(c.ctx, c.pool)
+	res, err := c.ops().Seal(c.ctx, c.pool)
 	if err != nil {
 		return c.fail("%v", err)
 	}
@@ -97,7 +97,7 @@ func (c *cli) verify(a verifyArgs) int {
 		o.Progress = func(n int64) { p.draw(fmt.Sprintf("verifying: %s (%s/s)", plural(n, "change"), p.rate(n))) }
 	}
 	start := time.Now()
-	rep, err := threadlineops.Audit(c.audit()).Verify(c.ctx, c.pool, o)
+	rep, err := c.ops().Verify(c.ctx, c.pool, o)
 	p.clear()
 	if err != nil && !errors.Is(err, threadlineops.ErrVerifyFailed) {
 		return c.fail("%v", err)

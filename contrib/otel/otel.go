@@ -1,15 +1,18 @@
 // Package threadlineotel reports Threadline's operations to
-// OpenTelemetry: metrics and spans built from threadline.Hooks. It lives
-// in its own module so that the core module does not depend on
-// OpenTelemetry.
+// OpenTelemetry: metrics and spans built from threadline.Hooks (the
+// application's actions and exports) and threadlineops.Hooks (the
+// operator's coverage checks and purges). It lives in its own module so
+// that the core module does not depend on OpenTelemetry.
 //
-//	hooks, err := threadlineotel.Hooks() // global providers
+//	hooks, err := threadlineotel.NewHooks(threadlineotel.Options{}) // global providers
 //	if err != nil { … }
-//	audit := threadline.Audit{Schema: "threadline", Hooks: hooks}
+//	audit := threadline.Audit{Schema: "threadline", Hooks: hooks.Runtime}
 //	res, err := audit.Export(ctx, pool, w, threadline.ExportCSV, f, threadline.ExportOptions{})
+//	ops := threadlineops.Audit{Schema: "threadline", Hooks: hooks.Ops}
 //
-// Combine it with logging through threadline.JoinHooks(hooks,
-// threadline.SlogHooks(logger)).
+// Combine it with logging through threadline.JoinHooks(hooks.Runtime,
+// threadline.SlogHooks(logger)) and threadlineops.JoinHooks(hooks.Ops,
+// threadlineops.SlogHooks(logger)).
 //
 // Metrics (all attributes are low-cardinality: no ids, no captured
 // values):
@@ -41,24 +44,30 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	threadline "github.com/threadline-go/threadline/runtime"
+	"github.com/threadline-go/threadline/runtime/threadlineops"
 )
 
 // ScopeName is the instrumentation scope of the meter and tracer.
 const ScopeName = "github.com/threadline-go/threadline"
 
-type options struct {
-	mp metric.MeterProvider
-	tp trace.TracerProvider
+// Options configures NewHooks; the zero value uses the global providers.
+type Options struct {
+	// MeterProvider records the metrics (otel.GetMeterProvider() when
+	// nil).
+	MeterProvider metric.MeterProvider
+	// TracerProvider records the spans (otel.GetTracerProvider() when
+	// nil).
+	TracerProvider trace.TracerProvider
 }
 
-// Option configures Hooks.
-type Option func(*options)
-
-// WithMeterProvider sets the meter provider (default otel.GetMeterProvider()).
-func WithMeterProvider(mp metric.MeterProvider) Option { return func(o *options) { o.mp = mp } }
-
-// WithTracerProvider sets the tracer provider (default otel.GetTracerProvider()).
-func WithTracerProvider(tp trace.TracerProvider) Option { return func(o *options) { o.tp = tp } }
+// Hooks are the hooks of both packages, recording into one set of
+// instruments.
+type Hooks struct {
+	// Runtime is for threadline.Audit.Hooks: actions and exports.
+	Runtime threadline.Hooks
+	// Ops is for threadlineops.Audit.Hooks: coverage checks and purges.
+	Ops threadlineops.Hooks
+}
 
 type instruments struct {
 	tracer trace.Tracer
@@ -74,55 +83,48 @@ type instruments struct {
 	exportDuration   metric.Float64Histogram
 }
 
-// Hooks returns threadline.Hooks recording metrics and spans.
-func Hooks(opts ...Option) (threadline.Hooks, error) {
-	o := options{}
-	for _, opt := range opts {
-		opt(&o)
+// NewHooks returns Hooks recording metrics and spans.
+func NewHooks(o Options) (Hooks, error) {
+	if o.MeterProvider == nil {
+		o.MeterProvider = otel.GetMeterProvider()
 	}
-	if o.mp == nil {
-		o.mp = otel.GetMeterProvider()
+	if o.TracerProvider == nil {
+		o.TracerProvider = otel.GetTracerProvider()
 	}
-	if o.tp == nil {
-		o.tp = otel.GetTracerProvider()
-	}
-	m := o.mp.Meter(ScopeName)
-	in := &instruments{tracer: o.tp.Tracer(ScopeName)}
+	m := o.MeterProvider.Meter(ScopeName)
+	in := &instruments{tracer: o.TracerProvider.Tracer(ScopeName)}
 	var err error
 	seconds := metric.WithUnit("s")
 	if in.actions, err = m.Int64Counter("threadline.actions.recorded", metric.WithDescription("Actions recorded with RecordAction.")); err != nil {
-		return threadline.Hooks{}, err
+		return Hooks{}, err
 	}
 	if in.actionDuration, err = m.Float64Histogram("threadline.action.duration", seconds, metric.WithDescription("Time to record an action.")); err != nil {
-		return threadline.Hooks{}, err
+		return Hooks{}, err
 	}
 	if in.coverageTables, err = m.Int64Gauge("threadline.coverage.tables", metric.WithDescription("User tables by capture status at the last coverage check.")); err != nil {
-		return threadline.Hooks{}, err
+		return Hooks{}, err
 	}
 	if in.coverageViolated, err = m.Int64Gauge("threadline.coverage.violations", metric.WithDescription("Expected tables not covered at the last coverage check.")); err != nil {
-		return threadline.Hooks{}, err
+		return Hooks{}, err
 	}
 	if in.purgeDeleted, err = m.Int64Counter("threadline.purge.deleted", metric.WithDescription("Audit rows deleted by retention purges.")); err != nil {
-		return threadline.Hooks{}, err
+		return Hooks{}, err
 	}
 	if in.purgeBatch, err = m.Float64Histogram("threadline.purge.batch.duration", seconds, metric.WithDescription("Duration of one purge batch.")); err != nil {
-		return threadline.Hooks{}, err
+		return Hooks{}, err
 	}
 	if in.purgeRuns, err = m.Int64Counter("threadline.purge.runs", metric.WithDescription("Purge runs and dry runs.")); err != nil {
-		return threadline.Hooks{}, err
+		return Hooks{}, err
 	}
 	if in.exportRows, err = m.Int64Counter("threadline.export.rows", metric.WithDescription("Changes written by exports.")); err != nil {
-		return threadline.Hooks{}, err
+		return Hooks{}, err
 	}
 	if in.exportDuration, err = m.Float64Histogram("threadline.export.duration", seconds, metric.WithDescription("Duration of an export.")); err != nil {
-		return threadline.Hooks{}, err
+		return Hooks{}, err
 	}
-	return threadline.Hooks{
-		ActionRecorded:  in.actionRecorded,
-		CoverageChecked: in.coverageChecked,
-		PurgeBatch:      in.purgeBatchDone,
-		PurgeFinished:   in.purgeFinished,
-		ExportFinished:  in.exportFinished,
+	return Hooks{
+		Runtime: threadline.Hooks{ActionRecorded: in.actionRecorded, ExportFinished: in.exportFinished},
+		Ops:     threadlineops.Hooks{CoverageChecked: in.coverageChecked, PurgeBatch: in.purgeBatchDone, PurgeFinished: in.purgeFinished},
 	}, nil
 }
 
@@ -148,7 +150,7 @@ func (in *instruments) actionRecorded(ctx context.Context, e threadline.ActionRe
 		attribute.Int64("threadline.action.id", e.ActionID), attribute.Int64("threadline.transaction.id", e.TransactionID))
 }
 
-func (in *instruments) coverageChecked(ctx context.Context, e threadline.CoverageCheckedEvent) {
+func (in *instruments) coverageChecked(ctx context.Context, e threadlineops.CoverageCheckedEvent) {
 	if e.Err == nil {
 		schema := attribute.String("audit_schema", e.Schema)
 		for status, n := range map[string]int{"covered": e.Covered, "uncovered": e.Uncovered, "disabled": e.Disabled, "stale": e.Stale, "ignored": e.Ignored, "missing": e.Missing} {
@@ -161,7 +163,7 @@ func (in *instruments) coverageChecked(ctx context.Context, e threadline.Coverag
 		attribute.Int("threadline.coverage.expected", e.Expected), attribute.StringSlice("threadline.coverage.violations", e.Violations))
 }
 
-func (in *instruments) purgeBatchDone(ctx context.Context, e threadline.PurgeBatchEvent) {
+func (in *instruments) purgeBatchDone(ctx context.Context, e threadlineops.PurgeBatchEvent) {
 	schema := attribute.String("audit_schema", e.Schema)
 	if e.DeletedChanges > 0 {
 		in.purgeDeleted.Add(ctx, e.DeletedChanges, metric.WithAttributes(schema, attribute.String("kind", "changes")))
@@ -176,7 +178,7 @@ func (in *instruments) purgeBatchDone(ctx context.Context, e threadline.PurgeBat
 		attribute.Int64("threadline.purge.deleted_transactions", e.DeletedTransactions))
 }
 
-func (in *instruments) purgeFinished(ctx context.Context, e threadline.PurgeFinishedEvent) {
+func (in *instruments) purgeFinished(ctx context.Context, e threadlineops.PurgeFinishedEvent) {
 	in.purgeRuns.Add(ctx, 1, metric.WithAttributes(attribute.String("audit_schema", e.Schema),
 		attribute.Bool("dry_run", e.DryRun), attribute.Bool("capped", e.Capped), attribute.Bool("error", e.Err != nil)))
 	in.span(ctx, "threadline.purge", e.Start, e.Duration, e.Err,

@@ -20,14 +20,14 @@ import (
 	"github.com/threadline-go/threadline/runtime/threadlineops"
 )
 
-func setup(t *testing.T) (threadline.Hooks, *sdkmetric.ManualReader, *tracetest.InMemoryExporter) {
+func setup(t *testing.T) (threadlineotel.Hooks, *sdkmetric.ManualReader, *tracetest.InMemoryExporter) {
 	t.Helper()
 	reader := sdkmetric.NewManualReader()
 	spans := tracetest.NewInMemoryExporter()
-	h, err := threadlineotel.Hooks(
-		threadlineotel.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))),
-		threadlineotel.WithTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))),
-	)
+	h, err := threadlineotel.NewHooks(threadlineotel.Options{
+		MeterProvider:  sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
+		TracerProvider: sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans)),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,12 +92,12 @@ func TestHooksRecordMetricsAndSpans(t *testing.T) {
 	ctx := context.Background()
 	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-	h.ExportFinished(ctx, threadline.ExportFinishedEvent{Schema: "threadline", Format: threadline.ExportCSV, Rows: 120, Truncated: true, Bytes: 999, Table: "users", Start: start, Duration: 2 * time.Second})
-	h.PurgeBatch(ctx, threadline.PurgeBatchEvent{Schema: "threadline", Batch: 1, Phase: "changes", DeletedChanges: 500, Start: start, Duration: time.Second})
-	h.PurgeBatch(ctx, threadline.PurgeBatchEvent{Schema: "threadline", Batch: 2, Phase: "transactions", DeletedTransactions: 40, Start: start, Duration: time.Second})
-	h.PurgeFinished(ctx, threadline.PurgeFinishedEvent{Schema: "threadline", DeletedChanges: 500, DeletedTransactions: 40, Batches: 2, Start: start, Duration: 3 * time.Second})
-	h.ActionRecorded(ctx, threadline.ActionRecordedEvent{Name: "order.refund", Status: "ok", ActorKind: threadline.KindUser, ActionID: 7, Start: start, Duration: time.Millisecond})
-	h.ActionRecorded(ctx, threadline.ActionRecordedEvent{Name: "order.refund", Err: errors.New("boom"), Start: start, Duration: time.Millisecond})
+	h.Runtime.ExportFinished(ctx, threadline.ExportFinishedEvent{Schema: "threadline", Format: threadline.ExportCSV, Rows: 120, Truncated: true, Bytes: 999, Table: "users", Start: start, Duration: 2 * time.Second})
+	h.Ops.PurgeBatch(ctx, threadlineops.PurgeBatchEvent{Schema: "threadline", Batch: 1, Phase: "changes", DeletedChanges: 500, Start: start, Duration: time.Second})
+	h.Ops.PurgeBatch(ctx, threadlineops.PurgeBatchEvent{Schema: "threadline", Batch: 2, Phase: "transactions", DeletedTransactions: 40, Start: start, Duration: time.Second})
+	h.Ops.PurgeFinished(ctx, threadlineops.PurgeFinishedEvent{Schema: "threadline", DeletedChanges: 500, DeletedTransactions: 40, Batches: 2, Start: start, Duration: 3 * time.Second})
+	h.Runtime.ActionRecorded(ctx, threadline.ActionRecordedEvent{Name: "order.refund", Status: "ok", ActorKind: threadline.KindUser, ActionID: 7, Start: start, Duration: time.Millisecond})
+	h.Runtime.ActionRecorded(ctx, threadline.ActionRecordedEvent{Name: "order.refund", Err: errors.New("boom"), Start: start, Duration: time.Millisecond})
 
 	expect(t, points(t, reader), map[string]float64{
 		"threadline.export.rows{format=csv,truncated=true}":                                     120,
@@ -137,7 +137,7 @@ func TestHooksRecordMetricsAndSpans(t *testing.T) {
 func TestCoverageThroughTheRuntime(t *testing.T) {
 	db := pgtest.NewDB(t, "CREATE TABLE users (id int PRIMARY KEY)", "CREATE TABLE posts (id int PRIMARY KEY)")
 	h, reader, spans := setup(t)
-	rep, err := (threadlineops.Audit{Hooks: h}).Coverage(context.Background(), db.Pool, map[string]string{"users": ""})
+	rep, err := (threadlineops.Audit{Hooks: h.Ops}).Coverage(context.Background(), db.Pool, map[string]string{"users": ""})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	threadline "github.com/threadline-go/threadline/runtime"
 	"github.com/threadline-go/threadline/runtime/threadlineops"
 )
 
@@ -22,7 +21,7 @@ func (r *runner) purge(ctx context.Context) ([]Result, error) {
 	}
 	var longest time.Duration
 	var batches int
-	hooks := threadline.Hooks{PurgeBatch: func(_ context.Context, e threadline.PurgeBatchEvent) {
+	hooks := threadlineops.Hooks{PurgeBatch: func(_ context.Context, e threadlineops.PurgeBatchEvent) {
 		batches++
 		longest = max(longest, e.Duration)
 	}}

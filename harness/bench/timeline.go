@@ -169,7 +169,7 @@ func sampleTimeline(ctx context.Context, read timelineRead, samples int, filter 
 			return nil, 0, err
 		}
 		if n == 0 && !cut {
-			return nil, 0, fmt.Errorf("%s: an empty page", f)
+			return nil, 0, fmt.Errorf("%+v: an empty page", f)
 		}
 		if i >= warm {
 			ds = append(ds, d)

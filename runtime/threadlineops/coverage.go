@@ -166,7 +166,7 @@ func (a Audit) Coverage(ctx context.Context, db threadline.DBTX, expected map[st
 		}
 	}
 	r, err := a.coverage(ctx, db, expected, cfg)
-	e := threadline.CoverageCheckedEvent{
+	e := CoverageCheckedEvent{
 		Schema: a.schemaName(), Tables: r.Summary.Tables, Covered: r.Summary.Covered, Uncovered: r.Summary.Uncovered,
 		Disabled: r.Summary.Disabled, Stale: r.Summary.Stale, Ignored: r.Summary.Ignored, Expected: r.Summary.Expected, Missing: r.Summary.Missing,
 		Start: start, Duration: time.Since(start), Err: err,

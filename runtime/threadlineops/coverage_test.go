@@ -112,9 +112,9 @@ func TestCoverageStatuses(t *testing.T) {
 		t.Fatal("adding a column must change the fingerprint of that table only")
 	}
 	expected["billing.invoices"] = drifted["billing.invoices"]
-	var ev threadline.CoverageCheckedEvent
+	var ev threadlineops.CoverageCheckedEvent
 	hooked := a
-	hooked.Hooks.CoverageChecked = func(_ context.Context, e threadline.CoverageCheckedEvent) { ev = e }
+	hooked.Hooks.CoverageChecked = func(_ context.Context, e threadlineops.CoverageCheckedEvent) { ev = e }
 	r, err = hooked.Coverage(ctx, db.Pool, expected)
 	if err != nil {
 		t.Fatal(err)

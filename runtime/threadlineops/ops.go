@@ -7,8 +7,9 @@
 // They are apart from the runtime package (threadline), which generated
 // code and applications import to write and read the audit trail, because
 // their audience is the operator, not the application: see the runtime's
-// package documentation for the boundary. They use the runtime's types and
-// report to the same hooks (threadline.Hooks on the Audit).
+// package documentation for the boundary. They use the runtime's types,
+// and report to hooks of their own (Hooks, on the Audit), with events of
+// their own (CoverageCheckedEvent, PurgeBatchEvent, PurgeFinishedEvent).
 //
 //	ops := threadlineops.Audit{Schema: "threadline", Hooks: hooks}
 //	report, err := ops.Coverage(ctx, pool, expected)
@@ -21,13 +22,21 @@ import (
 	"context"
 
 	"github.com/threadline-go/threadline/internal/contract"
+	"github.com/threadline-go/threadline/internal/trailread"
 	threadline "github.com/threadline-go/threadline/runtime"
 )
 
-// Audit is threadline.Audit with the operations as methods: convert one
-// with threadlineops.Audit(a). The zero value uses
-// threadline.DefaultSchema and reports to no hook.
-type Audit threadline.Audit
+// Audit names the audit schema the operations work on, and the hooks they
+// report to. The zero value uses threadline.DefaultSchema and reports to
+// no hook.
+type Audit struct {
+	// Schema is the audit schema (audit_schema in threadline.yaml), as
+	// threadline.Audit.Schema.
+	Schema string
+	// Hooks observe every operation of this Audit that reports an event
+	// (Coverage, Purge, PurgePlan): set them once here, not per call.
+	Hooks Hooks
+}
 
 // schemaName returns the unquoted audit schema name.
 func (a Audit) schemaName() string {
@@ -38,7 +47,7 @@ func (a Audit) schemaName() string {
 }
 
 // schema returns the quoted audit schema name.
-func (a Audit) schema() string { return contract.QuoteIdent(a.schemaName()) }
+func (a Audit) schema() string { return trailread.Trail{Schema: a.Schema}.Quoted() }
 
 // tableName is a table named as threadline.Filter.Table names it.
 type tableName = contract.QualifiedName

@@ -91,9 +91,9 @@ type PurgeOptions struct {
 	// Cutoff, when set, replaces now − Window (for tests, or to make a
 	// dry run and a purge use the same cutoff).
 	Cutoff time.Time
-	// Logger receives one Debug line per batch (threadline.PurgeBatchMessage, with
+	// Logger receives one Debug line per batch (PurgeBatchMessage, with
 	// batch, phase, deleted, deleted_transactions, elapsed) and an Info
-	// summary (threadline.PurgeFinishedMessage; Error when the purge failed). nil
+	// summary (PurgeFinishedMessage; Error when the purge failed). nil
 	// means slog.Default().
 	Logger *slog.Logger
 	// Progress, when set, is called after every batch.
@@ -304,13 +304,13 @@ func wrapSealErr(err error) error {
 }
 
 func (a Audit) purgeFinished(ctx context.Context, o PurgeOptions, res PurgeResult, start time.Time, err error) {
-	e := threadline.PurgeFinishedEvent{
+	e := PurgeFinishedEvent{
 		Schema: a.schemaName(), DryRun: res.DryRun, DeletedChanges: res.DeletedChanges,
 		DeletedTransactions: res.DeletedTransactions, Batches: res.Batches, Capped: res.Capped,
 		Cutoff: res.Cutoff, Start: start, Duration: res.Elapsed, Err: err,
 	}
 	if !res.DryRun {
-		logger(o).LogAttrs(context.WithoutCancel(ctx), levelOf(err), threadline.PurgeFinishedMessage, e.LogAttrs()...)
+		logger(o).LogAttrs(context.WithoutCancel(ctx), levelOf(err), PurgeFinishedMessage, e.LogAttrs()...)
 	}
 	call(ctx, a.Hooks.PurgeFinished, e)
 }
@@ -434,7 +434,7 @@ func (r *purgeRun) batch(phase string, sql string, args ...any) (n, last int64, 
 		return 0, last, nil
 	}
 	res.Batches++
-	e := threadline.PurgeBatchEvent{Schema: r.a.schemaName(), Batch: res.Batches, Phase: phase, Cutoff: res.Cutoff, Start: bstart, Duration: time.Since(bstart)}
+	e := PurgeBatchEvent{Schema: r.a.schemaName(), Batch: res.Batches, Phase: phase, Cutoff: res.Cutoff, Start: bstart, Duration: time.Since(bstart)}
 	if phase == "changes" {
 		res.DeletedChanges += n
 		e.DeletedChanges = n
@@ -442,7 +442,7 @@ func (r *purgeRun) batch(phase string, sql string, args ...any) (n, last int64, 
 		res.DeletedTransactions += n
 		e.DeletedTransactions = n
 	}
-	logger(r.o).LogAttrs(r.ctx, slog.LevelDebug, threadline.PurgeBatchMessage, e.LogAttrs()...)
+	logger(r.o).LogAttrs(r.ctx, slog.LevelDebug, PurgeBatchMessage, e.LogAttrs()...)
 	call(r.ctx, r.a.Hooks.PurgeBatch, e)
 	if r.o.Progress != nil {
 		r.o.Progress(PurgeProgress{Phase: phase, DeletedChanges: res.DeletedChanges, TotalChanges: r.total, DeletedTransactions: res.DeletedTransactions})

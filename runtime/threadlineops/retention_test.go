@@ -131,9 +131,9 @@ func TestPurgePlanEqualsExecute(t *testing.T) {
 	capturetest.Equal(t, "changes after plans", capturetest.QueryInt(t, w.db, "SELECT count(*) FROM threadline.audit_changes"), int64(35))
 
 	var logs bytes.Buffer
-	var events []threadline.PurgeBatchEvent
+	var events []threadlineops.PurgeBatchEvent
 	hooked := a
-	hooked.Hooks.PurgeBatch = func(_ context.Context, e threadline.PurgeBatchEvent) { events = append(events, e) }
+	hooked.Hooks.PurgeBatch = func(_ context.Context, e threadlineops.PurgeBatchEvent) { events = append(events, e) }
 	res, err := hooked.Purge(ctx, w.db.Pool, policy(5, 100), threadlineops.PurgeOptions{
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
@@ -354,7 +354,7 @@ func TestPurgeInterruptedThenRerun(t *testing.T) {
 	runCtx, cancel := context.WithCancel(ctx)
 	interrupted := make(chan struct{})
 	hooked := a
-	hooked.Hooks.PurgeBatch = func(_ context.Context, e threadline.PurgeBatchEvent) {
+	hooked.Hooks.PurgeBatch = func(_ context.Context, e threadlineops.PurgeBatchEvent) {
 		if e.Batch != 2 {
 			return
 		}
@@ -423,7 +423,7 @@ func TestPurgeConcurrentRunsAreExclusive(t *testing.T) {
 	go func() {
 		defer close(done)
 		hooked := a
-		hooked.Hooks.PurgeBatch = func(context.Context, threadline.PurgeBatchEvent) {
+		hooked.Hooks.PurgeBatch = func(context.Context, threadlineops.PurgeBatchEvent) {
 			once.Do(func() {
 				close(running)
 				<-tried
