@@ -7,6 +7,7 @@
 //	go run ./cmd/threadline-bench            # every workload, full size
 //	go run ./cmd/threadline-bench -quick     # small sizes, for CI
 //	go run ./cmd/threadline-bench -workloads tpcb,bulk -rounds 7
+//	go run ./cmd/threadline-bench wal        # engine: wal vs trigger vs unaudited (internal/walbench)
 package main
 
 import (
@@ -15,11 +16,19 @@ import (
 	"os/signal"
 
 	"github.com/threadline-go/threadline/harness/bench"
+	"github.com/threadline-go/threadline/internal/walbench"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	code := bench.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	var code int
+	if len(os.Args) > 1 && os.Args[1] == "wal" {
+		// The WAL engine needs wal_level = logical: it runs on a private
+		// cluster of its own, all three variants interleaved there.
+		code = walbench.Run(ctx, os.Args[2:], os.Stdout, os.Stderr)
+	} else {
+		code = bench.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	}
 	stop()
 	os.Exit(code)
 }

@@ -27,7 +27,7 @@ func captureFlags(fs *flag.FlagSet) func(*cli) int {
 	var a captureArgs
 	fs.StringVar(&a.health, "health", "", "serve GET /healthz (JSON status; 503 when not streaming) on `ADDR`, e.g. 127.0.0.1:8471")
 	fs.IntVar(&a.batchChanges, "batch-changes", 5000, "write a batch once it holds `N` changes")
-	fs.DurationVar(&a.batchDelay, "batch-delay", 20*time.Millisecond, "write a batch once its oldest transaction waited this long")
+	fs.DurationVar(&a.batchDelay, "batch-delay", 200*time.Millisecond, "write a batch once its oldest transaction waited this long")
 	fs.StringVar(&a.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&a.logJSON, "log-json", false, "log JSON lines instead of text")
 	return func(c *cli) int { return c.capture(a) }

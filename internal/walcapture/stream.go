@@ -414,6 +414,13 @@ func (s *stream) flush(ctx context.Context) error {
 	if last.endLSN > s.flushed {
 		s.flushed = last.endLSN
 	}
+	if f := s.c.cfg.Written; f != nil {
+		commits := make([]time.Time, len(s.batch))
+		for i, t := range s.batch {
+			commits[i] = t.commitTime
+		}
+		f(commits)
+	}
 	txs := int64(len(s.batch))
 	s.c.setStatus(func(st *Status) {
 		st.Transactions += txs

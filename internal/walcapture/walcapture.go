@@ -43,7 +43,8 @@ type Config struct {
 	Slot, Publication string
 	// BatchChanges closes a batch once it holds this many changes
 	// (default 5000); BatchDelay once its oldest transaction waited this
-	// long (default 20 ms).
+	// long (default 200 ms: fewer, larger audit commits cost the
+	// application's writes less; docs/benchmarks.md).
 	BatchChanges int
 	BatchDelay   time.Duration
 	// StatusInterval is how often the consumer reports its position to
@@ -51,6 +52,10 @@ type Config struct {
 	StatusInterval time.Duration
 	// Logger receives progress and problems (default slog.Default()).
 	Logger *slog.Logger
+	// Written, when set, is called after each batch committed with the
+	// source commit times of its transactions (the benchmark measures
+	// commit-to-visible lag with it).
+	Written func(commits []time.Time)
 }
 
 func (c *Config) defaults() {
@@ -70,7 +75,7 @@ func (c *Config) defaults() {
 		c.BatchChanges = 5000
 	}
 	if c.BatchDelay <= 0 {
-		c.BatchDelay = 20 * time.Millisecond
+		c.BatchDelay = 200 * time.Millisecond
 	}
 	if c.StatusInterval <= 0 {
 		c.StatusInterval = time.Second

@@ -54,6 +54,9 @@ type writer struct {
 	types  map[uint32]typeInfo
 	nrel   int32
 	rels   []*relation // by index
+	// nextXid is the source's next transaction id, read at nextAt.
+	nextXid uint64
+	nextAt  time.Time
 }
 
 type typeInfo struct {
@@ -375,23 +378,26 @@ func textArray(items []string) string {
 var opNames = map[byte]string{'i': "insert", 'u': "update", 'd': "delete", 't': "truncate"}
 
 // xid8 turns a 32-bit transaction id into the 64-bit one
-// pg_current_xact_id() gave the transaction, using the epoch of the
-// source's next transaction id (the stream's transactions are older).
+// pg_current_xact_id() gave the transaction: the 64-bit id nearest to
+// next (the source's next transaction id, read recently) with those low
+// 32 bits. The stream's transactions are within 2^31 of it.
 func xid8(xid uint32, next uint64) int64 {
-	epoch, low := next>>32, uint32(next)
-	if xid > low && epoch > 0 {
-		epoch--
-	}
-	return int64(epoch<<32 | uint64(xid))
+	return int64(next) + int64(int32(xid-uint32(next)))
 }
 
 // write writes a batch in one audit transaction and returns the number
 // of changes stored.
 func (w *writer) write(ctx context.Context, batch []*txn, slot string) (int, error) {
-	var next uint64
-	if err := w.source.QueryRow(ctx, `SELECT pg_snapshot_xmax(pg_current_snapshot())::text::int8`).Scan(&next); err != nil {
-		return 0, errorf("read the source's transaction id epoch: %w", err)
+	// The epoch of the source's transaction ids, read at most once a
+	// second: a batch's transactions are older than the next id read
+	// after they committed, and an epoch lasts 2^32 transactions.
+	if time.Since(w.nextAt) > time.Second || w.nextXid == 0 {
+		if err := w.source.QueryRow(ctx, `SELECT pg_snapshot_xmax(pg_current_snapshot())::text::int8`).Scan(&w.nextXid); err != nil {
+			return 0, errorf("read the source's transaction id epoch: %w", err)
+		}
+		w.nextAt = time.Now()
 	}
+	next := w.nextXid
 	tx, err := w.audit.Begin(ctx)
 	if err != nil {
 		return 0, errorf("begin audit transaction: %w", err)

@@ -1,0 +1,471 @@
+// Package walbench measures the WAL capture engine against the trigger
+// engine and no capture at all, interleaved in one run on one private
+// cluster with wal_level = logical (internal/logicalpg): `threadline-bench
+// wal`. The shared server runs with wal_level = replica, and all three
+// variants must share a server for their ratios to mean anything.
+//
+// Workloads: pgbench's TPC-B (throughput ratios to the same round's
+// unaudited run; WAL bytes per transaction; commit-to-visible lag of the
+// WAL engine, p50 and p99, and its drain time after each round), and one
+// UPDATE of N rows (statement time, and for the WAL engine the time until
+// the trail holds every change).
+package walbench
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/threadline-go/threadline/generator"
+	"github.com/threadline-go/threadline/generator/config"
+	"github.com/threadline-go/threadline/internal/contract"
+	"github.com/threadline-go/threadline/internal/logicalpg"
+	"github.com/threadline-go/threadline/internal/walcapture"
+	"github.com/threadline-go/threadline/schema"
+)
+
+// Options are the benchmark's flags.
+type Options struct {
+	Rounds   int
+	Scale    int
+	Clients  int
+	Duration time.Duration
+	BulkRows int
+	// BatchDelay is the consumer's -batch-delay.
+	BatchDelay time.Duration
+}
+
+// Run parses args, runs the benchmark and prints a Markdown table.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("threadline-bench wal", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o Options
+	fs.IntVar(&o.Rounds, "rounds", 5, "interleaved rounds")
+	fs.IntVar(&o.Scale, "scale", 10, "pgbench scale")
+	fs.IntVar(&o.Clients, "clients", 4, "pgbench clients")
+	fs.DurationVar(&o.Duration, "duration", 20*time.Second, "length of one pgbench run")
+	fs.IntVar(&o.BulkRows, "bulk-rows", 100000, "rows of the bulk UPDATE")
+	fs.DurationVar(&o.BatchDelay, "batch-delay", 0, "the consumer's batch delay (0: its default)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	b := &bench{o: o, log: stderr}
+	if err := b.run(ctx, stdout); err != nil {
+		fmt.Fprintf(stderr, "threadline-bench wal: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+type bench struct {
+	o       Options
+	log     io.Writer
+	cluster *logicalpg.Cluster
+}
+
+// variant is one database of the run.
+type variant struct {
+	name   string
+	url    string
+	pool   *pgxpool.Pool
+	script string
+	wal    bool
+	slot   string
+	// per round
+	tps, walPerTx, drain []float64
+	lags                 []time.Duration
+	mu                   sync.Mutex
+	consumer             *walcapture.Consumer
+	stop                 func()
+}
+
+const tpcbScript = `\set aid random(1, 100000 * :scale)
+\set bid random(1, 1 * :scale)
+\set tid random(1, 10 * :scale)
+\set delta random(-5000, 5000)
+BEGIN%s;
+UPDATE pgbench_accounts SET abalance = abalance + :delta WHERE aid = :aid;
+SELECT abalance FROM pgbench_accounts WHERE aid = :aid;
+UPDATE pgbench_tellers SET tbalance = tbalance + :delta WHERE tid = :tid;
+UPDATE pgbench_branches SET bbalance = bbalance + :delta WHERE bid = :bid;
+INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (:tid, :bid, :aid, :delta, CURRENT_TIMESTAMP);
+END;
+`
+
+// The trigger engine's attribution as InTx sends it; the WAL engine's as
+// attribute() sends it (a logical message). Both in the BEGIN's request.
+const (
+	triggerActor = ` \; SELECT set_config('` + contract.SettingActor + `', '{"type":"user","id":"bench"}', true), set_config('` +
+		contract.SettingAttributionTx + `', ` + contract.TxStartSQL + `, true)`
+	walActor = ` \; SELECT threadline.attribute('{"type":"user","id":"bench"}')`
+)
+
+const tpcbTables = `  pgbench_accounts: {}
+  pgbench_branches: {}
+  pgbench_tellers: {}
+  pgbench_history:
+    key: [tid, bid, aid, mtime]
+`
+
+var (
+	tpsRE = regexp.MustCompile(`(?m)^tps = ([0-9.]+)`)
+	txRE  = regexp.MustCompile(`(?m)^number of transactions actually processed: ([0-9]+)`)
+)
+
+func (b *bench) run(ctx context.Context, stdout io.Writer) error {
+	if _, err := exec.LookPath("pgbench"); err != nil {
+		return fmt.Errorf("pgbench not found on PATH (Debian: apt-get install postgresql-contrib)")
+	}
+	fmt.Fprintln(b.log, "bench: starting a private cluster with wal_level = logical")
+	// A server as it ships (fsync and synchronous commit on), with room
+	// for the run's databases.
+	c, err := logicalpg.Start(ctx, "fsync = on", "synchronous_commit = on", "full_page_writes = on", "max_wal_size = 4GB", "checkpoint_timeout = 30min")
+	if err != nil {
+		return err
+	}
+	b.cluster = c
+	defer c.Stop()
+	dir, err := os.MkdirTemp("", "threadline-walbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	vs := []*variant{{name: "unaudited"}, {name: "trigger"}, {name: "wal", wal: true}}
+	for _, v := range vs {
+		actor := ""
+		switch v.name {
+		case "trigger":
+			actor = triggerActor
+		case "wal":
+			actor = walActor
+		}
+		v.script = filepath.Join(dir, v.name+".sql")
+		if err := os.WriteFile(v.script, []byte(fmt.Sprintf(tpcbScript, actor)), 0o644); err != nil {
+			return err
+		}
+		if err := b.setup(ctx, v); err != nil {
+			return fmt.Errorf("%s: %w", v.name, err)
+		}
+		defer v.pool.Close()
+		if v.wal {
+			defer v.stopConsumer()
+		}
+	}
+	for i := 0; i < b.o.Rounds; i++ {
+		for j := range vs {
+			v := vs[(i+j)%len(vs)]
+			if err := b.round(ctx, v); err != nil {
+				return fmt.Errorf("%s: %w", v.name, err)
+			}
+		}
+		fmt.Fprintf(b.log, "bench: round %d:", i+1)
+		for _, v := range vs {
+			fmt.Fprintf(b.log, " %s %.0f tps", v.name, v.tps[i])
+		}
+		fmt.Fprintf(b.log, " (wal drained in %.0f ms)\n", vs[2].drain[i])
+	}
+	bulk, err := b.bulk(ctx)
+	if err != nil {
+		return fmt.Errorf("bulk: %w", err)
+	}
+	b.print(stdout, vs, bulk)
+	return nil
+}
+
+// setup creates v's database, loads pgbench and installs its engine.
+func (b *bench) setup(ctx context.Context, v *variant) error {
+	u, err := b.cluster.NewDatabase(ctx, "bench_"+v.name)
+	if err != nil {
+		return err
+	}
+	v.url = u
+	if out, err := exec.CommandContext(ctx, "pgbench", "-i", "-q", "-s", strconv.Itoa(b.o.Scale), u).CombinedOutput(); err != nil {
+		return fmt.Errorf("pgbench -i: %v\n%s", err, out)
+	}
+	if v.pool, err = pgxpool.New(ctx, u); err != nil {
+		return err
+	}
+	switch v.name {
+	case "trigger":
+		return install(ctx, v.pool, "trigger", tpcbTables)
+	case "wal":
+		if err := install(ctx, v.pool, "wal", tpcbTables); err != nil {
+			return err
+		}
+		if _, err := v.pool.Exec(ctx, `SELECT pg_create_logical_replication_slot('bench_tpcb', 'pgoutput')`); err != nil {
+			return err
+		}
+		v.slot = "bench_tpcb"
+		v.startConsumer(b.socketURL("bench_"+v.name), b.o.BatchDelay)
+	}
+	return nil
+}
+
+// install applies the install migration threadline-gen writes.
+func install(ctx context.Context, pool *pgxpool.Pool, engine, tables string) error {
+	dir, err := os.MkdirTemp("", "threadline-walbench-gen-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	text := "version: 1\nschema:\n  database_url: unused\nmigrations:\n  dir: migrations\n  format: plain\npackage:\n  dir: audit\nengine: " + engine + "\ntables:\n" + tables
+	cfg, err := config.Parse(filepath.Join(dir, "threadline.yaml"), []byte(text), func(string) string { return "" })
+	if err != nil {
+		return err
+	}
+	s, err := schema.LoadLive(ctx, pool, schema.LiveOptions{ExcludeSchemas: []string{cfg.AuditSchema}})
+	if err != nil {
+		return err
+	}
+	out, err := generator.Generate(generator.Input{Config: cfg, Schema: s, Now: time.Now, Migrations: map[string][]byte{}})
+	if err != nil {
+		return err
+	}
+	for _, f := range out.Migrations {
+		if strings.HasSuffix(f.Path, ".up.sql") {
+			if _, err := pool.Exec(ctx, string(f.Content)); err != nil {
+				return fmt.Errorf("apply: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// socketURL connects to database db over the cluster's unix socket, as
+// a consumer on the database's machine does.
+func (b *bench) socketURL(db string) string {
+	return fmt.Sprintf("postgres://postgres@/%s?host=%s&port=%d&sslmode=disable", db, b.cluster.Host(), b.cluster.Port)
+}
+
+func (v *variant) startConsumer(url string, delay time.Duration) {
+	ctx, cancel := context.WithCancel(context.Background())
+	v.consumer = walcapture.New(walcapture.Config{
+		SourceURL: url, Slot: v.slot, BatchDelay: delay,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Written: func(commits []time.Time) {
+			now := time.Now()
+			v.mu.Lock()
+			for _, c := range commits {
+				v.lags = append(v.lags, now.Sub(c))
+			}
+			v.mu.Unlock()
+		},
+	})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := v.consumer.Run(ctx); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: consumer: %v\n", err)
+		}
+	}()
+	v.stop = func() { cancel(); <-done }
+}
+
+func (v *variant) stopConsumer() {
+	if v.stop != nil {
+		v.stop()
+		v.stop = nil
+	}
+}
+
+// round runs pgbench once on v; for the WAL engine it then waits until
+// the trail caught up (the drain time).
+func (b *bench) round(ctx context.Context, v *variant) error {
+	var before int64
+	if err := v.pool.QueryRow(ctx, `SELECT pg_current_wal_lsn() - '0/0'::pg_lsn`).Scan(&before); err != nil {
+		return err
+	}
+	args := []string{"-n", "-M", "simple", "-c", strconv.Itoa(b.o.Clients), "-j", "2",
+		"-T", strconv.Itoa(max(1, int(b.o.Duration.Seconds()))), "-f", v.script, v.url}
+	out, err := exec.CommandContext(ctx, "pgbench", args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("pgbench: %v\n%s", err, out)
+	}
+	end := time.Now()
+	var after int64
+	if err := v.pool.QueryRow(ctx, `SELECT pg_current_wal_lsn() - '0/0'::pg_lsn`).Scan(&after); err != nil {
+		return err
+	}
+	m, n := tpsRE.FindSubmatch(out), txRE.FindSubmatch(out)
+	if m == nil || n == nil {
+		return fmt.Errorf("pgbench printed no tps:\n%s", out)
+	}
+	tps, _ := strconv.ParseFloat(string(bytes.TrimSpace(m[1])), 64)
+	txs, _ := strconv.ParseFloat(string(bytes.TrimSpace(n[1])), 64)
+	v.tps = append(v.tps, tps)
+	v.walPerTx = append(v.walPerTx, float64(after-before)/txs)
+	if v.wal {
+		if err := waitCaughtUp(ctx, v.pool, v.slot, 10*time.Minute); err != nil {
+			return err
+		}
+		v.drain = append(v.drain, float64(time.Since(end).Milliseconds()))
+	}
+	return nil
+}
+
+// waitCaughtUp waits until the slot confirmed the current WAL position.
+func waitCaughtUp(ctx context.Context, pool *pgxpool.Pool, slot string, timeout time.Duration) error {
+	var target string
+	if err := pool.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&target); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		var ok bool
+		if err := pool.QueryRow(ctx, `SELECT confirmed_flush_lsn >= $2::pg_lsn FROM pg_replication_slots WHERE slot_name = $1`, slot, target).Scan(&ok); err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("slot %s did not reach %s in %s", slot, target, timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// bulkResult is the bulk UPDATE's figures, in milliseconds, by variant.
+type bulkResult struct {
+	stmt  map[string][]float64
+	drain []float64
+}
+
+// bulk times one UPDATE of BulkRows rows per variant and round (a table
+// of its own in each database), and for the WAL engine the time from its
+// commit until the trail holds every change.
+func (b *bench) bulk(ctx context.Context) (bulkResult, error) {
+	res := bulkResult{stmt: map[string][]float64{}}
+	names := []string{"unaudited", "trigger", "wal"}
+	pools := map[string]*pgxpool.Pool{}
+	var walVariant *variant
+	for _, name := range names {
+		u, err := b.cluster.NewDatabase(ctx, "bulk_"+name)
+		if err != nil {
+			return res, err
+		}
+		pool, err := pgxpool.New(ctx, u)
+		if err != nil {
+			return res, err
+		}
+		defer pool.Close()
+		pools[name] = pool
+		if _, err := pool.Exec(ctx, fmt.Sprintf(`CREATE TABLE items (id int PRIMARY KEY, qty int NOT NULL, label text NOT NULL);
+INSERT INTO items SELECT g, 0, 'item ' || g FROM generate_series(1, %d) AS g`, b.o.BulkRows)); err != nil {
+			return res, err
+		}
+		if _, err := pool.Exec(ctx, `VACUUM ANALYZE items`); err != nil {
+			return res, err
+		}
+		switch name {
+		case "trigger":
+			err = install(ctx, pool, "trigger", "  items: {}\n")
+		case "wal":
+			if err = install(ctx, pool, "wal", "  items: {}\n"); err == nil {
+				_, err = pool.Exec(ctx, `SELECT pg_create_logical_replication_slot('bench_bulk', 'pgoutput')`)
+			}
+			walVariant = &variant{name: "bulk-wal", url: u, pool: pool, slot: "bench_bulk"}
+			walVariant.startConsumer(b.socketURL("bulk_"+name), b.o.BatchDelay)
+			defer walVariant.stopConsumer()
+		}
+		if err != nil {
+			return res, err
+		}
+	}
+	for i := 0; i < b.o.Rounds; i++ {
+		for j := range names {
+			name := names[(i+j)%len(names)]
+			pool := pools[name]
+			start := time.Now()
+			if _, err := pool.Exec(ctx, `UPDATE items SET qty = qty + 1`); err != nil {
+				return res, err
+			}
+			took := time.Since(start)
+			res.stmt[name] = append(res.stmt[name], float64(took.Milliseconds()))
+			if name == "wal" {
+				if err := waitCaughtUp(ctx, pool, "bench_bulk", 10*time.Minute); err != nil {
+					return res, err
+				}
+				res.drain = append(res.drain, float64(time.Since(start.Add(took)).Milliseconds()))
+			}
+			if _, err := pool.Exec(ctx, `VACUUM items`); err != nil {
+				return res, err
+			}
+		}
+		fmt.Fprintf(b.log, "bench: bulk round %d: unaudited %.0f ms, trigger %.0f ms, wal %.0f ms (drained %.0f ms later)\n", i+1,
+			res.stmt["unaudited"][i], res.stmt["trigger"][i], res.stmt["wal"][i], res.drain[i])
+	}
+	return res, nil
+}
+
+func median(xs []float64) (med, lo, hi float64) {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s) == 0 {
+		return 0, 0, 0
+	}
+	med = s[len(s)/2]
+	if len(s)%2 == 0 {
+		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return med, s[0], s[len(s)-1]
+}
+
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[min(len(s)-1, int(p*float64(len(s))))]
+}
+
+func (b *bench) print(w io.Writer, vs []*variant, bulk bulkResult) {
+	base, trig, wal := vs[0], vs[1], vs[2]
+	ratio := func(v *variant) (float64, float64, float64) {
+		r := make([]float64, len(v.tps))
+		for i := range r {
+			r[i] = v.tps[i] / base.tps[i]
+		}
+		return median(r)
+	}
+	fmt.Fprintf(w, "TPC-B, scale %d, %d clients, %d interleaved rounds of %s (private cluster, wal_level = logical)\n\n", b.o.Scale, b.o.Clients, b.o.Rounds, b.o.Duration)
+	fmt.Fprintln(w, "| variant | tps, median | ratio to unaudited, median (range) | WAL B/tx |")
+	fmt.Fprintln(w, "|---|---|---|---|")
+	for _, v := range vs {
+		tps, _, _ := median(v.tps)
+		r, lo, hi := ratio(v)
+		wpt, _, _ := median(v.walPerTx)
+		fmt.Fprintf(w, "| %s | %.0f | %.3f (%.3f–%.3f) | %.0f |\n", v.name, tps, r, lo, hi, wpt)
+	}
+	tr, _, _ := ratio(trig)
+	wr, _, _ := ratio(wal)
+	wal.mu.Lock()
+	p50, p99 := percentile(wal.lags, 0.5), percentile(wal.lags, 0.99)
+	n := len(wal.lags)
+	wal.mu.Unlock()
+	dr, dlo, dhi := median(wal.drain)
+	fmt.Fprintf(w, "\nWAL engine: %.2fx the trigger engine's ratio (target >= 1.2x); ratio %.3f (target >= 0.75)\n", wr/tr, wr)
+	fmt.Fprintf(w, "commit-to-visible lag under load (%d transactions): p50 %s, p99 %s (target p99 <= 1 s); drain after a round: median %.0f ms (%.0f–%.0f)\n",
+		n, p50.Round(time.Millisecond), p99.Round(time.Millisecond), dr, dlo, dhi)
+	u, _, _ := median(bulk.stmt["unaudited"])
+	t, _, _ := median(bulk.stmt["trigger"])
+	wm, _, _ := median(bulk.stmt["wal"])
+	d, _, _ := median(bulk.drain)
+	fmt.Fprintf(w, "\nbulk UPDATE of %d rows, median of %d: unaudited %.0f ms; trigger %.0f ms (%.2fx); wal %.0f ms (%.2fx, target <= 1.3x), trail complete %.0f ms after commit\n",
+		b.o.BulkRows, b.o.Rounds, u, t, t/u, wm, wm/u, d)
+}
