@@ -25,6 +25,9 @@ func (c *cli) doctor() int {
 			status, failed = "FAIL", true
 		}
 		fmt.Fprintf(c.stdout, "%s  %-16s %s\n", status, check, c.redact(fmt.Sprintf(format, args...)))
+		if hint := c.permissionHint(args...); hint != "" {
+			fmt.Fprintf(c.stdout, "      %-16s hint: %s\n", "", hint)
+		}
 	}
 	skip := func(check, why string) { fmt.Fprintf(c.stdout, "SKIP  %-16s %s\n", check, why) }
 

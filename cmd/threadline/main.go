@@ -49,6 +49,7 @@ import (
 
 	"github.com/threadline-go/threadline/generator/config"
 	"github.com/threadline-go/threadline/internal/dburl"
+	"github.com/threadline-go/threadline/internal/tlerr"
 	threadline "github.com/threadline-go/threadline/runtime"
 	"github.com/threadline-go/threadline/runtime/threadlineops"
 )
@@ -152,6 +153,9 @@ type cli struct {
 	url  string
 	// connParams are extra session settings for connect.
 	connParams map[string]string
+	// dutyOverride, when set, is what the command needs of its role
+	// instead of what its name says (duty).
+	dutyOverride *tlerr.Duty
 }
 
 func runEnv(ctx context.Context, args []string, stdout, stderr io.Writer, e env) int {
@@ -218,10 +222,16 @@ func (c *cli) usageError(format string, args ...any) int {
 
 // fail reports a failure and returns exit code 1. Any password of the
 // database URL is removed from the message, and so is the runtime's
-// "threadline: " prefix, which the command name already says.
+// "threadline: " prefix, which the command name already says. A
+// permission error among args is followed by a hint line naming the role
+// section of threadline.yaml to use and the current role
+// (permissionHint).
 func (c *cli) fail(format string, args ...any) int {
 	msg := strings.TrimPrefix(fmt.Sprintf(format, args...), "threadline: ")
 	fmt.Fprintf(c.stderr, "threadline %s: %s\n", c.name, c.redact(msg))
+	if hint := c.permissionHint(args...); hint != "" {
+		fmt.Fprintf(c.stderr, "hint: %s\n", hint)
+	}
 	return 1
 }
 

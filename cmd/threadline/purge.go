@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/threadline-go/threadline/generator/config"
+	"github.com/threadline-go/threadline/internal/tlerr"
 	"github.com/threadline-go/threadline/runtime/threadlineops"
 )
 
@@ -56,6 +58,9 @@ func (c *cli) purge(a purgeArgs) int {
 	case a.batchSize < 0 || a.maxBatches < 0:
 		return c.usageError("-batch-size and -max-batches must be positive")
 	}
+	if a.dryRun {
+		c.dutyOverride = &tlerr.DutyPlanPurge
+	}
 	if err := c.loadConfig(); err != nil {
 		return c.fail("%v", err)
 	}
@@ -92,13 +97,18 @@ func (c *cli) purge(a purgeArgs) int {
 	pr := newProgress(c.stderr, c.env.terminal(c.stderr))
 	// The summary below says what the purge did; the runtime's log lines
 	// (one per batch at debug level, one at the end) are for -v, and
-	// errors and warnings always show.
+	// warnings always show. The runtime's summary, an error when the purge
+	// failed, is the line the command prints itself.
 	level := slog.LevelWarn
 	if a.verbose {
 		level = slog.LevelDebug
 	}
+	var logs slog.Handler = slog.NewTextHandler(pr.lineWriter(), &slog.HandlerOptions{Level: level})
+	if !a.verbose {
+		logs = withoutSummary{logs}
+	}
 	opts := threadlineops.PurgeOptions{
-		Logger: slog.New(slog.NewTextHandler(pr.lineWriter(), &slog.HandlerOptions{Level: level})),
+		Logger: slog.New(logs),
 		Progress: func(e threadlineops.PurgeProgress) {
 			pr.draw(fmt.Sprintf("purging %s %d/%d changes, %d transactions (%s rows/s)",
 				bar(e.DeletedChanges, e.TotalChanges, 30), e.DeletedChanges, e.TotalChanges, e.DeletedTransactions,
@@ -114,7 +124,8 @@ func (c *cli) purge(a purgeArgs) int {
 		plural(res.DeletedChanges, "change"), plural(res.DeletedTransactions, "transaction"), res.Cutoff.UTC().Format(time.RFC3339),
 		plural(int64(res.Batches), "batch"), elapsed(res.Elapsed))
 	switch {
-	case errors.Is(err, threadlineops.ErrPurgeRunning):
+	case errors.Is(err, threadlineops.ErrPurgeRunning), tlerr.IsPermissionDenied(err):
+		// Nothing was purged, and running it again changes nothing.
 		return c.fail("%v", err)
 	case err != nil:
 		fmt.Fprintln(c.stdout, "interrupted: "+summary+"; run it again to continue")
@@ -134,4 +145,27 @@ func printPartitions(c *cli, verb string, res threadlineops.PurgeResult) {
 	for _, p := range res.Partitions {
 		fmt.Fprintf(c.stdout, "  %s partition %s (%s)\n", verb, p.Partition, plural(p.Rows, "row"))
 	}
+}
+
+// withoutSummary drops the runtime's purge summary
+// (threadlineops.PurgeFinishedMessage): the command prints its own, or the
+// error that ended the purge.
+type withoutSummary struct{ slog.Handler }
+
+// Handle passes every record on but the summary.
+func (h withoutSummary) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == threadlineops.PurgeFinishedMessage {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// WithAttrs keeps the summary out of the derived handler too.
+func (h withoutSummary) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return withoutSummary{h.Handler.WithAttrs(attrs)}
+}
+
+// WithGroup keeps the summary out of the derived handler too.
+func (h withoutSummary) WithGroup(name string) slog.Handler {
+	return withoutSummary{h.Handler.WithGroup(name)}
 }

@@ -44,6 +44,9 @@ func (c *cli) serve(a serveArgs) int {
 	if code, ok := c.setup(); !ok {
 		return code
 	}
+	if err := c.checkServeRole(); err != nil {
+		return c.fail("%v", err)
+	}
 	res, expected, err := c.expectations()
 	if err != nil {
 		return c.fail("%v", err)
