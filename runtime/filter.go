@@ -72,11 +72,15 @@ type Filter struct {
 	// From and To bound captured_at, both inclusive; the zero time leaves
 	// that side open. From after To is an error.
 	From, To time.Time
-	// CorrelationID restricts to changes whose transaction is linked
-	// (audit_transactions.action_id) to an action recorded with this
-	// correlation id. The transaction's own correlation_id setting does not
-	// count: the match is strict. Surrounding white space is trimmed; a
-	// blank id or one over 256 bytes is an error.
+	// CorrelationID restricts to changes whose transaction carries this
+	// correlation id: as its own setting (audit_transactions.correlation_id,
+	// published by InTx, the HTTP middleware's X-Correlation-Id or
+	// attribute()) or through the action it recorded
+	// (audit_actions.correlation_id, which RecordAction may set to another
+	// id). Either one matching is enough. Surrounding white space is
+	// trimmed; a blank id or one over 256 bytes is an error. No index
+	// serves the transaction's own setting: Timeline searches for it
+	// within its budget, as for RequestID.
 	CorrelationID string
 	// RequestID restricts to changes whose transaction published this
 	// request id (audit_transactions.request_id). Surrounding white space

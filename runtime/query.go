@@ -38,8 +38,7 @@ func pageOf(p trailread.Page[Change]) Page {
 // served by the captured_at index, until the page is full, so it costs a
 // few index-served queries over the changes it reads (milliseconds,
 // whatever the size of the trail: docs/benchmarks.md measures it at ten
-// million changes). A filter on a correlation id, served by its own
-// index, runs as one query. A filter that matches nothing recent is
+// million changes). A filter that matches nothing recent is
 // bounded by the search budget (DefaultSearchBudget): when it is spent
 // before the page is full, Timeline returns the page found so far
 // (Page.SearchedFrom set, Page.Next continuing there) together with an

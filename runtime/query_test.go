@@ -88,8 +88,8 @@ func TestTimelineFiltersAndMetadata(t *testing.T) {
 
 	inTx(t, db, opts(threadline.WithActor(user1), threadline.WithRequestID("req-1")),
 		"INSERT INTO accounts VALUES (1, 'Ada', 'ada@example.com'), (2, 'Bob', NULL)")
-	// A transaction carrying the correlation id as a setting only: the
-	// correlation filter is strict and must not match it.
+	// A transaction carrying the correlation id as a setting only, with
+	// no action: the correlation filter matches it too.
 	inTx(t, db, opts(threadline.WithActor(admin9), threadline.WithCorrelationID("corr-A")),
 		"UPDATE accounts SET name = 'Ada L.' WHERE id = 1")
 	var actionID int64
@@ -159,7 +159,8 @@ func TestTimelineFiltersAndMetadata(t *testing.T) {
 	check("actor", threadline.Filter{Actor: &user1},
 		`public.memberships insert {"account_id":1,"org":"acme"}; public.accounts insert {"id":2}; public.accounts insert {"id":1}`)
 	check("actor and table", threadline.Filter{Actor: &user1, Table: "memberships"}, `public.memberships insert {"account_id":1,"org":"acme"}`)
-	check("correlation id is strict", threadline.Filter{CorrelationID: " corr-A "}, `public.memberships insert {"account_id":1,"org":"acme"}`)
+	check("correlation id: the transaction's own or its action's", threadline.Filter{CorrelationID: " corr-A "},
+		`public.memberships insert {"account_id":1,"org":"acme"}; public.accounts update {"id":1}`)
 	check("unknown correlation id", threadline.Filter{CorrelationID: "corr-B"}, ``)
 	at := upd.CapturedAt
 	check("from and to are inclusive", threadline.Filter{From: at, To: at}, `public.accounts update {"id":1}`)

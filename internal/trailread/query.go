@@ -57,12 +57,31 @@ func (q *Query) Filter(f Filter) {
 		q.Cond("c.captured_at <= " + q.Arg(f.To.Truncate(time.Microsecond)))
 	}
 	if f.CorrelationID != "" {
-		q.Cond("t.action_id IN (SELECT ac.id FROM " + q.t.Quoted() + ".audit_actions AS ac WHERE ac.correlation_id = " + q.Arg(f.CorrelationID) + ")")
+		q.Cond(q.correlation(f.CorrelationID))
 	}
 	if f.RequestID != "" {
 		q.Cond("t.request_id = " + q.Arg(f.RequestID))
 	}
 	q.After(f.After)
+}
+
+// correlation renders the condition "the change's transaction carries
+// correlation id id, as its own setting (audit_transactions.correlation_id)
+// or through its action (audit_actions.correlation_id)". A time window
+// reads each change's header anyway (changesFromEach), so it tests the
+// header; any other listing finds the matching transactions first (the
+// actions by their correlation index, then their transactions by
+// audit_transactions_action_id_idx; no index serves the transaction's own
+// setting, so that part reads audit_transactions once) and their changes
+// by audit_changes_transaction_id_idx.
+func (q *Query) correlation(id string) string {
+	s, p := q.t.Quoted(), q.Arg(id)
+	actions := "SELECT ac.id FROM " + s + ".audit_actions AS ac WHERE ac.correlation_id = " + p
+	if q.windowed {
+		return "(t.correlation_id = " + p + " OR t.action_id IN (" + actions + "))"
+	}
+	return "c.transaction_id IN (SELECT ct.id FROM " + s + ".audit_transactions AS ct WHERE ct.correlation_id = " + p +
+		" UNION SELECT ct.id FROM " + s + ".audit_transactions AS ct WHERE ct.action_id IN (" + actions + "))"
 }
 
 // After adds the keyset condition of a cursor (none for nil).

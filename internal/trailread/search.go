@@ -80,12 +80,8 @@ const FirstWindow = firstWindow
 // previous one took, to end within it, and when it is spent the page is
 // returned as it is, with Page.SearchedFrom set to where the search
 // stopped and Page.Next continuing from there. The pages of such a
-// listing together hold exactly the changes of one sorted query. A
-// filter on a correlation id, served by its own index, runs as one query.
+// listing together hold exactly the changes of one sorted query.
 func (r Reader[C]) Search(ctx context.Context, db DB, n Filter, s Search) (Page[C], error) {
-	if n.CorrelationID != "" {
-		return r.Page(ctx, db, n, n.Limit)
-	}
 	sp, err := r.span(ctx, db)
 	if err != nil || sp.newest.IsZero() {
 		return Page[C]{}, err
