@@ -55,6 +55,7 @@ func (c *cli) doctor() int {
 
 	if connected {
 		c.doctorDatabase(line)
+		c.doctorWAL(line)
 	} else {
 		skip("audit schema", "no database connection")
 		skip("coverage", "no database connection")

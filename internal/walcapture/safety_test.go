@@ -1,0 +1,144 @@
+package walcapture
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+func findings(t *testing.T, db *testDB, slot string, maxRetained int64) map[string]Finding {
+	t.Helper()
+	out := map[string]Finding{}
+	for _, f := range Check(context.Background(), db.pool, CheckOptions{AuditSchema: "threadline", Slot: slot, Publication: "threadline", MaxRetained: maxRetained}) {
+		out[f.Check] = f
+	}
+	return out
+}
+
+// TestDoctorWAL: the checks threadline doctor runs for engine: wal report
+// a missing slot, a consumer that is down, WAL retained past the limit, a
+// partition without FULL replica identity, and pass when all is well.
+func TestDoctorWAL(t *testing.T) {
+	db := newDB(t, "wal", parityDDL, parityTables)
+	f := findings(t, db, "doc", 0)
+	if f["wal level"].OK != true || f["slot"].OK || !strings.Contains(f["slot"].Msg, "does not exist") {
+		t.Fatalf("before the slot: %+v", f)
+	}
+	if !f["publication"].OK || !f["replica identity"].OK {
+		t.Fatalf("publication and identity after install: %+v", f)
+	}
+	createSlot(t, db, "doc")
+	c := startConsumer(t, db, "doc")
+	deadline := time.Now().Add(10 * time.Second)
+	for !c.Status().Streaming && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	db.exec(t, `INSERT INTO notes VALUES (1, 'x')`)
+	waitCaughtUp(t, db, "doc", 30*time.Second)
+	f = findings(t, db, "doc", 0)
+	for _, k := range []string{"wal level", "slot", "consumer", "retained wal", "publication", "replica identity"} {
+		if !f[k].OK {
+			t.Errorf("%s: %s", k, f[k].Msg)
+		}
+	}
+	// A retained-WAL limit of one byte fails; a new partition lacks FULL.
+	db.exec(t, `CREATE TABLE events_2027 PARTITION OF events FOR VALUES FROM ('2027-01-01') TO ('2028-01-01')`)
+	f = findings(t, db, "doc", 1)
+	if f["retained wal"].OK {
+		t.Errorf("retained wal with a 1-byte limit: %s", f["retained wal"].Msg)
+	}
+	if f["replica identity"].OK || !strings.Contains(f["replica identity"].Msg, "events_2027") {
+		t.Errorf("replica identity with a new partition: %s", f["replica identity"].Msg)
+	}
+}
+
+// TestDoctorConsumerDown: with the slot and no consumer, doctor says the
+// consumer is down; with the slot dropped after a batch was written, it
+// says the trail has a gap.
+func TestDoctorConsumerDown(t *testing.T) {
+	db := newDB(t, "wal", parityDDL, parityTables)
+	createSlot(t, db, "down")
+	f := findings(t, db, "down", 0)
+	if f["consumer"].OK || !strings.Contains(f["consumer"].Msg, "down") {
+		t.Fatalf("consumer: %+v", f["consumer"])
+	}
+	db.exec(t, `INSERT INTO threadline.audit_wal_progress (slot, lsn) VALUES ('down', '0/1')`)
+	db.exec(t, `SELECT pg_drop_replication_slot('down')`)
+	f = findings(t, db, "down", 0)
+	if f["slot"].OK || !strings.Contains(f["slot"].Msg, "gap") {
+		t.Fatalf("slot after drop: %+v", f["slot"])
+	}
+}
+
+// TestAppRoleCannotReachTrailOrSlot: an application role (a writer role
+// of the config, no REPLICATION attribute) can attribute its writes and
+// is captured, but can neither write nor read the trail, nor drop,
+// advance or stream the slot.
+func TestAppRoleCannotReachTrailOrSlot(t *testing.T) {
+	db := newDB(t, "wal", parityDDL, parityTables)
+	ctx := context.Background()
+	role := "app_" + db.name
+	db.exec(t, `CREATE ROLE `+role+` LOGIN`)
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), cluster.URL)
+		if err == nil {
+			_, _ = c.Exec(context.Background(), `DROP OWNED BY `+role+` CASCADE`)
+			c.Close(context.Background())
+		}
+	})
+	db.exec(t, `GRANT ALL ON ALL TABLES IN SCHEMA public TO `+role+`; GRANT USAGE ON SCHEMA threadline TO `+role+`;
+		GRANT EXECUTE ON FUNCTION threadline.attribute(jsonb, text, text) TO `+role)
+	createSlot(t, db, "safe")
+	startConsumer(t, db, "safe")
+	app, err := pgx.Connect(ctx, strings.Replace(db.url, "postgres://postgres@", "postgres://"+role+"@", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close(ctx)
+	if err := pgx.BeginFunc(ctx, app, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT threadline.attribute('{"type":"user","id":"app"}')`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO notes VALUES (7, 'by the app')`)
+		return err
+	}); err != nil {
+		t.Fatalf("the application's attributed write: %v", err)
+	}
+	for _, stmt := range []string{
+		`INSERT INTO threadline.audit_changes (transaction_id, table_schema, table_name, op, captured_at) VALUES (1, 'public', 'notes', 'insert', now())`,
+		`INSERT INTO threadline.audit_transactions (txid, started_at) VALUES ('1', now())`,
+		`DELETE FROM threadline.audit_changes`,
+		`UPDATE threadline.audit_wal_progress SET lsn = '0/0'`,
+		`SELECT * FROM threadline.audit_changes`,
+		`SELECT pg_drop_replication_slot('safe')`,
+		`SELECT pg_replication_slot_advance('safe', pg_current_wal_lsn())`,
+		`SELECT * FROM pg_logical_slot_get_changes('safe', NULL, NULL)`,
+		`ALTER PUBLICATION threadline DROP TABLE notes`,
+		`ALTER TABLE notes REPLICA IDENTITY DEFAULT`,
+	} {
+		if _, err := app.Exec(ctx, stmt); err == nil {
+			t.Errorf("the application role could run: %s", stmt)
+		} else if pe, ok := err.(*pgconn.PgError); !ok || (pe.Code != "42501" && pe.Code != "55006") {
+			t.Errorf("%s: want a permission error, got %v", stmt, err)
+		}
+	}
+	// No replication connection for the application role.
+	cfg, err := pgconn.ParseConfig(strings.Replace(db.url, "postgres://postgres@", "postgres://"+role+"@", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RuntimeParams["replication"] = "database"
+	if c, err := pgconn.ConnectConfig(ctx, cfg); err == nil {
+		c.Close(ctx)
+		t.Error("the application role opened a replication connection")
+	}
+	waitCaughtUp(t, db, "safe", 30*time.Second)
+	var actor string
+	if err := db.pool.QueryRow(ctx, `SELECT h.actor_ref->>'id' FROM threadline.audit_changes AS c JOIN threadline.audit_transactions AS h ON h.id = c.transaction_id WHERE c.table_pk = '{"id": 7}'`).Scan(&actor); err != nil || actor != "app" {
+		t.Fatalf("the application's write in the trail: actor %q, %v", actor, err)
+	}
+}
