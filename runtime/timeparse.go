@@ -43,8 +43,8 @@ var timeLayouts = []string{
 	"2006-01-02",
 }
 
-// ParseTime reads a time as the operator CLI (-from, -to), the audit
-// viewer (from, to, at) and ParseFilter take it: an RFC 3339 time; a
+// ParseTime reads a time as the operator CLI (-from, -to) and the audit
+// viewer (from, to, at) take it: an RFC 3339 time; a
 // date and time without a zone (2006-01-02T15:04, 2006-01-02T15:04:05,
 // fractions allowed, a space instead of the T too), read as UTC; a date
 // (2006-01-02), its midnight UTC; or a time relative to now, a minus sign
