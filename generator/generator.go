@@ -89,7 +89,7 @@ func Generate(in Input) (*Output, error) {
 		return nil, err
 	}
 	st := storageOf(cfg.Storage, cfg.Retention)
-	if cfg.Engine == config.EngineWAL {
+	if cfg.WALPrepared() {
 		st.WAL = &sqltemplates.WALCore{Publication: cfg.WAL.Publication}
 	}
 	if hist.Core != "" && hist.Storage != "" && hist.Storage != st.Unit {

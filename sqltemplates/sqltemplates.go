@@ -90,7 +90,7 @@ type Storage struct {
 	Retention time.Duration
 	// WAL is set for engine: wal (wal.go): Functions then adds the
 	// publication and the WAL engine's tables and attribute.
-	WAL *WALCore
+	WAL *WALCore `json:"wal,omitempty"`
 }
 
 // lockTimeout bounds the wait of every lock that maintenance and purge

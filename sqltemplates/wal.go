@@ -15,7 +15,7 @@ const WALMessagePrefix = "threadline"
 // WALCore configures the audit schema for engine: wal (Storage.WAL).
 type WALCore struct {
 	// Publication is the publication the captured tables join.
-	Publication string
+	Publication string `json:"publication"`
 }
 
 // WALCapture marks a Capture as captured by engine: wal (Capture.WAL).

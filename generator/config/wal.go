@@ -37,7 +37,10 @@ const (
 	DefaultSlot        = "threadline"
 )
 
-// WAL is the wal section: the WAL engine's replication objects.
+// WAL is the wal section: the WAL engine's replication objects. With
+// engine: trigger, the section prepares a switch: the generator writes
+// the publication (empty) and the attribute() that also sends the logical
+// message, and keeps the triggers (Config.WALPrepared).
 type WAL struct {
 	// Pos is where the section starts (zero when absent).
 	Pos Pos
@@ -53,6 +56,12 @@ type WAL struct {
 	// ReplicaIdentity maps tables to IdentityDefault; every other
 	// captured table gets IdentityFull.
 	ReplicaIdentity map[schema.QualifiedName]string
+}
+
+// WALPrepared reports whether the config asks for the WAL engine's objects:
+// engine: wal, or a wal section with engine: trigger (a switch prepared).
+func (c *Config) WALPrepared() bool {
+	return c.Engine == EngineWAL || c.WAL.Pos != (Pos{})
 }
 
 // Identity returns the replica identity the generator sets on table q.
@@ -158,17 +167,14 @@ func (d *decoder) replicaIdentity(v *yaml.Node, w *WAL) error {
 	return nil
 }
 
-// checkWAL checks the wal section against the rest of the config: it
-// needs engine: wal, and names only captured tables.
+// checkWAL fills the wal section's defaults and checks that it names
+// only captured tables.
 func (d *decoder) checkWAL(cfg *Config) {
 	if cfg.WAL.Slot == "" {
 		cfg.WAL.Slot = DefaultSlot
 	}
 	if cfg.WAL.Publication == "" {
 		cfg.WAL.Publication = DefaultPublication
-	}
-	if cfg.WAL.Pos != (Pos{}) && cfg.Engine != EngineWAL {
-		d.problem(cfg.WAL.Pos, "wal: this section configures engine: wal; add engine: wal (or remove the section)")
 	}
 	captured := map[schema.QualifiedName]bool{}
 	for _, t := range cfg.Tables {

@@ -57,12 +57,27 @@ wal:
 	}
 }
 
+// TestWALSectionPreparesSwitch: a wal section with the trigger engine is
+// valid: it prepares a switch (Config.WALPrepared).
+func TestWALSectionPreparesSwitch(t *testing.T) {
+	cfg, err := Parse("cfg/threadline.yaml", []byte(walBase+"wal:\n  slot: s\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Engine != EngineTrigger || !cfg.WALPrepared() || cfg.WAL.Slot != "s" {
+		t.Fatalf("engine %q, prepared %v, wal %+v", cfg.Engine, cfg.WALPrepared(), cfg.WAL)
+	}
+	cfg, err = Parse("cfg/threadline.yaml", []byte(walBase), env(nil))
+	if err != nil || cfg.WALPrepared() {
+		t.Fatalf("no wal section: prepared %v, %v", cfg != nil && cfg.WALPrepared(), err)
+	}
+}
+
 // TestEngineErrors: every wrong engine or wal value is an error at its
 // file:line:col.
 func TestEngineErrors(t *testing.T) {
 	for _, tc := range []struct{ yaml, want string }{
 		{"engine: logical\n", `cfg/threadline.yaml:12:9: engine: "logical": want trigger or wal`},
-		{"wal:\n  slot: x\n", "cfg/threadline.yaml:12:1: wal: this section configures engine: wal"},
 		{"engine: wal\nwal:\n  slot: Bad-Name\n", `cfg/threadline.yaml:14:9: wal.slot: "Bad-Name": want lower-case letters`},
 		{"engine: wal\nwal:\n  publication: 1pub\n", `cfg/threadline.yaml:14:16: wal.publication: "1pub"`},
 		{"engine: wal\nwal:\n  replica_identity:\n    users: nothing\n", `cfg/threadline.yaml:15:12: wal.replica_identity.users: "nothing": want full or default`},

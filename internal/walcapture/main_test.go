@@ -53,7 +53,7 @@ type testDB struct {
 }
 
 // newDB creates a database, runs ddl, and installs the migration
-// threadline-gen writes for engine and tablesYAML.
+// threadline-gen writes for engine and tablesYAML (none when empty).
 func newDB(t testing.TB, engine, ddl, tablesYAML string) *testDB {
 	t.Helper()
 	if cluster == nil {
@@ -85,7 +85,9 @@ func newDB(t testing.TB, engine, ddl, tablesYAML string) *testDB {
 		t.Fatalf("ddl: %v", err)
 	}
 	db := &testDB{name: name, url: u, pool: pool}
-	db.exec(t, generate(t, pool, engine, tablesYAML))
+	if tablesYAML != "" {
+		db.exec(t, generate(t, pool, engine, tablesYAML))
+	}
 	return db
 }
 

@@ -92,6 +92,9 @@ func (c *Consumer) run(ctx context.Context) error {
 	}
 	defer conn.Close(context.Background())
 
+	if err := w.ensurePublication(ctx, c.cfg.Publication); err != nil {
+		return err
+	}
 	if err := c.ensureSlot(ctx, conn, w); err != nil {
 		return err
 	}

@@ -143,6 +143,27 @@ func (w *writer) progress(ctx context.Context) (pglogrepl.LSN, error) {
 	return l, nil
 }
 
+// ensurePublication creates the publication, empty, when it does not
+// exist yet. PostgreSQL 15's pgoutput fails on every change decoded
+// before its publication existed, so a slot must not predate it: with
+// the consumer started first (it creates both), a later migration that
+// switches tables from the trigger engine adds them to the publication in
+// the transaction that drops their triggers, with no gap.
+func (w *writer) ensurePublication(ctx context.Context, name string) error {
+	var exists bool
+	if err := w.source.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_catalog.pg_publication WHERE pubname = $1)`, name).Scan(&exists); err != nil {
+		return errorf("look up publication %s: %w", name, err)
+	}
+	if exists {
+		return nil
+	}
+	if _, err := w.source.Exec(ctx, `CREATE PUBLICATION `+contract.QuoteIdent(name)+` WITH (publish = 'insert, update, delete, truncate', publish_via_partition_root = true)`); err != nil {
+		return errorf("create publication %s: %w", name, err)
+	}
+	w.log.Warn("threadline capture: created the empty publication; the generated migrations add the tables", "publication", name)
+	return nil
+}
+
 func (w *writer) slotExists(ctx context.Context, slot string) (bool, error) {
 	var plugin string
 	err := w.source.QueryRow(ctx, `SELECT coalesce(plugin, '') FROM pg_catalog.pg_replication_slots WHERE slot_name = $1 AND database = current_database()`, slot).Scan(&plugin)

@@ -1,0 +1,85 @@
+package walcapture
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/threadline-go/threadline/generator"
+	"github.com/threadline-go/threadline/generator/config"
+	"github.com/threadline-go/threadline/schema"
+)
+
+// migrate generates the next migration of engine for the migrations
+// already in files (plain format), applies its up and records it in files.
+func migrate(t *testing.T, db *testDB, files map[string][]byte, engine, extra, tables string, at time.Time) string {
+	t.Helper()
+	text := "version: 1\nschema:\n  database_url: unused\nmigrations:\n  dir: migrations\n  format: plain\n" +
+		"package:\n  dir: audit\nengine: " + engine + "\n" + extra + "tables:\n" + tables
+	cfg, err := config.Parse(filepath.Join(t.TempDir(), "threadline.yaml"), []byte(text), func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := schema.LoadLive(context.Background(), db.pool, schema.LiveOptions{ExcludeSchemas: []string{cfg.AuditSchema}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := generator.Generate(generator.Input{Config: cfg, Schema: s, Migrations: files, Now: func() time.Time { return at }})
+	if err != nil {
+		t.Fatalf("generate: %v", err)
+	}
+	var up string
+	for _, f := range out.Migrations {
+		files[f.Path] = f.Content
+		if strings.HasSuffix(f.Path, ".up.sql") {
+			up = string(f.Content)
+		}
+	}
+	if up == "" {
+		t.Fatal("no migration generated")
+	}
+	db.exec(t, up)
+	return up
+}
+
+// TestSwitchEngineUnderLoad switches an installed trigger capture to
+// engine: wal and back while a load and the consumer run, the documented
+// way: (1) a wal section with engine: trigger prepares the switch (the
+// publication, empty, and the attribute() that also sends the message;
+// the triggers stay); (2) the consumer starts (its slot then postdates the
+// publication); (3) engine: wal: one migration drops the triggers and adds
+// the tables to the publication; (4) engine: trigger again. Every
+// committed transaction is in the trail exactly once, with its actor.
+func TestSwitchEngineUnderLoad(t *testing.T) {
+	db := newDB(t, "trigger", loadDDL, "")
+	files := map[string][]byte{}
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	migrate(t, db, files, "trigger", "", loadTables, t0)
+	stop := make(chan struct{})
+	wait := load(t, db, 3, stop)
+	time.Sleep(500 * time.Millisecond)
+	const wal = "wal:\n  slot: switch\n"
+	up := migrate(t, db, files, "trigger", wal, loadTables, t0.Add(time.Minute))
+	if !strings.Contains(up, "CREATE PUBLICATION") || strings.Contains(up, "DROP TRIGGER") {
+		t.Fatalf("the prepare migration should create the publication and keep the triggers:\n%s", up)
+	}
+	c := startConsumer(t, db, "switch")
+	for deadline := time.Now().Add(10 * time.Second); !c.Status().Streaming && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	up = migrate(t, db, files, "wal", wal, loadTables, t0.Add(2*time.Minute))
+	if !strings.Contains(up, "ADD TABLE") || !strings.Contains(up, "DROP TRIGGER") {
+		t.Fatalf("the switch migration neither drops triggers nor joins the publication:\n%s", up)
+	}
+	time.Sleep(time.Second)
+	migrate(t, db, files, "trigger", wal, loadTables, t0.Add(3*time.Minute))
+	time.Sleep(time.Second)
+	close(stop)
+	committed := wait()
+	waitCaughtUp(t, db, "switch", 60*time.Second)
+	checkExactlyOnce(t, db, committed)
+	t.Logf("%d transactions across trigger -> wal -> trigger: each captured once, with its actor", committed)
+}
