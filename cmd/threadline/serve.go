@@ -56,8 +56,12 @@ func (c *cli) serve(a serveArgs) int {
 		return c.fail("listen on %s: %v", a.addr, err)
 	}
 	logger := slog.New(slog.NewTextHandler(c.stderr, nil))
+	keys := map[string][]string{}
+	for t, capt := range res.captures {
+		keys[t.Text()] = capt.Key
+	}
 	viewer := threadlineui.Handler(c.pool, threadlineui.Options{
-		Audit: c.audit(), Expected: expected, Fingerprints: res.fingerprints, Ignored: c.ignoredTables(), Logger: logger,
+		Audit: c.audit(), Expected: expected, Fingerprints: res.fingerprints, Ignored: c.ignoredTables(), Keys: keys, Logger: logger,
 	})
 	srv := &http.Server{
 		Handler:           threadlineui.RequireToken(token, "/", viewer),

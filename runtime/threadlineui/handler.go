@@ -27,6 +27,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/threadline-go/threadline/internal/contract"
+	"github.com/threadline-go/threadline/internal/tlerr"
 	threadline "github.com/threadline-go/threadline/runtime"
 )
 
@@ -58,6 +60,15 @@ type Options struct {
 	// threadline.yaml): without capture they show as ignored, as the
 	// migration tools' own tables do, not as uncovered.
 	Ignored []string
+	// Keys names the key columns of tables, by table ("users" or
+	// "schema.table", as threadline.Filter.Table): the columns the
+	// capture writes into table_pk, as key: sets them in threadline.yaml.
+	// A table it does not name is keyed by its primary key. The row page
+	// answers 400, naming the key columns and their types (read from the
+	// catalog), for a key that can never match, and the lookup form has
+	// one input per key column. "threadline serve" fills it from the
+	// config and the live schema.
+	Keys map[string][]string
 	// PageSize is the number of changes per page (default 50, at most
 	// threadline.MaxLimit).
 	PageSize int
@@ -89,6 +100,8 @@ type handler struct {
 	o    Options
 	mux  *http.ServeMux
 	tmpl map[string]*template.Template
+	// keys is Options.Keys by parsed table name.
+	keys map[contract.QualifiedName][]string
 }
 
 // Handler returns the viewer for the audit trail db holds. Every request
@@ -106,10 +119,16 @@ func Handler(db DB, o Options) http.Handler {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	h := &handler{db: db, o: o, mux: http.NewServeMux(), tmpl: parseTemplates(o.Now)}
+	h := &handler{db: db, o: o, mux: http.NewServeMux(), tmpl: parseTemplates(o.Now), keys: map[contract.QualifiedName][]string{}}
+	for table, cols := range o.Keys {
+		if t, err := contract.ParseQualifiedName(table, "public"); err == nil && len(cols) > 0 {
+			h.keys[t] = cols
+		}
+	}
 	h.mux.HandleFunc("GET /{$}", h.page(h.home))
 	h.mux.HandleFunc("GET /changes", h.page(h.timeline))
 	h.mux.HandleFunc("GET /row", h.page(h.row))
+	h.mux.HandleFunc("GET /lookup", h.lookup)
 	h.mux.HandleFunc("GET /tx/{id}", h.page(h.transaction))
 	h.mux.HandleFunc("GET /actor", h.page(h.actor))
 	h.mux.HandleFunc("GET /coverage", h.page(h.coverage))
@@ -166,6 +185,8 @@ func serveStyle(w http.ResponseWriter, _ *http.Request) {
 type httpError struct {
 	status int
 	msg    string
+	// linkURL, when set, is a page that helps, linkText its label.
+	linkURL, linkText string
 }
 
 func (e *httpError) Error() string { return e.msg }
@@ -256,24 +277,51 @@ type errorData struct {
 	Status     int
 	StatusText string
 	Message    string
+	// Hint says what to do about it (a permission error: the role
+	// section of threadline.yaml to use).
+	Hint string
+	// LinkURL, when set, is a page that helps, LinkText its label.
+	LinkURL, LinkText string
 }
 
 // fail renders the error page: 400 for invalid input (an invalid filter,
-// key or time), 404 for what does not exist, 500 otherwise (logged).
+// key or time), 404 for what does not exist, 503 when the viewer's
+// database role may not read the audit trail (permission denied: the
+// page names the role and the role section of threadline.yaml to use),
+// 500 otherwise; 500 and 503 are logged.
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := http.StatusInternalServerError, err.Error()
+	d := errorData{}
 	var he *httpError
 	switch {
 	case errors.As(err, &he):
-		status = he.status
+		status, d.LinkURL, d.LinkText = he.status, he.linkURL, he.linkText
 	case errors.Is(err, threadline.ErrInvalidFilter), errors.Is(err, threadline.ErrInvalidKey):
 		status = http.StatusBadRequest
 	case errors.Is(err, threadline.ErrNotFound):
 		status = http.StatusNotFound
+	case tlerr.IsPermissionDenied(err):
+		status, d.Hint = http.StatusServiceUnavailable, h.permissionHint(r.Context())
 	}
-	if status == http.StatusInternalServerError {
+	if status >= http.StatusInternalServerError {
 		h.o.Logger.Error("threadlineui: request failed", "path", r.URL.Path, "err", err)
 	}
-	h.render(w, r, status, view{name: "error", title: http.StatusText(status),
-		data: errorData{Status: status, StatusText: http.StatusText(status), Message: msg}})
+	d.Status, d.StatusText, d.Message = status, http.StatusText(status), msg
+	h.render(w, r, status, view{name: "error", title: http.StatusText(status), data: d})
+}
+
+// permissionHint names the viewer's database role and the role section
+// of threadline.yaml it must be in (tlerr.PermissionHint).
+func (h *handler) permissionHint(ctx context.Context) string {
+	schema := h.o.Audit.Schema
+	if schema == "" {
+		schema = threadline.DefaultSchema
+	}
+	var role tlerr.Role
+	_ = h.readOnly(ctx, func(tx pgx.Tx) error {
+		var err error
+		role, err = tlerr.LookupRole(ctx, tx, schema)
+		return err
+	})
+	return tlerr.PermissionHint(tlerr.DutyRead, role)
 }

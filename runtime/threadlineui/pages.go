@@ -27,6 +27,8 @@ type activityRow struct {
 	Latest   time.Time
 	Status   threadlineops.CoverageStatus
 	Expected bool
+	// LookupURL is the table's row lookup form.
+	LookupURL string
 }
 
 type homeData struct {
@@ -71,13 +73,14 @@ func (h *handler) home(ctx context.Context, tx pgx.Tx, r *http.Request) (view, e
 		seen[t.Table] = true
 		c := status[t.Table]
 		d.Tables = append(d.Tables, activityRow{Table: t.Table, URL: l.table(t.Schema, t.Name), Changes: t.Changes,
-			Latest: t.Latest, Status: c.Status, Expected: c.Expected})
+			Latest: t.Latest, Status: c.Status, Expected: c.Expected, LookupURL: l.lookup(tableText(t.Schema, t.Name))})
 	}
 	for _, t := range rep.Tables {
 		if seen[t.Table] || t.PartitionOf != "" || t.Status == threadlineops.CoverageIgnored || (t.Status == threadlineops.CoverageUncovered && !t.Expected) {
 			continue
 		}
-		d.Tables = append(d.Tables, activityRow{Table: t.Table, URL: l.table(t.Schema, t.Name), Status: t.Status, Expected: t.Expected})
+		d.Tables = append(d.Tables, activityRow{Table: t.Table, URL: l.table(t.Schema, t.Name), Status: t.Status, Expected: t.Expected,
+			LookupURL: l.lookup(tableText(t.Schema, t.Name))})
 	}
 	return view{name: "home", title: "Audit trail", data: d}, nil
 }
@@ -224,6 +227,9 @@ func (h *handler) row(ctx context.Context, tx pgx.Tx, r *http.Request) (view, er
 		return view{}, badRequest(`a row is named by table and key: ?table=users&key={"id":42}`)
 	}
 	if err := h.checkTable(ctx, tx, table); err != nil {
+		return view{}, err
+	}
+	if err := h.checkKey(ctx, tx, table, key); err != nil {
 		return view{}, err
 	}
 	opts, paged, err := h.historyOptions(q)
