@@ -462,10 +462,21 @@ func (b *bench) print(w io.Writer, vs []*variant, bulk bulkResult) {
 	fmt.Fprintf(w, "\nWAL engine: %.2fx the trigger engine's ratio (target >= 1.2x); ratio %.3f (target >= 0.75)\n", wr/tr, wr)
 	fmt.Fprintf(w, "commit-to-visible lag under load (%d transactions): p50 %s, p99 %s (target p99 <= 1 s); drain after a round: median %.0f ms (%.0f–%.0f)\n",
 		n, p50.Round(time.Millisecond), p99.Round(time.Millisecond), dr, dlo, dhi)
+	// Each round's ratio to the same round's unaudited statement.
+	paired := func(name string) (float64, float64, float64) {
+		r := make([]float64, len(bulk.stmt[name]))
+		for i := range r {
+			r[i] = bulk.stmt[name][i] / bulk.stmt["unaudited"][i]
+		}
+		return median(r)
+	}
 	u, _, _ := median(bulk.stmt["unaudited"])
 	t, _, _ := median(bulk.stmt["trigger"])
 	wm, _, _ := median(bulk.stmt["wal"])
-	d, _, _ := median(bulk.drain)
-	fmt.Fprintf(w, "\nbulk UPDATE of %d rows, median of %d: unaudited %.0f ms; trigger %.0f ms (%.2fx); wal %.0f ms (%.2fx, target <= 1.3x), trail complete %.0f ms after commit\n",
-		b.o.BulkRows, b.o.Rounds, u, t, t/u, wm, wm/u, d)
+	tr2, tlo, thi := paired("trigger")
+	wr2, wlo, whi := paired("wal")
+	d, dlo, dhi := median(bulk.drain)
+	fmt.Fprintf(w, "\nbulk UPDATE of %d rows, %d rounds (medians; ratio: median of each round's ratio to its unaudited run):\n", b.o.BulkRows, b.o.Rounds)
+	fmt.Fprintf(w, "unaudited %.0f ms; trigger %.0f ms (%.2fx, %.2f–%.2f); wal %.0f ms (%.2fx, %.2f–%.2f, target <= 1.3x); wal trail complete %.0f ms after commit (%.0f–%.0f), %.0f changes/s\n",
+		u, t, tr2, tlo, thi, wm, wr2, wlo, whi, d, dlo, dhi, float64(b.o.BulkRows)/(d/1000))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"strconv"
 	"time"
 
@@ -28,6 +29,7 @@ var sessionParams = map[string]string{
 // txn is one decoded source transaction.
 type txn struct {
 	xid        uint32
+	received   time.Time // when its BEGIN arrived
 	commitTime time.Time
 	endLSN     pglogrepl.LSN
 	changes    []change
@@ -151,11 +153,17 @@ func (s *stream) loop(ctx context.Context) error {
 				deadline = d
 			}
 		}
-		rctx, cancel := context.WithDeadline(ctx, deadline)
-		raw, err := s.conn.ReceiveMessage(rctx)
-		cancel()
+		// One read deadline on the socket instead of a context per
+		// message: pgconn watches a cancellable context with a goroutine
+		// per call, which cost more than the decoding. A timeout leaves
+		// the connection usable; shutdown is noticed within the deadline.
+		if err := s.conn.Conn().SetReadDeadline(deadline); err != nil {
+			return errorf("set read deadline: %w", err)
+		}
+		raw, err := s.conn.ReceiveMessage(context.Background())
 		if err != nil {
-			if pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded) {
+			var ne net.Error
+			if pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 				continue
 			}
 			if ctx.Err() != nil {
@@ -254,7 +262,7 @@ func (s *stream) decode(ctx context.Context, data []byte) error {
 		}
 		s.rels[m.RelationID] = r
 	case *pglogrepl.BeginMessage:
-		s.cur = &txn{xid: m.Xid}
+		s.cur = &txn{xid: m.Xid, received: time.Now()}
 	case *pglogrepl.CommitMessage:
 		t := s.cur
 		s.cur = nil
@@ -262,6 +270,10 @@ func (s *stream) decode(ctx context.Context, data []byte) error {
 			return errorf("commit without begin at %s", m.CommitLSN)
 		}
 		t.commitTime, t.endLSN = m.CommitTime, m.TransactionEndLSN
+		if len(t.changes) >= 10000 {
+			s.c.log.Debug("threadline capture: large transaction received", "xid", t.xid, "changes", len(t.changes),
+				"receive_ms", time.Since(t.received).Milliseconds(), "since_commit_ms", time.Since(t.commitTime).Milliseconds())
+		}
 		if t.endLSN <= s.skipTo || (len(t.changes) == 0) {
 			// Written before a restart, or nothing captured: confirmable
 			// once nothing earlier waits.

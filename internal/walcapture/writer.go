@@ -89,6 +89,9 @@ func newWriter(ctx context.Context, cfg Config, log *slog.Logger) (*writer, erro
 		acfg.RuntimeParams[k] = v
 	}
 	acfg.RuntimeParams["search_path"] = "pg_catalog, pg_temp"
+	// A batch of a 100,000-row statement is sorted and staged in memory.
+	acfg.RuntimeParams["work_mem"] = "64MB"
+	acfg.RuntimeParams["temp_buffers"] = "128MB"
 	acfg.RuntimeParams["application_name"] = "threadline capture (trail)"
 	audit, err := pgx.ConnectConfig(ctx, acfg)
 	if err != nil {
@@ -113,7 +116,7 @@ func (w *writer) close() {
 func (w *writer) setup(ctx context.Context) error {
 	stmts := []string{
 		`CREATE TABLE IF NOT EXISTS ` + w.s + `.audit_wal_progress (slot text PRIMARY KEY, lsn pg_lsn NOT NULL, updated_at timestamptz NOT NULL DEFAULT clock_timestamp())`,
-		`CREATE TEMP TABLE tl_tx (tx int4, xid int8, started_at timestamptz, commit_at timestamptz, actor text, request_id text, correlation_id text) ON COMMIT DELETE ROWS`,
+		`CREATE TEMP TABLE tl_tx (tx int4, hid int8, xid int8, started_at timestamptz, commit_at timestamptz, actor text, request_id text, correlation_id text) ON COMMIT DELETE ROWS`,
 		`CREATE TEMP TABLE tl_stage (seq int4, tx int4, rel int4, op text, n text[], o text[], xch text[]) ON COMMIT DELETE ROWS`,
 		`CREATE TEMP TABLE tl_out (seq int4, tx int4, table_schema text, table_name text, op text, table_pk jsonb, table_pk_before jsonb,
 			data_after jsonb, data_before jsonb, changed_fields text[], changed_from jsonb) ON COMMIT DELETE ROWS`,
@@ -419,6 +422,7 @@ func (w *writer) write(ctx context.Context, batch []*txn, slot string) (int, err
 		w.nextAt = time.Now()
 	}
 	next := w.nextXid
+	phase := newPhases()
 	tx, err := w.audit.Begin(ctx)
 	if err != nil {
 		return 0, errorf("begin audit transaction: %w", err)
@@ -448,12 +452,14 @@ func (w *writer) write(ctx context.Context, batch []*txn, slot string) (int, err
 			stage = append(stage, []any{seq, int32(i), ch.rel.index, opNames[ch.op], n, o, ch.xch})
 		}
 	}
+	phase.mark("build")
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", "tl_tx"}, []string{"tx", "xid", "started_at", "commit_at", "actor", "request_id", "correlation_id"}, pgx.CopyFromRows(txRows)); err != nil {
 		return 0, errorf("stage transactions: %w", err)
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", "tl_stage"}, []string{"seq", "tx", "rel", "op", "n", "o", "xch"}, pgx.CopyFromRows(stage)); err != nil {
 		return 0, errorf("stage changes: %w", err)
 	}
+	phase.mark("copy")
 	idx := make([]int32, 0, len(rels))
 	for i := range rels {
 		idx = append(idx, i)
@@ -464,6 +470,7 @@ func (w *writer) write(ctx context.Context, batch []*txn, slot string) (int, err
 			return 0, errorf("build images of %s.%s: %w", rels[i].schema, rels[i].name, err)
 		}
 	}
+	phase.mark("images")
 	s := w.s
 	// Headers: one per source transaction that left a change, unless one
 	// exists (record_action wrote it in the source transaction, or this
@@ -481,19 +488,25 @@ ORDER BY x.tx`
 	if _, err := tx.Exec(ctx, hdr); err != nil {
 		return 0, errorf("write transaction headers: %w", err)
 	}
+	// Each transaction's header id, looked up once per transaction.
+	if _, err := tx.Exec(ctx, `UPDATE pg_temp.tl_tx AS t SET hid = (SELECT h.id FROM `+s+`.audit_transactions AS h
+    WHERE h.txid = t.xid::text::xid8 AND h.started_at <= t.commit_at AND h.started_at > t.commit_at - interval '1 day'
+    ORDER BY h.started_at DESC LIMIT 1)
+WHERE EXISTS (SELECT FROM pg_temp.tl_out AS o WHERE o.tx = t.tx)`); err != nil {
+		return 0, errorf("find transaction headers: %w", err)
+	}
+	phase.mark("headers")
 	chg := `INSERT INTO ` + s + `.audit_changes (transaction_id, table_schema, table_name, table_pk, table_pk_before, op,
     data_after, data_before, changed_fields, changed_from, captured_at)
-SELECT h.id, o.table_schema, o.table_name, o.table_pk, o.table_pk_before, o.op, o.data_after, o.data_before,
+SELECT t.hid, o.table_schema, o.table_name, o.table_pk, o.table_pk_before, o.op, o.data_after, o.data_before,
     o.changed_fields, o.changed_from, t.commit_at
 FROM pg_temp.tl_out AS o JOIN pg_temp.tl_tx AS t ON t.tx = o.tx
-CROSS JOIN LATERAL (SELECT h.id FROM ` + s + `.audit_transactions AS h
-    WHERE h.txid = t.xid::text::xid8 AND h.started_at <= t.commit_at AND h.started_at > t.commit_at - interval '1 day'
-    ORDER BY h.started_at DESC LIMIT 1) AS h
 ORDER BY o.seq`
 	tag, err := tx.Exec(ctx, chg)
 	if err != nil {
 		return 0, errorf("write changes: %w", err)
 	}
+	phase.mark("changes")
 	last := batch[len(batch)-1].endLSN
 	if _, err := tx.Exec(ctx, `INSERT INTO `+s+`.audit_wal_progress (slot, lsn) VALUES ($1, $2::pg_lsn)
 ON CONFLICT (slot) DO UPDATE SET lsn = EXCLUDED.lsn, updated_at = clock_timestamp()`, slot, last.String()); err != nil {
@@ -502,5 +515,32 @@ ON CONFLICT (slot) DO UPDATE SET lsn = EXCLUDED.lsn, updated_at = clock_timestam
 	if err := tx.Commit(ctx); err != nil {
 		return 0, errorf("commit batch ending at %s: %w", last, err)
 	}
+	phase.mark("commit")
+	if w.log.Enabled(ctx, slog.LevelDebug) {
+		w.log.Debug("threadline capture: batch phases", phase.attrs()...)
+	}
 	return int(tag.RowsAffected()), nil
+}
+
+// phases times the steps of a batch write (logged at debug level).
+type phases struct {
+	last  time.Time
+	names []string
+	took  []time.Duration
+}
+
+func newPhases() *phases { return &phases{last: time.Now()} }
+
+func (p *phases) mark(name string) {
+	now := time.Now()
+	p.names, p.took = append(p.names, name), append(p.took, now.Sub(p.last))
+	p.last = now
+}
+
+func (p *phases) attrs() []any {
+	out := make([]any, 0, 2*len(p.names))
+	for i, n := range p.names {
+		out = append(out, n+"_ms", p.took[i].Milliseconds())
+	}
+	return out
 }
