@@ -168,6 +168,13 @@ func TestRowLookupForm(t *testing.T) {
 		}
 	}
 
+	// A table whose key columns are unknown (no primary key, not in
+	// Options.Keys) gets one input for the JSON key, sent to the row page.
+	r = get(t, keysHandler(db, threadlineui.Options{}), "/lookup?table=notes")
+	if r.status != http.StatusOK || !strings.Contains(r.body, `<form class="lookup" method="get" action="/row">`) || !strings.Contains(r.body, `<input name="key"`) {
+		t.Errorf("lookup of a table without a known key: %d\n%s", r.status, r.body)
+	}
+
 	// Without a table, it asks for one; the home page links each table's
 	// form, and every page links the lookup.
 	r = get(t, h, "/audit/lookup")
@@ -226,5 +233,24 @@ func TestPermissionErrorPageNamesTheRoleSection(t *testing.T) {
 		if r.status != http.StatusServiceUnavailable || !strings.Contains(body, "permission denied for ") || !strings.Contains(body, `<p class="hint">`+want+`</p>`) {
 			t.Errorf("%s as the writer: %d\n%s", target, r.status, body)
 		}
+	}
+}
+
+// TestLookupFormEscapesNames: a table and key column named with markup
+// are shown as text in the lookup form, and the form still leads to the
+// row's history.
+func TestLookupFormEscapesNames(t *testing.T) {
+	fx := newFixture(t)
+	h := fx.handler(threadlineui.Options{})
+	r := get(t, h, "/lookup?"+url.Values{"table": {hostileTable}}.Encode())
+	if r.status != http.StatusOK || strings.Contains(r.body, "<script>") || !strings.Contains(r.body, `name="k.id"`) {
+		t.Fatalf("lookup of %s: %d\n%s", hostileTable, r.status, r.body)
+	}
+	r = get(t, h, "/lookup?"+url.Values{"table": {hostileTable}, "k.id": {"1"}}.Encode())
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("lookup submitted: %d\n%s", r.status, r.body)
+	}
+	if r := get(t, h, r.header.Get("Location")); r.status != http.StatusOK || strings.Count(r.body, "data-change=") != 1 {
+		t.Errorf("row page: %d\n%s", r.status, r.body)
 	}
 }
