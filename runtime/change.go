@@ -67,6 +67,10 @@ type Change struct {
 	CorrelationID string `json:"correlation_id,omitempty"`
 	// ActionID is the action linked to the transaction, or nil.
 	ActionID *int64 `json:"action_id"`
+	// Action is the summary of that action (its name, status, verb,
+	// category and reason: why the change was made), or nil. Every read
+	// of changes fills it with one lookup per page, not one per change.
+	Action *ActionSummary `json:"action,omitempty"`
 }
 
 // Cursor returns the cursor that continues a listing after c.

@@ -520,6 +520,16 @@ type exportChange struct {
 	action exportAction
 }
 
+// withAction returns the change with its action's summary (Change.Action)
+// from the action columns read with it.
+func (c exportChange) withAction() Change {
+	x := c.action
+	if c.ActionID != nil && x.name != nil {
+		c.Change.Action = &ActionSummary{Name: *x.name, Status: deref(x.status), Verb: deref(x.verb), Category: deref(x.category), Reason: deref(x.reason)}
+	}
+	return c.Change
+}
+
 // exportAction holds the text columns of the action linked to a change's
 // transaction; nil is SQL NULL.
 type exportAction struct {

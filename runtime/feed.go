@@ -48,14 +48,15 @@ func parseSnapshot(s string) (pgsnapshot.Snapshot, error) {
 }
 
 // Feed yields the changes committed since pos, in id order, each with its
-// transaction's attribution. When the iteration ends without an error,
+// transaction's attribution and its action's summary (Change.Action, read
+// in the same query). When the iteration ends without an error,
 // *next holds the position to pass to the following run; store it only
 // after the changes are safely handled (if the process stops before, the
 // next run delivers them again: dedupe on Change.ID, which is stable).
 // Breaking out of the loop leaves *next unchanged.
 func (a Audit) Feed(ctx context.Context, db TxBeginner, pos FeedPosition, next *FeedPosition) iter.Seq2[Change, error] {
 	return func(yield func(Change, error) bool) {
-		p, err := a.feed(ctx, db, pos, func(c exportChange) bool { return yield(c.Change, nil) })
+		p, err := a.feed(ctx, db, pos, func(c exportChange) bool { return yield(c.withAction(), nil) })
 		if err != nil {
 			yield(Change{}, err)
 			return

@@ -53,6 +53,9 @@ func (a Audit) Timeline(ctx context.Context, db DBTX, f Filter) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
+	if err := a.withActions(ctx, db, p.Changes); err != nil {
+		return Page{}, err
+	}
 	out := pageOf(p)
 	return out, out.budgetError()
 }
@@ -87,6 +90,9 @@ func (a Audit) Changes(ctx context.Context, db DBTX, f Filter) iter.Seq2[Change,
 				return
 			}
 			p, err := r.Page(ctx, db, n, size)
+			if err == nil {
+				err = a.withActions(ctx, db, p.Changes)
+			}
 			if err != nil {
 				yield(Change{}, err)
 				return
@@ -198,7 +204,19 @@ func (a Audit) History(ctx context.Context, db DBTX, table string, key any, opts
 	q := r.NewQuery()
 	q.Row(t, k)
 	q.After((*trailread.Cursor)(o.after))
-	return r.Run(ctx, db, q, o.limit, "row history")
+	return a.runWithActions(ctx, db, q, o.limit, "row history")
+}
+
+// runWithActions runs a listing and fills the changes' actions.
+func (a Audit) runWithActions(ctx context.Context, db DBTX, q *trailread.Query, limit int, what string) ([]Change, error) {
+	cs, err := a.reader().Run(ctx, db, q, limit, what)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.withActions(ctx, db, cs); err != nil {
+		return nil, err
+	}
+	return cs, nil
 }
 
 // TransactionChanges returns the changes captured in one transaction
@@ -214,7 +232,7 @@ func (a Audit) TransactionChanges(ctx context.Context, db DBTX, transactionID in
 	q := r.NewQuery()
 	q.Cond("c.transaction_id = " + q.Arg(transactionID))
 	q.After((*trailread.Cursor)(o.after))
-	return r.Run(ctx, db, q, o.limit, "transaction changes")
+	return a.runWithActions(ctx, db, q, o.limit, "transaction changes")
 }
 
 // Transaction returns one audited transaction with its linked action, or
