@@ -80,6 +80,9 @@ func (c *cli) checkCoverage() (threadlineops.CoverageReport, resolved, error) {
 	if err != nil {
 		return rep, res, err
 	}
+	if err := c.walCoverage(&rep); err != nil {
+		return rep, res, err
+	}
 	for i := range rep.Tables {
 		t := &rep.Tables[i]
 		if p, ok := res.problems[t.Table]; ok && t.Status != threadlineops.CoverageMissing {

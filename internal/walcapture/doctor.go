@@ -148,3 +148,70 @@ func Check(ctx context.Context, pool *pgxpool.Pool, o CheckOptions) []Finding {
 	}
 	return out
 }
+
+// TableState is how engine: wal captures one table (TableStates).
+type TableState struct {
+	// Captured: the table (or the partitioned table it belongs to) has an
+	// audit_wal_tables record and is in the publication.
+	Captured bool
+	// Detail says why not, or how.
+	Detail string
+}
+
+// SlotState summarises the slot for coverage: "" when it exists, is not
+// lost and a consumer reads it, else what is wrong.
+func SlotState(ctx context.Context, pool *pgxpool.Pool, slot string) (string, error) {
+	var active bool
+	var status string
+	err := pool.QueryRow(ctx, `SELECT active, coalesce(wal_status, '') FROM pg_catalog.pg_replication_slots WHERE slot_name = $1 AND database = current_database()`, slot).Scan(&active, &status)
+	switch {
+	case err == pgx.ErrNoRows:
+		return "slot " + slot + " does not exist", nil
+	case err != nil:
+		return "", err
+	case status == "lost":
+		return "slot " + slot + " is lost (a gap in the trail)", nil
+	case !active:
+		return "threadline capture is down (nothing reads slot " + slot + ")", nil
+	}
+	return "", nil
+}
+
+// TableStates returns, for each user table ("schema.name") that engine:
+// wal captures or that belongs to a captured partitioned table, its
+// state.
+func TableStates(ctx context.Context, pool *pgxpool.Pool, auditSchema, publication string) (map[string]TableState, error) {
+	rows, err := pool.Query(ctx, `
+		SELECT n.nspname || '.' || c.relname,
+		       EXISTS (SELECT FROM pg_catalog.pg_publication_rel AS r JOIN pg_catalog.pg_publication AS p ON p.oid = r.prpubid
+		               WHERE p.pubname = $1 AND r.prrelid = w.relid),
+		       c.relreplident
+		FROM `+contract.QuoteIdent(auditSchema)+`.audit_wal_tables AS w
+		JOIN LATERAL (SELECT w.relid::regclass AS relid UNION SELECT t.relid FROM pg_catalog.pg_partition_tree(w.relid) AS t) AS t ON true
+		JOIN pg_catalog.pg_class AS c ON c.oid = t.relid
+		JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+		WHERE EXISTS (SELECT FROM pg_catalog.pg_class WHERE oid = w.relid)`, publication)
+	if err != nil {
+		return nil, fmt.Errorf("engine wal coverage: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]TableState{}
+	for rows.Next() {
+		var name, ident string
+		var member bool
+		if err := rows.Scan(&name, &member, &ident); err != nil {
+			return nil, fmt.Errorf("engine wal coverage: %w", err)
+		}
+		switch {
+		case !member:
+			out[name] = TableState{Detail: "engine: wal: not in publication " + publication}
+		default:
+			st := TableState{Captured: true, Detail: "engine: wal (publication " + publication + ")"}
+			if ident != "f" {
+				st.Detail += ", replica identity not FULL: no before-images"
+			}
+			out[name] = st
+		}
+	}
+	return out, rows.Err()
+}
