@@ -423,6 +423,9 @@ func (g *goGen) changeType(f *jen.File, t *goTable) {
 		fmt.Sprintf("%s is one captured change of %s: the change and its transaction's", t.change, tq),
 		"metadata (the embedded threadline.Change, whose raw JSON parts stay reachable as",
 		"Change.PK, Change.After...) with its key, row images and prior values typed.",
+		"Change.Action is the summary of the action its transaction recorded (name,",
+		"status, verb, category, reason: the why), or nil; every read fills it with one",
+		"lookup per page.",
 	}...)
 	f.Type().Id(t.change).Struct(
 		jen.Qual(runtimePath, "Change"),

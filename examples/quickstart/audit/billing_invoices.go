@@ -83,7 +83,9 @@ type BillingInvoiceChangedFrom struct {
 // BillingInvoiceChange is one captured change of billing.invoices: the
 // change and its transaction's metadata (the embedded threadline.Change,
 // whose raw JSON parts stay reachable as Change.PK, Change.After...) with
-// its key, row images and prior values typed.
+// its key, row images and prior values typed. Change.Action is the summary
+// of the action its transaction recorded (name, status, verb, category,
+// reason: the why), or nil; every read fills it with one lookup per page.
 type BillingInvoiceChange struct {
 	threadline.Change
 	// Key is the row's key; nil for a truncate. For an update it is the

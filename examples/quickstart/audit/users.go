@@ -77,7 +77,9 @@ type UserChangedFrom struct {
 // UserChange is one captured change of public.users: the change and its
 // transaction's metadata (the embedded threadline.Change, whose raw JSON
 // parts stay reachable as Change.PK, Change.After...) with its key, row
-// images and prior values typed.
+// images and prior values typed. Change.Action is the summary of the action
+// its transaction recorded (name, status, verb, category, reason: the why),
+// or nil; every read fills it with one lookup per page.
 type UserChange struct {
 	threadline.Change
 	// Key is the row's key; nil for a truncate. For an update it is the
