@@ -199,13 +199,25 @@ type state struct {
 	// Storage is the partition unit of the installed audit tables ("" for
 	// plain tables).
 	Storage string
-	Tables  map[schema.QualifiedName]*tableState
+	// CoreInputs is what the installed helper functions and grants were
+	// rendered from (nil in migrations of releases before it was kept).
+	CoreInputs *coreInputs
+	Tables     map[schema.QualifiedName]*tableState
+}
+
+// coreInputs is what sqltemplates.Functions renders the helper functions
+// and grants from: kept in the threadline:core-inputs record so that the
+// down of a later update can render them again.
+type coreInputs struct {
+	Grants  sqltemplates.Grants  `json:"grants"`
+	Storage sqltemplates.Storage `json:"storage"`
 }
 
 const (
 	noteCore    = "threadline:core "
 	noteTable   = "threadline:table "
 	noteStorage = "threadline:storage "
+	noteInputs  = "threadline:core-inputs "
 )
 
 // coreFingerprint identifies the audit schema's helper functions and
@@ -257,6 +269,9 @@ type planner struct {
 	install bool // nothing is installed yet
 	m       *migration
 	plan    []string
+	// coreRevert is the down's part that puts back the helper functions
+	// and grants an update replaced (coreDown).
+	coreRevert []string
 	// explained is set once the migration's up carries
 	// sqltemplates.CaptureRationale (before its first capture function).
 	explained bool
@@ -288,11 +303,11 @@ func planMigration(audit string, grants sqltemplates.Grants, st sqltemplates.Sto
 	// Every migration that may create functions ends by revoking them from
 	// PUBLIC (see sqltemplates.RevokeFunctions).
 	m.Up = append(m.Up, sqltemplates.RevokeFunctions(audit))
-	m.Down = append(p.downDrop, p.downCreate...)
+	m.Down = append(append(p.downDrop, p.downCreate...), p.coreRevert...)
 	switch {
 	case p.install:
 		m.Down = append(m.Down, sqltemplates.Uninstall(audit)...)
-	case len(p.downCreate) > 0:
+	case len(p.downCreate)+len(p.coreRevert) > 0:
 		m.Down = append(m.Down, sqltemplates.RevokeFunctions(audit))
 	}
 	return m, p.plan, nil
@@ -302,6 +317,9 @@ func planMigration(audit string, grants sqltemplates.Grants, st sqltemplates.Sto
 // grants when they changed.
 func (p *planner) core(grants sqltemplates.Grants, st sqltemplates.Storage) {
 	core := coreFingerprint(p.audit, grants, st)
+	if p.install || p.old.Core != core {
+		p.m.Notes = append(p.m.Notes, noteInputs+noteJSON(coreInputs{Grants: grants, Storage: st}))
+	}
 	switch {
 	case p.install:
 		p.m.Name = "threadline_install"
@@ -324,8 +342,26 @@ func (p *planner) core(grants sqltemplates.Grants, st sqltemplates.Storage) {
 			p.m.Up = append(p.m.Up, sqltemplates.Upgrade(p.audit, grants, st)...)
 			p.m.Notes = append(p.m.Notes, noteCore+core)
 			p.plan = append(p.plan, fmt.Sprintf("update helper functions and grants in %s", p.audit))
+			p.coreDown(grants)
 		}
 	}
+}
+
+// coreDown makes the down of a helper function and grant update put back
+// what it replaced: every role the update names loses its privileges on
+// the audit schema, then the previous functions and grants are rendered
+// again from their recorded inputs. That is possible only when this
+// release renders them as the installed ones were (same fingerprint); an
+// update of another release's functions cannot be undone, and its down
+// says so (refuseDown).
+func (p *planner) coreDown(grants sqltemplates.Grants) {
+	prev := p.old.CoreInputs
+	if prev == nil || coreFingerprint(p.audit, prev.Grants, prev.Storage) != p.old.Core {
+		p.m.Irreversible = fmt.Sprintf("the update of the helper functions and grants of audit schema %s cannot be undone by "+
+			"a down migration: it replaces functions an earlier release of threadline-gen installed, which it cannot render again", p.audit)
+		return
+	}
+	p.coreRevert = append(sqltemplates.RevokeRoles(p.audit, grants), sqltemplates.Functions(p.audit, prev.Grants, prev.Storage)...)
 }
 
 // capture installs the capture of one table, or replaces the installed
@@ -432,6 +468,11 @@ func readHistory(spec formatSpec, files map[string][]byte) (state, error) {
 				h.Core = strings.TrimPrefix(note, noteCore)
 			case strings.HasPrefix(note, noteStorage):
 				h.Storage = strings.TrimPrefix(note, noteStorage)
+			case strings.HasPrefix(note, noteInputs):
+				h.CoreInputs = &coreInputs{}
+				if err := json.Unmarshal([]byte(strings.TrimPrefix(note, noteInputs)), h.CoreInputs); err != nil {
+					return h, fmt.Errorf("%s: bad threadline:core-inputs record: %w", p, err)
+				}
 			case strings.HasPrefix(note, noteTable):
 				var t tableState
 				if err := json.Unmarshal([]byte(strings.TrimPrefix(note, noteTable)), &t); err != nil {

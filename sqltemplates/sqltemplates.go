@@ -81,13 +81,13 @@ type coreData struct {
 type Storage struct {
 	// Unit is "day", "week" or "month" for time-partitioned audit
 	// tables, "" for plain ones.
-	Unit string
+	Unit string `json:"unit,omitempty"`
 	// Premake is the number of future partitions kept ready.
-	Premake int
+	Premake int `json:"premake,omitempty"`
 	// Retention is the retention window: the purge functions refuse a
 	// cutoff younger than now minus Retention (whole seconds), and every
 	// purge when it is 0.
-	Retention time.Duration
+	Retention time.Duration `json:"retention,omitempty"`
 	// WAL is set for engine: wal (wal.go): Functions then adds the
 	// publication and the WAL engine's tables and attribute.
 	WAL *WALCore `json:"wal,omitempty"`
@@ -169,18 +169,18 @@ func sealText(s, expr string) string { return sealField(s, "convert_to("+expr+",
 type Grants struct {
 	// Writers get USAGE on the audit schema and EXECUTE on record_action
 	// and attribute.
-	Writers []string
+	Writers []string `json:"writers,omitempty"`
 	// Readers get USAGE and SELECT on the audit tables and the seals
 	// (and, with partitioned storage, EXECUTE on expired_partitions, which
 	// reads with their rights, for a purge's dry run).
-	Readers []string
+	Readers []string `json:"readers,omitempty"`
 	// Retention roles get USAGE, SELECT, and EXECUTE on the purge
 	// functions (lock_purge, begin_purge, purge_changes,
 	// purge_transactions; with partitioned storage maintain_partitions,
 	// expired_partitions and drop_partition): no DELETE, TRUNCATE or
 	// lock-taking privilege on any audit table. They seal too (EXECUTE on
 	// seal(); no write on the seal tables, revoked from earlier releases).
-	Retention []string
+	Retention []string `json:"retention,omitempty"`
 }
 
 func render(name string, data any) Statement {
@@ -312,6 +312,25 @@ func SwitchToPartitions(auditSchema string, g Grants, st Storage) []Statement {
 // named roles (record_action for the writers) are not affected.
 func RevokeFunctions(auditSchema string) Statement {
 	return render("revoke_functions", newCoreData(auditSchema, Storage{}))
+}
+
+// RevokeRoles returns the statements that take from every role g names
+// each privilege it holds on the audit schema and what it holds: the
+// down of a grant update runs them before granting the previous roles
+// again.
+func RevokeRoles(auditSchema string, g Grants) []Statement {
+	d := newCoreData(auditSchema, Storage{})
+	seen := map[string]bool{}
+	var out []Statement
+	for _, r := range slices.Concat(g.Writers, g.Readers, g.Retention) {
+		if !seen[r] {
+			seen[r] = true
+			rd := d
+			rd.Role = QuoteIdent(r)
+			out = append(out, strings.Split(render("revoke_role", rd), ";\n")...)
+		}
+	}
+	return out
 }
 
 // Uninstall returns the statements that drop the audit schema and all it
