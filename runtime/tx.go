@@ -58,7 +58,22 @@ type TxOption interface {
 type txConfig struct {
 	attr      attribution
 	txOptions *pgx.TxOptions
+	// walMessage also sends the attribution as a logical message
+	// (WithWALMessage).
+	walMessage bool
 }
+
+type walMessageOption struct{}
+
+func (walMessageOption) applyTx(c *txConfig) { c.walMessage = true }
+
+// WithWALMessage is for engine: wal (docs/wal-engine.md): InTx also sends
+// the attribution as a transactional logical message, as
+// <audit_schema>.attribute does, in the same round trip as BEGIN and
+// outside any savepoint, so that threadline capture attributes the
+// transaction. The trigger engine does not need it (it reads the
+// settings); a nested InTx ignores it.
+func WithWALMessage() TxOption { return walMessageOption{} }
 
 type txOptionsOption struct{ opts pgx.TxOptions }
 
@@ -126,7 +141,11 @@ func InTx(ctx context.Context, db Beginner, fn func(pgx.Tx) error, opts ...TxOpt
 	if err != nil {
 		return tlerr.Wrap(err, "transaction")
 	}
-	tx, err := txBegin(ctx, db, cfg.txOptions, settingsSQL(attr))
+	settings := settingsSQL(attr)
+	if cfg.walMessage {
+		settings += ", " + walMessageSQL(attr)
+	}
+	tx, err := txBegin(ctx, db, cfg.txOptions, settings)
 	if err != nil {
 		return tlerr.Wrap(err, "transaction: begin")
 	}
@@ -240,6 +259,26 @@ func settingsSQL(at attribution) string {
 		"set_config('" + settingRequestID + "', " + contract.QuoteLiteral(requestID) + ", true), " +
 		"set_config('" + settingCorrelationID + "', " + contract.QuoteLiteral(correlationID) + ", true), " +
 		"set_config('" + settingBound + "', " + contract.TxStartSQL + ", true)"
+}
+
+// walMessageSQL renders the pg_logical_emit_message call that carries at
+// to threadline capture: the transaction start (contract.TxStartSQL), the
+// canonical actor, the request and correlation ids (JSON nulls when
+// unset), under contract.WALMessagePrefix.
+func walMessageSQL(at attribution) string {
+	lit := func(s *string) string {
+		if s == nil || *s == "" {
+			return "NULL::text"
+		}
+		return contract.QuoteLiteral(*s)
+	}
+	var actor *string
+	if at.actor != nil {
+		a := string(at.actor.appendCanonical(nil))
+		actor = &a
+	}
+	return "pg_logical_emit_message(true, " + contract.QuoteLiteral(contract.WALMessagePrefix) + ", json_build_object('s', " +
+		contract.TxStartSQL + ", 'a', " + lit(actor) + ", 'r', " + lit(at.requestID) + ", 'c', " + lit(at.correlationID) + ")::text)"
 }
 
 // txRun runs fn in tx and commits, or rolls back when fn fails or panics.

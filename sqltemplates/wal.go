@@ -5,12 +5,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+
+	"github.com/threadline-go/threadline/internal/contract"
 )
 
-// WALMessagePrefix is the prefix of the transactional logical messages
-// that carry a transaction's attribution with engine: wal
-// (<audit_schema>.attribute); threadline capture reads them.
-const WALMessagePrefix = "threadline"
+// WALMessagePrefix is the prefix of the logical messages that carry a
+// transaction's attribution with engine: wal (contract.WALMessagePrefix).
+const WALMessagePrefix = contract.WALMessagePrefix
 
 // WALCore configures the audit schema for engine: wal (Storage.WAL).
 type WALCore struct {

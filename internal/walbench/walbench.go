@@ -320,7 +320,7 @@ func (b *bench) round(ctx context.Context, v *variant) error {
 // waitCaughtUp waits until the slot confirmed the current WAL position.
 func waitCaughtUp(ctx context.Context, pool *pgxpool.Pool, slot string, timeout time.Duration) error {
 	var target string
-	if err := pool.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&target); err != nil {
+	if err := pool.QueryRow(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(&target); err != nil {
 		return err
 	}
 	deadline := time.Now().Add(timeout)

@@ -169,7 +169,7 @@ func waitCaughtUp(t testing.TB, db *testDB, slot string, timeout time.Duration) 
 	t.Helper()
 	ctx := context.Background()
 	var target string
-	if err := db.pool.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&target); err != nil {
+	if err := db.pool.QueryRow(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(&target); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()

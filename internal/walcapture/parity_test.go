@@ -3,9 +3,14 @@ package walcapture
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	threadline "github.com/threadline-go/threadline/runtime"
 )
 
 const parityDDL = `
@@ -199,5 +204,55 @@ func diffJSON(t *testing.T, what, a, b string) {
 		if _, ok := x[k]; !ok {
 			t.Errorf("  %s.%s: only in wal: %s", what, k, short(string(w)))
 		}
+	}
+}
+
+// TestInTxWALMessage: the runtime's InTx with WithWALMessage attributes a
+// transaction for engine: wal (actor, request and correlation ids, and the
+// transaction's start as the header's started_at), also from the context
+// (the HTTP middleware's path); a savepoint rolled back inside does not
+// lose it.
+func TestInTxWALMessage(t *testing.T) {
+	db := newDB(t, "wal", parityDDL, parityTables)
+	createSlot(t, db, "intx")
+	startConsumer(t, db, "intx")
+	ctx := threadline.ContextWithCorrelationID(context.Background(), "corr-ctx")
+	var started time.Time
+	err := threadline.InTx(ctx, db.pool, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&started); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO notes VALUES (1, 'one')`); err != nil {
+			return err
+		}
+		return threadline.InTx(ctx, tx, func(tx pgx.Tx) error {
+			_, _ = tx.Exec(ctx, `INSERT INTO notes VALUES (2, 'two')`)
+			return errors.New("roll the savepoint back")
+		})
+	}, threadline.WithActor(threadline.User("u-9")), threadline.WithRequestID("req-9"), threadline.WithWALMessage())
+	if err == nil || !strings.Contains(err.Error(), "roll the savepoint back") {
+		// The inner error is returned; the outer transaction then rolls back too.
+		t.Fatalf("InTx: %v", err)
+	}
+	err = threadline.InTx(ctx, db.pool, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&started); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO notes VALUES (3, 'three')`)
+		return err
+	}, threadline.WithActor(threadline.User("u-9")), threadline.WithRequestID("req-9"), threadline.WithWALMessage())
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitCaughtUp(t, db, "intx", 30*time.Second)
+	var actor, req, corr string
+	var at time.Time
+	var n int
+	if err := db.pool.QueryRow(context.Background(), `SELECT count(*), coalesce(min(h.actor_ref->>'id'), min(h.actor_ref_invalid), ''), coalesce(min(h.request_id), ''), coalesce(min(h.correlation_id), ''), min(h.started_at)
+		FROM threadline.audit_changes AS c JOIN threadline.audit_transactions AS h ON h.id = c.transaction_id`).Scan(&n, &actor, &req, &corr, &at); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 || actor != "u-9" || req != "req-9" || corr != "corr-ctx" || !at.Equal(started) {
+		t.Fatalf("trail: %d changes, actor %q, request %q, correlation %q, started %s (want %s)", n, actor, req, corr, at, started)
 	}
 }
