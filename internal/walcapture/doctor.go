@@ -87,6 +87,17 @@ func Check(ctx context.Context, pool *pgxpool.Pool, o CheckOptions) []Finding {
 		add(retained <= o.MaxRetained, "retained wal", "%s", msg)
 	}
 
+	var gaps int64
+	var lastGap *time.Time
+	if err := pool.QueryRow(ctx, `SELECT count(*), max(detected_at) FROM `+contract.QuoteIdent(o.AuditSchema)+`.audit_wal_gaps WHERE slot = $1`, o.Slot).Scan(&gaps, &lastGap); err == nil {
+		if gaps > 0 {
+			add(false, "gaps", "%d gap(s) recorded in %s.audit_wal_gaps (the last detected %s): changes committed while the slot was gone are not in the trail; once recorded elsewhere, delete the rows to acknowledge",
+				gaps, o.AuditSchema, lastGap.UTC().Format(time.RFC3339))
+		} else {
+			add(true, "gaps", "no gap recorded")
+		}
+	}
+
 	var viaRoot bool
 	err = pool.QueryRow(ctx, `SELECT pubviaroot FROM pg_catalog.pg_publication WHERE pubname = $1`, o.Publication).Scan(&viaRoot)
 	switch {

@@ -58,7 +58,8 @@ func TestDoctorWAL(t *testing.T) {
 
 // TestDoctorConsumerDown: with the slot and no consumer, doctor says the
 // consumer is down; with the slot dropped after a batch was written, it
-// says the trail has a gap.
+// says the trail has a gap; the consumer started again creates a new slot
+// and records the gap in audit_wal_gaps, which doctor then reports.
 func TestDoctorConsumerDown(t *testing.T) {
 	db := newDB(t, "wal", parityDDL, parityTables)
 	createSlot(t, db, "down")
@@ -71,6 +72,19 @@ func TestDoctorConsumerDown(t *testing.T) {
 	f = findings(t, db, "down", 0)
 	if f["slot"].OK || !strings.Contains(f["slot"].Msg, "gap") {
 		t.Fatalf("slot after drop: %+v", f["slot"])
+	}
+	// The consumer started again creates a new slot and records the gap.
+	c := startConsumer(t, db, "down")
+	for deadline := time.Now().Add(10 * time.Second); !c.Status().Streaming && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	f = findings(t, db, "down", 0)
+	if !f["slot"].OK || f["gaps"].OK || !strings.Contains(f["gaps"].Msg, "1 gap(s) recorded") {
+		t.Fatalf("after the slot was recreated: slot %+v, gaps %+v", f["slot"], f["gaps"])
+	}
+	var after, until string
+	if err := db.pool.QueryRow(context.Background(), `SELECT after_lsn::text, until_lsn::text FROM threadline.audit_wal_gaps`).Scan(&after, &until); err != nil || after != "0/1" {
+		t.Fatalf("gap: %s..%s, %v", after, until, err)
 	}
 }
 

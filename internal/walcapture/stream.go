@@ -97,7 +97,7 @@ func (c *Consumer) run(ctx context.Context) error {
 	if err := w.ensurePublication(ctx, c.cfg.Publication); err != nil {
 		return err
 	}
-	if err := c.ensureSlot(ctx, conn, w); err != nil {
+	if err := c.ensureSlot(ctx, conn, w, progress); err != nil {
 		return err
 	}
 	args := []string{"proto_version '1'", "publication_names '" + c.cfg.Publication + "'", "messages 'true'"}
@@ -111,7 +111,13 @@ func (c *Consumer) run(ctx context.Context) error {
 }
 
 // ensureSlot creates the slot when it does not exist.
-func (c *Consumer) ensureSlot(ctx context.Context, conn *pgconn.PgConn, w *writer) error {
+//
+// A slot created for a trail that this consumer wrote before (a row in
+// audit_wal_progress) means the old slot was dropped or lost: what
+// committed between the last written transaction and the new slot is not
+// captured, and the gap is recorded in audit_wal_gaps (threadline doctor
+// reports it).
+func (c *Consumer) ensureSlot(ctx context.Context, conn *pgconn.PgConn, w *writer, progress pglogrepl.LSN) error {
 	exists, err := w.slotExists(ctx, c.cfg.Slot)
 	if err != nil {
 		return err
@@ -125,6 +131,13 @@ func (c *Consumer) ensureSlot(ctx context.Context, conn *pgconn.PgConn, w *write
 	}
 	c.log.Warn("threadline capture: created the replication slot; changes committed before it are not captured",
 		"slot", c.cfg.Slot, "consistent_point", res.ConsistentPoint)
+	if progress != 0 {
+		if err := w.recordGap(ctx, c.cfg.Slot, progress, res.ConsistentPoint); err != nil {
+			return err
+		}
+		c.log.Error("threadline capture: the slot was gone: the trail has a gap, recorded in audit_wal_gaps",
+			"slot", c.cfg.Slot, "written_up_to", progress.String(), "new_slot_from", res.ConsistentPoint)
+	}
 	return nil
 }
 

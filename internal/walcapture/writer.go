@@ -116,6 +116,8 @@ func (w *writer) close() {
 func (w *writer) setup(ctx context.Context) error {
 	stmts := []string{
 		`CREATE TABLE IF NOT EXISTS ` + w.s + `.audit_wal_progress (slot text PRIMARY KEY, lsn pg_lsn NOT NULL, updated_at timestamptz NOT NULL DEFAULT clock_timestamp())`,
+		`CREATE TABLE IF NOT EXISTS ` + w.s + `.audit_wal_gaps (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, slot text NOT NULL,
+			after_lsn pg_lsn NOT NULL, until_lsn pg_lsn NOT NULL, last_written_at timestamptz, detected_at timestamptz NOT NULL DEFAULT clock_timestamp())`,
 		`CREATE TEMP TABLE tl_tx (tx int4, hid int8, xid int8, started_at timestamptz, commit_at timestamptz, actor text, request_id text, correlation_id text) ON COMMIT DELETE ROWS`,
 		`CREATE TEMP TABLE tl_stage (seq int4, tx int4, rel int4, op text, n text[], o text[], xch text[]) ON COMMIT DELETE ROWS`,
 		`CREATE TEMP TABLE tl_out (seq int4, tx int4, table_schema text, table_name text, op text, table_pk jsonb, table_pk_before jsonb,
@@ -164,6 +166,18 @@ func (w *writer) ensurePublication(ctx context.Context, name string) error {
 		return errorf("create publication %s: %w", name, err)
 	}
 	w.log.Warn("threadline capture: created the empty publication; the generated migrations add the tables", "publication", name)
+	return nil
+}
+
+// recordGap records that the changes committed after the trail's last
+// written transaction (after) and before a new slot's start (until) are
+// not captured.
+func (w *writer) recordGap(ctx context.Context, slot string, after pglogrepl.LSN, until string) error {
+	_, err := w.audit.Exec(ctx, `INSERT INTO `+w.s+`.audit_wal_gaps (slot, after_lsn, until_lsn, last_written_at)
+		SELECT $1, $2::pg_lsn, $3::pg_lsn, (SELECT updated_at FROM `+w.s+`.audit_wal_progress WHERE slot = $1)`, slot, after.String(), until)
+	if err != nil {
+		return errorf("record the gap of slot %s: %w", slot, err)
+	}
 	return nil
 }
 
