@@ -43,11 +43,11 @@ type Cluster struct {
 // Start initialises and starts a cluster with wal_level = logical. extra
 // lines are appended to postgresql.conf.
 func Start(ctx context.Context, extra ...string) (*Cluster, error) {
-	out, err := exec.CommandContext(ctx, "pg_config", "--bindir").Output()
+	bindir, err := binDir(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("logicalpg: pg_config --bindir (install PostgreSQL's server packages): %w", err)
+		return nil, err
 	}
-	c := &Cluster{bindir: strings.TrimSpace(string(out))}
+	c := &Cluster{bindir: bindir}
 	if os.Geteuid() == 0 {
 		c.asUser = "postgres"
 		if _, err := user.Lookup(c.asUser); err != nil {
@@ -111,6 +111,30 @@ func Start(ctx context.Context, extra ...string) (*Cluster, error) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return c, nil
+}
+
+// binDir finds initdb and pg_ctl: `pg_config --bindir`, else the newest
+// Debian server directory (/usr/lib/postgresql/N/bin).
+func binDir(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "pg_config", "--bindir").Output()
+	if err == nil {
+		dir := strings.TrimSpace(string(out))
+		if _, serr := os.Stat(filepath.Join(dir, "initdb")); serr == nil {
+			return dir, nil
+		}
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	best, bestV := "", -1
+	for _, d := range dirs {
+		v, perr := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(d))))
+		if perr == nil && v > bestV {
+			best, bestV = filepath.Dir(d), v
+		}
+	}
+	if best == "" {
+		return "", fmt.Errorf("logicalpg: no initdb (pg_config --bindir: %v; none under /usr/lib/postgresql): install PostgreSQL's server packages", err)
+	}
+	return best, nil
 }
 
 // Host returns the unix socket directory, for connections that avoid TCP.
