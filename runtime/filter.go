@@ -33,7 +33,7 @@ type FilterError struct {
 	// Key names the field at fault in snake_case, as the viewer's and the
 	// command's parameters do ("table", "actor", "op", "from", "to",
 	// "correlation_id", "request_id", "limit", "after"), or the parameter
-	// ("at").
+	// ("at"); "column" for Filter.Column.
 	Key string
 	// Msg says what is wrong.
 	Msg string
@@ -88,6 +88,11 @@ type Filter struct {
 	// error. No index serves it: combine it with a time range on large
 	// trails.
 	RequestID string
+	// Column restricts to changes that changed this column: updates whose
+	// changed_fields hold it ("who changed status?"). Inserts, deletes and
+	// truncates change no single column and never match. The name is
+	// matched exactly; a blank name or one over 63 bytes is an error.
+	Column string
 	// Limit is the page size: at most this many changes per Timeline page
 	// (Changes: per round trip). Zero or negative means DefaultLimit
 	// (Changes: DefaultStreamPageSize); values above MaxLimit are lowered to
@@ -144,6 +149,12 @@ func (f Filter) normalize() (trailread.Filter, error) {
 		}
 		n.RequestID = r
 	}
+	if f.Column != "" {
+		if strings.TrimSpace(f.Column) == "" || len(f.Column) > maxIdentBytes || strings.IndexByte(f.Column, 0) >= 0 {
+			return n, filterErrorf("column", "%q: want a column name of at most %d bytes", f.Column, maxIdentBytes)
+		}
+		n.Column = f.Column
+	}
 	n.Limit = clampLimit(f.Limit, DefaultLimit)
 	if f.After != nil {
 		if err := f.After.validate(); err != nil {
@@ -173,6 +184,9 @@ func clampLimit(n, def int) int {
 	}
 	return n
 }
+
+// maxIdentBytes is the longest PostgreSQL identifier (NAMEDATALEN - 1).
+const maxIdentBytes = 63
 
 // tableName is a parsed Filter.Table.
 type tableName = contract.QualifiedName

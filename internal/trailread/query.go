@@ -50,6 +50,9 @@ func (q *Query) Filter(f Filter) {
 	if f.Op != "" {
 		q.Cond("c.op = " + q.Arg(f.Op))
 	}
+	if f.Column != "" {
+		q.Cond("c.changed_fields @> ARRAY[" + q.Arg(f.Column) + "::text]")
+	}
 	if !f.From.IsZero() {
 		q.Cond("c.captured_at >= " + q.Arg(ceilMicro(f.From)))
 	}

@@ -69,6 +69,9 @@ type Filter struct {
 	From, To time.Time
 	// CorrelationID and RequestID, trimmed and valid; "" for any.
 	CorrelationID, RequestID string
+	// Column is a column the change's changed_fields must hold; "" for
+	// any.
+	Column string
 	// Limit is the page size, already clamped.
 	Limit int
 	// After continues a listing strictly before the cursor; nil for none.

@@ -131,6 +131,7 @@ func Handler(db DB, o Options) http.Handler {
 	h.mux.HandleFunc("GET /lookup", h.lookup)
 	h.mux.HandleFunc("GET /tx/{id}", h.page(h.transaction))
 	h.mux.HandleFunc("GET /actor", h.page(h.actor))
+	h.mux.HandleFunc("GET /actions", h.page(h.actions))
 	h.mux.HandleFunc("GET /coverage", h.page(h.coverage))
 	h.mux.HandleFunc("GET /export.csv", h.export(threadline.ExportCSV))
 	h.mux.HandleFunc("GET /export.ndjson", h.export(threadline.ExportNDJSON))

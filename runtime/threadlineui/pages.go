@@ -41,6 +41,7 @@ type homeData struct {
 	CoverageURL string
 	Latest      []changeView
 	TimelineURL string
+	ActionsURL  string
 }
 
 // home: the audited tables with their share of the latest changes, the
@@ -64,6 +65,7 @@ func (h *handler) home(ctx context.Context, tx pgx.Tx, r *http.Request) (view, e
 	}
 	d := homeData{Sample: act.Sample, Since: act.Since, Coverage: rep.Summary, CoverageOK: rep.OK, Violations: rep.Violations,
 		CoverageURL: l.coverage(), Latest: l.viewChanges(latest.Changes), TimelineURL: l.timeline(nil)}
+	d.ActionsURL = l.actions(nil)
 	seen := map[string]bool{}
 	status := map[string]threadlineops.TableCoverage{}
 	for _, t := range rep.Tables {
@@ -130,6 +132,7 @@ func (h *handler) historyOptions(q url.Values) ([]threadline.HistoryOption, bool
 type timelineData struct {
 	pager
 	exports
+	timelineExtras
 	Form     filterForm
 	Ops      []threadline.Op
 	Filtered bool
@@ -158,6 +161,9 @@ func (h *handler) timeline(ctx context.Context, tx pgx.Tx, r *http.Request) (vie
 	d := timelineData{Form: form, Ops: []threadline.Op{threadline.OpInsert, threadline.OpUpdate, threadline.OpDelete, threadline.OpTruncate},
 		Filtered: len(fq) > 0, Changes: l.viewChanges(p.Changes), ClearURL: l.timeline(nil),
 		pager: recentPager(p, f, fq, l.timeline), exports: l.exports(fq)}
+	if d.timelineExtras, err = h.timelineExtras(ctx, tx, fq, form); err != nil {
+		return view{}, err
+	}
 	return view{name: "timeline", title: "Changes", data: d}, nil
 }
 
@@ -291,6 +297,7 @@ type txData struct {
 	RequestURL     string
 	CorrelationURL string
 	ActionCorrURL  string
+	ActionReqURL   string
 	Changes        []changeView
 }
 
@@ -335,6 +342,12 @@ func (h *handler) transaction(ctx context.Context, tx pgx.Tx, r *http.Request) (
 	}
 	if t.Action != nil && t.Action.CorrelationID != "" {
 		d.ActionCorrURL = l.timeline(url.Values{"correlation_id": {t.Action.CorrelationID}})
+	}
+	if t.Action != nil && t.Action.RequestID != "" {
+		d.ActionReqURL = l.timeline(url.Values{"request_id": {t.Action.RequestID}})
+	}
+	if t.CorrelationID != "" {
+		d.CorrelationURL = l.timeline(url.Values{"correlation_id": {t.CorrelationID}})
 	}
 	return view{name: "tx", title: fmt.Sprintf("Transaction %d", id), data: d}, nil
 }

@@ -18,7 +18,8 @@ import (
 // submits its empty fields); unknown parameters are errors, so a typo
 // never silently widens a filter.
 var (
-	filterParams = []string{"table", "actor", "op", "from", "to", "correlation_id", "request_id", "after"}
+	filterParams = []string{"table", "actor", "op", "column", "from", "to", "correlation_id", "request_id", "after"}
+	actionParams = []string{"name", "category", "status", "actor", "from", "to", "reason", "correlation_id", "after"}
 	rowParams    = []string{"table", "key", "at", "after"}
 	actorParams  = []string{"actor", "after"}
 	txParams     = []string{"after"}
@@ -68,7 +69,7 @@ func parseTime(key, v string, now time.Time) (time.Time, error) {
 
 // filterForm is the timeline filter as its form shows it.
 type filterForm struct {
-	Table, Actor, Op, From, To, CorrelationID, RequestID string
+	Table, Actor, Op, Column, From, To, CorrelationID, RequestID string
 }
 
 // parseFilter reads the timeline filter of q. A table must exist in the
@@ -95,6 +96,7 @@ func (h *handler) parseFilter(ctx context.Context, db threadline.DBTX, q url.Val
 	if v := get("op"); v != "" {
 		form.Op, f.Op = v, threadline.Op(v)
 	}
+	form.Column, f.Column = get("column"), get("column")
 	for _, t := range []struct {
 		key  string
 		dst  *time.Time
@@ -151,6 +153,9 @@ func filterQuery(f threadline.Filter) url.Values {
 	}
 	if f.Op != "" {
 		q.Set("op", string(f.Op))
+	}
+	if f.Column != "" {
+		q.Set("column", f.Column)
 	}
 	if !f.From.IsZero() {
 		q.Set("from", f.From.UTC().Format(time.RFC3339Nano))

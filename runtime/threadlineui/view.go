@@ -138,6 +138,8 @@ func (l links) row(table string, key json.RawMessage, extra url.Values) string {
 	return withQuery(l.prefix+"/row", q)
 }
 
+func (l links) actions(q url.Values) string { return withQuery(l.prefix+"/actions", q) }
+
 func (l links) tx(id int64) string { return l.prefix + "/tx/" + strconv.FormatInt(id, 10) }
 
 func (l links) actor(a threadline.ActorRef) string {
@@ -181,6 +183,13 @@ type changeView struct {
 	Undecodable *undecodable
 	// Summary names the fields of the diff, for one-line lists.
 	Summary string
+	// ActionURL lists the actions of the change's action name (the
+	// Actions page); "" without an action.
+	ActionURL string
+	// RequestURL and CorrelationURL list the changes of the request id
+	// and of the correlation id of the change's transaction; "" when
+	// unset.
+	RequestURL, CorrelationURL string
 }
 
 // maxRawBytes bounds the stored text a page shows of a value it could
@@ -257,6 +266,15 @@ func (l links) viewChange(c threadline.Change) changeView {
 		v.ActorText, v.ActorURL = c.Actor.String(), l.actor(*c.Actor)
 	case c.ActorInvalid != "":
 		v.ActorText = "invalid actor setting"
+	}
+	if c.Action != nil {
+		v.ActionURL = l.actions(url.Values{"name": {c.Action.Name}})
+	}
+	if c.RequestID != "" {
+		v.RequestURL = l.timeline(url.Values{"request_id": {c.RequestID}})
+	}
+	if c.CorrelationID != "" {
+		v.CorrelationURL = l.timeline(url.Values{"correlation_id": {c.CorrelationID}})
 	}
 	names := make([]string, 0, len(v.Diff.Fields))
 	for _, f := range v.Diff.Fields {
