@@ -164,6 +164,9 @@ func (h *handler) timeline(ctx context.Context, tx pgx.Tx, r *http.Request) (vie
 	if d.timelineExtras, err = h.timelineExtras(ctx, tx, fq, form); err != nil {
 		return view{}, err
 	}
+	if err := h.markSealed(ctx, tx, d.Changes); err != nil {
+		return view{}, err
+	}
 	return view{name: "timeline", title: "Changes", data: d}, nil
 }
 
@@ -285,11 +288,17 @@ func (h *handler) row(ctx context.Context, tx pgx.Tx, r *http.Request) (view, er
 		}
 		d.AsOf = a
 	}
+	if err := h.markSealed(ctx, tx, d.Changes); err != nil {
+		return view{}, err
+	}
 	return view{name: "row", title: table + " " + d.Key, data: d}, nil
 }
 
 type txData struct {
 	pager
+	// Seal is the transaction's seal state.
+	Seal sealBadge
+
 	Tx             threadline.Transaction
 	ActorText      string
 	ActorURL       string
@@ -349,6 +358,11 @@ func (h *handler) transaction(ctx context.Context, tx pgx.Tx, r *http.Request) (
 	if t.CorrelationID != "" {
 		d.CorrelationURL = l.timeline(url.Values{"correlation_id": {t.CorrelationID}})
 	}
+	badges, err := h.sealBadges(ctx, tx, []int64{id})
+	if err != nil {
+		return view{}, err
+	}
+	d.Seal = badges[id]
 	return view{name: "tx", title: fmt.Sprintf("Transaction %d", id), data: d}, nil
 }
 
@@ -391,6 +405,9 @@ func (h *handler) actor(ctx context.Context, tx pgx.Tx, r *http.Request) (view, 
 	fq := url.Values{"actor": {a.String()}}
 	d := actorData{Actor: a.String(), Changes: l.viewChanges(p.Changes), TimelineURL: l.timeline(fq),
 		pager: recentPager(p, f, fq, l.actorPage), exports: l.exports(fq)}
+	if err := h.markSealed(ctx, tx, d.Changes); err != nil {
+		return view{}, err
+	}
 	return view{name: "actor", title: "Actor " + a.String(), data: d}, nil
 }
 

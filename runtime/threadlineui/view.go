@@ -175,6 +175,9 @@ type changeView struct {
 	KeyBefore string
 	RowURL    string
 	TxURL     string
+	// Seal is the seal state of the change's transaction; nil when the
+	// trail was never sealed or the page does not show it.
+	Seal      *sealBadge
 	ActorText string
 	ActorURL  string
 	Diff      threadline.ChangeDiff
