@@ -485,11 +485,11 @@ func (g *goGen) pageFuncs(f *jen.File, t *goTable) {
 	addComment(f, []string{
 		fmt.Sprintf("%s returns the changes of the row of %s with the given key, newest", t.history, tq),
 		"first, including an update that moved the row to another key. At most",
-		"threadline.HistoryLimit changes are returned (threadline.DefaultLimit by default);",
-		"continue with threadline.HistoryAfter.",
+		"o.Limit changes are returned (threadline.DefaultLimit by default); continue",
+		"with o.After.",
 	}...)
-	f.Func().Id(t.history).Params(ctxParam(), dbParam(), jen.Id("key").Id(t.key), jen.Id("opts").Op("...").Qual(runtimePath, "HistoryOption")).Params(jen.Index().Id(t.change), jen.Error()).Block(
-		jen.List(jen.Id("changes"), jen.Err()).Op(":=").Id("Audit").Call().Dot("History").Call(jen.Id("ctx"), jen.Id("db"), jen.Id(t.tableConst), jen.Id("key"), jen.Id("opts").Op("...")),
+	f.Func().Id(t.history).Params(ctxParam(), dbParam(), jen.Id("key").Id(t.key), jen.Id("o").Qual(runtimePath, "HistoryOptions")).Params(jen.Index().Id(t.change), jen.Error()).Block(
+		jen.List(jen.Id("changes"), jen.Err()).Op(":=").Id("Audit").Call().Dot("History").Call(jen.Id("ctx"), jen.Id("db"), jen.Id(t.tableConst), jen.Id("key"), jen.Id("o")),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
 		jen.Return(jen.Qual(runtimePath, "ConvertChanges").Call(jen.Id("changes"), jen.Id(t.newChange))),
 	)

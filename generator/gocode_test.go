@@ -256,10 +256,10 @@ func TestWrongKeysDoNotCompile(t *testing.T) {
 	cases := []struct {
 		name, body, wantErr string
 	}{
-		{"ok", `audit.UsersHistory(ctx, db, audit.NewUserKey(42))
-	audit.PostCollaboratorsHistory(ctx, db, audit.NewPostCollaboratorKey(threadline.MustParseUUID("0b7b5c3e-2f4d-4c1a-9a57-1f0e4c3b2a19"), 42))`, ""},
-		{"wrong key type", `audit.UsersHistory(ctx, db, audit.PostKey{})`, "cannot use audit.PostKey{}"},
-		{"untyped key", `audit.UsersHistory(ctx, db, map[string]any{"id": 1})`, "cannot use map[string]any"},
+		{"ok", `audit.UsersHistory(ctx, db, audit.NewUserKey(42), threadline.HistoryOptions{})
+	audit.PostCollaboratorsHistory(ctx, db, audit.NewPostCollaboratorKey(threadline.MustParseUUID("0b7b5c3e-2f4d-4c1a-9a57-1f0e4c3b2a19"), 42), threadline.HistoryOptions{})`, ""},
+		{"wrong key type", `audit.UsersHistory(ctx, db, audit.PostKey{}, threadline.HistoryOptions{})`, "cannot use audit.PostKey{}"},
+		{"untyped key", `audit.UsersHistory(ctx, db, map[string]any{"id": 1}, threadline.HistoryOptions{})`, "cannot use map[string]any"},
 		{"wrong arity", `audit.NewPostCollaboratorKey(threadline.UUID{})`, "not enough arguments"},
 		{"wrong value type", `audit.NewUserKey("42")`, "cannot use \"42\""},
 		{"positional arity", `_ = audit.PostCollaboratorKey{threadline.UUID{}}`, "too few values"},

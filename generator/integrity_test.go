@@ -514,7 +514,7 @@ func TestRolesDoWhatTheirCommandsNeed(t *testing.T) {
 	}
 
 	reader := in.pool(t, "auditor")
-	h, err := a.History(ctx, reader, "users", map[string]any{"id": 1})
+	h, err := a.History(ctx, reader, "users", map[string]any{"id": 1}, threadline.HistoryOptions{})
 	if err != nil || len(h) != 1 {
 		t.Fatalf("reader history: %v, %v", h, err)
 	}

@@ -70,7 +70,7 @@ func TestUpgradeFromPreviousInstall(t *testing.T) {
 	write(`UPDATE users SET password_hash = 'h2' WHERE id = 1`) // recorded now, as a fact
 	write(`UPDATE users SET display_name = 'Ada Lovelace' WHERE id = 1`)
 
-	h, err := threadline.Audit{}.History(ctx, db.Pool, "users", map[string]any{"id": 1})
+	h, err := threadline.Audit{}.History(ctx, db.Pool, "users", map[string]any{"id": 1}, threadline.HistoryOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func TestSwitchToPartitions(t *testing.T) {
 	if got := strings.Join(parts, " "); got != "audit_changes_default "+tomorrow+" audit_changes_unpartitioned" {
 		t.Fatalf("partitions after the switch: %s", got)
 	}
-	h, err := threadline.Audit{}.History(ctx, db.Pool, "items", map[string]any{"id": 1})
+	h, err := threadline.Audit{}.History(ctx, db.Pool, "items", map[string]any{"id": 1}, threadline.HistoryOptions{})
 	if err != nil || len(h) != 3 || h[2].Op != threadline.OpInsert || h[0].Actor == nil || h[0].Actor.ID != "ada" {
 		t.Fatalf("history across the switch: %+v %v", h, err)
 	}

@@ -109,7 +109,7 @@ func TestChangesCarryTheirAction(t *testing.T) {
 	}
 	// History: the listing and one lookup of its actions.
 	cdb := &countingDB{DBTX: db.Pool}
-	hist, err := audit.History(ctx, cdb, "accounts", `{"id":1}`)
+	hist, err := audit.History(ctx, cdb, "accounts", `{"id":1}`, threadline.HistoryOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,14 +120,14 @@ func TestChangesCarryTheirAction(t *testing.T) {
 		t.Fatalf("history ran %d queries, want 2 (changes, then their actions)", n)
 	}
 	cdb.n.Store(0)
-	tcs, err := audit.TransactionChanges(ctx, cdb, p.Changes[3].TransactionID)
+	tcs, err := audit.TransactionChanges(ctx, cdb, p.Changes[3].TransactionID, threadline.HistoryOptions{})
 	if err != nil || why(tcs) != "account.open|ok|create|accounts|; account.open|ok|create|accounts|" || cdb.n.Load() != 2 {
 		t.Fatalf("transaction changes: %s %v (%d queries)", why(tcs), err, cdb.n.Load())
 	}
 	// No action on the page: no lookup.
 	act(t, db, ops, "", nil, "INSERT INTO accounts VALUES (3, 'Cy', NULL)")
 	cdb.n.Store(0)
-	if cs, err := audit.History(ctx, cdb, "accounts", `{"id":3}`); err != nil || cdb.n.Load() != 1 || why(cs) != "-" {
+	if cs, err := audit.History(ctx, cdb, "accounts", `{"id":3}`, threadline.HistoryOptions{}); err != nil || cdb.n.Load() != 1 || why(cs) != "-" {
 		t.Fatalf("history without actions: %s %v (%d queries)", why(cs), err, cdb.n.Load())
 	}
 	// The feed reads the action with the change.

@@ -91,7 +91,7 @@ func ExampleAudit_Timeline() {
 func ExampleAudit_History() {
 	ctx := context.Background()
 	db := connect()
-	changes, err := threadline.Audit{}.History(ctx, db, "billing.invoices", `{"number": "INV-1"}`, threadline.HistoryLimit(50))
+	changes, err := threadline.Audit{}.History(ctx, db, "billing.invoices", `{"number": "INV-1"}`, threadline.HistoryOptions{Limit: 50})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func ExampleAudit_TransactionChanges() {
 	if tx.Action != nil {
 		fmt.Println("action:", tx.Action.Name, tx.Action.Reason)
 	}
-	changes, err := audit.TransactionChanges(ctx, db, tx.ID, threadline.HistoryLimit(1000))
+	changes, err := audit.TransactionChanges(ctx, db, tx.ID, threadline.HistoryOptions{Limit: 1000})
 	if err != nil {
 		log.Fatal(err)
 	}

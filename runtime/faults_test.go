@@ -581,10 +581,10 @@ func TestSecretsNeverLeak(t *testing.T) {
 	for _, c := range page.Changes {
 		keep(threadline.DiffChange(c))
 		keep(a.Transaction(ctx, db.Pool, c.TransactionID))
-		keep(a.TransactionChanges(ctx, db.Pool, c.TransactionID))
+		keep(a.TransactionChanges(ctx, db.Pool, c.TransactionID, threadline.HistoryOptions{}))
 	}
-	keep(a.History(ctx, db.Pool, "users", map[string]any{"id": 1}))
-	keep(a.History(ctx, db.Pool, "users", `{"id": 2}`))
+	keep(a.History(ctx, db.Pool, "users", map[string]any{"id": 1}, threadline.HistoryOptions{}))
+	keep(a.History(ctx, db.Pool, "users", `{"id": 2}`, threadline.HistoryOptions{}))
 	keep(a.ActorHistory(ctx, db.Pool, threadline.User("ann"), threadline.Filter{Table: "users"}))
 	keep(a.AsOf(ctx, db.Pool, "users", map[string]any{"id": 1}, time.Now()))
 	keep(a.AsOf(ctx, db.Pool, "users", map[string]any{"id": 2}, time.Now()))
@@ -596,7 +596,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		results = append(results, out.String())
 	}
 	// Errors from invalid input echo the input, never stored values.
-	_, err = a.History(ctx, db.Pool, "users", "not a key")
+	_, err = a.History(ctx, db.Pool, "users", "not a key", threadline.HistoryOptions{})
 	keep(nil, err)
 	_, err = threadline.DecodeJSON[struct{ ID string }](page.Changes[0].After)
 	keep(nil, err)

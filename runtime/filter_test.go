@@ -59,9 +59,9 @@ func TestLimitDefaults(t *testing.T) {
 	if clampLimit(0, DefaultStreamPageSize) != DefaultStreamPageSize {
 		t.Error("stream page size default")
 	}
-	o, err := applyHistoryOptions([]HistoryOption{HistoryLimit(-1)})
-	if err != nil || o.limit != DefaultLimit {
-		t.Errorf("HistoryLimit(-1): %d %v", o.limit, err)
+	o, err := HistoryOptions{Limit: -1}.normalize()
+	if err != nil || o.Limit != DefaultLimit {
+		t.Errorf("HistoryOptions{Limit: -1}: %d %v", o.Limit, err)
 	}
 }
 

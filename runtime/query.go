@@ -110,36 +110,22 @@ func (a Audit) Changes(ctx context.Context, db DBTX, f Filter) iter.Seq2[Change,
 	}
 }
 
-// HistoryOption adjusts History and TransactionChanges.
-type HistoryOption func(*historyOptions)
-
-type historyOptions struct {
-	limit int
-	after *Cursor
+// HistoryOptions bound a History or TransactionChanges list. The zero
+// value lists the newest DefaultLimit changes.
+type HistoryOptions struct {
+	// Limit bounds the number of changes returned (DefaultLimit when not
+	// positive; at most MaxLimit).
+	Limit int
+	// After continues a listing after this cursor (the Cursor of the last
+	// change of the previous call): only older changes are returned.
+	After *Cursor
 }
 
-// HistoryLimit bounds the number of changes returned (DefaultLimit when
-// not given or not positive; at most MaxLimit).
-func HistoryLimit(n int) HistoryOption {
-	return func(o *historyOptions) { o.limit = n }
-}
-
-// HistoryAfter continues a listing after cursor c (the Cursor of the last
-// change of the previous call): only older changes are returned.
-func HistoryAfter(c *Cursor) HistoryOption {
-	return func(o *historyOptions) { o.after = c }
-}
-
-func applyHistoryOptions(opts []HistoryOption) (historyOptions, error) {
-	var o historyOptions
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
-		}
-	}
-	o.limit = clampLimit(o.limit, DefaultLimit)
-	if o.after != nil {
-		if err := o.after.validate(); err != nil {
+// normalize validates o and applies its defaults.
+func (o HistoryOptions) normalize() (HistoryOptions, error) {
+	o.Limit = clampLimit(o.Limit, DefaultLimit)
+	if o.After != nil {
+		if err := o.After.validate(); err != nil {
 			return o, err
 		}
 	}
@@ -185,9 +171,9 @@ func keyJSON(key any) (string, error) {
 // stores it in table_pk — a JSON object of the key columns ({"id": 42}),
 // given as a json.RawMessage, a string, a map or a generated Key value. An
 // update that changed the key is part of the history of both keys. At most
-// HistoryLimit changes are returned (DefaultLimit by default); continue
-// with HistoryAfter.
-func (a Audit) History(ctx context.Context, db DBTX, table string, key any, opts ...HistoryOption) ([]Change, error) {
+// o.Limit changes are returned (DefaultLimit by default); continue with
+// o.After.
+func (a Audit) History(ctx context.Context, db DBTX, table string, key any, o HistoryOptions) ([]Change, error) {
 	t, err := parseTableName(table)
 	if err != nil {
 		return nil, err
@@ -196,15 +182,15 @@ func (a Audit) History(ctx context.Context, db DBTX, table string, key any, opts
 	if err != nil {
 		return nil, err
 	}
-	o, err := applyHistoryOptions(opts)
+	o, err = o.normalize()
 	if err != nil {
 		return nil, err
 	}
 	r := a.reader()
 	q := r.NewQuery()
 	q.Row(t, k)
-	q.After((*trailread.Cursor)(o.after))
-	return a.runWithActions(ctx, db, q, o.limit, "row history")
+	q.After((*trailread.Cursor)(o.After))
+	return a.runWithActions(ctx, db, q, o.Limit, "row history")
 }
 
 // runWithActions runs a listing and fills the changes' actions.
@@ -220,19 +206,19 @@ func (a Audit) runWithActions(ctx context.Context, db DBTX, q *trailread.Query, 
 }
 
 // TransactionChanges returns the changes captured in one transaction
-// (Change.TransactionID), newest first, at most HistoryLimit of them
-// (DefaultLimit by default); continue with HistoryAfter. An unknown id
-// yields no changes.
-func (a Audit) TransactionChanges(ctx context.Context, db DBTX, transactionID int64, opts ...HistoryOption) ([]Change, error) {
-	o, err := applyHistoryOptions(opts)
+// (Change.TransactionID), newest first, at most o.Limit of them
+// (DefaultLimit by default); continue with o.After. An unknown id yields
+// no changes.
+func (a Audit) TransactionChanges(ctx context.Context, db DBTX, transactionID int64, o HistoryOptions) ([]Change, error) {
+	o, err := o.normalize()
 	if err != nil {
 		return nil, err
 	}
 	r := a.reader()
 	q := r.NewQuery()
 	q.Cond("c.transaction_id = " + q.Arg(transactionID))
-	q.After((*trailread.Cursor)(o.after))
-	return a.runWithActions(ctx, db, q, o.limit, "transaction changes")
+	q.After((*trailread.Cursor)(o.After))
+	return a.runWithActions(ctx, db, q, o.Limit, "transaction changes")
 }
 
 // Transaction returns one audited transaction with its linked action, or

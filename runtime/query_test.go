@@ -197,7 +197,7 @@ func TestTimelineRejectsInvalidFilterWithoutQuerying(t *testing.T) {
 			}
 		}
 	}
-	if _, err := audit.History(context.Background(), nil, "accounts", "[1]"); !errors.Is(err, threadline.ErrInvalidKey) {
+	if _, err := audit.History(context.Background(), nil, "accounts", "[1]", threadline.HistoryOptions{}); !errors.Is(err, threadline.ErrInvalidKey) {
 		t.Errorf("History with a bad key: %v", err)
 	}
 	if _, err := audit.AsOf(context.Background(), nil, "", `{"id":1}`, time.Now()); !errors.Is(err, threadline.ErrInvalidFilter) {
@@ -380,9 +380,9 @@ func TestHistoryKeysSchemasAndKeyChanges(t *testing.T) {
 	inTx(t, db, nil, "INSERT INTO memberships VALUES ('acme', 1, 'owner'), ('acme', 2, 'member'), ('other', 1, 'member')")
 	inTx(t, db, nil, "UPDATE memberships SET role = 'admin' WHERE org = 'acme' AND account_id = 1")
 
-	h := func(table string, key any, o ...threadline.HistoryOption) string {
+	h := func(table string, key any, o threadline.HistoryOptions) string {
 		t.Helper()
-		cs, err := audit.History(ctx, db.Pool, table, key, o...)
+		cs, err := audit.History(ctx, db.Pool, table, key, o)
 		if err != nil {
 			t.Fatalf("History(%s, %v): %v", table, key, err)
 		}
@@ -412,16 +412,16 @@ func TestHistoryKeysSchemasAndKeyChanges(t *testing.T) {
 		{"memberships", `{"org":"acme"}`, ``}, // a partial key matches nothing
 	}
 	for _, c := range cases {
-		if got := h(c.table, c.key); got != c.want {
+		if got := h(c.table, c.key, threadline.HistoryOptions{}); got != c.want {
 			t.Errorf("History(%s, %v):\n got %s\nwant %s", c.table, c.key, got, c.want)
 		}
 	}
 	// Bounded, and continued with a cursor.
-	first, err := audit.History(ctx, db.Pool, "accounts", `{"id":1}`, threadline.HistoryLimit(2))
+	first, err := audit.History(ctx, db.Pool, "accounts", `{"id":1}`, threadline.HistoryOptions{Limit: 2})
 	if err != nil || len(first) != 2 {
 		t.Fatalf("limit: %d %v", len(first), err)
 	}
-	if got := h("accounts", `{"id":1}`, threadline.HistoryLimit(2), threadline.HistoryAfter(first[1].Cursor())); got != `insert {"id":1}` {
+	if got := h("accounts", `{"id":1}`, threadline.HistoryOptions{Limit: 2, After: first[1].Cursor()}); got != `insert {"id":1}` {
 		t.Fatalf("after: %s", got)
 	}
 }
@@ -522,15 +522,15 @@ func TestTransactionAndItsChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	txID := p.Changes[0].TransactionID
-	cs, err := audit.TransactionChanges(ctx, db.Pool, txID)
+	cs, err := audit.TransactionChanges(ctx, db.Pool, txID, threadline.HistoryOptions{})
 	if err != nil || len(cs) != 6 || cs[0].Table != "accounts" || cs[0].Schema != "billing" {
 		t.Fatalf("TransactionChanges: %s %v", describe(cs), err)
 	}
-	part, err := audit.TransactionChanges(ctx, db.Pool, txID, threadline.HistoryLimit(4))
+	part, err := audit.TransactionChanges(ctx, db.Pool, txID, threadline.HistoryOptions{Limit: 4})
 	if err != nil || len(part) != 4 {
 		t.Fatalf("limited: %d %v", len(part), err)
 	}
-	rest, err := audit.TransactionChanges(ctx, db.Pool, txID, threadline.HistoryAfter(part[3].Cursor()))
+	rest, err := audit.TransactionChanges(ctx, db.Pool, txID, threadline.HistoryOptions{After: part[3].Cursor()})
 	if err != nil || len(rest) != 2 || rest[1].ID != cs[5].ID {
 		t.Fatalf("rest: %s %v", describe(rest), err)
 	}
@@ -549,7 +549,7 @@ func TestTransactionAndItsChanges(t *testing.T) {
 	if _, err := audit.Transaction(ctx, db.Pool, txID+1000); !errors.Is(err, threadline.ErrNotFound) {
 		t.Fatalf("unknown transaction: %v", err)
 	}
-	if cs, err := audit.TransactionChanges(ctx, db.Pool, txID+1000); err != nil || len(cs) != 0 {
+	if cs, err := audit.TransactionChanges(ctx, db.Pool, txID+1000, threadline.HistoryOptions{}); err != nil || len(cs) != 0 {
 		t.Fatalf("unknown transaction changes: %v %v", cs, err)
 	}
 }
@@ -642,7 +642,7 @@ func TestQueriesUseTheAuditIndexes(t *testing.T) {
 		}
 	}
 	explain("History", func() error {
-		_, err := audit.History(ctx, pool, "accounts", `{"id": 1234}`)
+		_, err := audit.History(ctx, pool, "accounts", `{"id": 1234}`, threadline.HistoryOptions{})
 		return err
 	}, "audit_changes_row_idx", "audit_changes_row_before_idx")
 	explain("AsOf", func() error {
@@ -650,7 +650,7 @@ func TestQueriesUseTheAuditIndexes(t *testing.T) {
 		return err
 	}, "audit_changes_row_idx", "audit_changes_row_before_idx")
 	explain("TransactionChanges", func() error {
-		_, err := audit.TransactionChanges(ctx, pool, 4321)
+		_, err := audit.TransactionChanges(ctx, pool, 4321, threadline.HistoryOptions{})
 		return err
 	}, "audit_changes_transaction_id_idx")
 	explain("Timeline over one hour", func() error {
@@ -706,7 +706,7 @@ func TestConfiguredAndQuotedAuditSchema(t *testing.T) {
 		if row, err := a.AsOf(ctx, db.Pool, "accounts", `{"id":7}`, time.Now().Add(time.Hour)); err != nil || compactJSON(row) != `{"id":7,"name":"x"}` {
 			t.Fatalf("%q: as-of: %s %v", a.Schema, row, err)
 		}
-		if cs, err := a.History(ctx, db.Pool, "accounts", `{"id":7}`); err != nil || len(cs) != 1 {
+		if cs, err := a.History(ctx, db.Pool, "accounts", `{"id":7}`, threadline.HistoryOptions{}); err != nil || len(cs) != 1 {
 			t.Fatalf("%q: history: %v %v", a.Schema, cs, err)
 		}
 		if _, err := a.Transaction(ctx, db.Pool, p.Changes[0].TransactionID); err != nil {

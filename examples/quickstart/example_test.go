@@ -52,7 +52,7 @@ func Example_usersTimeline() {
 func Example_usersHistory() {
 	ctx := context.Background()
 	db := connect()
-	changes, err := audit.UsersHistory(ctx, db, audit.NewUserKey(42), threadline.HistoryLimit(20))
+	changes, err := audit.UsersHistory(ctx, db, audit.NewUserKey(42), threadline.HistoryOptions{Limit: 20})
 	if err != nil {
 		log.Fatal(err)
 	}

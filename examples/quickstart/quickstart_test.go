@@ -115,7 +115,7 @@ func TestUsersHistoryMaskedAndExcluded(t *testing.T) {
 	write(t, db, ada, "UPDATE users SET updated_at = now() + interval '1 day' WHERE id = "+fmt.Sprint(id)) // except column only
 	write(t, db, ada, "UPDATE users SET password_hash = 'other-hash' WHERE id = "+fmt.Sprint(id))          // excluded column only
 
-	h, err := audit.UsersHistory(ctx, db.Pool, audit.NewUserKey(id))
+	h, err := audit.UsersHistory(ctx, db.Pool, audit.NewUserKey(id), threadline.HistoryOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestPostsUUIDKeyEnumAndArrays(t *testing.T) {
 	write(t, db, threadline.User("ada"), "UPDATE posts SET status = 'published', published_at = '2026-03-04 05:06:07.5+00' WHERE id = '"+pid.String()+"'")
 	write(t, db, threadline.User("ada"), "UPDATE posts SET updated_at = now() + interval '1 hour' WHERE id = '"+pid.String()+"'") // except only
 
-	h, err := audit.PostsHistory(ctx, db.Pool, audit.NewPostKey(pid))
+	h, err := audit.PostsHistory(ctx, db.Pool, audit.NewPostKey(pid), threadline.HistoryOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func TestPostsUUIDKeyEnumAndArrays(t *testing.T) {
 		t.Fatalf("update: %+v from %+v", upd.After, upd.ChangedFrom)
 	}
 	// Another post's key has no history.
-	if h, err := audit.PostsHistory(ctx, db.Pool, audit.NewPostKey(threadline.UUID{1})); err != nil || len(h) != 0 {
+	if h, err := audit.PostsHistory(ctx, db.Pool, audit.NewPostKey(threadline.UUID{1}), threadline.HistoryOptions{}); err != nil || len(h) != 0 {
 		t.Fatalf("unknown key: %v %v", h, err)
 	}
 }
@@ -219,7 +219,7 @@ func TestCountriesTextKey(t *testing.T) {
 	db := setup(t)
 	write(t, db, threadline.System("seed"), "INSERT INTO countries VALUES ('US', 'United States'), ('FR', 'France'), ('D', 'padded')")
 	write(t, db, threadline.Admin("7"), "UPDATE countries SET name = 'USA' WHERE code = 'US'")
-	h, err := audit.CountriesHistory(ctx, db.Pool, audit.NewCountryKey("US"))
+	h, err := audit.CountriesHistory(ctx, db.Pool, audit.NewCountryKey("US"), threadline.HistoryOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +230,7 @@ func TestCountriesTextKey(t *testing.T) {
 		t.Fatalf("actors %v %v", h[0].Actor, h[1].Actor)
 	}
 	// char(2) keeps its padding in table_pk: the key is the stored value.
-	if h, _ := audit.CountriesHistory(ctx, db.Pool, audit.NewCountryKey("D ")); len(h) != 1 || h[0].After.Code != "D " {
+	if h, _ := audit.CountriesHistory(ctx, db.Pool, audit.NewCountryKey("D "), threadline.HistoryOptions{}); len(h) != 1 || h[0].After.Code != "D " {
 		t.Fatalf("padded key: %+v", h)
 	}
 }
@@ -246,7 +246,7 @@ func TestPostCollaboratorsCompositeKey(t *testing.T) {
 	write(t, db, threadline.User("ada"), fmt.Sprintf(`UPDATE post_collaborators SET role = 'owner' WHERE user_id = %d`, bob))
 	write(t, db, threadline.User("ada"), fmt.Sprintf(`DELETE FROM post_collaborators WHERE user_id = %d`, bob))
 
-	h, err := audit.PostCollaboratorsHistory(ctx, db.Pool, audit.NewPostCollaboratorKey(pid, bob))
+	h, err := audit.PostCollaboratorsHistory(ctx, db.Pool, audit.NewPostCollaboratorKey(pid, bob), threadline.HistoryOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +256,7 @@ func TestPostCollaboratorsCompositeKey(t *testing.T) {
 	if h[0].Before == nil || h[0].Before.Role != "owner" || h[0].After != nil || *h[0].Key != audit.NewPostCollaboratorKey(pid, bob) {
 		t.Fatalf("delete: %+v", h[0])
 	}
-	if h, _ := audit.PostCollaboratorsHistory(ctx, db.Pool, audit.NewPostCollaboratorKey(pid, ada)); len(h) != 1 {
+	if h, _ := audit.PostCollaboratorsHistory(ctx, db.Pool, audit.NewPostCollaboratorKey(pid, ada), threadline.HistoryOptions{}); len(h) != 1 {
 		t.Fatalf("other collaborator: %d changes", len(h))
 	}
 	// As of the delete: gone; just before it: the updated row.
@@ -283,7 +283,7 @@ func TestUsersAsOf(t *testing.T) {
 	write(t, db, actor, `DELETE FROM users WHERE id = 5`)
 	write(t, db, actor, `INSERT INTO users (id, email, password_hash, display_name) OVERRIDING SYSTEM VALUE VALUES (5, 'b@x', 'h', 'reborn')`)
 
-	h, err := audit.UsersHistory(ctx, db.Pool, audit.NewUserKey(5))
+	h, err := audit.UsersHistory(ctx, db.Pool, audit.NewUserKey(5), threadline.HistoryOptions{})
 	if err != nil || userOps(h) != "insert,delete,update,update,insert" {
 		t.Fatalf("history %s %v", userOps(h), err)
 	}
@@ -481,7 +481,7 @@ func TestBillingInvoicesSchemaQualified(t *testing.T) {
 		('INV-2', %d, 5, 'USD', '2026-03-01', true, NULL)`, uid, uid))
 	write(t, db, threadline.ServiceAccount("billing"), `UPDATE billing.invoices SET paid = true, card_last4 = '1111' WHERE number = 'INV-1'`)
 
-	h, err := audit.BillingInvoicesHistory(ctx, db.Pool, audit.NewBillingInvoiceKey("INV-1"))
+	h, err := audit.BillingInvoicesHistory(ctx, db.Pool, audit.NewBillingInvoiceKey("INV-1"), threadline.HistoryOptions{})
 	if err != nil || len(h) != 2 {
 		t.Fatalf("history: %v %v", h, err)
 	}
@@ -539,13 +539,13 @@ func TestPageViewsPartitionedCompositeTimeKey(t *testing.T) {
 		t.Fatalf("%d page views", len(all))
 	}
 	k := audit.NewPageViewKey(ids["2026-05-01T08:00:00.25Z"], time.Date(2026, 5, 1, 8, 0, 0, 250000000, time.UTC))
-	h, err := audit.PageViewsHistory(ctx, db.Pool, k)
+	h, err := audit.PageViewsHistory(ctx, db.Pool, k, threadline.HistoryOptions{})
 	if err != nil || len(h) != 1 || h[0].After.ViewerID != nil || !h[0].After.ViewedAt.Equal(k.ViewedAt) || *h[0].Actor != threadline.Anonymous() {
 		t.Fatalf("history of %+v: %+v %v", k, h, err)
 	}
 	// The key's time zone does not matter, only the instant.
 	k.ViewedAt = k.ViewedAt.In(time.FixedZone("x", -5*3600))
-	if h, err := audit.PageViewsHistory(ctx, db.Pool, k); err != nil || len(h) != 1 {
+	if h, err := audit.PageViewsHistory(ctx, db.Pool, k, threadline.HistoryOptions{}); err != nil || len(h) != 1 {
 		t.Fatalf("history with a zoned key: %v %v", h, err)
 	}
 	cs, _, err := audit.PageViewsTimeline(ctx, db.Pool, threadline.Filter{})
@@ -559,7 +559,7 @@ func TestLegacyEventsConfiguredKey(t *testing.T) {
 	u := threadline.MustParseUUID("6f1c2f7e-3c1d-4f4e-9a7b-2b8c1d0e9f11")
 	write(t, db, threadline.System("cron"), `INSERT INTO legacy_events (event_uuid, kind, payload) VALUES ('`+u.String()+`', 'ping', '{"n": 1}')`)
 	write(t, db, threadline.System("cron"), `UPDATE legacy_events SET payload = NULL WHERE event_uuid = '`+u.String()+`'`)
-	h, err := audit.LegacyEventsHistory(ctx, db.Pool, audit.NewLegacyEventKey(u))
+	h, err := audit.LegacyEventsHistory(ctx, db.Pool, audit.NewLegacyEventKey(u), threadline.HistoryOptions{})
 	if err != nil || len(h) != 2 {
 		t.Fatalf("history: %v %v", h, err)
 	}

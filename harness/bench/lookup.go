@@ -131,7 +131,7 @@ func (r *runner) lookup(ctx context.Context) ([]Result, error) {
 	}
 	hist, err := measure(func() error {
 		table, key := randomKey()
-		cs, err := audit.History(ctx, pool, table, key)
+		cs, err := audit.History(ctx, pool, table, key, threadline.HistoryOptions{})
 		if err == nil && len(cs) == 0 {
 			err = fmt.Errorf("history of %s %v is empty", table, key)
 		}

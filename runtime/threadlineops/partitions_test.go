@@ -84,7 +84,7 @@ func TestPartitionedStorage(t *testing.T) {
 		t.Fatalf("maintain again: %v %v", again, err)
 	}
 	// The old change is read like any other.
-	h, err := (threadline.Audit{}).History(ctx, db.Pool, "items", map[string]any{"id": 9})
+	h, err := (threadline.Audit{}).History(ctx, db.Pool, "items", map[string]any{"id": 9}, threadline.HistoryOptions{})
 	if err != nil || len(h) != 1 {
 		t.Fatalf("history of the moved change: %v %v", h, err)
 	}

@@ -116,17 +116,18 @@ func (l links) exports(q url.Values) exports {
 
 // historyOptions reads the cursor of a row history or transaction page,
 // asking for one change more than a page to tell whether another follows.
-func (h *handler) historyOptions(q url.Values) ([]threadline.HistoryOption, bool, error) {
-	opts := []threadline.HistoryOption{threadline.HistoryLimit(h.o.PageSize + 1)}
+func (h *handler) historyOptions(q url.Values) (threadline.HistoryOptions, bool, error) {
+	o := threadline.HistoryOptions{Limit: h.o.PageSize + 1}
 	v := strings.TrimSpace(q.Get("after"))
 	if v == "" {
-		return opts, false, nil
+		return o, false, nil
 	}
 	c, err := threadline.ParseCursor(v)
 	if err != nil {
-		return nil, false, err
+		return o, false, err
 	}
-	return append(opts, threadline.HistoryAfter(&c)), true, nil
+	o.After = &c
+	return o, true, nil
 }
 
 type timelineData struct {
@@ -245,7 +246,7 @@ func (h *handler) row(ctx context.Context, tx pgx.Tx, r *http.Request) (view, er
 	if err != nil {
 		return view{}, err
 	}
-	cs, err := h.o.Audit.History(ctx, tx, table, key, opts...)
+	cs, err := h.o.Audit.History(ctx, tx, table, key, opts)
 	if err != nil {
 		if errors.Is(err, threadline.ErrInvalidKey) {
 			return view{}, badRequest("key %q: not a JSON object of the key columns (like {\"id\":42})", key)
@@ -329,7 +330,7 @@ func (h *handler) transaction(ctx context.Context, tx pgx.Tx, r *http.Request) (
 	if err != nil {
 		return view{}, err
 	}
-	cs, err := h.o.Audit.TransactionChanges(ctx, tx, id, opts...)
+	cs, err := h.o.Audit.TransactionChanges(ctx, tx, id, opts)
 	if err != nil {
 		return view{}, err
 	}

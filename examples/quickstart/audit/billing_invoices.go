@@ -141,11 +141,10 @@ func BillingInvoicesTimeline(ctx context.Context, db threadline.DBTX, f threadli
 
 // BillingInvoicesHistory returns the changes of the row of billing.invoices
 // with the given key, newest first, including an update that moved the row
-// to another key. At most threadline.HistoryLimit changes are returned
-// (threadline.DefaultLimit by default); continue with
-// threadline.HistoryAfter.
-func BillingInvoicesHistory(ctx context.Context, db threadline.DBTX, key BillingInvoiceKey, opts ...threadline.HistoryOption) ([]BillingInvoiceChange, error) {
-	changes, err := Audit().History(ctx, db, BillingInvoicesTable, key, opts...)
+// to another key. At most o.Limit changes are returned
+// (threadline.DefaultLimit by default); continue with o.After.
+func BillingInvoicesHistory(ctx context.Context, db threadline.DBTX, key BillingInvoiceKey, o threadline.HistoryOptions) ([]BillingInvoiceChange, error) {
+	changes, err := Audit().History(ctx, db, BillingInvoicesTable, key, o)
 	if err != nil {
 		return nil, err
 	}

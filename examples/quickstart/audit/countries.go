@@ -118,11 +118,10 @@ func CountriesTimeline(ctx context.Context, db threadline.DBTX, f threadline.Fil
 
 // CountriesHistory returns the changes of the row of public.countries with
 // the given key, newest first, including an update that moved the row to
-// another key. At most threadline.HistoryLimit changes are returned
-// (threadline.DefaultLimit by default); continue with
-// threadline.HistoryAfter.
-func CountriesHistory(ctx context.Context, db threadline.DBTX, key CountryKey, opts ...threadline.HistoryOption) ([]CountryChange, error) {
-	changes, err := Audit().History(ctx, db, CountriesTable, key, opts...)
+// another key. At most o.Limit changes are returned (threadline.DefaultLimit
+// by default); continue with o.After.
+func CountriesHistory(ctx context.Context, db threadline.DBTX, key CountryKey, o threadline.HistoryOptions) ([]CountryChange, error) {
+	changes, err := Audit().History(ctx, db, CountriesTable, key, o)
 	if err != nil {
 		return nil, err
 	}

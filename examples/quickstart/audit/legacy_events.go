@@ -127,11 +127,10 @@ func LegacyEventsTimeline(ctx context.Context, db threadline.DBTX, f threadline.
 
 // LegacyEventsHistory returns the changes of the row of public.legacy_events
 // with the given key, newest first, including an update that moved the row
-// to another key. At most threadline.HistoryLimit changes are returned
-// (threadline.DefaultLimit by default); continue with
-// threadline.HistoryAfter.
-func LegacyEventsHistory(ctx context.Context, db threadline.DBTX, key LegacyEventKey, opts ...threadline.HistoryOption) ([]LegacyEventChange, error) {
-	changes, err := Audit().History(ctx, db, LegacyEventsTable, key, opts...)
+// to another key. At most o.Limit changes are returned
+// (threadline.DefaultLimit by default); continue with o.After.
+func LegacyEventsHistory(ctx context.Context, db threadline.DBTX, key LegacyEventKey, o threadline.HistoryOptions) ([]LegacyEventChange, error) {
+	changes, err := Audit().History(ctx, db, LegacyEventsTable, key, o)
 	if err != nil {
 		return nil, err
 	}

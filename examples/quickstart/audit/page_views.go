@@ -132,11 +132,10 @@ func PageViewsTimeline(ctx context.Context, db threadline.DBTX, f threadline.Fil
 
 // PageViewsHistory returns the changes of the row of public.page_views with
 // the given key, newest first, including an update that moved the row to
-// another key. At most threadline.HistoryLimit changes are returned
-// (threadline.DefaultLimit by default); continue with
-// threadline.HistoryAfter.
-func PageViewsHistory(ctx context.Context, db threadline.DBTX, key PageViewKey, opts ...threadline.HistoryOption) ([]PageViewChange, error) {
-	changes, err := Audit().History(ctx, db, PageViewsTable, key, opts...)
+// another key. At most o.Limit changes are returned (threadline.DefaultLimit
+// by default); continue with o.After.
+func PageViewsHistory(ctx context.Context, db threadline.DBTX, key PageViewKey, o threadline.HistoryOptions) ([]PageViewChange, error) {
+	changes, err := Audit().History(ctx, db, PageViewsTable, key, o)
 	if err != nil {
 		return nil, err
 	}

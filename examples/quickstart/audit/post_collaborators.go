@@ -135,11 +135,10 @@ func PostCollaboratorsTimeline(ctx context.Context, db threadline.DBTX, f thread
 
 // PostCollaboratorsHistory returns the changes of the row of
 // public.post_collaborators with the given key, newest first, including an
-// update that moved the row to another key. At most threadline.HistoryLimit
-// changes are returned (threadline.DefaultLimit by default); continue with
-// threadline.HistoryAfter.
-func PostCollaboratorsHistory(ctx context.Context, db threadline.DBTX, key PostCollaboratorKey, opts ...threadline.HistoryOption) ([]PostCollaboratorChange, error) {
-	changes, err := Audit().History(ctx, db, PostCollaboratorsTable, key, opts...)
+// update that moved the row to another key. At most o.Limit changes are
+// returned (threadline.DefaultLimit by default); continue with o.After.
+func PostCollaboratorsHistory(ctx context.Context, db threadline.DBTX, key PostCollaboratorKey, o threadline.HistoryOptions) ([]PostCollaboratorChange, error) {
+	changes, err := Audit().History(ctx, db, PostCollaboratorsTable, key, o)
 	if err != nil {
 		return nil, err
 	}

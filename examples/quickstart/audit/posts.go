@@ -143,11 +143,10 @@ func PostsTimeline(ctx context.Context, db threadline.DBTX, f threadline.Filter)
 
 // PostsHistory returns the changes of the row of public.posts with the given
 // key, newest first, including an update that moved the row to another key.
-// At most threadline.HistoryLimit changes are returned
-// (threadline.DefaultLimit by default); continue with
-// threadline.HistoryAfter.
-func PostsHistory(ctx context.Context, db threadline.DBTX, key PostKey, opts ...threadline.HistoryOption) ([]PostChange, error) {
-	changes, err := Audit().History(ctx, db, PostsTable, key, opts...)
+// At most o.Limit changes are returned (threadline.DefaultLimit by default);
+// continue with o.After.
+func PostsHistory(ctx context.Context, db threadline.DBTX, key PostKey, o threadline.HistoryOptions) ([]PostChange, error) {
+	changes, err := Audit().History(ctx, db, PostsTable, key, o)
 	if err != nil {
 		return nil, err
 	}

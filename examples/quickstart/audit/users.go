@@ -134,11 +134,10 @@ func UsersTimeline(ctx context.Context, db threadline.DBTX, f threadline.Filter)
 
 // UsersHistory returns the changes of the row of public.users with the given
 // key, newest first, including an update that moved the row to another key.
-// At most threadline.HistoryLimit changes are returned
-// (threadline.DefaultLimit by default); continue with
-// threadline.HistoryAfter.
-func UsersHistory(ctx context.Context, db threadline.DBTX, key UserKey, opts ...threadline.HistoryOption) ([]UserChange, error) {
-	changes, err := Audit().History(ctx, db, UsersTable, key, opts...)
+// At most o.Limit changes are returned (threadline.DefaultLimit by default);
+// continue with o.After.
+func UsersHistory(ctx context.Context, db threadline.DBTX, key UserKey, o threadline.HistoryOptions) ([]UserChange, error) {
+	changes, err := Audit().History(ctx, db, UsersTable, key, o)
 	if err != nil {
 		return nil, err
 	}
