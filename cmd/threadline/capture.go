@@ -13,6 +13,7 @@ import (
 
 	"github.com/threadline-go/threadline/generator/config"
 	"github.com/threadline-go/threadline/internal/walcapture"
+	"github.com/threadline-go/threadline/sqltemplates"
 )
 
 type captureArgs struct {
@@ -59,7 +60,7 @@ func (c *cli) capture(a captureArgs) int {
 	log := slog.New(h)
 	consumer := walcapture.New(walcapture.Config{
 		SourceURL: src, AuditURL: c.cfg.WAL.AuditDatabaseURL, AuditSchema: c.cfg.AuditSchema,
-		Slot: c.cfg.WAL.Slot, Publication: c.cfg.WAL.Publication,
+		Slot: c.cfg.WAL.Slot, Publication: c.cfg.WAL.Publication, AuditStore: c.auditStore(),
 		BatchChanges: a.batchChanges, BatchDelay: a.batchDelay, Logger: log,
 	})
 	if a.health != "" {
@@ -104,4 +105,26 @@ func serveHealth(ctx context.Context, addr string, consumer *walcapture.Consumer
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}, nil
+}
+
+// auditStore returns, for a trail on another database
+// (wal.audit_database_url), the statements that install the audit schema
+// there when it lacks one: the tables, indexes and functions the install
+// migration creates, with grants for the reader and retention roles only
+// (the application's writer roles get nothing on the trail's database).
+func (c *cli) auditStore() []string {
+	if c.cfg.WAL.AuditDatabaseURL == "" {
+		return nil
+	}
+	names := func(ns []config.Name) []string {
+		out := make([]string, len(ns))
+		for i, n := range ns {
+			out[i] = n.Value
+		}
+		return out
+	}
+	unit := map[string]string{config.PartitionsDaily: "day", config.PartitionsWeekly: "week", config.PartitionsMonthly: "month"}[c.cfg.Storage.Partitions]
+	st := sqltemplates.Storage{Unit: unit, Premake: c.cfg.Storage.Premake, Retention: c.cfg.Retention.Window()}
+	g := sqltemplates.Grants{Readers: names(c.cfg.Privileges.ReaderRoles), Retention: names(c.cfg.Privileges.RetentionRoles)}
+	return append(sqltemplates.Install(c.cfg.AuditSchema, g, st), sqltemplates.RevokeFunctions(c.cfg.AuditSchema))
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	threadline "github.com/threadline-go/threadline/runtime"
+	"github.com/threadline-go/threadline/sqltemplates"
 )
 
 const parityDDL = `
@@ -127,25 +128,45 @@ func TestParity(t *testing.T) {
 	createSlot(t, wal, "parity")
 	ctx := context.Background()
 	for _, db := range []*testDB{trig, wal} {
-		for i, stmts := range parityWorkload {
-			tx, err := db.pool.Begin(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, s := range stmts {
-				if _, err := tx.Exec(ctx, s); err != nil {
-					t.Fatalf("transaction %d: %v\n%s", i, err, s)
-				}
-			}
-			if err := tx.Commit(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
+		runWorkload(t, db, parityWorkload)
 	}
 	startConsumer(t, wal, "parity")
 	waitCaughtUp(t, wal, "parity", 30*time.Second)
+	compareTrails(t, trail(t, trig.pool), trail(t, wal.pool))
+	// The excluded value appears nowhere in the WAL trail.
+	var leaked bool
+	if err := wal.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM threadline.audit_changes AS c
+		WHERE c::text LIKE '%secret%' AND NOT c.changed_fields @> '{secret}')`).Scan(&leaked); err != nil {
+		t.Fatal(err)
+	}
+	if leaked {
+		t.Error("an excluded value reached the WAL trail")
+	}
+}
 
-	want, got := trail(t, trig.pool), trail(t, wal.pool)
+// runWorkload runs each transaction of w in db.
+func runWorkload(t *testing.T, db *testDB, w [][]string) {
+	t.Helper()
+	ctx := context.Background()
+	for i, stmts := range w {
+		tx, err := db.pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range stmts {
+			if _, err := tx.Exec(ctx, s); err != nil {
+				t.Fatalf("transaction %d: %v\n%s", i, err, s)
+			}
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// compareTrails reports every change that differs between two trails.
+func compareTrails(t *testing.T, want, got []trailChange) {
+	t.Helper()
 	if len(want) == 0 {
 		t.Fatal("the trigger engine captured nothing")
 	}
@@ -161,19 +182,60 @@ func TestParity(t *testing.T) {
 			diffJSON(t, "before", want[i].Before, got[i].Before)
 		}
 	}
-	// The excluded value appears nowhere in the WAL trail.
-	var leaked bool
-	if err := wal.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM threadline.audit_changes AS c
-		WHERE c::text LIKE '%secret%' AND NOT c.changed_fields @> '{secret}')`).Scan(&leaked); err != nil {
-		t.Fatal(err)
-	}
-	if leaked {
-		t.Error("an excluded value reached the WAL trail")
-	}
 	if testing.Verbose() {
 		for _, c := range got {
 			t.Log(short(strings.ReplaceAll(c.String(), "\n", " ")))
 		}
+	}
+}
+
+// TestSeparateAuditDatabase runs the parity workload with the trail on
+// another database (wal.audit_database_url): the consumer installs the
+// audit schema there (AuditStore) and writes the same trail as the
+// trigger engine, actions aside (record_action writes in the captured
+// database); the captured database's audit tables stay empty.
+func TestSeparateAuditDatabase(t *testing.T) {
+	trig := newDB(t, "trigger", parityDDL, parityTables)
+	wal := newDB(t, "wal", parityDDL, parityTables)
+	// A composite type of the application's must exist where the images
+	// are built (enums and domains need nothing: docs/wal-engine.md).
+	store := newDB(t, "wal", "CREATE TYPE pair AS (a int, b text)", "")
+	createSlot(t, wal, "separate")
+	for _, db := range []*testDB{trig, wal} {
+		runWorkload(t, db, parityWorkload)
+	}
+	install := append(sqltemplates.Install("threadline", sqltemplates.Grants{}, sqltemplates.Storage{}), sqltemplates.RevokeFunctions("threadline"))
+	c := New(Config{SourceURL: wal.url, AuditURL: store.url, Slot: "separate", AuditStore: install, Logger: testLogger(t)})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if st := c.Status(); st.Err != "" {
+			t.Fatalf("consumer: %s", st.Err)
+		}
+		var ok bool
+		if err := wal.pool.QueryRow(context.Background(), `SELECT confirmed_flush_lsn >= pg_current_wal_insert_lsn() FROM pg_replication_slots WHERE slot_name = 'separate'`).Scan(&ok); err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the consumer did not catch up within 30 s")
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	want, got := trail(t, trig.pool), trail(t, store.pool)
+	for i := range want {
+		want[i].Action = ""
+	}
+	compareTrails(t, want, got)
+	var n int
+	if err := wal.pool.QueryRow(context.Background(), `SELECT count(*) FROM threadline.audit_changes`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the captured database's audit_changes holds %d rows (%v)", n, err)
 	}
 }
 

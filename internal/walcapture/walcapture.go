@@ -52,6 +52,11 @@ type Config struct {
 	StatusInterval time.Duration
 	// Logger receives progress and problems (default slog.Default()).
 	Logger *slog.Logger
+	// AuditStore, when set, installs the audit schema on the audit
+	// database when it lacks one (a trail on another database:
+	// sqltemplates.Install and RevokeFunctions of the config's audit
+	// schema). Run in one transaction before the first batch.
+	AuditStore []string
 	// Written, when set, is called after each batch committed with the
 	// source commit times of its transactions (the benchmark measures
 	// commit-to-visible lag with it).

@@ -114,6 +114,11 @@ func (w *writer) close() {
 // setup creates the session's staging tables and the progress table (for
 // a trail on another database, where no migration created it).
 func (w *writer) setup(ctx context.Context) error {
+	if len(w.cfg.AuditStore) > 0 {
+		if err := w.installStore(ctx); err != nil {
+			return err
+		}
+	}
 	stmts := []string{
 		`CREATE TABLE IF NOT EXISTS ` + w.s + `.audit_wal_progress (slot text PRIMARY KEY, lsn pg_lsn NOT NULL, updated_at timestamptz NOT NULL DEFAULT clock_timestamp())`,
 		`CREATE TABLE IF NOT EXISTS ` + w.s + `.audit_wal_gaps (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, slot text NOT NULL,
@@ -128,6 +133,31 @@ func (w *writer) setup(ctx context.Context) error {
 			return errorf("audit database setup: %w", err)
 		}
 	}
+	return nil
+}
+
+// installStore installs the audit schema on the audit database when its
+// audit_changes table does not exist.
+func (w *writer) installStore(ctx context.Context) error {
+	var exists bool
+	if err := w.audit.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, w.s+".audit_changes").Scan(&exists); err != nil {
+		return errorf("audit database: %w", err)
+	}
+	if exists {
+		return nil
+	}
+	err := pgx.BeginFunc(ctx, w.audit, func(tx pgx.Tx) error {
+		for _, s := range w.cfg.AuditStore {
+			if _, err := tx.Exec(ctx, s); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return errorf("install the audit schema on the audit database: %w", err)
+	}
+	w.log.Info("threadline capture: installed the audit schema on the audit database", "schema", w.cfg.AuditSchema)
 	return nil
 }
 
