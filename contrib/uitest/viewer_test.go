@@ -106,7 +106,13 @@ func exampleDB(t *testing.T) *pgtest.DB {
 	write(threadline.ServiceAccount("billing"), "req-invoice-9", exec(
 		`INSERT INTO billing.invoices VALUES ('INV-2026-001', 1, 120.00, 'EUR', '2026-11-01', false, '4242')`,
 		`UPDATE billing.invoices SET paid = true WHERE number = 'INV-2026-001'`))
-	write(threadline.Admin("ops-7"), "req-cleanup-3", exec(`DELETE FROM users WHERE id = 2`))
+	write(threadline.Admin("ops-7"), "req-cleanup-3", func(tx pgx.Tx) error {
+		if err := exec(`DELETE FROM users WHERE id = 2`)(tx); err != nil {
+			return err
+		}
+		_, err := threadline.RecordAction(ctx, tx, "user.erase", threadline.WithCategory("privacy"), threadline.WithReason("erasure requested under GDPR article 17"))
+		return err
+	})
 	return db
 }
 
@@ -296,6 +302,57 @@ func TestViewerInChromium(t *testing.T) {
 	}
 	contains("home", text("main"), "Audit trail", "Coverage OK", "public.users", "billing.invoices", "Latest changes")
 	shot.take(ctx, "home")
+
+	// Who changed user 1, and why? From the home page, through the row
+	// lookup form of users: its history names the actor, the action and
+	// its reason next to each change.
+	clickTo(`table.tables a.lookup[href="/lookup?table=public.users"]`, "form.lookup")
+	step("look up user 1", chromedp.SetValue(chromedp.CSS(`form.lookup input[name="k.id"]`), "1"),
+		chromedp.Submit(chromedp.CSS("form.lookup")), chromedp.WaitReady(chromedp.CSS("form.asof")))
+	contains("who changed user 1 and why", text("main"), `{"id":1}`, "by admin:ops-7", "user.rename", "name change requested by the user",
+		"by user:1", "no action", "request req-signup-1")
+	if n := count(`article.change a.action[href="/actions?name=user.rename"]`); n != 1 {
+		t.Errorf("the row history links the action user.rename %d times, want 1", n)
+	}
+	shot.take(ctx, "who-changed")
+
+	// The Actions page, from the navigation; filtered by reason text.
+	clickTo(`header.top nav a[href="/actions"]`, "table.actions")
+	if n := count("table.actions > tbody > tr"); n != 2 {
+		t.Errorf("the actions page lists %d actions, want 2", n)
+	}
+	contains("actions", text("table.actions"), "user.erase", "privacy", "erasure requested under GDPR article 17",
+		"user.rename", "support", "name change requested by the user", "admin:ops-7", "req-support-42")
+	shot.take(ctx, "actions")
+	step("filter the actions", chromedp.SetValue(chromedp.CSS(`form.filters input[name="reason"]`), "GDPR"),
+		chromedp.Submit(chromedp.CSS("form.filters")), chromedp.WaitReady(chromedp.CSS(`a[href="/actions"]`)))
+	if l := location(); !strings.Contains(l, "reason=GDPR") {
+		t.Fatalf("the actions filter went to %s", l)
+	}
+	if n := count("table.actions > tbody > tr"); n != 1 || !strings.Contains(text("table.actions"), "user.erase") {
+		t.Errorf("the reason filter shows %d actions: %s", n, text("main"))
+	}
+	// The action → its transaction and its changes.
+	clickTo(`table.actions a[href^="/tx/"]`, "section.action")
+	contains("the erasure", text("main"), "user.erase", "erasure requested under GDPR article 17", "public.users", "delete")
+
+	// Who changed display_name? The changed-column filter and a time
+	// preset, both plain GET links and forms.
+	step("column filter", chromedp.Navigate(base+"/changes"), chromedp.WaitReady(chromedp.CSS("form.filters")))
+	step("who changed display_name", chromedp.SetValue(chromedp.CSS(`form.filters input[name="column"]`), "display_name"),
+		chromedp.Submit(chromedp.CSS("form.filters")), chromedp.WaitReady(chromedp.CSS(`nav.presets`)))
+	if n := count("table.changes > tbody > tr"); n != 1 {
+		t.Errorf("the display_name filter shows %d changes, want 1", n)
+	}
+	contains("display_name", text("table.changes"), "update", "admin:ops-7", "user.rename")
+	clickTo(`nav.presets a[href*="from=-24h"]`, `nav.presets a[aria-current]`)
+	if l := location(); !strings.Contains(l, "column=display_name") || !strings.Contains(l, "from=-24h") {
+		t.Errorf("the 24 h preset went to %s", l)
+	}
+	if n := count("table.changes > tbody > tr"); n != 1 {
+		t.Errorf("the 24 h preset shows %d changes, want 1", n)
+	}
+	step("home again", chromedp.Navigate(base+"/"), chromedp.WaitReady(chromedp.CSS("section.cards")))
 
 	// Home → a table.
 	clickTo(`table.tables a[href="/changes?table=public.users"]`, "form.filters")
