@@ -51,6 +51,11 @@ type change struct {
 	hasOld     bool
 	// xch names the excluded columns whose value changed.
 	xch []string
+	// keyOnly: oldv holds the old key only (other columns NULL).
+	keyOnly bool
+	// unknown names the columns of newv whose unchanged TOASTed value was
+	// not sent and cannot be taken from an old row: left out of the image.
+	unknown []string
 }
 
 // stream is the state of one replication session.
@@ -306,11 +311,11 @@ func (s *stream) decode(ctx context.Context, data []byte) error {
 		}
 		s.cur.attribute(m.Content, s.c)
 	case *pglogrepl.InsertMessage:
-		return s.row(m.RelationID, 'i', nil, m.Tuple)
+		return s.row(m.RelationID, 'i', 0, nil, m.Tuple)
 	case *pglogrepl.UpdateMessage:
-		return s.row(m.RelationID, 'u', m.OldTuple, m.NewTuple)
+		return s.row(m.RelationID, 'u', m.OldTupleType, m.OldTuple, m.NewTuple)
 	case *pglogrepl.DeleteMessage:
-		return s.row(m.RelationID, 'd', m.OldTuple, nil)
+		return s.row(m.RelationID, 'd', m.OldTupleType, m.OldTuple, nil)
 	case *pglogrepl.TruncateMessage:
 		if s.cur == nil {
 			return errorf("truncate outside a transaction")
@@ -352,8 +357,9 @@ func (t *txn) attribute(content []byte, c *Consumer) {
 	t.attributed, t.startedMicros, t.actor, t.requestID, t.correlationID = true, micros, m.A, m.R, m.C
 }
 
-// row records one row change.
-func (s *stream) row(relID uint32, op byte, oldT, newT *pglogrepl.TupleData) error {
+// row records one row change. oldType is 'O' for a whole old row
+// (replica identity FULL), 'K' for its key only.
+func (s *stream) row(relID uint32, op byte, oldType uint8, oldT, newT *pglogrepl.TupleData) error {
 	if s.cur == nil {
 		return errorf("row change outside a transaction")
 	}
@@ -372,12 +378,9 @@ func (s *stream) row(relID uint32, op byte, oldT, newT *pglogrepl.TupleData) err
 	if newT != nil {
 		newRaw = newT.Columns
 	}
-	full := len(oldRaw) == len(r.cols) && len(oldRaw) > 0
-	if op == 'u' && !full && len(oldRaw) > 0 {
-		// A key-only old tuple (replica identity default or index): the
-		// old values of other columns are unknown.
-		oldRaw = nil
-	}
+	// A key-only old row (replica identity default or an index): the
+	// old values of the other columns are unknown.
+	ch.keyOnly = oldRaw != nil && oldType == pglogrepl.UpdateMessageTupleTypeKey
 	get := func(cols []*pglogrepl.TupleDataColumn, i int) (v *string, unchanged bool) {
 		if i >= len(cols) {
 			return nil, false
@@ -406,16 +409,18 @@ func (s *stream) row(relID uint32, op byte, oldT, newT *pglogrepl.TupleData) err
 		if newRaw != nil {
 			v, unchanged := get(newRaw, i)
 			if unchanged {
-				if oldRaw == nil {
-					return errorf("%s.%s: an unchanged TOASTed value of %s and no old row (replica identity is not FULL): set wal.replica_identity to full",
-						r.schema, r.name, r.cols[i].name)
+				if oldRaw == nil || ch.keyOnly {
+					// Not sent, and no old row to take it from (replica
+					// identity is not FULL): left out of the image.
+					ch.unknown = append(ch.unknown, r.cols[i].name)
+				} else {
+					v = ch.oldv[j]
 				}
-				v = ch.oldv[j]
 			}
 			ch.newv[j] = v
 		}
 	}
-	if op == 'u' && oldRaw != nil {
+	if op == 'u' && oldRaw != nil && !ch.keyOnly {
 		for _, i := range r.excludedCols {
 			ov, _ := get(oldRaw, i)
 			nv, unchanged := get(newRaw, i)

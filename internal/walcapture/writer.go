@@ -124,7 +124,7 @@ func (w *writer) setup(ctx context.Context) error {
 		`CREATE TABLE IF NOT EXISTS ` + w.s + `.audit_wal_gaps (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, slot text NOT NULL,
 			after_lsn pg_lsn NOT NULL, until_lsn pg_lsn NOT NULL, last_written_at timestamptz, detected_at timestamptz NOT NULL DEFAULT clock_timestamp())`,
 		`CREATE TEMP TABLE tl_tx (tx int4, hid int8, xid int8, started_at timestamptz, commit_at timestamptz, actor text, request_id text, correlation_id text) ON COMMIT DELETE ROWS`,
-		`CREATE TEMP TABLE tl_stage (seq int4, tx int4, rel int4, op text, n text[], o text[], xch text[]) ON COMMIT DELETE ROWS`,
+		`CREATE TEMP TABLE tl_stage (seq int4, tx int4, rel int4, op text, n text[], o text[], xch text[], ko bool, nu text[]) ON COMMIT DELETE ROWS`,
 		`CREATE TEMP TABLE tl_out (seq int4, tx int4, table_schema text, table_name text, op text, table_pk jsonb, table_pk_before jsonb,
 			data_after jsonb, data_before jsonb, changed_fields text[], changed_from jsonb) ON COMMIT DELETE ROWS`,
 	}
@@ -410,22 +410,22 @@ func imageSQL(r *relation) string {
 		if len(c.Exclude) > 0 {
 			where = " WHERE k <> ALL (" + textArray(c.Exclude) + ")"
 		}
-		changedFrom = "CASE WHEN e.op = 'update' AND e.o IS NOT NULL THEN (SELECT jsonb_object_agg(k, " + prior + ") FROM unnest(e.f) AS k" + where + ") END"
+		changedFrom = "CASE WHEN e.op = 'update' AND e.o IS NOT NULL AND NOT e.ko THEN (SELECT jsonb_object_agg(k, " + prior + ") FROM unnest(e.f) AS k" + where + ") END"
 	}
 	return `INSERT INTO pg_temp.tl_out (seq, tx, table_schema, table_name, op, table_pk, table_pk_before, data_after, data_before, changed_fields, changed_from)
 SELECT e.seq, e.tx, ` + contract.QuoteLiteral(r.schema) + `, ` + contract.QuoteLiteral(r.name) + `, e.op,
     CASE e.op WHEN 'delete' THEN ` + keyOf("e.o") + ` WHEN 'truncate' THEN NULL ELSE ` + keyOf("e.n") + ` END,
     CASE WHEN e.op = 'update' AND e.o IS NOT NULL AND ` + keyChanged("e.o", "e.n") + ` THEN ` + keyOf("e.o") + ` END,
     CASE WHEN e.op IN ('insert', 'update') THEN ` + redact("e.n") + ` END,
-    CASE WHEN e.op = 'delete' THEN ` + redact("e.o") + ` END,
+    CASE WHEN e.op = 'delete' AND NOT e.ko THEN ` + redact("e.o") + ` END,
     CASE WHEN e.op = 'update' THEN e.f END,
     ` + changedFrom + `
 FROM (
-    SELECT d.seq, d.tx, d.op, d.n, d.o,
-        CASE WHEN d.op <> 'update' THEN NULL WHEN d.o IS NULL THEN ` + allArr + ` ELSE ` + changed + ` END AS f
+    SELECT d.seq, d.tx, d.op, d.n, d.o, d.ko,
+        CASE WHEN d.op <> 'update' THEN NULL WHEN d.o IS NULL OR d.ko THEN ` + allArr + ` ELSE ` + changed + ` END AS f
     FROM (
-        SELECT s.seq, s.tx, s.op, s.xch,
-            CASE WHEN s.n IS NULL THEN NULL ELSE ` + img("s.n") + ` END AS n,
+        SELECT s.seq, s.tx, s.op, s.xch, s.ko,
+            CASE WHEN s.n IS NULL THEN NULL ELSE (` + img("s.n") + `) - coalesce(s.nu, '{}'::text[]) END AS n,
             CASE WHEN s.o IS NULL THEN NULL ELSE ` + img("s.o") + ` END AS o
         FROM pg_temp.tl_stage AS s WHERE s.rel = $1
         OFFSET 0
@@ -493,14 +493,14 @@ func (w *writer) write(ctx context.Context, batch []*txn, slot string) (int, err
 			if ch.hasOld {
 				o = ch.oldv
 			}
-			stage = append(stage, []any{seq, int32(i), ch.rel.index, opNames[ch.op], n, o, ch.xch})
+			stage = append(stage, []any{seq, int32(i), ch.rel.index, opNames[ch.op], n, o, ch.xch, ch.keyOnly, ch.unknown})
 		}
 	}
 	phase.mark("build")
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", "tl_tx"}, []string{"tx", "xid", "started_at", "commit_at", "actor", "request_id", "correlation_id"}, pgx.CopyFromRows(txRows)); err != nil {
 		return 0, errorf("stage transactions: %w", err)
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", "tl_stage"}, []string{"seq", "tx", "rel", "op", "n", "o", "xch"}, pgx.CopyFromRows(stage)); err != nil {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", "tl_stage"}, []string{"seq", "tx", "rel", "op", "n", "o", "xch", "ko", "nu"}, pgx.CopyFromRows(stage)); err != nil {
 		return 0, errorf("stage changes: %w", err)
 	}
 	phase.mark("copy")
