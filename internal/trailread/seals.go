@@ -88,3 +88,35 @@ WHERE b.lo > b.hi`, ids)
 	}
 	return latest, out, nil
 }
+
+// LatestSeal is the latest seal of the trail (audit_seals).
+type LatestSeal struct {
+	// ID numbers the seal (1, 2, ...); 0 when the trail was never sealed.
+	ID int64
+	// SealedAt is when it was made.
+	SealedAt time.Time
+	// Transactions and Changes count what it covers: what committed since
+	// the seal before it.
+	Transactions, Changes int64
+}
+
+// ReadLatestSeal returns the latest seal, by primary key; its ID is 0
+// when the trail was never sealed.
+func (t Trail) ReadLatestSeal(ctx context.Context, db DB) (LatestSeal, error) {
+	var s LatestSeal
+	rows, err := db.Query(ctx, `SELECT id, sealed_at, transactions, changes FROM `+t.Quoted()+`.audit_seals ORDER BY id DESC LIMIT 1`)
+	if err != nil {
+		return s, tlerr.Wrap(err, "read the latest seal")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := rows.Scan(&s.ID, &s.SealedAt, &s.Transactions, &s.Changes); err != nil {
+			return s, tlerr.Wrap(err, "read the latest seal")
+		}
+		s.SealedAt = s.SealedAt.UTC()
+	}
+	if err := rows.Err(); err != nil {
+		return s, tlerr.Wrap(err, "read the latest seal")
+	}
+	return s, nil
+}

@@ -42,6 +42,8 @@ type homeData struct {
 	Latest      []changeView
 	TimelineURL string
 	ActionsURL  string
+	// Seal is the latest seal (ID 0 when the trail was never sealed).
+	Seal trailread.LatestSeal
 }
 
 // home: the audited tables with their share of the latest changes, the
@@ -66,6 +68,12 @@ func (h *handler) home(ctx context.Context, tx pgx.Tx, r *http.Request) (view, e
 	d := homeData{Sample: act.Sample, Since: act.Since, Coverage: rep.Summary, CoverageOK: rep.OK, Violations: rep.Violations,
 		CoverageURL: l.coverage(), Latest: l.viewChanges(latest.Changes), TimelineURL: l.timeline(nil)}
 	d.ActionsURL = l.actions(nil)
+	if d.Seal, err = h.readLatestSeal(ctx, tx); err != nil {
+		return view{}, err
+	}
+	if err := h.markSealed(ctx, tx, d.Latest); err != nil {
+		return view{}, err
+	}
 	seen := map[string]bool{}
 	status := map[string]threadlineops.TableCoverage{}
 	for _, t := range rep.Tables {

@@ -89,3 +89,8 @@ func (h *handler) markSealed(ctx context.Context, tx pgx.Tx, cs []changeView) er
 	}
 	return nil
 }
+
+// readLatestSeal reads the latest seal for the home page.
+func (h *handler) readLatestSeal(ctx context.Context, tx pgx.Tx) (trailread.LatestSeal, error) {
+	return (trailread.Trail{Schema: h.o.Audit.Schema}).ReadLatestSeal(ctx, tx)
+}

@@ -27,7 +27,12 @@ func sealLine(t *testing.T, h http.Handler, txID int64) string {
 	if m == nil {
 		t.Fatalf("tx %d: no Seal line", txID)
 	}
-	return strings.Join(strings.Fields(regexp.MustCompile(`<[^>]*>`).ReplaceAllString(m[1], " ")), " ")
+	return pageText(m[1])
+}
+
+// pageText is a page's text without markup, its spaces collapsed.
+func pageText(body string) string {
+	return strings.Join(strings.Fields(regexp.MustCompile(`<[^>]*>`).ReplaceAllString(body, " ")), " ")
 }
 
 // badges counts the seal badges of a list.
@@ -49,6 +54,8 @@ func TestSealState(t *testing.T) {
 	if s, p, m := badges(get(t, h, "/changes").body); s+p+m != 0 {
 		t.Fatalf("a trail never sealed has badges: %d %d %d", s, p, m)
 	}
+	mustContainAll(t, "home, never sealed", pageText(get(t, h, "/").body),
+		"Never sealed run threadline seal (regularly) to make tampering evident")
 
 	seal := func(want int64) {
 		t.Helper()
@@ -97,6 +104,13 @@ func TestSealState(t *testing.T) {
 	if got, want := sealLine(t, h, forged), "not sealed seal #1 saw this transaction but does not hold it: "+
 		"it was written after that seal, or the seal tables were changed; run threadline verify"; got != want {
 		t.Fatalf("forged header:\n got %q\nwant %q", got, want)
+	}
+
+	home := get(t, h, "/")
+	mustContainAll(t, "home", pageText(home.body), "Sealed 1 h ago: seal #7 made "+time.Now().UTC().Format("2006-01-02 "),
+		", covering 1 transaction (1 change) committed since the seal before; check the chain with threadline verify")
+	if s, p, _ := badges(home.body); s != 13 || p != 1 {
+		t.Fatalf("home: %d sealed, %d not yet; want 13, 1", s, p)
 	}
 
 	// The fixture's 7 changes and the 6 posts are sealed, the late post
