@@ -440,7 +440,7 @@ func TestAttackTruncateIsRecorded(t *testing.T) {
 	// A partition created after generation: PostgreSQL clones the row
 	// trigger, not the TRUNCATE trigger. Coverage names it.
 	in.owner(t, `CREATE TABLE events_2028 PARTITION OF events FOR VALUES FROM ('2028-01-01') TO ('2029-01-01')`)
-	r, err := (threadlineops.Audit{}).Coverage(ctx, in.pool(t, "auditor"), map[string]string{"public.events": ""})
+	r, err := (threadlineops.Audit{}).Coverage(ctx, in.pool(t, "auditor"), map[string]string{"public.events": ""}, threadlineops.CoverageOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,7 +81,7 @@ func TestSlogHooks(t *testing.T) {
 	if _, err := (threadline.Audit{Hooks: h}).Export(ctx, db.Pool, io.Discard, threadline.ExportNDJSON, threadline.Filter{Table: "people"}, threadline.ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (threadlineops.Audit{Hooks: oh}).Coverage(ctx, db.Pool, map[string]string{"people": "", "nosuch": ""}); err != nil {
+	if _, err := (threadlineops.Audit{Hooks: oh}).Coverage(ctx, db.Pool, map[string]string{"people": "", "nosuch": ""}, threadlineops.CoverageOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	db.Exec(t, "UPDATE threadline.audit_changes SET captured_at = captured_at - interval '2 days'")

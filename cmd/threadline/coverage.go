@@ -76,7 +76,7 @@ func (c *cli) checkCoverage() (threadlineops.CoverageReport, resolved, error) {
 	if err != nil {
 		return threadlineops.CoverageReport{}, res, err
 	}
-	rep, err := c.ops().Coverage(c.ctx, c.pool, expected, threadlineops.WithFingerprints(res.fingerprints), threadlineops.WithIgnored(c.ignoredTables()...))
+	rep, err := c.ops().Coverage(c.ctx, c.pool, expected, threadlineops.CoverageOptions{Fingerprints: res.fingerprints, Ignored: c.ignoredTables()})
 	if err != nil {
 		return rep, res, err
 	}

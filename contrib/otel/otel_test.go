@@ -137,7 +137,7 @@ func TestHooksRecordMetricsAndSpans(t *testing.T) {
 func TestCoverageThroughTheRuntime(t *testing.T) {
 	db := pgtest.NewDB(t, "CREATE TABLE users (id int PRIMARY KEY)", "CREATE TABLE posts (id int PRIMARY KEY)")
 	h, reader, spans := setup(t)
-	rep, err := (threadlineops.Audit{Hooks: h.Ops}).Coverage(context.Background(), db.Pool, map[string]string{"users": ""})
+	rep, err := (threadlineops.Audit{Hooks: h.Ops}).Coverage(context.Background(), db.Pool, map[string]string{"users": ""}, threadlineops.CoverageOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,7 +86,7 @@ func (a Audit) Continuity(ctx context.Context, db threadline.DBTX, tables []Cont
 	for _, t := range tables {
 		expected[t.Table] = ""
 	}
-	cov, err := a.Coverage(ctx, db, expected)
+	cov, err := a.Coverage(ctx, db, expected, CoverageOptions{})
 	if err != nil {
 		return nil, tlerr.Wrap(err, "continuity")
 	}

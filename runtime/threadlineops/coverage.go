@@ -127,20 +127,20 @@ func (r CoverageReport) Err() error {
 	return fmt.Errorf("%w: %s", ErrCoverage, strings.Join(parts, ", "))
 }
 
-// CoverageOption adjusts Coverage.
-type CoverageOption func(*coverageConfig)
-
-type coverageConfig struct {
-	fingerprints map[string]string
-	ignored      []string
-}
-
-// WithFingerprints gives expected fingerprints for tables that are not in
-// the expected set: such a table whose capture differs is reported stale
-// (informative; it does not fail the report). Keys are table names as in
-// threadline.Filter.Table.
-func WithFingerprints(m map[string]string) CoverageOption {
-	return func(c *coverageConfig) { c.fingerprints = m }
+// CoverageOptions adjust Coverage. The zero value checks the expected
+// tables and reports every other table as it finds it.
+type CoverageOptions struct {
+	// Fingerprints gives expected fingerprints for tables that are not in
+	// the expected set: such a table whose capture differs is reported
+	// stale (informative; it does not fail the report). Keys are table
+	// names as in threadline.Filter.Table.
+	Fingerprints map[string]string
+	// Ignored names tables that are not meant to be captured (the
+	// threadline CLI passes coverage.ignore_tables of threadline.yaml):
+	// such a table without capture is reported ignored instead of
+	// uncovered. Names are as in threadline.Filter.Table; a malformed one
+	// makes Coverage fail.
+	Ignored []string
 }
 
 // Coverage reports the capture state of every user table (see
@@ -152,20 +152,14 @@ func WithFingerprints(m map[string]string) CoverageOption {
 //
 // It needs no generator and no config, so a health endpoint can call it:
 //
-//	report, err := audit.Coverage(ctx, pool, map[string]string{"users": "", "posts": ""})
+//	report, err := audit.Coverage(ctx, pool, map[string]string{"users": "", "posts": ""}, threadlineops.CoverageOptions{})
 //	if err == nil { err = report.Err() }
 //
 // The threadline CLI passes the fingerprints the current config and
 // schema would generate, so schema drift shows as stale.
-func (a Audit) Coverage(ctx context.Context, db threadline.DBTX, expected map[string]string, opts ...CoverageOption) (CoverageReport, error) {
+func (a Audit) Coverage(ctx context.Context, db threadline.DBTX, expected map[string]string, o CoverageOptions) (CoverageReport, error) {
 	start := time.Now()
-	var cfg coverageConfig
-	for _, o := range opts {
-		if o != nil {
-			o(&cfg)
-		}
-	}
-	r, err := a.coverage(ctx, db, expected, cfg)
+	r, err := a.coverage(ctx, db, expected, o)
 	e := CoverageCheckedEvent{
 		Schema: a.schemaName(), Tables: r.Summary.Tables, Covered: r.Summary.Covered, Uncovered: r.Summary.Uncovered,
 		Disabled: r.Summary.Disabled, Stale: r.Summary.Stale, Ignored: r.Summary.Ignored, Expected: r.Summary.Expected, Missing: r.Summary.Missing,
@@ -201,14 +195,14 @@ func parseExpectations(expected, fingerprints map[string]string) (map[tableName]
 	return out, nil
 }
 
-func (a Audit) coverage(ctx context.Context, db threadline.DBTX, expected map[string]string, cfg coverageConfig) (CoverageReport, error) {
+func (a Audit) coverage(ctx context.Context, db threadline.DBTX, expected map[string]string, o CoverageOptions) (CoverageReport, error) {
 	// Empty lists encode as [], never null.
 	r := CoverageReport{Schema: a.schemaName(), CheckedAt: time.Now().UTC(), Tables: []TableCoverage{}, Violations: []TableCoverage{}}
-	want, err := parseExpectations(expected, cfg.fingerprints)
+	want, err := parseExpectations(expected, o.Fingerprints)
 	if err != nil {
 		return r, err
 	}
-	ignored, err := parseIgnored(cfg.ignored)
+	ignored, err := parseIgnored(o.Ignored)
 	if err != nil {
 		return r, err
 	}

@@ -7,7 +7,7 @@ import (
 
 // CoverageIgnored: a table without capture that is not meant to have
 // one: a migration tool's own table (MigrationToolTables) or a table
-// given to WithIgnored. It is informative and never a violation; an
+// in CoverageOptions.Ignored. It is informative and never a violation; an
 // expected table is never ignored, and a table with capture triggers
 // keeps its status.
 const CoverageIgnored CoverageStatus = "ignored"
@@ -22,15 +22,7 @@ var MigrationToolTables = map[string]string{
 	contract.TernVersionTable:   "tern's version table",
 }
 
-// WithIgnored names tables that are not meant to be captured (the
-// threadline CLI passes coverage.ignore_tables of threadline.yaml): such a
-// table without capture is reported ignored instead of uncovered. Names
-// are as in threadline.Filter.Table; a malformed one makes Coverage fail.
-func WithIgnored(tables ...string) CoverageOption {
-	return func(c *coverageConfig) { c.ignored = append(c.ignored, tables...) }
-}
-
-// parseIgnored parses the names given to WithIgnored.
+// parseIgnored parses the names of CoverageOptions.Ignored.
 func parseIgnored(names []string) (map[tableName]bool, error) {
 	out := make(map[tableName]bool, len(names))
 	for _, n := range names {

@@ -9,7 +9,7 @@ import (
 )
 
 // The tables migration tools keep their state in are ignored, not
-// uncovered, in any schema; so are the tables WithIgnored names. An
+// uncovered, in any schema; so are the tables CoverageOptions.Ignored names. An
 // expected table is never ignored, nor is one with capture.
 func TestCoverageIgnoresMigrationToolTables(t *testing.T) {
 	ddl := `
@@ -28,7 +28,7 @@ CREATE TABLE plain (id int PRIMARY KEY);
 `
 	db := capturetest.Setup(t, ddl, "  users: {}\n  schema_migrations: {}\n")
 	r, err := threadlineops.Audit{}.Coverage(context.Background(), db.Pool,
-		map[string]string{"users": "", "app.schema_migrations": ""}, threadlineops.WithIgnored("scratch", "public.staging"))
+		map[string]string{"users": "", "app.schema_migrations": ""}, threadlineops.CoverageOptions{Ignored: []string{"scratch", "public.staging"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ CREATE TABLE plain (id int PRIMARY KEY);
 		t.Errorf("Err() = %v", err)
 	}
 
-	_, err = threadlineops.Audit{}.Coverage(context.Background(), db.Pool, nil, threadlineops.WithIgnored("a.b.c"))
+	_, err = threadlineops.Audit{}.Coverage(context.Background(), db.Pool, nil, threadlineops.CoverageOptions{Ignored: []string{"a.b.c"}})
 	if want := `threadline: coverage: ignored table: invalid filter: table: "a.b.c": want table or schema.table`; err == nil || err.Error() != want {
 		t.Errorf("malformed ignored name: %v, want %s", err, want)
 	}

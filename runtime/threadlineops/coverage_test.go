@@ -92,7 +92,7 @@ func TestCoverageStatuses(t *testing.T) {
 		"a_b": "", "axb": "", "billing.invoices": fps["billing.invoices"], "app.flags": "",
 		"public.events": fps["public.events"], "nosuch": "",
 	}
-	r, err := a.Coverage(ctx, db.Pool, expected)
+	r, err := a.Coverage(ctx, db.Pool, expected, threadlineops.CoverageOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestCoverageStatuses(t *testing.T) {
 	var ev threadlineops.CoverageCheckedEvent
 	hooked := a
 	hooked.Hooks.CoverageChecked = func(_ context.Context, e threadlineops.CoverageCheckedEvent) { ev = e }
-	r, err = hooked.Coverage(ctx, db.Pool, expected)
+	r, err = hooked.Coverage(ctx, db.Pool, expected, threadlineops.CoverageOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestCoverageStatuses(t *testing.T) {
 	// trigger makes a table stale.
 	db.Exec(t, "DROP TRIGGER threadline_capture_delete ON a_b")
 	r, err = a.Coverage(ctx, db.Pool, map[string]string{"public.events": ""},
-		threadlineops.WithFingerprints(map[string]string{"billing.invoices": drifted["billing.invoices"]}))
+		threadlineops.CoverageOptions{Fingerprints: map[string]string{"billing.invoices": drifted["billing.invoices"]}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestCoverageStatuses(t *testing.T) {
 		t.Fatalf("events is expected, its partition events_2026 is disabled: %+v", r.Violations)
 	}
 	db.Exec(t, "ALTER TABLE events_2026 ENABLE TRIGGER threadline_capture_row")
-	r, err = a.Coverage(ctx, db.Pool, map[string]string{"public.events": ""})
+	r, err = a.Coverage(ctx, db.Pool, map[string]string{"public.events": ""}, threadlineops.CoverageOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,14 +178,14 @@ func TestCoverageStatuses(t *testing.T) {
 	// An uncovered root makes its partitions uncovered.
 	db.Exec(t, "DROP TRIGGER threadline_capture_row ON events")
 	db.Exec(t, "DROP TRIGGER threadline_capture_truncate ON events")
-	r, err = a.Coverage(ctx, db.Pool, nil)
+	r, err = a.Coverage(ctx, db.Pool, nil, threadlineops.CoverageOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	capturetest.Equal(t, "partitions of an uncovered root", statuses(r)[4:7], []string{
 		"public.events uncovered", "public.events_2025 uncovered <public.events", "public.events_2026 uncovered <public.events",
 	})
-	if _, err := a.Coverage(ctx, db.Pool, map[string]string{"a.b.c": ""}); !errors.Is(err, threadline.ErrInvalidFilter) {
+	if _, err := a.Coverage(ctx, db.Pool, map[string]string{"a.b.c": ""}, threadlineops.CoverageOptions{}); !errors.Is(err, threadline.ErrInvalidFilter) {
 		t.Fatalf("bad expected name: %v", err)
 	}
 }
@@ -195,7 +195,7 @@ func TestCoverageOtherAuditSchemaAndSimilarNames(t *testing.T) {
 	// pattern is matched exactly.
 	db := pgtest.NewDB(t, `CREATE SCHEMA audit; CREATE TABLE audit.x (id int PRIMARY KEY);
 		CREATE TABLE "a%b" (id int PRIMARY KEY); CREATE TABLE "aZZb" (id int PRIMARY KEY);`)
-	r, err := (threadlineops.Audit{Schema: "audit"}).Coverage(context.Background(), db.Pool, map[string]string{`a%b`: ""})
+	r, err := (threadlineops.Audit{Schema: "audit"}).Coverage(context.Background(), db.Pool, map[string]string{`a%b`: ""}, threadlineops.CoverageOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@
 // their own (CoverageCheckedEvent, PurgeBatchEvent, PurgeFinishedEvent).
 //
 //	ops := threadlineops.Audit{Schema: "threadline", Hooks: hooks}
-//	report, err := ops.Coverage(ctx, pool, expected)
+//	report, err := ops.Coverage(ctx, pool, expected, threadlineops.CoverageOptions{})
 //
 // Like the runtime, the package depends on pgx only and builds with
 // CGO_ENABLED=0.

@@ -51,12 +51,12 @@ type Options struct {
 	// Expected lists the tables that must be covered, with the capture
 	// fingerprint each must carry ("" for any), as
 	// threadline.Audit.Coverage takes them; Fingerprints adds expected
-	// fingerprints of other tables (threadlineops.WithFingerprints), so that
+	// fingerprints of other tables (threadlineops.CoverageOptions.Fingerprints), so that
 	// drift shows as stale. "threadline serve" fills both from the config
 	// and the live schema, as "threadline coverage" does.
 	Expected, Fingerprints map[string]string
 	// Ignored names tables not meant to be captured
-	// (threadlineops.WithIgnored; coverage.ignore_tables in
+	// (threadlineops.CoverageOptions.Ignored; coverage.ignore_tables in
 	// threadline.yaml): without capture they show as ignored, as the
 	// migration tools' own tables do, not as uncovered.
 	Ignored []string

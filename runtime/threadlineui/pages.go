@@ -98,7 +98,7 @@ func (h *handler) home(ctx context.Context, tx pgx.Tx, r *http.Request) (view, e
 // coverageReport runs the coverage check with the configured
 // expectations.
 func (h *handler) coverageReport(ctx context.Context, tx pgx.Tx) (threadlineops.CoverageReport, error) {
-	return threadlineops.Audit{Schema: h.o.Audit.Schema}.Coverage(ctx, tx, h.o.Expected, threadlineops.WithFingerprints(h.o.Fingerprints), threadlineops.WithIgnored(h.o.Ignored...))
+	return threadlineops.Audit{Schema: h.o.Audit.Schema}.Coverage(ctx, tx, h.o.Expected, threadlineops.CoverageOptions{Fingerprints: h.o.Fingerprints, Ignored: h.o.Ignored})
 }
 
 // pager is the keyset navigation of a listing: back to the newest page,
