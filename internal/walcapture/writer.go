@@ -54,6 +54,9 @@ type writer struct {
 	types  map[uint32]typeInfo
 	nrel   int32
 	rels   []*relation // by index
+	// sameDB: the trail is in the captured database (record_action's
+	// headers may be there).
+	sameDB bool
 	// nextXid is the source's next transaction id, read at nextAt.
 	nextXid uint64
 	nextAt  time.Time
@@ -98,7 +101,7 @@ func newWriter(ctx context.Context, cfg Config, log *slog.Logger) (*writer, erro
 		source.Close()
 		return nil, errorf("audit connection: %w", err)
 	}
-	w := &writer{cfg: cfg, log: log, source: source, audit: audit, s: contract.QuoteIdent(cfg.AuditSchema), types: map[uint32]typeInfo{}}
+	w := &writer{cfg: cfg, log: log, source: source, audit: audit, sameDB: cfg.AuditURL == cfg.SourceURL, s: contract.QuoteIdent(cfg.AuditSchema), types: map[uint32]typeInfo{}}
 	if err := w.setup(ctx); err != nil {
 		w.close()
 		return nil, err
@@ -477,11 +480,21 @@ func (w *writer) write(ctx context.Context, batch []*txn, slot string) (int, err
 	var stage [][]any
 	rels := map[int32]*relation{}
 	seq := int32(0)
+	// The batch's headers share this audit transaction's id (seal covers
+	// a header by the transaction that wrote it), so their (txid,
+	// started_at) keys must differ by start time: two source transactions
+	// that started (or, unattributed, committed) in the same microsecond
+	// are a microsecond apart in the trail.
+	starts := make(map[time.Time]bool, len(batch))
 	for i, t := range batch {
-		started := t.commitTime
+		started := t.commitTime.Truncate(time.Microsecond)
 		if t.attributed {
 			started = time.UnixMicro(t.startedMicros)
 		}
+		for starts[started] {
+			started = started.Add(time.Microsecond)
+		}
+		starts[started] = true
 		txRows = append(txRows, []any{int32(i), xid8(t.xid, next), started, t.commitTime, t.actor, t.requestID, t.correlationID})
 		for _, ch := range t.changes {
 			seq++
@@ -516,27 +529,34 @@ func (w *writer) write(ctx context.Context, batch []*txn, slot string) (int, err
 	}
 	phase.mark("images")
 	s := w.s
-	// Headers: one per source transaction that left a change, unless one
-	// exists (record_action wrote it in the source transaction, or this
-	// batch is replayed); found by txid and a start before the commit.
-	hdr := `INSERT INTO ` + s + `.audit_transactions (txid, started_at, actor_ref, actor_ref_invalid, request_id, correlation_id)
-SELECT x.txid, x.started_at, x.actor_ref, CASE WHEN x.actor_ref IS NULL THEN left(x.raw, ` + strconv.Itoa(contract.MaxActorRefBytes) + `) END,
-    left(nullif(x.request_id, ''), ` + strconv.Itoa(sqltemplates.MaxIDChars) + `), left(nullif(x.correlation_id, ''), ` + strconv.Itoa(sqltemplates.MaxIDChars) + `)
-FROM (SELECT t.tx, t.xid::text::xid8 AS txid, t.started_at, t.commit_at, nullif(t.actor, '') AS raw,
-        ` + s + `.parse_actor_ref(nullif(t.actor, '')) AS actor_ref, t.request_id, t.correlation_id
-    FROM pg_temp.tl_tx AS t) AS x
-WHERE EXISTS (SELECT FROM pg_temp.tl_out AS o WHERE o.tx = x.tx)
-  AND NOT EXISTS (SELECT FROM ` + s + `.audit_transactions AS h
-    WHERE h.txid = x.txid AND h.started_at <= x.commit_at AND h.started_at > x.commit_at - interval '1 day')
+	// Headers: one per source transaction that left a change, written
+	// with this audit transaction's id as txid (seal() covers a header by
+	// the transaction that wrote it, as the trigger engine's are) and the
+	// source transaction's id in meta. A header record_action wrote in the
+	// source transaction (same database only: found by the source txid
+	// and a start before the commit) lends its action to the new one.
+	existing := `NULL::bigint`
+	if w.sameDB {
+		existing = `(SELECT h.action_id FROM ` + s + `.audit_transactions AS h
+            WHERE h.txid = t.xid::text::xid8 AND h.started_at <= t.commit_at AND h.started_at > t.commit_at - interval '1 day'
+              AND h.source IS DISTINCT FROM 'wal' AND h.action_id IS NOT NULL
+            ORDER BY h.started_at DESC LIMIT 1)`
+	}
+	hdr := `INSERT INTO ` + s + `.audit_transactions (txid, started_at, actor_ref, actor_ref_invalid, request_id, correlation_id, source, meta, action_id)
+SELECT pg_current_xact_id(), x.started_at, x.actor_ref, CASE WHEN x.actor_ref IS NULL THEN left(x.raw, ` + strconv.Itoa(contract.MaxActorRefBytes) + `) END,
+    left(nullif(x.request_id, ''), ` + strconv.Itoa(sqltemplates.MaxIDChars) + `), left(nullif(x.correlation_id, ''), ` + strconv.Itoa(sqltemplates.MaxIDChars) + `),
+    'wal', jsonb_build_object('xid', x.xid::text), x.action_id
+FROM (SELECT t.tx, t.xid, t.started_at, nullif(t.actor, '') AS raw,
+        ` + s + `.parse_actor_ref(nullif(t.actor, '')) AS actor_ref, t.request_id, t.correlation_id, ` + existing + ` AS action_id
+    FROM pg_temp.tl_tx AS t
+    WHERE EXISTS (SELECT FROM pg_temp.tl_out AS o WHERE o.tx = t.tx)) AS x
 ORDER BY x.tx`
 	if _, err := tx.Exec(ctx, hdr); err != nil {
 		return 0, errorf("write transaction headers: %w", err)
 	}
 	// Each transaction's header id, looked up once per transaction.
-	if _, err := tx.Exec(ctx, `UPDATE pg_temp.tl_tx AS t SET hid = (SELECT h.id FROM `+s+`.audit_transactions AS h
-    WHERE h.txid = t.xid::text::xid8 AND h.started_at <= t.commit_at AND h.started_at > t.commit_at - interval '1 day'
-    ORDER BY h.started_at DESC LIMIT 1)
-WHERE EXISTS (SELECT FROM pg_temp.tl_out AS o WHERE o.tx = t.tx)`); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE pg_temp.tl_tx AS t SET hid = h.id FROM `+s+`.audit_transactions AS h
+WHERE h.txid = pg_current_xact_id() AND h.started_at = t.started_at`); err != nil {
 		return 0, errorf("find transaction headers: %w", err)
 	}
 	phase.mark("headers")
