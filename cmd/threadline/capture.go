@@ -22,6 +22,7 @@ type captureArgs struct {
 	batchDelay   time.Duration
 	logLevel     string
 	logJSON      bool
+	progress     time.Duration
 }
 
 func captureFlags(fs *flag.FlagSet) func(*cli) int {
@@ -31,6 +32,7 @@ func captureFlags(fs *flag.FlagSet) func(*cli) int {
 	fs.DurationVar(&a.batchDelay, "batch-delay", 200*time.Millisecond, "write a batch once its oldest transaction waited this long")
 	fs.StringVar(&a.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&a.logJSON, "log-json", false, "log JSON lines instead of text")
+	fs.DurationVar(&a.progress, "progress", 10*time.Second, "log a progress line (counts, lag, WAL behind) this often")
 	return func(c *cli) int { return c.capture(a) }
 }
 
@@ -61,7 +63,7 @@ func (c *cli) capture(a captureArgs) int {
 	consumer := walcapture.New(walcapture.Config{
 		SourceURL: src, AuditURL: c.cfg.WAL.AuditDatabaseURL, AuditSchema: c.cfg.AuditSchema,
 		Slot: c.cfg.WAL.Slot, Publication: c.cfg.WAL.Publication, AuditStore: c.auditStore(),
-		BatchChanges: a.batchChanges, BatchDelay: a.batchDelay, Logger: log,
+		BatchChanges: a.batchChanges, BatchDelay: a.batchDelay, ProgressInterval: a.progress, Logger: log,
 	})
 	if a.health != "" {
 		stop, err := serveHealth(c.ctx, a.health, consumer, log)

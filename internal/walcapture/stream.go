@@ -149,7 +149,12 @@ func (c *Consumer) ensureSlot(ctx context.Context, conn *pgconn.PgConn, w *write
 func (s *stream) loop(ctx context.Context) error {
 	cfg := s.c.cfg
 	nextStatus := time.Now().Add(cfg.StatusInterval)
+	nextProgress := time.Now().Add(cfg.ProgressInterval)
 	for {
+		if time.Now().After(nextProgress) {
+			s.progressLine()
+			nextProgress = time.Now().Add(cfg.ProgressInterval)
+		}
 		if ctx.Err() != nil {
 			// Clean shutdown: write what is complete, confirm it.
 			return s.shutdown()
@@ -198,6 +203,19 @@ func (s *stream) loop(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// progressLine logs what was written since start and how far behind the
+// trail is: the age of the oldest commit waiting to be written and the
+// WAL between the server's end and the confirmed position.
+func (s *stream) progressLine() {
+	st := s.c.Status()
+	lag := time.Duration(0)
+	if len(s.batch) > 0 {
+		lag = time.Since(s.batch[0].commitTime)
+	}
+	s.c.log.Info("threadline capture: progress", "transactions", st.Transactions, "changes", st.Changes,
+		"lag_ms", lag.Milliseconds(), "wal_behind_bytes", uint64(s.walEnd)-uint64(min(s.flushed, s.walEnd)), "flushed_lsn", st.Flushed)
 }
 
 // shutdown writes the complete transactions held and confirms them.

@@ -50,6 +50,9 @@ type Config struct {
 	// StatusInterval is how often the consumer reports its position to
 	// the server when nothing else makes it (default 1 s).
 	StatusInterval time.Duration
+	// ProgressInterval is how often a progress line is logged at info
+	// level: counts, lag and WAL behind (default 10 s).
+	ProgressInterval time.Duration
 	// Logger receives progress and problems (default slog.Default()).
 	Logger *slog.Logger
 	// AuditStore, when set, installs the audit schema on the audit
@@ -84,6 +87,9 @@ func (c *Config) defaults() {
 	}
 	if c.StatusInterval <= 0 {
 		c.StatusInterval = time.Second
+	}
+	if c.ProgressInterval <= 0 {
+		c.ProgressInterval = 10 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
