@@ -556,13 +556,14 @@ func (g *goGen) rowFuncs(f *jen.File, t *goTable) {
 	// Export.
 	f.Line()
 	addComment(f, []string{
-		fmt.Sprintf("%s writes every change of %s matching f to w in the given format", t.export, tq),
-		fmt.Sprintf("(f.Table is set to %s), streaming in constant memory; see", t.tableConst),
-		"threadline.Audit.Export for the formats and opts (MaxRows, CSV formula guard).",
+		fmt.Sprintf("%s writes every change of %s matching opts.Filter to w in", t.export, tq),
+		fmt.Sprintf("opts.Format (opts.Filter.Table is set to %s), streaming in constant", t.tableConst),
+		"memory; see threadline.Audit.Export for the formats and the other options",
+		"(MaxRows, CSV formula guard).",
 	}...)
-	f.Func().Id(t.export).Params(ctxParam(), dbParam(), jen.Id("w").Qual("io", "Writer"), jen.Id("format").Qual(runtimePath, "ExportFormat"), filterParam(), jen.Id("opts").Qual(runtimePath, "ExportOptions")).Params(jen.Qual(runtimePath, "ExportResult"), jen.Error()).Block(
-		jen.Id("f").Dot("Table").Op("=").Id(t.tableConst),
-		jen.Return(jen.Id("Audit").Call().Dot("Export").Call(jen.Id("ctx"), jen.Id("db"), jen.Id("w"), jen.Id("format"), jen.Id("f"), jen.Id("opts"))),
+	f.Func().Id(t.export).Params(ctxParam(), dbParam(), jen.Id("w").Qual("io", "Writer"), jen.Id("opts").Qual(runtimePath, "ExportOptions")).Params(jen.Qual(runtimePath, "ExportResult"), jen.Error()).Block(
+		jen.Id("opts").Dot("Filter").Dot("Table").Op("=").Id(t.tableConst),
+		jen.Return(jen.Id("Audit").Call().Dot("Export").Call(jen.Id("ctx"), jen.Id("db"), jen.Id("w"), jen.Id("opts"))),
 	)
 }
 

@@ -519,7 +519,7 @@ func TestRolesDoWhatTheirCommandsNeed(t *testing.T) {
 		t.Fatalf("reader history: %v, %v", h, err)
 	}
 	var out bytes.Buffer
-	if _, err := a.Export(ctx, reader, &out, threadline.ExportCSV, threadline.Filter{}, threadline.ExportOptions{}); err != nil {
+	if _, err := a.Export(ctx, reader, &out, threadline.ExportOptions{Format: threadline.ExportCSV}); err != nil {
 		t.Fatalf("reader export: %v", err)
 	}
 	recs, err := csv.NewReader(&out).ReadAll()

@@ -39,7 +39,7 @@ func TestFilterColumn(t *testing.T) {
 		t.Fatalf("Changes: %s", describe(streamed))
 	}
 	var b strings.Builder
-	res, err := audit.Export(ctx, db.Pool, &b, threadline.ExportNDJSON, threadline.Filter{Column: "STATUS"}, threadline.ExportOptions{})
+	res, err := audit.Export(ctx, db.Pool, &b, threadline.ExportOptions{Format: threadline.ExportNDJSON, Filter: threadline.Filter{Column: "STATUS"}})
 	if err != nil || res.Rows != 0 {
 		t.Fatalf("names match exactly: %d rows %v", res.Rows, err)
 	}

@@ -68,7 +68,7 @@ func TestCorrelationMatchesTransactionOrAction(t *testing.T) {
 		t.Fatalf("Changes:\n got %s\nwant %s", got, want)
 	}
 	var b bytes.Buffer
-	if _, err := audit.Export(ctx, db.Pool, &b, threadline.ExportNDJSON, f, threadline.ExportOptions{}); err != nil {
+	if _, err := audit.Export(ctx, db.Pool, &b, threadline.ExportOptions{Format: threadline.ExportNDJSON, Filter: f}); err != nil {
 		t.Fatal(err)
 	}
 	var keys []string

@@ -85,9 +85,16 @@ var CSVColumns = []string{
 // exportTimeLayout renders captured_at: UTC, always six fractional digits.
 const exportTimeLayout = "2006-01-02T15:04:05.000000Z07:00"
 
-// ExportOptions tunes Export. The zero value exports every matching
-// change with no cap.
+// ExportOptions says what Export (and ExportFeed) writes. The zero value
+// exports every change as NDJSON, with no cap.
 type ExportOptions struct {
+	// Format is the file format: ExportCSV, ExportJSON or ExportNDJSON
+	// (ExportNDJSON when empty; ExportFeed takes CSV or NDJSON).
+	Format ExportFormat
+	// Filter selects the changes (every change when zero); its Limit is
+	// ignored (see MaxRows). ExportFeed exports every change since its
+	// position and refuses a filter.
+	Filter Filter
 	// MaxRows caps the number of changes written; 0 or less means no cap.
 	// When more changes match, Export stops after MaxRows and reports
 	// Truncated (and, for JSON, "truncated": true in the document).
@@ -124,10 +131,11 @@ type ExportResult struct {
 	Bytes int64 `json:"bytes"`
 }
 
-// Export writes the changes matching f to w in the given format, newest
-// first (the order of Timeline), streaming: the changes come from one
-// query built by the same filter code as Timeline (f.After starts after a
-// cursor; f.Limit is ignored, see MaxRows), read row by row and written as
+// Export writes the changes matching opts.Filter to w in opts.Format,
+// newest first (the order of Timeline), streaming: the changes come from
+// one query built by the same filter code as Timeline (Filter.After starts
+// after a cursor; Filter.Limit is ignored, see MaxRows), read row by row
+// and written as
 // they come, so memory stays flat whatever the number of changes. The
 // query holds one connection of db for the duration of the export. Each
 // change carries the action its transaction recorded, if any (the action_*
@@ -153,7 +161,8 @@ type ExportResult struct {
 // returns what it wrote so far and the error; the output is then
 // incomplete, which is why the CLI writes to a temporary file and renames
 // it only on success.
-func (a Audit) Export(ctx context.Context, db DBTX, w io.Writer, format ExportFormat, f Filter, opts ExportOptions) (ExportResult, error) {
+func (a Audit) Export(ctx context.Context, db DBTX, w io.Writer, opts ExportOptions) (ExportResult, error) {
+	format, f := opts.format(), opts.Filter
 	start := time.Now()
 	res, err := a.export(ctx, db, w, format, f, opts)
 	call(ctx, a.Hooks.ExportFinished, ExportFinishedEvent{
@@ -161,6 +170,14 @@ func (a Audit) Export(ctx context.Context, db DBTX, w io.Writer, format ExportFo
 		Table: f.Table, Start: start, Duration: time.Since(start), Err: err,
 	})
 	return res, err
+}
+
+// format returns the export format, ExportNDJSON when unset.
+func (o ExportOptions) format() ExportFormat {
+	if o.Format == "" {
+		return ExportNDJSON
+	}
+	return o.Format
 }
 
 func (a Audit) export(ctx context.Context, db DBTX, w io.Writer, format ExportFormat, f Filter, opts ExportOptions) (ExportResult, error) {

@@ -42,7 +42,7 @@ func TestExportDeepValues(t *testing.T) {
 	}
 	export := func(format threadline.ExportFormat) []byte {
 		var buf bytes.Buffer
-		if _, err := (threadline.Audit{}).Export(context.Background(), db.Pool, &buf, format, threadline.Filter{Table: "docs"}, threadline.ExportOptions{}); err != nil {
+		if _, err := (threadline.Audit{}).Export(context.Background(), db.Pool, &buf, threadline.ExportOptions{Format: format, Filter: threadline.Filter{Table: "docs"}}); err != nil {
 			t.Fatal(err)
 		}
 		return buf.Bytes()

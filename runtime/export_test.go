@@ -165,7 +165,8 @@ func objectRow(t testing.TB, raw []byte) []string {
 func exportTo(t testing.TB, db *pgtest.DB, format threadline.ExportFormat, f threadline.Filter, o threadline.ExportOptions) ([]byte, threadline.ExportResult) {
 	t.Helper()
 	var buf bytes.Buffer
-	res, err := threadline.Audit{}.Export(context.Background(), db.Pool, &buf, format, f, o)
+	o.Format, o.Filter = format, f
+	res, err := threadline.Audit{}.Export(context.Background(), db.Pool, &buf, o)
 	if err != nil {
 		t.Fatalf("export %s: %v", format, err)
 	}
@@ -444,22 +445,22 @@ func TestExportCSVFormulaGuard(t *testing.T) {
 func TestExportErrors(t *testing.T) {
 	db := seedExport(t)
 	var buf bytes.Buffer
-	_, err := threadline.Audit{}.Export(context.Background(), db.Pool, &buf, threadline.ExportCSV, threadline.Filter{Table: "a.b.c"}, threadline.ExportOptions{})
+	_, err := threadline.Audit{}.Export(context.Background(), db.Pool, &buf, threadline.ExportOptions{Format: threadline.ExportCSV, Filter: threadline.Filter{Table: "a.b.c"}})
 	if !errors.Is(err, threadline.ErrInvalidFilter) || buf.Len() != 0 {
 		t.Fatalf("invalid filter: err %v, wrote %d bytes", err, buf.Len())
 	}
-	_, err = threadline.Audit{}.Export(context.Background(), db.Pool, &buf, "xml", threadline.Filter{}, threadline.ExportOptions{})
+	_, err = threadline.Audit{}.Export(context.Background(), db.Pool, &buf, threadline.ExportOptions{Format: "xml"})
 	if err == nil || buf.Len() != 0 {
 		t.Fatalf("unknown format: err %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err = threadline.Audit{}.Export(ctx, db.Pool, &buf, threadline.ExportNDJSON, threadline.Filter{}, threadline.ExportOptions{})
+	_, err = threadline.Audit{}.Export(ctx, db.Pool, &buf, threadline.ExportOptions{Format: threadline.ExportNDJSON})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v", err)
 	}
 	// A failing writer is reported.
-	_, err = threadline.Audit{}.Export(context.Background(), db.Pool, failingWriter{}, threadline.ExportNDJSON, threadline.Filter{}, threadline.ExportOptions{})
+	_, err = threadline.Audit{}.Export(context.Background(), db.Pool, failingWriter{}, threadline.ExportOptions{Format: threadline.ExportNDJSON})
 	if err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("failing writer: %v", err)
 	}
@@ -476,9 +477,7 @@ func TestExportProgressAndHook(t *testing.T) {
 	var ev threadline.ExportFinishedEvent
 	a := threadline.Audit{Hooks: threadline.Hooks{ExportFinished: func(_ context.Context, e threadline.ExportFinishedEvent) { ev = e }}}
 	var out bytes.Buffer
-	res, err := a.Export(context.Background(), db.Pool, &out, threadline.ExportCSV, threadline.Filter{Table: "people"}, threadline.ExportOptions{
-		Progress: func(n int64) { calls = append(calls, n) },
-	})
+	res, err := a.Export(context.Background(), db.Pool, &out, threadline.ExportOptions{Format: threadline.ExportCSV, Filter: threadline.Filter{Table: "people"}, Progress: func(n int64) { calls = append(calls, n) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,7 +497,7 @@ func BenchmarkExport(b *testing.B) {
 		b.Run(string(format), func(b *testing.B) {
 			var rows int64
 			for b.Loop() {
-				res, err := threadline.Audit{}.Export(context.Background(), db.Pool, io.Discard, format, threadline.Filter{}, threadline.ExportOptions{})
+				res, err := threadline.Audit{}.Export(context.Background(), db.Pool, io.Discard, threadline.ExportOptions{Format: format})
 				if err != nil {
 					b.Fatal(err)
 				}

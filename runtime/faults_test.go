@@ -591,7 +591,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	keep(a.Timeline(ctx, db.Pool, threadline.Filter{CorrelationID: "corr-0"}))
 	for _, format := range []threadline.ExportFormat{threadline.ExportCSV, threadline.ExportJSON, threadline.ExportNDJSON} {
 		var out bytes.Buffer
-		res, err := a.Export(ctx, db.Pool, &out, format, threadline.Filter{}, threadline.ExportOptions{})
+		res, err := a.Export(ctx, db.Pool, &out, threadline.ExportOptions{Format: format})
 		keep(res, err)
 		results = append(results, out.String())
 	}

@@ -67,15 +67,19 @@ func (a Audit) Feed(ctx context.Context, db TxBeginner, pos FeedPosition, next *
 	}
 }
 
-// ExportFeed writes the changes committed since pos to w (CSV or NDJSON,
-// in id order, the columns of Export) and returns the position after
-// them. Write it only once w is flushed and synced: see Feed.
-func (a Audit) ExportFeed(ctx context.Context, db TxBeginner, w io.Writer, format ExportFormat, pos FeedPosition, opts ExportOptions) (FeedPosition, ExportResult, error) {
+// ExportFeed writes the changes committed since pos to w (opts.Format, CSV
+// or NDJSON, in id order, the columns of Export) and returns the position
+// after them. Write it only once w is flushed and synced: see Feed.
+func (a Audit) ExportFeed(ctx context.Context, db TxBeginner, w io.Writer, pos FeedPosition, opts ExportOptions) (FeedPosition, ExportResult, error) {
+	format := opts.format()
 	if format != ExportCSV && format != ExportNDJSON {
 		return pos, ExportResult{}, fmt.Errorf("feed export: format %q: want csv or ndjson", format)
 	}
 	if opts.MaxRows != 0 {
 		return pos, ExportResult{}, errors.New("feed export: MaxRows: a feed run exports every change since its position")
+	}
+	if opts.Filter != (Filter{}) {
+		return pos, ExportResult{}, errors.New("feed export: Filter: a feed run exports every change since its position")
 	}
 	var next *FeedPosition
 	var ferr error

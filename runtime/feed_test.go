@@ -93,7 +93,7 @@ func TestExportFeed(t *testing.T) {
 	db := capturetest.Setup(t, queryDDL, queryTables)
 	inTx(t, db, opts(threadline.WithActor(threadline.User("7"))), "INSERT INTO accounts VALUES (1, 'Ada', 'ada@example.com')")
 	var out bytes.Buffer
-	pos, res, err := audit.ExportFeed(ctx, db.Pool, &out, threadline.ExportNDJSON, threadline.FeedPosition{}, threadline.ExportOptions{})
+	pos, res, err := audit.ExportFeed(ctx, db.Pool, &out, threadline.FeedPosition{}, threadline.ExportOptions{Format: threadline.ExportNDJSON})
 	if err != nil || res.Rows != 1 || pos.Snapshot == "" {
 		t.Fatalf("ExportFeed: %+v %+v %v", pos, res, err)
 	}
@@ -102,7 +102,7 @@ func TestExportFeed(t *testing.T) {
 		t.Fatalf("ExportFeed wrote:\n%s", s)
 	}
 	out.Reset()
-	if _, res, err = audit.ExportFeed(ctx, db.Pool, &out, threadline.ExportCSV, pos, threadline.ExportOptions{}); err != nil || res.Rows != 0 ||
+	if _, res, err = audit.ExportFeed(ctx, db.Pool, &out, pos, threadline.ExportOptions{Format: threadline.ExportCSV}); err != nil || res.Rows != 0 ||
 		strings.Count(out.String(), "\n") != 1 {
 		t.Fatalf("second run: %+v %v\n%s", res, err, out.String())
 	}
@@ -115,12 +115,12 @@ func TestExportFeed(t *testing.T) {
 		{"5:9:3", `bad feed position: not a snapshot: "5:9:3": bad in-progress id "3"`},
 		{"9000000000:9000000000:", `bad feed position: 9000000000:9000000000: is ahead of this database's transaction ids`},
 	} {
-		_, _, err := audit.ExportFeed(ctx, db.Pool, &out, threadline.ExportNDJSON, threadline.FeedPosition{Snapshot: c.pos}, threadline.ExportOptions{})
+		_, _, err := audit.ExportFeed(ctx, db.Pool, &out, threadline.FeedPosition{Snapshot: c.pos}, threadline.ExportOptions{Format: threadline.ExportNDJSON})
 		if err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, threadline.ErrFeedPosition) {
 			t.Errorf("position %q: %v, want %s", c.pos, err, c.want)
 		}
 	}
-	if _, _, err := audit.ExportFeed(ctx, db.Pool, &out, threadline.ExportJSON, threadline.FeedPosition{}, threadline.ExportOptions{}); err == nil {
+	if _, _, err := audit.ExportFeed(ctx, db.Pool, &out, threadline.FeedPosition{}, threadline.ExportOptions{Format: threadline.ExportJSON}); err == nil {
 		t.Error("a JSON document feed was accepted")
 	}
 }

@@ -78,7 +78,7 @@ func TestSlogHooks(t *testing.T) {
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h, oh := threadline.SlogHooks(logger), threadlineops.SlogHooks(logger)
-	if _, err := (threadline.Audit{Hooks: h}).Export(ctx, db.Pool, io.Discard, threadline.ExportNDJSON, threadline.Filter{Table: "people"}, threadline.ExportOptions{}); err != nil {
+	if _, err := (threadline.Audit{Hooks: h}).Export(ctx, db.Pool, io.Discard, threadline.ExportOptions{Format: threadline.ExportNDJSON, Filter: threadline.Filter{Table: "people"}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := (threadlineops.Audit{Hooks: oh}).Coverage(ctx, db.Pool, map[string]string{"people": "", "nosuch": ""}, threadlineops.CoverageOptions{}); err != nil {

@@ -41,7 +41,7 @@ func TestFilterByOpAndRequestID(t *testing.T) {
 	check("unknown request id", threadline.Filter{RequestID: "req-3"}, ``)
 
 	var doc bytes.Buffer
-	if _, err := audit.Export(ctx, db.Pool, &doc, threadline.ExportJSON, threadline.Filter{Op: threadline.OpUpdate, RequestID: " req-2 "}, threadline.ExportOptions{}); err != nil {
+	if _, err := audit.Export(ctx, db.Pool, &doc, threadline.ExportOptions{Format: threadline.ExportJSON, Filter: threadline.Filter{Op: threadline.OpUpdate, RequestID: " req-2 "}}); err != nil {
 		t.Fatal(err)
 	}
 	if want := `"correlation_id":null,"op":"update","request_id":"req-2"},`; !strings.Contains(doc.String(), want) {

@@ -179,7 +179,8 @@ func (c *cli) export(a exportArgs) int {
 		if a.withProof {
 			opts.Written = func(id, tx int64) { refs = append(refs, threadlineops.ChangeRef{ID: id, TransactionID: tx}) }
 		}
-		res, err := c.audit().Export(c.ctx, c.pool, w, format, f, opts)
+		opts.Format, opts.Filter = format, f
+		res, err := c.audit().Export(c.ctx, c.pool, w, opts)
 		if err == nil && a.withProof {
 			proofs, err = c.ops().WriteProofs(c.ctx, c.pool, w, refs, threadlineops.ProofOptions{Head: a.proofHead})
 		}

@@ -92,12 +92,12 @@ func (a exportArgs) feedConflict(format threadline.ExportFormat) string {
 // feedRun exports the changes committed since pos, then, once the output
 // is flushed (and synced, for a file), saves the new position.
 func (c *cli) feedRun(a exportArgs, format threadline.ExportFormat, pos threadline.FeedPosition) (threadline.FeedPosition, threadline.ExportResult, error) {
-	opts := threadline.ExportOptions{RawCSV: !a.guard}
+	opts := threadline.ExportOptions{Format: format, RawCSV: !a.guard}
 	var next threadline.FeedPosition
 	write := func(w io.Writer) (threadline.ExportResult, error) {
 		var res threadline.ExportResult
 		var err error
-		next, res, err = c.audit().ExportFeed(c.ctx, c.pool, w, format, pos, opts)
+		next, res, err = c.audit().ExportFeed(c.ctx, c.pool, w, pos, opts)
 		return res, err
 	}
 	var res threadline.ExportResult

@@ -575,7 +575,7 @@ func TestUsersExportOnlyUsers(t *testing.T) {
 	write(t, db, ada, `UPDATE users SET display_name = display_name || '!'`)
 	write(t, db, ada, `INSERT INTO countries VALUES ('FR', 'France')`)
 	var buf bytes.Buffer
-	res, err := audit.UsersExport(ctx, db.Pool, &buf, threadline.ExportNDJSON, threadline.Filter{}, threadline.ExportOptions{})
+	res, err := audit.UsersExport(ctx, db.Pool, &buf, threadline.ExportOptions{Format: threadline.ExportNDJSON})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func (r *runner) export(ctx context.Context) ([]Result, error) {
 					}
 				}()
 				start := time.Now()
-				res, err := audit.Export(ctx, pool, io.Discard, format, f, threadline.ExportOptions{})
+				res, err := audit.Export(ctx, pool, io.Discard, threadline.ExportOptions{Format: format, Filter: f})
 				close(done)
 				if err != nil {
 					return nil, fmt.Errorf("export %s: %w", format, err)
@@ -89,7 +89,7 @@ func measureFeed(ctx context.Context, pool threadline.TxBeginner, rounds int) (R
 	var rows int64
 	for i := 0; i < rounds; i++ {
 		start := time.Now()
-		_, res, err := threadline.Audit{}.ExportFeed(ctx, pool, io.Discard, threadline.ExportNDJSON, threadline.FeedPosition{}, threadline.ExportOptions{})
+		_, res, err := threadline.Audit{}.ExportFeed(ctx, pool, io.Discard, threadline.FeedPosition{}, threadline.ExportOptions{Format: threadline.ExportNDJSON})
 		if err != nil {
 			return Result{}, fmt.Errorf("feed: %w", err)
 		}

@@ -56,7 +56,8 @@ func exportProof(t *testing.T, db *pgtest.DB, f threadline.Filter, head string) 
 	var out strings.Builder
 	var refs []threadlineops.ChangeRef
 	opts := threadline.ExportOptions{Written: func(id, tx int64) { refs = append(refs, threadlineops.ChangeRef{ID: id, TransactionID: tx}) }}
-	if _, err := (threadline.Audit{}).Export(ctx, db.Pool, &out, threadline.ExportNDJSON, f, opts); err != nil {
+	opts.Filter = f
+	if _, err := (threadline.Audit{}).Export(ctx, db.Pool, &out, opts); err != nil {
 		t.Fatal(err)
 	}
 	res, err := sealOps.WriteProofs(ctx, db.Pool, &out, refs, threadlineops.ProofOptions{Head: head})
@@ -391,7 +392,7 @@ func editSeal(t *testing.T, doc string, id int64, f func(s map[string]any)) stri
 func exportedLine(t *testing.T, db *pgtest.DB, id int64) string {
 	t.Helper()
 	var out strings.Builder
-	if _, err := (threadline.Audit{}).Export(context.Background(), db.Pool, &out, threadline.ExportNDJSON, threadline.Filter{}, threadline.ExportOptions{}); err != nil {
+	if _, err := (threadline.Audit{}).Export(context.Background(), db.Pool, &out, threadline.ExportOptions{Format: threadline.ExportNDJSON}); err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range lines(out.String()) {

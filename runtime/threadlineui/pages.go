@@ -494,7 +494,7 @@ func (h *handler) export(format threadline.ExportFormat) http.HandlerFunc {
 				return nil
 			}
 			started = true
-			_, err = h.o.Audit.Export(r.Context(), tx, flushWriter{w}, format, f, threadline.ExportOptions{Now: h.o.Now})
+			_, err = h.o.Audit.Export(r.Context(), tx, flushWriter{w}, threadline.ExportOptions{Format: format, Filter: f, Now: h.o.Now})
 			return err
 		})
 		switch {

@@ -181,11 +181,12 @@ func BillingInvoicesChanges(ctx context.Context, db threadline.DBTX, f threadlin
 	return threadline.ConvertSeq(Audit().Changes(ctx, db, f), newBillingInvoiceChange)
 }
 
-// BillingInvoicesExport writes every change of billing.invoices matching f
-// to w in the given format (f.Table is set to BillingInvoicesTable),
-// streaming in constant memory; see threadline.Audit.Export for the formats
-// and opts (MaxRows, CSV formula guard).
-func BillingInvoicesExport(ctx context.Context, db threadline.DBTX, w io.Writer, format threadline.ExportFormat, f threadline.Filter, opts threadline.ExportOptions) (threadline.ExportResult, error) {
-	f.Table = BillingInvoicesTable
-	return Audit().Export(ctx, db, w, format, f, opts)
+// BillingInvoicesExport writes every change of billing.invoices matching
+// opts.Filter to w in opts.Format (opts.Filter.Table is set to
+// BillingInvoicesTable), streaming in constant memory; see
+// threadline.Audit.Export for the formats and the other options (MaxRows,
+// CSV formula guard).
+func BillingInvoicesExport(ctx context.Context, db threadline.DBTX, w io.Writer, opts threadline.ExportOptions) (threadline.ExportResult, error) {
+	opts.Filter.Table = BillingInvoicesTable
+	return Audit().Export(ctx, db, w, opts)
 }

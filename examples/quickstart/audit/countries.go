@@ -158,11 +158,11 @@ func CountriesChanges(ctx context.Context, db threadline.DBTX, f threadline.Filt
 	return threadline.ConvertSeq(Audit().Changes(ctx, db, f), newCountryChange)
 }
 
-// CountriesExport writes every change of public.countries matching f to w in
-// the given format (f.Table is set to CountriesTable), streaming in constant
-// memory; see threadline.Audit.Export for the formats and opts (MaxRows, CSV
-// formula guard).
-func CountriesExport(ctx context.Context, db threadline.DBTX, w io.Writer, format threadline.ExportFormat, f threadline.Filter, opts threadline.ExportOptions) (threadline.ExportResult, error) {
-	f.Table = CountriesTable
-	return Audit().Export(ctx, db, w, format, f, opts)
+// CountriesExport writes every change of public.countries matching
+// opts.Filter to w in opts.Format (opts.Filter.Table is set to
+// CountriesTable), streaming in constant memory; see threadline.Audit.Export
+// for the formats and the other options (MaxRows, CSV formula guard).
+func CountriesExport(ctx context.Context, db threadline.DBTX, w io.Writer, opts threadline.ExportOptions) (threadline.ExportResult, error) {
+	opts.Filter.Table = CountriesTable
+	return Audit().Export(ctx, db, w, opts)
 }

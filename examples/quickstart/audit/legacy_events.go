@@ -167,11 +167,12 @@ func LegacyEventsChanges(ctx context.Context, db threadline.DBTX, f threadline.F
 	return threadline.ConvertSeq(Audit().Changes(ctx, db, f), newLegacyEventChange)
 }
 
-// LegacyEventsExport writes every change of public.legacy_events matching f
-// to w in the given format (f.Table is set to LegacyEventsTable), streaming
-// in constant memory; see threadline.Audit.Export for the formats and opts
-// (MaxRows, CSV formula guard).
-func LegacyEventsExport(ctx context.Context, db threadline.DBTX, w io.Writer, format threadline.ExportFormat, f threadline.Filter, opts threadline.ExportOptions) (threadline.ExportResult, error) {
-	f.Table = LegacyEventsTable
-	return Audit().Export(ctx, db, w, format, f, opts)
+// LegacyEventsExport writes every change of public.legacy_events matching
+// opts.Filter to w in opts.Format (opts.Filter.Table is set to
+// LegacyEventsTable), streaming in constant memory; see
+// threadline.Audit.Export for the formats and the other options (MaxRows,
+// CSV formula guard).
+func LegacyEventsExport(ctx context.Context, db threadline.DBTX, w io.Writer, opts threadline.ExportOptions) (threadline.ExportResult, error) {
+	opts.Filter.Table = LegacyEventsTable
+	return Audit().Export(ctx, db, w, opts)
 }

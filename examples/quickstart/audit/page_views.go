@@ -172,11 +172,11 @@ func PageViewsChanges(ctx context.Context, db threadline.DBTX, f threadline.Filt
 	return threadline.ConvertSeq(Audit().Changes(ctx, db, f), newPageViewChange)
 }
 
-// PageViewsExport writes every change of public.page_views matching f to w
-// in the given format (f.Table is set to PageViewsTable), streaming in
-// constant memory; see threadline.Audit.Export for the formats and opts
-// (MaxRows, CSV formula guard).
-func PageViewsExport(ctx context.Context, db threadline.DBTX, w io.Writer, format threadline.ExportFormat, f threadline.Filter, opts threadline.ExportOptions) (threadline.ExportResult, error) {
-	f.Table = PageViewsTable
-	return Audit().Export(ctx, db, w, format, f, opts)
+// PageViewsExport writes every change of public.page_views matching
+// opts.Filter to w in opts.Format (opts.Filter.Table is set to
+// PageViewsTable), streaming in constant memory; see threadline.Audit.Export
+// for the formats and the other options (MaxRows, CSV formula guard).
+func PageViewsExport(ctx context.Context, db threadline.DBTX, w io.Writer, opts threadline.ExportOptions) (threadline.ExportResult, error) {
+	opts.Filter.Table = PageViewsTable
+	return Audit().Export(ctx, db, w, opts)
 }

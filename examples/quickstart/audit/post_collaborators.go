@@ -177,11 +177,11 @@ func PostCollaboratorsChanges(ctx context.Context, db threadline.DBTX, f threadl
 }
 
 // PostCollaboratorsExport writes every change of public.post_collaborators
-// matching f to w in the given format (f.Table is set to
+// matching opts.Filter to w in opts.Format (opts.Filter.Table is set to
 // PostCollaboratorsTable), streaming in constant memory; see
-// threadline.Audit.Export for the formats and opts (MaxRows, CSV formula
-// guard).
-func PostCollaboratorsExport(ctx context.Context, db threadline.DBTX, w io.Writer, format threadline.ExportFormat, f threadline.Filter, opts threadline.ExportOptions) (threadline.ExportResult, error) {
-	f.Table = PostCollaboratorsTable
-	return Audit().Export(ctx, db, w, format, f, opts)
+// threadline.Audit.Export for the formats and the other options (MaxRows,
+// CSV formula guard).
+func PostCollaboratorsExport(ctx context.Context, db threadline.DBTX, w io.Writer, opts threadline.ExportOptions) (threadline.ExportResult, error) {
+	opts.Filter.Table = PostCollaboratorsTable
+	return Audit().Export(ctx, db, w, opts)
 }

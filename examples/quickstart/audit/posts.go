@@ -183,11 +183,11 @@ func PostsChanges(ctx context.Context, db threadline.DBTX, f threadline.Filter) 
 	return threadline.ConvertSeq(Audit().Changes(ctx, db, f), newPostChange)
 }
 
-// PostsExport writes every change of public.posts matching f to w in the
-// given format (f.Table is set to PostsTable), streaming in constant memory;
-// see threadline.Audit.Export for the formats and opts (MaxRows, CSV formula
-// guard).
-func PostsExport(ctx context.Context, db threadline.DBTX, w io.Writer, format threadline.ExportFormat, f threadline.Filter, opts threadline.ExportOptions) (threadline.ExportResult, error) {
-	f.Table = PostsTable
-	return Audit().Export(ctx, db, w, format, f, opts)
+// PostsExport writes every change of public.posts matching opts.Filter to w
+// in opts.Format (opts.Filter.Table is set to PostsTable), streaming in
+// constant memory; see threadline.Audit.Export for the formats and the other
+// options (MaxRows, CSV formula guard).
+func PostsExport(ctx context.Context, db threadline.DBTX, w io.Writer, opts threadline.ExportOptions) (threadline.ExportResult, error) {
+	opts.Filter.Table = PostsTable
+	return Audit().Export(ctx, db, w, opts)
 }

@@ -174,11 +174,11 @@ func UsersChanges(ctx context.Context, db threadline.DBTX, f threadline.Filter) 
 	return threadline.ConvertSeq(Audit().Changes(ctx, db, f), newUserChange)
 }
 
-// UsersExport writes every change of public.users matching f to w in the
-// given format (f.Table is set to UsersTable), streaming in constant memory;
-// see threadline.Audit.Export for the formats and opts (MaxRows, CSV formula
-// guard).
-func UsersExport(ctx context.Context, db threadline.DBTX, w io.Writer, format threadline.ExportFormat, f threadline.Filter, opts threadline.ExportOptions) (threadline.ExportResult, error) {
-	f.Table = UsersTable
-	return Audit().Export(ctx, db, w, format, f, opts)
+// UsersExport writes every change of public.users matching opts.Filter to w
+// in opts.Format (opts.Filter.Table is set to UsersTable), streaming in
+// constant memory; see threadline.Audit.Export for the formats and the other
+// options (MaxRows, CSV formula guard).
+func UsersExport(ctx context.Context, db threadline.DBTX, w io.Writer, opts threadline.ExportOptions) (threadline.ExportResult, error) {
+	opts.Filter.Table = UsersTable
+	return Audit().Export(ctx, db, w, opts)
 }
