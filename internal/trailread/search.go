@@ -58,6 +58,10 @@ func SearchBudget(ctx context.Context) time.Duration {
 // further window starts.
 type Search struct {
 	First, Budget time.Duration
+	// Cond, when set, adds conditions of the caller's to each window's
+	// query (Query.Cond), on the changes (c) only: the viewer's text
+	// search.
+	Cond func(q *Query)
 }
 
 // FirstWindow is the least length of a search's first window.
@@ -116,7 +120,7 @@ func (r Reader[C]) Search(ctx context.Context, db DB, n Filter, s Search) (Page[
 			win.From = n.From
 		}
 		t0 := time.Now()
-		cs, err := r.List(ctx, db, win, want-len(got))
+		cs, err := r.list(ctx, db, win, want-len(got), s.Cond)
 		if err != nil {
 			return Page[C]{}, err
 		}
@@ -193,4 +197,15 @@ func (t Trail) span(ctx context.Context, db DB) (trailSpan, error) {
 		sp.recent = re.UTC()
 	}
 	return sp, nil
+}
+
+// list is List with the caller's conditions cond (none when nil).
+func (r Reader[C]) list(ctx context.Context, db DB, f Filter, limit int, cond func(q *Query)) ([]C, error) {
+	if cond == nil {
+		return r.List(ctx, db, f, limit)
+	}
+	q := r.NewQuery()
+	q.Filter(f)
+	cond(q)
+	return r.Run(ctx, db, q, limit, "list changes")
 }

@@ -133,6 +133,7 @@ func Handler(db DB, o Options) http.Handler {
 	h.mux.HandleFunc("GET /actor", h.page(h.actor))
 	h.mux.HandleFunc("GET /actions", h.page(h.actions))
 	h.mux.HandleFunc("GET /coverage", h.page(h.coverage))
+	h.mux.HandleFunc("GET /search", h.page(h.search))
 	h.mux.HandleFunc("GET /export.csv", h.export(threadline.ExportCSV))
 	h.mux.HandleFunc("GET /export.ndjson", h.export(threadline.ExportNDJSON))
 	h.mux.HandleFunc("GET /static/style.css", serveStyle)
