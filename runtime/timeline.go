@@ -8,9 +8,9 @@ import (
 	"github.com/threadline-go/threadline/internal/trailread"
 )
 
-// DefaultSearchBudget is the time Timeline (and a generated timeline)
-// spends looking for a page before it returns what it found, with
-// ErrSearchBudgetSpent.
+// DefaultSearchBudget (25 ms) is the time Timeline (and a generated
+// timeline) spends looking for a page before it returns what it found,
+// with ErrSearchBudgetSpent.
 const DefaultSearchBudget = trailread.DefaultSearchBudget
 
 // ErrSearchBudgetSpent is matched (errors.Is) by the error Timeline (and
