@@ -135,7 +135,7 @@ func TestTimelineSearchEqualsSortedQuery(t *testing.T) {
 }
 
 // TestTimelineSearchBudget: with its budget spent after every window,
-// RecentTimeline returns partial pages (SearchedFrom set, Next continuing
+// the search returns partial pages (SearchedFrom set, Next continuing
 // strictly before it) whose changes, followed to the end, are exactly
 // those of the sorted stream (Changes), in the same order.
 func TestTimelineSearchBudget(t *testing.T) {
@@ -240,9 +240,9 @@ func TestRecentActivity(t *testing.T) {
 	}
 }
 
-// TestRecentReadsUseIndexes checks with EXPLAIN that RecentTimeline's
+// TestRecentReadsUseIndexes checks with EXPLAIN that the timeline search's
 // queries read the primary key and the captured_at index, and that
-// RecentActivity reads the primary key backwards.
+// the viewer's recent activity reads the primary key backwards.
 func TestRecentReadsUseIndexes(t *testing.T) {
 	ctx := context.Background()
 	db := capturetest.Setup(t, queryDDL, queryTables)
@@ -257,7 +257,7 @@ func TestRecentReadsUseIndexes(t *testing.T) {
 	// back from the newest change (2026-03-02 00:00): the busy table's
 	// changes end at 20:00, so the second fills the page.
 	if len(rec.queries) != 3 {
-		t.Fatalf("RecentTimeline of the busy table ran %d queries, want 3", len(rec.queries))
+		t.Fatalf("the search of the busy table ran %d queries, want 3", len(rec.queries))
 	}
 	if p := plan(rec.queries[0]); strings.Count(p, "audit_changes_pkey") != 4 || strings.Contains(p, "Seq Scan") {
 		t.Errorf("span query does not read the primary key:\n%s", p)
