@@ -7,7 +7,7 @@
 //	go run ./cmd/threadline-bench            # every workload, full size
 //	go run ./cmd/threadline-bench -quick     # small sizes, for CI
 //	go run ./cmd/threadline-bench -workloads tpcb,bulk -rounds 7
-//	go run ./cmd/threadline-bench wal        # engine: wal vs trigger vs unaudited (internal/walbench)
+//	go run ./cmd/threadline-bench wal        # engine: wal vs trigger vs unaudited (cmd/internal/walbench)
 package main
 
 import (
@@ -15,8 +15,8 @@ import (
 	"os"
 	"os/signal"
 
+	"github.com/threadline-go/threadline/cmd/internal/walbench"
 	"github.com/threadline-go/threadline/harness/bench"
-	"github.com/threadline-go/threadline/internal/walbench"
 )
 
 func main() {

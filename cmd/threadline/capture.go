@@ -11,8 +11,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/threadline-go/threadline/cmd/internal/walcapture"
 	"github.com/threadline-go/threadline/generator/config"
-	"github.com/threadline-go/threadline/internal/walcapture"
 	"github.com/threadline-go/threadline/sqltemplates"
 )
 

@@ -4,8 +4,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/threadline-go/threadline/cmd/internal/walcapture"
 	"github.com/threadline-go/threadline/generator/config"
-	"github.com/threadline-go/threadline/internal/walcapture"
 	"github.com/threadline-go/threadline/runtime/threadlineops"
 )
 

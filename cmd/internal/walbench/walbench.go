@@ -30,11 +30,11 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/threadline-go/threadline/cmd/internal/walcapture"
 	"github.com/threadline-go/threadline/generator"
 	"github.com/threadline-go/threadline/generator/config"
 	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/internal/logicalpg"
-	"github.com/threadline-go/threadline/internal/walcapture"
 	"github.com/threadline-go/threadline/schema"
 )
 
