@@ -77,6 +77,12 @@ type Options struct {
 	// cut short shows how far back it searched, with a link that
 	// searches on.
 	SearchBudget time.Duration
+	// CountBudget bounds the time the count of a listing's matches takes
+	// (10 ms when zero or negative; a statement_timeout): the changes
+	// and search pages count at most 1,000 matches, and say "more than
+	// 1,000" beyond, or, when the count did not finish in time, how many
+	// they know of at least.
+	CountBudget time.Duration
 	// Now returns the current time, for relative times (default
 	// time.Now).
 	Now func() time.Time

@@ -147,6 +147,8 @@ type timelineData struct {
 	Filtered bool
 	Changes  []changeView
 	ClearURL string
+	// Count is the number of changes matching the filter.
+	Count countView
 }
 
 // timeline: the changes matching the filter, newest first, a page at a
@@ -174,6 +176,13 @@ func (h *handler) timeline(ctx context.Context, tx pgx.Tx, r *http.Request) (vie
 		return view{}, err
 	}
 	if err := h.markSealed(ctx, tx, d.Changes); err != nil {
+		return view{}, err
+	}
+	rf, err := readFilter(f)
+	if err != nil {
+		return view{}, err
+	}
+	if d.Count, err = h.countMatches(ctx, tx, rf, nil, f.After == nil, p.Next == nil && p.SearchedFrom.IsZero(), len(p.Changes)); err != nil {
 		return view{}, err
 	}
 	return view{name: "timeline", title: "Changes", data: d}, nil

@@ -55,8 +55,10 @@ type searchData struct {
 	Keys       []keyHit
 	KeyChanges []changeView
 	KeyMore    bool
-	// Changes are the changes whose key or a value contains the text.
+	// Changes are the changes whose key or a value contains the text,
+	// Count their number.
 	Changes []changeView
+	Count   countView
 }
 
 func (l links) search(q url.Values) string { return withQuery(l.prefix+"/search", q) }
@@ -109,7 +111,8 @@ func (h *handler) search(ctx context.Context, tx pgx.Tx, r *http.Request) (view,
 	if budget <= 0 {
 		budget = trailread.DefaultSearchBudget
 	}
-	p, err := rd.Search(ctx, tx, f, trailread.Search{First: trailread.FirstWindow, Budget: budget, Cond: func(qq *trailread.Query) { qq.Text(text) }})
+	textCond := func(qq *trailread.Query) { qq.Text(text) }
+	p, err := rd.Search(ctx, tx, f, trailread.Search{First: trailread.FirstWindow, Budget: budget, Cond: textCond})
 	if err != nil {
 		return view{}, err
 	}
@@ -117,6 +120,9 @@ func (h *handler) search(ctx context.Context, tx pgx.Tx, r *http.Request) (view,
 		return view{}, err
 	}
 	d.Changes = l.viewChanges(p.Changes)
+	if d.Count, err = h.countMatches(ctx, tx, f, textCond, f.After == nil, p.Next == nil && p.SearchedFrom.IsZero(), len(p.Changes)); err != nil {
+		return view{}, err
+	}
 	sq := url.Values{"q": {text}}
 	if table != "" {
 		sq.Set("table", table)
