@@ -2,6 +2,7 @@ package threadline
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -104,6 +105,10 @@ type ActionPage struct {
 	// Next continues the listing (ActionFilter.After); 0 on the last
 	// page.
 	Next int64 `json:"next"`
+	// SearchedFrom is set when Actions spent its search budget before it
+	// filled the page: actions with a lower id were not searched yet, and
+	// Next continues there. Zero otherwise.
+	SearchedFrom int64 `json:"searched_from,omitempty"`
 }
 
 // normalize validates f and returns it in the read engine's form.
@@ -149,16 +154,21 @@ func (f ActionFilter) normalize() (trailread.ActionFilter, error) {
 
 // Actions returns one page of the recorded actions matching f, newest
 // first (by id), at most f.Limit of them, each with the transaction that
-// recorded it. Pass ActionPage.Next as f.After for the following page. It
-// reads the primary key index of audit_actions backwards and stops at a
-// full page: a filter that matches few actions reads every action newer
-// than the ones it finds. An invalid filter is a *FilterError.
+// recorded it. Pass ActionPage.Next as f.After for the following page. An
+// invalid filter is a *FilterError.
+//
+// No index serves the filters but the correlation id's: Actions reads
+// windows of ids back from the newest action (or f.After), each a range
+// of the primary key, until the page is full, within the search budget
+// (DefaultSearchBudget). When the budget is spent first, it returns the
+// page found so far (ActionPage.SearchedFrom set, Next continuing there)
+// with an error wrapping ErrSearchBudgetSpent, as Timeline does.
 func (a Audit) Actions(ctx context.Context, db DBTX, f ActionFilter) (ActionPage, error) {
 	n, err := f.normalize()
 	if err != nil {
 		return ActionPage{}, err
 	}
-	rows, err := a.reader().Actions(ctx, db, n)
+	rows, searchedFrom, err := a.reader().Actions(ctx, db, n, trailread.SearchBudget(ctx))
 	if err != nil {
 		return ActionPage{}, err
 	}
@@ -176,6 +186,11 @@ func (a Audit) Actions(ctx context.Context, db DBTX, f ActionFilter) (ActionPage
 			act.TransactionID = *r.TransactionID
 		}
 		p.Actions = append(p.Actions, act)
+	}
+	if searchedFrom > 0 {
+		p.Next, p.SearchedFrom = searchedFrom, searchedFrom
+		return p, fmt.Errorf("%w: %d actions found, searched back to action %d; pass ActionPage.Next as ActionFilter.After to search on",
+			ErrSearchBudgetSpent, len(p.Actions), searchedFrom)
 	}
 	return p, nil
 }

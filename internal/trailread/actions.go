@@ -79,12 +79,65 @@ type ActionFilter struct {
 	After int64
 }
 
+// actionWindow is the number of action ids the first window of an
+// Actions search covers; each next one is up to windowGrowth times wider.
+const actionWindow = 4096
+
 // Actions lists at most f.Limit+1 actions matching f, newest first (by
-// id, the order they were recorded in: the primary key index read
-// backwards), each with the transaction linked to it.
-func (t Trail) Actions(ctx context.Context, db DB, f ActionFilter) ([]ActionRow, error) {
+// id, the order they were recorded in), each with the transaction linked
+// to it. No index serves the filters but the correlation id's, so a
+// filtered listing reads windows of ids back from the newest action (or
+// from f.After), each a range of the primary key index, until it has
+// enough; when the budget is spent first, it returns what it found and
+// the lowest id searched (searchedFrom, 0 otherwise): actions below it
+// were not searched.
+func (t Trail) Actions(ctx context.Context, db DB, f ActionFilter, budget time.Duration) (rows []ActionRow, searchedFrom int64, err error) {
+	var hi int64
+	if f.After > 0 {
+		hi = f.After - 1
+	} else if err := db.QueryRow(ctx, "SELECT coalesce(max(id), 0) FROM "+t.Quoted()+".audit_actions").Scan(&hi); err != nil {
+		return nil, 0, tlerr.Wrap(err, "list actions")
+	}
+	want := f.Limit + 1
+	start := time.Now()
+	for w := int64(actionWindow); hi > 0; {
+		lo := max(0, hi-w)
+		t0 := time.Now()
+		got, err := t.actionWindow(ctx, db, f, lo, hi, want-len(rows))
+		if err != nil {
+			return nil, 0, err
+		}
+		rows = append(rows, got...)
+		if len(rows) >= want || lo == 0 {
+			break
+		}
+		left := budget - time.Since(start)
+		if left <= 0 {
+			return rows, lo + 1, nil
+		}
+		w = nextWindowIDs(w, time.Since(t0), left)
+		hi = lo
+	}
+	return rows, 0, nil
+}
+
+// nextWindowIDs sizes the window after one of w ids that took took: up
+// to windowGrowth times wider, but, at the same speed, taking no more
+// than half the budget left.
+func nextWindowIDs(w int64, took, left time.Duration) int64 {
+	grow := float64(windowGrowth)
+	if took > 0 {
+		grow = min(grow, float64(left)/float64(2*took))
+	}
+	return max(64, int64(float64(w)*max(grow, 0.5)))
+}
+
+// actionWindow lists at most limit actions matching f with ids in
+// (lo, hi], newest first.
+func (t Trail) actionWindow(ctx context.Context, db DB, f ActionFilter, lo, hi int64, limit int) ([]ActionRow, error) {
 	q := t.NewQuery()
 	s := t.Quoted()
+	q.Cond("ac.id > " + q.Arg(lo) + " AND ac.id <= " + q.Arg(hi))
 	for _, c := range []struct{ col, v string }{{"name", f.Name}, {"category", f.Category}, {"status", f.Status}, {"correlation_id", f.CorrelationID}} {
 		if c.v != "" {
 			q.Cond("ac." + c.col + " = " + q.Arg(c.v))
@@ -102,11 +155,8 @@ func (t Trail) Actions(ctx context.Context, db DB, f ActionFilter) ([]ActionRow,
 	if f.Reason != "" {
 		q.Cond("ac.reason ILIKE " + q.Arg("%"+EscapeLike(f.Reason)+"%"))
 	}
-	if f.After > 0 {
-		q.Cond("ac.id < " + q.Arg(f.After))
-	}
 	sql := "SELECT " + actionColumns + ", (SELECT tx.id FROM " + s + ".audit_transactions AS tx WHERE tx.action_id = ac.id ORDER BY tx.id LIMIT 1)" +
-		" FROM " + s + ".audit_actions AS ac" + q.Where() + " ORDER BY ac.id DESC LIMIT " + q.Arg(f.Limit+1)
+		" FROM " + s + ".audit_actions AS ac" + q.Where() + " ORDER BY ac.id DESC LIMIT " + q.Arg(limit)
 	rows, err := db.Query(ctx, sql, q.Args...)
 	if err != nil {
 		return nil, tlerr.Wrap(err, "list actions")

@@ -2,6 +2,7 @@ package threadlineui
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -120,6 +121,10 @@ type actionsData struct {
 	FirstURL string
 	NextURL  string
 	Paged    bool
+	// SearchedFrom is the lowest action id searched when the search
+	// budget was spent (threadline.ActionPage.SearchedFrom): NextURL
+	// searches on.
+	SearchedFrom int64
 }
 
 // parseActionFilter reads the Actions filter of q.
@@ -183,8 +188,12 @@ func (h *handler) actions(ctx context.Context, tx pgx.Tx, r *http.Request) (view
 		return view{}, err
 	}
 	f.Limit = h.o.PageSize
-	p, err := h.o.Audit.Actions(ctx, tx, f)
-	if err != nil {
+	actx := ctx
+	if h.o.SearchBudget > 0 {
+		actx = trailread.WithSearchBudget(ctx, h.o.SearchBudget)
+	}
+	p, err := h.o.Audit.Actions(actx, tx, f)
+	if err != nil && !errors.Is(err, threadline.ErrSearchBudgetSpent) {
 		return view{}, err
 	}
 	pk, err := h.readPickers(ctx, tx)
@@ -193,7 +202,7 @@ func (h *handler) actions(ctx context.Context, tx pgx.Tx, r *http.Request) (view
 	}
 	l := links{h.o.Prefix}
 	d := actionsData{Form: form, Filtered: len(fq) > 0, ClearURL: l.actions(nil), FirstURL: l.actions(fq), Paged: f.After != 0,
-		Presets: presets(fq, form.From, form.To, l.actions), pickers: pk}
+		Presets: presets(fq, form.From, form.To, l.actions), pickers: pk, SearchedFrom: p.SearchedFrom}
 	if p.Next != 0 {
 		d.NextURL = l.actions(with(fq, "after", strconv.FormatInt(p.Next, 10)))
 	}

@@ -252,3 +252,39 @@ func TestColumnFilterPickersAndPresets(t *testing.T) {
 		t.Errorf("a blank column is no filter: %d", r.status)
 	}
 }
+
+// TestActionsPageSearchBudget: an Actions filter that matches only an old
+// action says how far back it searched when the viewer's budget is spent,
+// and its link searches on until the action is found.
+func TestActionsPageSearchBudget(t *testing.T) {
+	fx := newFixture(t)
+	fx.db.Exec(t, `INSERT INTO threadline.audit_actions (name, reason) SELECT 'bulk.' || g, 'hay' FROM generate_series(1, 20000) AS g`)
+	h := fx.handler(threadlineui.Options{SearchBudget: time.Nanosecond})
+	target := "/actions?name=user.rename"
+	for calls := 0; ; calls++ {
+		if calls > 20 {
+			t.Fatal("no end after 20 pages")
+		}
+		r := get(t, h, target)
+		if r.status != http.StatusOK {
+			t.Fatalf("%s: %d %s", target, r.status, r.body)
+		}
+		if strings.Contains(r.body, ">user.rename</a>") {
+			mustContainAll(t, "the found action", r.body, "support ticket 12", "End of the actions.")
+			if calls == 0 {
+				t.Fatal("the budget was never spent")
+			}
+			break
+		}
+		mustContainAll(t, "a page cut short", r.body, "Searched back to action #", "older actions were not searched yet", "Search older »")
+		target = ""
+		for _, l := range hrefs(r.body) {
+			if strings.HasPrefix(l, "/actions?after=") {
+				target = l
+			}
+		}
+		if target == "" {
+			t.Fatalf("no link that searches on:\n%s", r.body)
+		}
+	}
+}
