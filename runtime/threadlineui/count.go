@@ -34,16 +34,19 @@ type countView struct {
 	// least N (the count ran out of time).
 	N           int64
 	Exact, More bool
+	// Stopped is set when the listing's search spent its budget: no count
+	// was tried, N is what the page found.
+	Stopped bool
 	// Budget is the time the count had.
 	Budget time.Duration
 }
 
 // Text renders the count: "4 matching changes", "more than 1,000
 // matching changes", "at least 50 matching changes (counting stopped
-// after 10 ms)".
+// after 10 ms)", "at least 3 matching changes (not all searched yet)".
 func (c countView) Text() string {
 	noun := " matching changes"
-	if c.N == 1 && c.Exact {
+	if c.N == 1 && !c.More {
 		noun = " matching change"
 	}
 	switch {
@@ -51,6 +54,8 @@ func (c countView) Text() string {
 		return thousands(c.N) + noun
 	case c.More:
 		return "more than " + thousands(c.N) + noun
+	case c.Stopped:
+		return "at least " + thousands(c.N) + noun + " (not all searched yet)"
 	}
 	return fmt.Sprintf("at least %s%s (counting stopped after %d ms)", thousands(c.N), noun, c.Budget.Milliseconds())
 }
@@ -70,11 +75,14 @@ func thousands(n int64) string {
 
 // countMatches counts the changes of filter f (its cursor ignored) and
 // the conditions cond adds (none when nil), at most countLimit of them,
-// within the count budget. page is the listing's page of f: a first page
-// that holds every match is its own count, and shown, the number of
-// matches the page lists, is the least count when counting ran out of
-// time.
-func (h *handler) countMatches(ctx context.Context, tx pgx.Tx, f trailread.Filter, cond func(*trailread.Query), first, complete bool, shown int) (countView, error) {
+// within the count budget. p is the listing's page of f: a first page
+// that holds every match is its own count; a page whose search spent its
+// budget is not counted (the count would read at least as much), and the
+// number of matches it lists is the least count, as when counting runs
+// out of time.
+func (h *handler) countMatches(ctx context.Context, tx pgx.Tx, f trailread.Filter, cond func(*trailread.Query), p trailread.Page[threadline.Change]) (countView, error) {
+	first, shown := f.After == nil, len(p.Changes)
+	complete := p.Next == nil && p.SearchedFrom.IsZero()
 	budget := h.o.CountBudget
 	if budget <= 0 {
 		budget = defaultCountBudget
@@ -82,8 +90,11 @@ func (h *handler) countMatches(ctx context.Context, tx pgx.Tx, f trailread.Filte
 	// statement_timeout counts whole milliseconds.
 	ms := max(1, (budget+time.Millisecond-1)/time.Millisecond)
 	budget = ms * time.Millisecond
-	if first && complete {
+	switch {
+	case first && complete:
 		return countView{N: int64(shown), Exact: true, Budget: budget}, nil
+	case !p.SearchedFrom.IsZero():
+		return countView{N: int64(shown), Stopped: true, Budget: budget}, nil
 	}
 	f.After = nil
 	q := (trailread.Trail{Schema: h.o.Audit.Schema}).NewQuery()
@@ -141,5 +152,17 @@ func readFilter(f threadline.Filter) (trailread.Filter, error) {
 		n.CorrelationID = c
 	}
 	n.RequestID = strings.TrimSpace(f.RequestID)
+	if f.After != nil {
+		n.After = &trailread.Cursor{CapturedAt: f.After.CapturedAt, ID: f.After.ID}
+	}
 	return n, nil
+}
+
+// readPage is the read engine's form of a page of Timeline.
+func readPage(p threadline.Page) trailread.Page[threadline.Change] {
+	out := trailread.Page[threadline.Change]{Changes: p.Changes, SearchedFrom: p.SearchedFrom}
+	if p.Next != nil {
+		out.Next = &trailread.Cursor{CapturedAt: p.Next.CapturedAt, ID: p.Next.ID}
+	}
+	return out
 }

@@ -182,7 +182,7 @@ func (h *handler) timeline(ctx context.Context, tx pgx.Tx, r *http.Request) (vie
 	if err != nil {
 		return view{}, err
 	}
-	if d.Count, err = h.countMatches(ctx, tx, rf, nil, f.After == nil, p.Next == nil && p.SearchedFrom.IsZero(), len(p.Changes)); err != nil {
+	if d.Count, err = h.countMatches(ctx, tx, rf, nil, readPage(p)); err != nil {
 		return view{}, err
 	}
 	return view{name: "timeline", title: "Changes", data: d}, nil

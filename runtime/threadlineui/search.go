@@ -120,7 +120,7 @@ func (h *handler) search(ctx context.Context, tx pgx.Tx, r *http.Request) (view,
 		return view{}, err
 	}
 	d.Changes = l.viewChanges(p.Changes)
-	if d.Count, err = h.countMatches(ctx, tx, f, textCond, f.After == nil, p.Next == nil && p.SearchedFrom.IsZero(), len(p.Changes)); err != nil {
+	if d.Count, err = h.countMatches(ctx, tx, f, textCond, p); err != nil {
 		return view{}, err
 	}
 	sq := url.Values{"q": {text}}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -162,7 +163,11 @@ func TestSearchSaysWhereItStopped(t *testing.T) {
 		target = ""
 		if strings.Contains(r.body, "Searched back to") {
 			stopped++
-			mustContainAll(t, "a stopped search", r.body, "older changes were not searched yet.", `rel="next">Search older »</a>`)
+			mustContainAll(t, "a stopped search", r.body, "older changes were not searched yet.", `rel="next">Search older »</a>`,
+				`<p class="count">at least `+strconv.Itoa(len(changeAttr.FindAllString(r.body, -1)))+` matching change`)
+			if !strings.Contains(r.body, ` (not all searched yet)</p>`) {
+				t.Errorf("a stopped search's count: %s", countLine.FindString(r.body))
+			}
 		}
 		for _, l := range hrefs(r.body) {
 			if strings.HasPrefix(l, "/search?after=") {
