@@ -84,6 +84,48 @@ func (h *handler) tableKey(ctx context.Context, db threadline.DBTX, t contract.Q
 	if err != nil {
 		return nil, fmt.Errorf("read the key columns of %s: %w", t.Text(), err)
 	}
+	return scanKeyColumns(t, rows, names)
+}
+
+// keyNames returns the configured key columns of t (Options.Keys), nil for
+// the primary key.
+func (h *handler) keyNames(t contract.QualifiedName) []string {
+	if k, ok := h.keys[t]; ok {
+		return k
+	}
+	return nil
+}
+
+// tableKeys is tableKey for each of tables, in one round trip.
+func (h *handler) tableKeys(ctx context.Context, tx pgx.Tx, tables []contract.QualifiedName) ([][]keyColumn, error) {
+	b := &pgx.Batch{}
+	for _, t := range tables {
+		b.Queue(keyColumnsSQL, t.Schema, t.Name, h.keyNames(t))
+	}
+	res := tx.SendBatch(ctx, b)
+	out := make([][]keyColumn, len(tables))
+	for i, t := range tables {
+		rows, err := res.Query()
+		if err != nil {
+			_ = res.Close()
+			return nil, fmt.Errorf("read the key columns of %s: %w", t.Text(), err)
+		}
+		if out[i], err = scanKeyColumns(t, rows, h.keyNames(t)); err != nil {
+			_ = res.Close()
+			return nil, err
+		}
+	}
+	if err := res.Close(); err != nil {
+		return nil, fmt.Errorf("read the key columns: %w", err)
+	}
+	return out, nil
+}
+
+// scanKeyColumns reads the rows of keyColumnsSQL for table t, whose
+// configured key columns are names (nil for the primary key), and closes
+// them.
+func scanKeyColumns(t contract.QualifiedName, rows pgx.Rows, names []string) ([]keyColumn, error) {
+	defer rows.Close()
 	var out []keyColumn
 	for rows.Next() {
 		var c keyColumn

@@ -161,12 +161,12 @@ func (h *handler) searchKeys(ctx context.Context, tx pgx.Tx, rd trailread.Reader
 	}
 	var rows []trailread.RowKey
 	l := links{h.o.Prefix}
-	for _, tn := range tables {
-		cols, err := h.tableKey(ctx, tx, tn)
-		if err != nil {
-			return err
-		}
-		if key, ok := keyFromText(text, cols); ok {
+	keys, err := h.tableKeys(ctx, tx, tables)
+	if err != nil {
+		return err
+	}
+	for i, tn := range tables {
+		if key, ok := keyFromText(text, keys[i]); ok {
 			rows = append(rows, trailread.RowKey{Table: tn, Key: key})
 		}
 	}
