@@ -35,6 +35,10 @@ func (r *runner) viewer(ctx context.Context) ([]Result, error) {
 			return nil, err
 		}
 	}
+	seals, err := seedSeals(ctx, pool, r.o.AuditRows)
+	if err != nil {
+		return nil, err
+	}
 	h := threadlineui.Handler(pool, threadlineui.Options{Expected: map[string]string{"items": ""}})
 	rng := rand.New(rand.NewPCG(3, 4))
 	table := func() string { return fmt.Sprintf("public.table_%d", rng.IntN(seedTables)) }
@@ -60,10 +64,12 @@ func (r *runner) viewer(ctx context.Context) ([]Result, error) {
 		{"row history with as-of", func() string {
 			return "/row?" + url.Values{"table": {table()}, "key": {key()}, "at": {instant().Format(time.RFC3339)}}.Encode()
 		}},
-		{"transaction", func() string { return fmt.Sprintf("/tx/%d", 1+rng.IntN(txs)) }},
+		{fmt.Sprintf("transaction (its seal found among %d)", seals), func() string { return fmt.Sprintf("/tx/%d", 1+rng.IntN(txs)) }},
 		{"actor", func() string { return fmt.Sprintf("/actor?actor=user:%d", rng.IntN(500)) }},
 		{"coverage", func() string { return "/coverage" }},
+		{"search, the form", func() string { return "/search" }},
 	}
+	pages = append(pages, searchPages(rng, r.o.AuditRows, keys)...)
 	samples := 100
 	if r.o.Quick {
 		samples = 20
