@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/threadline-go/threadline/runtime/threadlineui"
 )
 
@@ -34,6 +36,10 @@ func (r *runner) viewer(ctx context.Context) ([]Result, error) {
 		if _, err := pool.Exec(ctx, fmt.Sprintf("CREATE TABLE IF NOT EXISTS table_%d (id bigint PRIMARY KEY)", i)); err != nil {
 			return nil, err
 		}
+	}
+	actions, err := seedActions(ctx, pool)
+	if err != nil {
+		return nil, err
 	}
 	seals, err := seedSeals(ctx, pool, r.o.AuditRows)
 	if err != nil {
@@ -68,6 +74,16 @@ func (r *runner) viewer(ctx context.Context) ([]Result, error) {
 		{"actor", func() string { return fmt.Sprintf("/actor?actor=user:%d", rng.IntN(500)) }},
 		{"coverage", func() string { return "/coverage" }},
 		{"search, the form", func() string { return "/search" }},
+		{"changes of one column (who changed amount)", func() string { return "/changes?column=amount" }},
+		{"changes of one column matching nothing (budgeted)", func() string { return "/changes?column=nosuch" }},
+		{"changes of one correlation id matching nothing (budgeted)", func() string { return "/changes?correlation_id=checkout-1" }},
+		{"changes, last hour preset", func() string { return "/changes?from=-1h" }},
+		{fmt.Sprintf("actions, no filter (%d actions)", actions), func() string { return "/actions" }},
+		{"actions of one name (1 in 20)", func() string { return fmt.Sprintf("/actions?name=order.%d", rng.IntN(seedActionNames)) }},
+		{"actions of one actor (1 in 50)", func() string { return fmt.Sprintf("/actions?actor=user:%d", 10*rng.IntN(50)) }},
+		{"actions of a name matching nothing (budgeted)", func() string { return "/actions?name=order.nosuch" }},
+		{"actions by reason text", func() string { return "/actions?reason=damaged" }},
+		{"actions of a rare status (error, 1 in 50)", func() string { return "/actions?status=error" }},
 	}
 	pages = append(pages, searchPages(rng, r.o.AuditRows, keys)...)
 	samples := 100
@@ -121,3 +137,34 @@ func secondPageCursor(ctx context.Context, h http.Handler) (string, error) {
 
 // afterParam finds the cursor of a page's "older" link.
 var afterParam = regexp.MustCompile(`after=([^"&]+)`)
+
+// seedActionNames is the number of distinct action names seedActions
+// writes.
+const seedActionNames = 20
+
+// seedActions records an action for every tenth seeded transaction (its
+// name one of seedActionNames in turn, its actor the transaction's, one in
+// fifty failed, one in three with the reason "Damaged in transit"), links
+// it, and returns the number of actions.
+func seedActions(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
+	if _, err := pool.Exec(ctx, `INSERT INTO threadline.audit_actions (name, actor_ref, status, category, reason, inserted_at)
+	SELECT 'order.' || (t.id / 10 % $1), t.actor_ref, CASE WHEN t.id % 500 = 0 THEN 'error' ELSE 'ok' END,
+	       'category_' || (t.id % 5), CASE WHEN t.id % 30 = 0 THEN 'Damaged in transit' ELSE 'ticket ' || t.id END, t.started_at
+	FROM threadline.audit_transactions AS t WHERE t.id % 10 = 0 ORDER BY t.id`, seedActionNames); err != nil {
+		return 0, fmt.Errorf("seed actions: %w", err)
+	}
+	// The actions were numbered in the order of their transactions: the
+	// k-th is the one of transaction 10k.
+	if _, err := pool.Exec(ctx, `UPDATE threadline.audit_transactions AS t SET action_id = a.id
+	FROM threadline.audit_actions AS a WHERE t.id = a.id * 10 AND t.action_id IS NULL`); err != nil {
+		return 0, fmt.Errorf("link actions: %w", err)
+	}
+	var n int64
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM threadline.audit_actions`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count actions: %w", err)
+	}
+	if _, err := pool.Exec(ctx, `VACUUM ANALYZE threadline.audit_actions, threadline.audit_transactions`); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
