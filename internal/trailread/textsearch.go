@@ -18,12 +18,23 @@ import (
 // reads only what the trail stores, so an excluded column, which is not
 // stored, never matches, and a masked one matches by its placeholder
 // only. No index serves it: run it in a Search's windows.
+//
+// A text without quotes, backslashes or control characters, which the
+// JSON text of an object holds as they are, is first looked for in the
+// object's whole JSON text, and its values are read only where it is
+// found: a change that does not hold it costs about a fifth (200,000
+// changes scanned for a text none holds: 0.7–1.2 s against 4.3–5.5 s).
 func (q *Query) Text(text string) {
 	p := q.Arg(text)
+	plain := !strings.ContainsFunc(text, func(r rune) bool { return r == '"' || r == '\\' || r < 0x20 })
 	parts := make([]string, 0, 4)
 	for _, col := range []string{"table_pk", "data_after", "data_before", "changed_from"} {
-		parts = append(parts, "EXISTS (SELECT 1 FROM jsonb_each_text(CASE WHEN jsonb_typeof(c."+col+") = 'object' THEN c."+col+
-			" END) AS v WHERE strpos(lower(v.value), lower("+p+"::text)) > 0)")
+		part := "EXISTS (SELECT 1 FROM jsonb_each_text(CASE WHEN jsonb_typeof(c." + col + ") = 'object' THEN c." + col +
+			" END) AS v WHERE strpos(lower(v.value), lower(" + p + "::text)) > 0)"
+		if plain {
+			part = "(strpos(lower(c." + col + "::text), lower(" + p + "::text)) > 0 AND " + part + ")"
+		}
+		parts = append(parts, part)
 	}
 	q.Cond("(" + strings.Join(parts, " OR ") + ")")
 }
