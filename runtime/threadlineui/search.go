@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
@@ -27,9 +28,9 @@ import (
 //     size of the trail;
 //   - the changes whose key or a stored value contains TEXT
 //     (case-insensitively), newest first, by the budgeted window search of
-//     the changes page (Options.SearchBudget): no index serves a text, so
-//     a search that finds too little in time says how far back it
-//     searched, with a link that searches on.
+//     the changes page (Options.SearchBudget, the row lookups included): no
+//     index serves a text, so a search that finds too little in time says
+//     how far back it searched, with a link that searches on.
 //
 // It matches only what the trail stores, which is what the pages show:
 // excluded columns are not stored, masked ones hold their placeholder.
@@ -65,6 +66,7 @@ func (l links) search(q url.Values) string { return withQuery(l.prefix+"/search"
 
 // search: rows by key, and changes by a text in their key or values.
 func (h *handler) search(ctx context.Context, tx pgx.Tx, r *http.Request) (view, error) {
+	start := time.Now()
 	q := r.URL.Query()
 	if err := checkParams(q, searchParams); err != nil {
 		return view{}, err
@@ -107,10 +109,14 @@ func (h *handler) search(ctx context.Context, tx pgx.Tx, r *http.Request) (view,
 			return view{}, err
 		}
 	}
+	// The page searches within the budget, the row lookups included: the
+	// value search gets what they left (its first window runs whatever is
+	// left).
 	budget := h.o.SearchBudget
 	if budget <= 0 {
 		budget = trailread.DefaultSearchBudget
 	}
+	budget = max(time.Nanosecond, budget-time.Since(start))
 	textCond := func(qq *trailread.Query) { qq.Text(text) }
 	p, err := rd.Search(ctx, tx, f, trailread.Search{First: trailread.FirstWindow, Budget: budget, Cond: textCond})
 	if err != nil {
