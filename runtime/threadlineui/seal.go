@@ -65,26 +65,30 @@ func (h *handler) sealBadges(ctx context.Context, tx pgx.Tx, ids []int64) (map[i
 	return out, nil
 }
 
-// markSealed sets the seal badge of each change of cs, with one read for
-// the page; a trail never sealed gets no badges (the home page says it was
-// never sealed).
-func (h *handler) markSealed(ctx context.Context, tx pgx.Tx, cs []changeView) error {
-	if len(cs) == 0 {
-		return nil
-	}
-	ids := make([]int64, 0, len(cs))
-	for _, c := range cs {
-		if len(ids) == 0 || ids[len(ids)-1] != c.TransactionID {
-			ids = append(ids, c.TransactionID)
+// markSealed sets the seal badge of each change of the lists, with one
+// read for the page; a trail never sealed gets no badges (the home page
+// says it was never sealed).
+func (h *handler) markSealed(ctx context.Context, tx pgx.Tx, lists ...[]changeView) error {
+	var ids []int64
+	for _, cs := range lists {
+		for _, c := range cs {
+			if len(ids) == 0 || ids[len(ids)-1] != c.TransactionID {
+				ids = append(ids, c.TransactionID)
+			}
 		}
+	}
+	if len(ids) == 0 {
+		return nil
 	}
 	badges, err := h.sealBadges(ctx, tx, ids)
 	if err != nil {
 		return err
 	}
-	for i := range cs {
-		if b := badges[cs[i].TransactionID]; b.State != sealNever {
-			cs[i].Seal = &b
+	for _, cs := range lists {
+		for i := range cs {
+			if b := badges[cs[i].TransactionID]; b.State != sealNever {
+				cs[i].Seal = &b
+			}
 		}
 	}
 	return nil

@@ -137,10 +137,8 @@ func (h *handler) search(ctx context.Context, tx pgx.Tx, r *http.Request) (view,
 	if p.Next != nil {
 		d.NextURL = l.search(with(sq, "after", (&threadline.Cursor{CapturedAt: p.Next.CapturedAt, ID: p.Next.ID}).String()))
 	}
-	for _, cs := range [][]changeView{d.KeyChanges, d.Changes} {
-		if err := h.markSealed(ctx, tx, cs); err != nil {
-			return view{}, err
-		}
+	if err := h.markSealed(ctx, tx, d.KeyChanges, d.Changes); err != nil {
+		return view{}, err
 	}
 	return view{name: "search", title: "Search " + text, data: d}, nil
 }
