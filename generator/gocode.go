@@ -197,9 +197,9 @@ func (g *goGen) sharedFile() *jen.File {
 		"\"threadline\".")
 	f.Func().Id("RecordAction").Params(
 		jen.Id("ctx").Qual("context", "Context"), jen.Id("tx").Qual(pgxPath, "Tx"), jen.Id("name").String(),
-		jen.Id("opts").Op("...").Qual(runtimePath, "ActionOption"),
+		jen.Id("opts").Qual(runtimePath, "ActionOptions"),
 	).Params(jen.Qual(runtimePath, "Action"), jen.Error()).Block(
-		jen.Return(jen.Id("Audit").Call().Dot("RecordAction").Call(jen.Id("ctx"), jen.Id("tx"), jen.Id("name"), jen.Id("opts").Op("..."))),
+		jen.Return(jen.Id("Audit").Call().Dot("RecordAction").Call(jen.Id("ctx"), jen.Id("tx"), jen.Id("name"), jen.Id("opts"))),
 	)
 	for _, e := range g.enumList {
 		f.Line()

@@ -490,13 +490,13 @@ func TestRolesDoWhatTheirCommandsNeed(t *testing.T) {
 	in := newIntegrity(t)
 	ctx := context.Background()
 	a := threadline.Audit{}
-	err := threadline.InTx(ctx, in.pool(t, "app"), func(tx pgx.Tx) error {
+	err := threadline.InTx(ctx, in.pool(t, "app"), threadline.TxOptions{Actor: threadline.User("ann"), RequestID: `=HYPERLINK("http://evil")`}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO users VALUES (1, 'a@b', 'h', 'Ann')`); err != nil {
 			return err
 		}
-		_, err := threadline.RecordAction(ctx, tx, "user.create")
+		_, err := threadline.RecordAction(ctx, tx, "user.create", threadline.ActionOptions{})
 		return err
-	}, threadline.WithActor(threadline.User("ann")), threadline.WithRequestID(`=HYPERLINK("http://evil")`))
+	})
 	if err != nil {
 		t.Fatalf("app: %v", err)
 	}

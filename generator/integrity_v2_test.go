@@ -116,20 +116,20 @@ func TestAttackRecordActionOversizeText(t *testing.T) {
 	pool := in.pool(t, "app")
 	for _, c := range []struct {
 		name string
-		opt  threadline.ActionOption
+		opt  threadline.ActionOptions
 	}{
-		{"reason", threadline.WithReason(over(contract.MaxActionTextBytes))},
-		{"comment", threadline.WithComment(over(contract.MaxActionTextBytes))},
-		{"verb", threadline.WithVerb(over(contract.MaxActionNameBytes))},
-		{"category", threadline.WithCategory(over(contract.MaxActionNameBytes))},
-		{"name", nil},
+		{"reason", threadline.ActionOptions{Reason: over(contract.MaxActionTextBytes)}},
+		{"comment", threadline.ActionOptions{Comment: over(contract.MaxActionTextBytes)}},
+		{"verb", threadline.ActionOptions{Verb: over(contract.MaxActionNameBytes)}},
+		{"category", threadline.ActionOptions{Category: over(contract.MaxActionNameBytes)}},
+		{"name", threadline.ActionOptions{}},
 	} {
 		name := "ok.name"
-		if c.opt == nil {
+		if c.opt == (threadline.ActionOptions{}) {
 			name = over(contract.MaxActionNameBytes)
 		}
 		var sent bool
-		err := threadline.InTx(ctx, pool, func(tx pgx.Tx) error {
+		err := threadline.InTx(ctx, pool, threadline.TxOptions{}, func(tx pgx.Tx) error {
 			_, err := threadline.RecordAction(ctx, tx, name, c.opt)
 			var before int64
 			// The transaction is still usable: nothing was sent that failed.
@@ -184,7 +184,7 @@ func TestOversizeValueFailsClosedAndSaysWhy(t *testing.T) {
 		db := capturetest.SetupMode(t, mode, ddl, "  files: {}\n")
 		ctx := context.Background()
 		before := capturetest.Count(t, db, "audit_changes")
-		err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+		err := threadline.InTx(ctx, db.Pool, threadline.TxOptions{}, func(tx pgx.Tx) error {
 			_, err := tx.Exec(ctx, `INSERT INTO files VALUES (2, 'big', decode(repeat('00', 135 * 1024 * 1024), 'hex'), NULL)`)
 			return err
 		})

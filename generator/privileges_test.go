@@ -95,13 +95,13 @@ func TestLeastPrivilege(t *testing.T) {
 	// The application writes audited tables and records actions without any
 	// privilege on the audit tables.
 	ctx := context.Background()
-	err := threadline.InTx(ctx, app, func(tx pgx.Tx) error {
+	err := threadline.InTx(ctx, app, threadline.TxOptions{Actor: threadline.User("42")}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO accounts VALUES (1, 'ann')`); err != nil {
 			return err
 		}
-		_, err := threadline.RecordAction(ctx, tx, "account.open")
+		_, err := threadline.RecordAction(ctx, tx, "account.open", threadline.ActionOptions{})
 		return err
-	}, threadline.WithActor(threadline.User("42")))
+	})
 	if err != nil {
 		t.Fatalf("app write: %v", err)
 	}

@@ -39,7 +39,7 @@ func (in *integrity) appWrite(t *testing.T, app *pgx.Conn, id int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err := threadline.InTx(ctx, app, func(tx pgx.Tx) error {
+	err := threadline.InTx(ctx, app, threadline.TxOptions{}, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, "INSERT INTO users (id, name) VALUES ($1, 'w')", id)
 		return err
 	})

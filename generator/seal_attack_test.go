@@ -27,7 +27,7 @@ var sealAudit = threadlineops.Audit{}
 func (in *integrity) write(t *testing.T, actor, action string, stmts ...string) {
 	t.Helper()
 	ctx := context.Background()
-	err := threadline.InTx(ctx, in.pool(t, "app"), func(tx pgx.Tx) error {
+	err := threadline.InTx(ctx, in.pool(t, "app"), threadline.TxOptions{Actor: threadline.User(actor)}, func(tx pgx.Tx) error {
 		for _, s := range stmts {
 			if _, err := tx.Exec(ctx, s); err != nil {
 				return fmt.Errorf("%s: %w", s, err)
@@ -36,9 +36,9 @@ func (in *integrity) write(t *testing.T, actor, action string, stmts ...string) 
 		if action == "" {
 			return nil
 		}
-		_, err := threadline.RecordAction(ctx, tx, action, threadline.WithReason("because"))
+		_, err := threadline.RecordAction(ctx, tx, action, threadline.ActionOptions{Reason: "because"})
 		return err
-	}, threadline.WithActor(threadline.User(actor)))
+	})
 	if err != nil {
 		t.Fatalf("app: %v", err)
 	}

@@ -49,10 +49,10 @@ func TestUpgradeKeepsVersion1Seals(t *testing.T) {
 	}
 	db.Exec(t, gooseUp(t, string(files[0].Content)))
 	ops := threadlineops.Audit{}
-	err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := threadline.InTx(ctx, db.Pool, threadline.TxOptions{Actor: threadline.User("ada")}, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE countries SET name = 'République française' WHERE code = 'FR'`)
 		return err
-	}, threadline.WithActor(threadline.User("ada")))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,10 +50,10 @@ func TestUpgradeFromPreviousInstall(t *testing.T) {
 	db := pgtest.NewDB(t, gooseUp(t, appSchema), gooseUp(t, oldInstall))
 	write := func(sql string) {
 		t.Helper()
-		err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+		err := threadline.InTx(ctx, db.Pool, threadline.TxOptions{Actor: threadline.User("ada")}, func(tx pgx.Tx) error {
 			_, err := tx.Exec(ctx, sql)
 			return err
-		}, threadline.WithActor(threadline.User("ada")))
+		})
 		if err != nil {
 			t.Fatalf("%s: %v", sql, err)
 		}
@@ -128,8 +128,7 @@ func TestSwitchToPartitions(t *testing.T) {
 	db := pgtest.NewDB(t, ddl, install)
 	write := func(sql string) {
 		t.Helper()
-		if err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error { _, err := tx.Exec(ctx, sql); return err },
-			threadline.WithActor(threadline.User("ada"))); err != nil {
+		if err := threadline.InTx(ctx, db.Pool, threadline.TxOptions{Actor: threadline.User("ada")}, func(tx pgx.Tx) error { _, err := tx.Exec(ctx, sql); return err }); err != nil {
 			t.Fatalf("%s: %v", sql, err)
 		}
 	}

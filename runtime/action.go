@@ -104,62 +104,49 @@ type Action struct {
 	TransactionID int64 `json:"transaction_id,omitempty"`
 }
 
-// ActionOption configures RecordAction. WithActor, WithRequestID and
-// WithCorrelationID are ActionOptions too.
-type ActionOption interface {
-	applyAction(*actionConfig)
-}
-
-type actionConfig struct {
-	attr     attribution
-	status   *string
-	verb     *string
-	category *string
-	reason   *string
-	comment  *string
-	jobID    *string
-}
-
-type actionOptionFunc func(*actionConfig)
-
-func (f actionOptionFunc) applyAction(c *actionConfig) { f(c) }
-
-// WithStatus sets the status of the action: ActionOK (default) or
-// ActionError.
-func WithStatus(status string) ActionOption {
-	return actionOptionFunc(func(c *actionConfig) { c.status = &status })
-}
-
-// WithVerb sets the verb of the action.
-func WithVerb(verb string) ActionOption {
-	return actionOptionFunc(func(c *actionConfig) { c.verb = &verb })
-}
-
-// WithCategory sets the category of the action.
-func WithCategory(category string) ActionOption {
-	return actionOptionFunc(func(c *actionConfig) { c.category = &category })
-}
-
-// WithReason sets the reason of the action.
-func WithReason(reason string) ActionOption {
-	return actionOptionFunc(func(c *actionConfig) { c.reason = &reason })
-}
-
-// WithComment sets the comment of the action.
-func WithComment(comment string) ActionOption {
-	return actionOptionFunc(func(c *actionConfig) { c.comment = &comment })
-}
-
-// WithJobID sets the id of the background job performing the action
-// (default: the job id in the context, see ContextWithJobID).
-func WithJobID(id string) ActionOption {
-	return actionOptionFunc(func(c *actionConfig) { c.jobID = &id })
+// ActionOptions configures RecordAction. The zero value records an action
+// with status ActionOK, no verb, category, reason or comment, and the
+// attribution and job id of the transaction and ctx. An empty field is
+// unset; only what is set is validated.
+type ActionOptions struct {
+	// Actor is who performed the action. The zero ActorRef is unset (the
+	// transaction's actor applies, else the one in ctx); any other value
+	// must pass ActorRef.Validate, or RecordAction returns an error
+	// wrapping ErrInvalidActor.
+	Actor ActorRef
+	// RequestID is the request id (see ValidateRequestID). Empty is unset;
+	// a blank or invalid one is an error wrapping ErrInvalidAttribution.
+	RequestID string
+	// CorrelationID is the correlation id (see NormalizeCorrelationID).
+	// Empty is unset; a blank or invalid one is an error wrapping
+	// ErrInvalidAttribution.
+	CorrelationID string
+	// Status is ActionOK or ActionError; empty is ActionOK. Any other
+	// value is an error wrapping ErrInvalidAction.
+	Status string
+	// Verb is the verb of the action ("create", "approve", …), at most
+	// MaxActionNameBytes. Empty is unset (SQL NULL).
+	Verb string
+	// Category is the category of the action ("billing", …), at most
+	// MaxActionNameBytes. Empty is unset (SQL NULL).
+	Category string
+	// Reason is the reason the actor gave, at most MaxActionTextBytes.
+	// Empty is unset (SQL NULL).
+	Reason string
+	// Comment is a free-text comment, at most MaxActionTextBytes. Empty is
+	// unset (SQL NULL).
+	Comment string
+	// JobID is the id of the background job performing the action (see
+	// ContextWithJobID). Empty is unset (the job id in ctx applies); a
+	// blank one, one over MaxJobIDBytes or one holding a control
+	// character is an error wrapping ErrInvalidAttribution.
+	JobID string
 }
 
 // RecordAction records a semantic action in the default audit schema; see
 // Audit.RecordAction.
-func RecordAction(ctx context.Context, tx pgx.Tx, name string, opts ...ActionOption) (Action, error) {
-	return Audit{}.RecordAction(ctx, tx, name, opts...)
+func RecordAction(ctx context.Context, tx pgx.Tx, name string, opts ActionOptions) (Action, error) {
+	return Audit{}.RecordAction(ctx, tx, name, opts)
 }
 
 // RecordAction inserts an audit_actions row in tx and links it to tx's
@@ -171,10 +158,10 @@ func RecordAction(ctx context.Context, tx pgx.Tx, name string, opts ...ActionOpt
 // removes both.
 //
 // The actor, request id and correlation id of the action are, in order of
-// precedence: the options WithActor, WithRequestID and WithCorrelationID;
-// the values the transaction is attributed to (its audit_transactions
-// row, filled from the settings InTx publishes); the values in ctx. The
-// job id is WithJobID's, else the context's (ContextWithJobID).
+// precedence: opts.Actor, opts.RequestID and opts.CorrelationID; the
+// values the transaction is attributed to (its audit_transactions row,
+// filled from the settings InTx publishes); the values in ctx. The job id
+// is opts.JobID, else the context's (ContextWithJobID).
 //
 // Errors: a nil tx (ErrNotInTransaction); a blank name, a status other
 // than ActionOK or ActionError (ErrInvalidAction); a name, verb, category,
@@ -188,9 +175,9 @@ func RecordAction(ctx context.Context, tx pgx.Tx, name string, opts ...ActionOpt
 //
 // The call is reported to a.Hooks.ActionRecorded, on success and on
 // failure.
-func (a Audit) RecordAction(ctx context.Context, tx pgx.Tx, name string, opts ...ActionOption) (Action, error) {
+func (a Audit) RecordAction(ctx context.Context, tx pgx.Tx, name string, opts ActionOptions) (Action, error) {
 	start := time.Now()
-	act, err := a.recordAction(ctx, tx, name, opts...)
+	act, err := a.recordAction(ctx, tx, name, opts)
 	if a.Hooks.ActionRecorded != nil {
 		e := ActionRecordedEvent{
 			Name: name, Status: act.Status, Verb: act.Verb, Category: act.Category,
@@ -205,17 +192,11 @@ func (a Audit) RecordAction(ctx context.Context, tx pgx.Tx, name string, opts ..
 	return act, err
 }
 
-func (a Audit) recordAction(ctx context.Context, tx pgx.Tx, name string, opts ...ActionOption) (Action, error) {
+func (a Audit) recordAction(ctx context.Context, tx pgx.Tx, name string, opts ActionOptions) (Action, error) {
 	if tx == nil || isNilPointer(tx) {
 		return Action{}, tlerr.Wrap(ErrNotInTransaction, "record action %q", shortName(name))
 	}
-	var cfg actionConfig
-	for _, o := range opts {
-		if o != nil {
-			o.applyAction(&cfg)
-		}
-	}
-	p, err := cfg.params(ctx, name)
+	p, err := opts.params(ctx, name)
 	if err != nil {
 		return Action{}, tlerr.Wrap(err, "record action %q", shortName(name))
 	}
@@ -318,8 +299,8 @@ type actionParams struct {
 	jobID                           any
 }
 
-// params validates the configuration and returns the query arguments.
-func (c actionConfig) params(ctx context.Context, name string) (actionParams, error) {
+// params validates the options and returns the query arguments.
+func (o ActionOptions) params(ctx context.Context, name string) (actionParams, error) {
 	var p actionParams
 	if err := checkFreeText("name", name, MaxActionNameBytes); err != nil {
 		return p, err
@@ -328,33 +309,33 @@ func (c actionConfig) params(ctx context.Context, name string) (actionParams, er
 		return p, fmt.Errorf("%w: blank name", ErrInvalidAction)
 	}
 	p.status = ActionOK
-	if c.status != nil {
-		p.status = *c.status
+	if o.Status != "" {
+		p.status = o.Status
 	}
 	if p.status != ActionOK && p.status != ActionError {
 		return p, fmt.Errorf("%w: status %q (want %q or %q)", ErrInvalidAction, p.status, ActionOK, ActionError)
 	}
 	for _, f := range []struct {
 		field string
-		v     *string
+		v     string
 		dst   *any
 		max   int
 	}{
-		{"verb", c.verb, &p.verb, MaxActionNameBytes},
-		{"category", c.category, &p.category, MaxActionNameBytes},
-		{"reason", c.reason, &p.reason, MaxActionTextBytes},
-		{"comment", c.comment, &p.comment, MaxActionTextBytes},
+		{"verb", o.Verb, &p.verb, MaxActionNameBytes},
+		{"category", o.Category, &p.category, MaxActionNameBytes},
+		{"reason", o.Reason, &p.reason, MaxActionTextBytes},
+		{"comment", o.Comment, &p.comment, MaxActionTextBytes},
 	} {
-		if f.v == nil || *f.v == "" {
+		if f.v == "" {
 			continue
 		}
-		if err := checkFreeText(f.field, *f.v, f.max); err != nil {
+		if err := checkFreeText(f.field, f.v, f.max); err != nil {
 			return p, err
 		}
-		*f.dst = *f.v
+		*f.dst = f.v
 	}
 
-	explicit, err := c.attr.normalize()
+	explicit, err := explicitAttribution(o.Actor, o.RequestID, o.CorrelationID).normalize()
 	if err != nil {
 		return p, err
 	}
@@ -371,17 +352,15 @@ func (c actionConfig) params(ctx context.Context, name string) (actionParams, er
 	p.requestID, p.ctxRequestID = strOrNil(explicit.requestID), strOrNil(fromCtx.requestID)
 	p.correlationID, p.ctxCorrelationID = strOrNil(explicit.correlationID), strOrNil(fromCtx.correlationID)
 
-	jobID := c.jobID
-	if jobID == nil {
-		if s, ok := JobIDFromContext(ctx); ok {
-			jobID = &s
-		}
+	jobID := o.JobID
+	if jobID == "" {
+		jobID, _ = JobIDFromContext(ctx)
 	}
-	if jobID != nil {
-		if err := validateJobID(*jobID); err != nil {
+	if jobID != "" {
+		if err := validateJobID(jobID); err != nil {
 			return p, err
 		}
-		p.jobID = *jobID
+		p.jobID = jobID
 	}
 	return p, nil
 }

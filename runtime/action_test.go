@@ -54,19 +54,17 @@ func TestRecordActionLinksTransaction(t *testing.T) {
 	ctx := context.Background()
 	before := time.Now()
 	var act threadline.Action
-	err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := threadline.InTx(ctx, db.Pool, threadline.TxOptions{Actor: threadline.User("42"), RequestID: "req-1", CorrelationID: "corr-1"}, func(tx pgx.Tx) error {
 		exec(t, tx, `INSERT INTO orders VALUES (1, 'n')`)
 		var err error
 		act, err = threadline.RecordAction(ctx, tx, "order.refund",
-			threadline.WithVerb("refund"), threadline.WithCategory("billing"),
-			threadline.WithReason("damaged <item>"), threadline.WithComment("line 1\nline 2"),
-			threadline.WithJobID("job-7"))
+			threadline.ActionOptions{Verb: "refund", Category: "billing", Reason: "damaged <item>", Comment: "line 1\nline 2", JobID: "job-7"})
 		if err != nil {
 			return err
 		}
 		exec(t, tx, `UPDATE orders SET note = 'refunded' WHERE id = 1`)
 		return nil
-	}, threadline.WithActor(threadline.User("42")), threadline.WithRequestID("req-1"), threadline.WithCorrelationID("corr-1"))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,11 +109,11 @@ func TestRecordActionWithoutAuditedWrite(t *testing.T) {
 	db := setupOrders(t)
 	ctx := context.Background()
 	var act threadline.Action
-	err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := threadline.InTx(ctx, db.Pool, threadline.TxOptions{Actor: threadline.Admin("ops")}, func(tx pgx.Tx) error {
 		var err error
-		act, err = threadline.RecordAction(ctx, tx, "report.viewed", threadline.WithStatus(threadline.ActionError))
+		act, err = threadline.RecordAction(ctx, tx, "report.viewed", threadline.ActionOptions{Status: threadline.ActionError})
 		return err
-	}, threadline.WithActor(threadline.Admin("ops")))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,32 +140,32 @@ func TestRecordActionPrecedence(t *testing.T) {
 	ctx = threadline.ContextWithCorrelationID(ctx, "ctx-corr")
 	ctx = threadline.ContextWithJobID(ctx, "ctx-job")
 
-	record := func(db threadline.Beginner, txOpts []threadline.TxOption, opts ...threadline.ActionOption) threadline.Action {
+	record := func(db threadline.Beginner, txOpts threadline.TxOptions, opts threadline.ActionOptions) threadline.Action {
 		t.Helper()
 		var act threadline.Action
-		if err := threadline.InTx(ctx, db, func(tx pgx.Tx) error {
+		if err := threadline.InTx(ctx, db, txOpts, func(tx pgx.Tx) error {
 			var err error
-			act, err = threadline.RecordAction(ctx, tx, "a", opts...)
+			act, err = threadline.RecordAction(ctx, tx, "a", opts)
 			return err
-		}, txOpts...); err != nil {
+		}); err != nil {
 			t.Fatal(err)
 		}
 		return act
 	}
 	// 1: transaction attributed from the context.
-	a1 := record(db.Pool, nil)
+	a1 := record(db.Pool, threadline.TxOptions{}, threadline.ActionOptions{})
 	// 2: transaction attributed explicitly: the action follows the transaction, not the context.
-	a2 := record(db.Pool, []threadline.TxOption{threadline.WithActor(threadline.System("sys")), threadline.WithRequestID("tx-req"), threadline.WithCorrelationID("tx-corr")})
+	a2 := record(db.Pool, threadline.TxOptions{Actor: threadline.System("sys"), RequestID: "tx-req", CorrelationID: "tx-corr"}, threadline.ActionOptions{})
 	// 3: explicit action options win.
-	a3 := record(db.Pool, []threadline.TxOption{threadline.WithActor(threadline.System("sys"))},
-		threadline.WithActor(threadline.ServiceAccount("svc")), threadline.WithRequestID("act-req"),
-		threadline.WithCorrelationID("act-corr"), threadline.WithJobID("act-job"))
+	a3 := record(db.Pool, threadline.TxOptions{Actor: threadline.System("sys")},
+		threadline.ActionOptions{Actor: threadline.ServiceAccount("svc"), RequestID: "act-req",
+			CorrelationID: "act-corr", JobID: "act-job"})
 	// 4: a transaction begun without InTx has no attribution: the context applies.
 	tx, err := db.Pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a4, err := threadline.RecordAction(ctx, tx, "a")
+	a4, err := threadline.RecordAction(ctx, tx, "a", threadline.ActionOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +177,7 @@ func TestRecordActionPrecedence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a5, err := threadline.Audit{Schema: "threadline"}.RecordAction(context.Background(), tx, "a")
+	a5, err := threadline.Audit{Schema: "threadline"}.RecordAction(context.Background(), tx, "a", threadline.ActionOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,26 +215,25 @@ func TestRecordActionErrors(t *testing.T) {
 		name string
 		ctx  context.Context
 		act  string
-		opts []threadline.ActionOption
+		opts threadline.ActionOptions
 		is   error
 	}{
-		{"blank name", ctx, " \t", nil, threadline.ErrInvalidAction},
-		{"empty name", ctx, "", nil, threadline.ErrInvalidAction},
-		{"NUL in name", ctx, "a\x00", nil, threadline.ErrInvalidAction},
-		{"bad status", ctx, "a", []threadline.ActionOption{threadline.WithStatus("warn")}, threadline.ErrInvalidAction},
-		{"invalid UTF-8 reason", ctx, "a", []threadline.ActionOption{threadline.WithReason("\xff")}, threadline.ErrInvalidAction},
-		{"invalid actor", ctx, "a", []threadline.ActionOption{threadline.WithActor(threadline.User(""))}, threadline.ErrInvalidActor},
-		{"invalid actor in context", threadline.ContextWithActor(ctx, threadline.ActorRef{Kind: "x"}), "a", nil, threadline.ErrInvalidActor},
-		{"blank correlation id", ctx, "a", []threadline.ActionOption{threadline.WithCorrelationID("  ")}, threadline.ErrInvalidAttribution},
-		{"empty correlation id", ctx, "a", []threadline.ActionOption{threadline.WithCorrelationID("")}, threadline.ErrInvalidAttribution},
-		{"correlation id over 256 bytes", ctx, "a", []threadline.ActionOption{threadline.WithCorrelationID(strings.Repeat("é", 129))}, threadline.ErrInvalidAttribution},
-		{"blank request id", ctx, "a", []threadline.ActionOption{threadline.WithRequestID(" ")}, threadline.ErrInvalidAttribution},
-		{"blank job id", ctx, "a", []threadline.ActionOption{threadline.WithJobID("")}, threadline.ErrInvalidAttribution},
-		{"long job id", ctx, "a", []threadline.ActionOption{threadline.WithJobID(strings.Repeat("j", 257))}, threadline.ErrInvalidAttribution},
+		{"blank name", ctx, " \t", threadline.ActionOptions{}, threadline.ErrInvalidAction},
+		{"empty name", ctx, "", threadline.ActionOptions{}, threadline.ErrInvalidAction},
+		{"NUL in name", ctx, "a\x00", threadline.ActionOptions{}, threadline.ErrInvalidAction},
+		{"bad status", ctx, "a", threadline.ActionOptions{Status: "warn"}, threadline.ErrInvalidAction},
+		{"invalid UTF-8 reason", ctx, "a", threadline.ActionOptions{Reason: "\xff"}, threadline.ErrInvalidAction},
+		{"invalid actor", ctx, "a", threadline.ActionOptions{Actor: threadline.User("")}, threadline.ErrInvalidActor},
+		{"invalid actor in context", threadline.ContextWithActor(ctx, threadline.ActorRef{Kind: "x"}), "a", threadline.ActionOptions{}, threadline.ErrInvalidActor},
+		{"blank correlation id", ctx, "a", threadline.ActionOptions{CorrelationID: "  "}, threadline.ErrInvalidAttribution},
+		{"correlation id over 256 bytes", ctx, "a", threadline.ActionOptions{CorrelationID: strings.Repeat("é", 129)}, threadline.ErrInvalidAttribution},
+		{"blank request id", ctx, "a", threadline.ActionOptions{RequestID: " "}, threadline.ErrInvalidAttribution},
+		{"blank job id", ctx, "a", threadline.ActionOptions{JobID: " \t"}, threadline.ErrInvalidAttribution},
+		{"long job id", ctx, "a", threadline.ActionOptions{JobID: strings.Repeat("j", 257)}, threadline.ErrInvalidAttribution},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
-				_, err := threadline.RecordAction(tc.ctx, tx, tc.act, tc.opts...)
+			err := threadline.InTx(ctx, db.Pool, threadline.TxOptions{}, func(tx pgx.Tx) error {
+				_, err := threadline.RecordAction(tc.ctx, tx, tc.act, tc.opts)
 				if !errors.Is(err, tc.is) {
 					t.Errorf("RecordAction: %v, want %v", err, tc.is)
 				}
@@ -251,11 +248,11 @@ func TestRecordActionErrors(t *testing.T) {
 	}
 
 	// Outside a transaction.
-	if _, err := threadline.RecordAction(ctx, nil, "a"); !errors.Is(err, threadline.ErrNotInTransaction) {
+	if _, err := threadline.RecordAction(ctx, nil, "a", threadline.ActionOptions{}); !errors.Is(err, threadline.ErrNotInTransaction) {
 		t.Errorf("nil tx: %v", err)
 	}
 	var nilTx *pgxpool.Tx
-	if _, err := threadline.RecordAction(ctx, nilTx, "a"); !errors.Is(err, threadline.ErrNotInTransaction) {
+	if _, err := threadline.RecordAction(ctx, nilTx, "a", threadline.ActionOptions{}); !errors.Is(err, threadline.ErrNotInTransaction) {
 		t.Errorf("nil *pgxpool.Tx: %v", err)
 	}
 	tx, err := db.Pool.Begin(ctx)
@@ -265,13 +262,13 @@ func TestRecordActionErrors(t *testing.T) {
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := threadline.RecordAction(ctx, tx, "a"); !errors.Is(err, threadline.ErrNotInTransaction) {
+	if _, err := threadline.RecordAction(ctx, tx, "a", threadline.ActionOptions{}); !errors.Is(err, threadline.ErrNotInTransaction) {
 		t.Errorf("committed tx: %v", err)
 	}
 
 	// Errors wrapped on the way out name the package once.
-	err = threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
-		_, err := threadline.RecordAction(ctx, tx, " ")
+	err = threadline.InTx(ctx, db.Pool, threadline.TxOptions{}, func(tx pgx.Tx) error {
+		_, err := threadline.RecordAction(ctx, tx, " ", threadline.ActionOptions{})
 		return err
 	})
 	if want := `threadline: transaction: record action " ": invalid action: blank name`; err == nil || err.Error() != want {
@@ -283,12 +280,12 @@ func TestRecordActionErrors(t *testing.T) {
 
 	// A second action in the same transaction is refused without writing.
 	var first threadline.Action
-	err = threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+	err = threadline.InTx(ctx, db.Pool, threadline.TxOptions{}, func(tx pgx.Tx) error {
 		var err error
-		if first, err = threadline.RecordAction(ctx, tx, "first"); err != nil {
+		if first, err = threadline.RecordAction(ctx, tx, "first", threadline.ActionOptions{}); err != nil {
 			return err
 		}
-		_, err = threadline.RecordAction(ctx, tx, "second")
+		_, err = threadline.RecordAction(ctx, tx, "second", threadline.ActionOptions{})
 		if !errors.Is(err, threadline.ErrActionAlreadyRecorded) {
 			t.Errorf("second action: %v", err)
 		}
@@ -309,10 +306,10 @@ func TestRecordActionSavepoint(t *testing.T) {
 	db := setupOrders(t)
 	ctx := context.Background()
 	var kept threadline.Action
-	err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
-		err := threadline.InTx(ctx, tx, func(sp pgx.Tx) error {
+	err := threadline.InTx(ctx, db.Pool, threadline.TxOptions{Actor: threadline.User("u")}, func(tx pgx.Tx) error {
+		err := threadline.InTx(ctx, tx, threadline.TxOptions{}, func(sp pgx.Tx) error {
 			exec(t, sp, `INSERT INTO orders VALUES (1, 'n')`)
-			if _, err := threadline.RecordAction(ctx, sp, "discarded"); err != nil {
+			if _, err := threadline.RecordAction(ctx, sp, "discarded", threadline.ActionOptions{}); err != nil {
 				return err
 			}
 			return errBoom
@@ -321,9 +318,9 @@ func TestRecordActionSavepoint(t *testing.T) {
 			t.Fatalf("inner: %v", err)
 		}
 		exec(t, tx, `INSERT INTO orders VALUES (2, 'n')`)
-		kept, err = threadline.RecordAction(ctx, tx, "kept")
+		kept, err = threadline.RecordAction(ctx, tx, "kept", threadline.ActionOptions{})
 		return err
-	}, threadline.WithActor(threadline.User("u")))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ type ActionSummary struct {
 	// Status is ActionOK or ActionError.
 	Status string `json:"status"`
 	// Verb, Category and Reason are the optional texts RecordAction was
-	// given (WithVerb, WithCategory, WithReason).
+	// given (ActionOptions: Verb, Category, Reason).
 	Verb     string `json:"verb,omitempty"`
 	Category string `json:"category,omitempty"`
 	Reason   string `json:"reason,omitempty"`

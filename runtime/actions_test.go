@@ -35,11 +35,11 @@ func (c *countingDB) QueryRow(ctx context.Context, sql string, args ...any) pgx.
 
 // act writes stmts in one transaction of actor, recording the action
 // name with opts when name is not empty; it returns the action's id.
-func act(t *testing.T, db *pgtest.DB, actor threadline.ActorRef, name string, opts []threadline.ActionOption, stmts ...string) int64 {
+func act(t *testing.T, db *pgtest.DB, actor threadline.ActorRef, name string, opts threadline.ActionOptions, stmts ...string) int64 {
 	t.Helper()
 	ctx := context.Background()
 	var id int64
-	err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := threadline.InTx(ctx, db.Pool, threadline.TxOptions{Actor: actor}, func(tx pgx.Tx) error {
 		for _, s := range stmts {
 			if _, err := tx.Exec(ctx, s); err != nil {
 				return fmt.Errorf("%s: %w", s, err)
@@ -48,10 +48,10 @@ func act(t *testing.T, db *pgtest.DB, actor threadline.ActorRef, name string, op
 		if name == "" {
 			return nil
 		}
-		a, err := threadline.RecordAction(ctx, tx, name, opts...)
+		a, err := threadline.RecordAction(ctx, tx, name, opts)
 		id = a.ID
 		return err
-	}, threadline.WithActor(actor))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,11 +79,10 @@ func TestChangesCarryTheirAction(t *testing.T) {
 	ctx := context.Background()
 	db := capturetest.Setup(t, queryDDL, queryTables)
 	ann, ops := threadline.User("ann"), threadline.Admin("ops")
-	act(t, db, ann, "account.open", []threadline.ActionOption{threadline.WithVerb("create"), threadline.WithCategory("accounts")},
+	act(t, db, ann, "account.open", threadline.ActionOptions{Verb: "create", Category: "accounts"},
 		"INSERT INTO accounts VALUES (1, 'Ada', NULL)", "INSERT INTO accounts VALUES (2, 'Bob', NULL)")
-	act(t, db, ops, "", nil, "UPDATE accounts SET name = 'Ada L.' WHERE id = 1")
-	act(t, db, ops, "account.rename", []threadline.ActionOption{threadline.WithStatus(threadline.ActionError),
-		threadline.WithReason("ticket 12: legal name"), threadline.WithCategory("support")},
+	act(t, db, ops, "", threadline.ActionOptions{}, "UPDATE accounts SET name = 'Ada L.' WHERE id = 1")
+	act(t, db, ops, "account.rename", threadline.ActionOptions{Status: threadline.ActionError, Reason: "ticket 12: legal name", Category: "support"},
 		"UPDATE accounts SET name = 'Ada Lovelace' WHERE id = 1")
 
 	const want = "account.rename|error||support|ticket 12: legal name; -; account.open|ok|create|accounts|; account.open|ok|create|accounts|"
@@ -125,7 +124,7 @@ func TestChangesCarryTheirAction(t *testing.T) {
 		t.Fatalf("transaction changes: %s %v (%d queries)", why(tcs), err, cdb.n.Load())
 	}
 	// No action on the page: no lookup.
-	act(t, db, ops, "", nil, "INSERT INTO accounts VALUES (3, 'Cy', NULL)")
+	act(t, db, ops, "", threadline.ActionOptions{}, "INSERT INTO accounts VALUES (3, 'Cy', NULL)")
 	cdb.n.Store(0)
 	if cs, err := audit.History(ctx, cdb, "accounts", `{"id":3}`, threadline.HistoryOptions{}); err != nil || cdb.n.Load() != 1 || why(cs) != "-" {
 		t.Fatalf("history without actions: %s %v (%d queries)", why(cs), err, cdb.n.Load())
@@ -159,11 +158,11 @@ func TestActions(t *testing.T) {
 	ctx := context.Background()
 	db := capturetest.Setup(t, queryDDL, queryTables)
 	ann, ops := threadline.User("ann"), threadline.Admin("ops")
-	refund := act(t, db, ann, "order.refund", []threadline.ActionOption{threadline.WithCategory("billing"), threadline.WithReason("Damaged in transit (50% off)")},
+	refund := act(t, db, ann, "order.refund", threadline.ActionOptions{Category: "billing", Reason: "Damaged in transit (50% off)"},
 		"INSERT INTO accounts VALUES (1, 'Ada', NULL)")
-	rename := act(t, db, ops, "account.rename", []threadline.ActionOption{threadline.WithCategory("support"), threadline.WithReason("ticket 12"), threadline.WithCorrelationID("t-12")},
+	rename := act(t, db, ops, "account.rename", threadline.ActionOptions{Category: "support", Reason: "ticket 12", CorrelationID: "t-12"},
 		"UPDATE accounts SET name = 'Ada L.' WHERE id = 1")
-	failed := act(t, db, ops, "order.refund", []threadline.ActionOption{threadline.WithCategory("billing"), threadline.WithStatus(threadline.ActionError), threadline.WithReason("card expired")})
+	failed := act(t, db, ops, "order.refund", threadline.ActionOptions{Category: "billing", Status: threadline.ActionError, Reason: "card expired"})
 	var mid time.Time
 	if err := db.Pool.QueryRow(ctx, "SELECT inserted_at FROM threadline.audit_actions WHERE id = $1", rename).Scan(&mid); err != nil {
 		t.Fatal(err)

@@ -48,10 +48,10 @@ func TestSessionLevelSettingAttributesNothing(t *testing.T) {
 	if _, err := pool.Exec(ctx, `INSERT INTO orders VALUES (1, 'plain')`); err != nil {
 		t.Fatal(err)
 	}
-	if err := threadline.InTx(ctx, pool, func(tx pgx.Tx) error {
+	if err := threadline.InTx(ctx, pool, threadline.TxOptions{Actor: threadline.User("alice")}, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO orders VALUES (2, 'intx')`)
 		return err
-	}, threadline.WithActor(threadline.User("alice"))); err != nil {
+	}); err != nil {
 		t.Fatal(err)
 	}
 	tx, err := pool.Begin(ctx)
@@ -59,7 +59,7 @@ func TestSessionLevelSettingAttributesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	exec(t, tx, `INSERT INTO orders VALUES (3, 'raw')`)
-	err = threadline.InTx(ctx, tx, func(pgx.Tx) error { return nil }, threadline.WithActor(threadline.User("LEAKER")))
+	err = threadline.InTx(ctx, tx, threadline.TxOptions{Actor: threadline.User("LEAKER")}, func(pgx.Tx) error { return nil })
 	if !errors.Is(err, threadline.ErrNestedAttribution) {
 		t.Errorf("nested InTx claiming the session-level actor: %v, want ErrNestedAttribution (nothing in effect)", err)
 	}
@@ -160,10 +160,10 @@ func TestPgBouncerSessionSettingAttributesNothing(t *testing.T) {
 			defer wg.Done()
 			for i := range perInTx {
 				id := 5000 + w*perInTx + i
-				err := threadline.InTx(ctx, pool, func(tx pgx.Tx) error {
+				err := threadline.InTx(ctx, pool, threadline.TxOptions{Actor: threadline.User(fmt.Sprint("w", id)), RequestID: fmt.Sprint("req-", id)}, func(tx pgx.Tx) error {
 					_, err := tx.Exec(ctx, `INSERT INTO orders VALUES ($1, 'intx')`, id)
 					return err
-				}, threadline.WithActor(threadline.User(fmt.Sprint("w", id))), threadline.WithRequestID(fmt.Sprint("req-", id)))
+				})
 				if err != nil {
 					errs <- err
 					return

@@ -16,9 +16,9 @@ func TestFilterColumn(t *testing.T) {
 	ctx := context.Background()
 	db := capturetest.Setup(t, corrOrdersDDL, corrOrdersTables)
 	bob := threadline.User("bob")
-	inTx(t, db, opts(threadline.WithActor(threadline.User("ann"))), "INSERT INTO orders VALUES (1, 42, 'new'), (1, 43, 'new')")
-	inTx(t, db, opts(threadline.WithActor(bob)), "UPDATE orders SET status = 'paid' WHERE order_no = 42")
-	inTx(t, db, opts(threadline.WithActor(bob)), "UPDATE orders SET order_no = 44 WHERE order_no = 43")
+	inTx(t, db, threadline.TxOptions{Actor: threadline.User("ann")}, "INSERT INTO orders VALUES (1, 42, 'new'), (1, 43, 'new')")
+	inTx(t, db, threadline.TxOptions{Actor: bob}, "UPDATE orders SET status = 'paid' WHERE order_no = 42")
+	inTx(t, db, threadline.TxOptions{Actor: bob}, "UPDATE orders SET order_no = 44 WHERE order_no = 43")
 	const want = `public.orders update {"order_no":42,"tenant_id":1}`
 	p, err := audit.Timeline(ctx, db.Pool, threadline.Filter{Column: "status"})
 	if err != nil || describe(p.Changes) != want {

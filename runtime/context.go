@@ -13,8 +13,8 @@ import (
 
 // Attribution values travel in a context.Context: middleware (package
 // threadlinehttp) or a job worker (JobAttribution.Context) stores them, and
-// InTx and RecordAction read them. Explicit options always win over the
-// context.
+// InTx and RecordAction read them. A value set in TxOptions or
+// ActionOptions always wins over the context.
 
 // MaxCorrelationIDBytes bounds a correlation id.
 const MaxCorrelationIDBytes = contract.MaxAttributionIDBytes
@@ -87,7 +87,7 @@ func RemoteAddrFromContext(ctx context.Context) (string, bool) {
 
 // ContextWithJobID returns a copy of ctx carrying the id of the background
 // job being run; RecordAction stores it in audit_actions.job_id unless
-// WithJobID says otherwise.
+// ActionOptions.JobID says otherwise.
 func ContextWithJobID(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, jobIDKey{}, id)
 }
@@ -201,33 +201,19 @@ func (at attribution) normalize() (attribution, error) {
 	return at, nil
 }
 
-// AttributionOption sets part of the attribution of a transaction or an
-// action: it is both a TxOption (for InTx) and an ActionOption (for
-// RecordAction). An explicit option wins over the value in the context.
-type AttributionOption struct {
-	set func(*attribution)
-}
-
-func (o AttributionOption) apply(at *attribution) {
-	if o.set != nil {
-		o.set(at)
+// explicitAttribution is the attribution set by the Actor, RequestID and
+// CorrelationID fields of TxOptions or ActionOptions: the zero ActorRef
+// and empty strings are unset.
+func explicitAttribution(actor ActorRef, requestID, correlationID string) attribution {
+	var at attribution
+	if actor != (ActorRef{}) {
+		at.actor = &actor
 	}
-}
-
-func (o AttributionOption) applyTx(c *txConfig)         { o.apply(&c.attr) }
-func (o AttributionOption) applyAction(c *actionConfig) { o.apply(&c.attr) }
-
-// WithActor attributes the transaction (or the action) to actor.
-func WithActor(actor ActorRef) AttributionOption {
-	return AttributionOption{set: func(at *attribution) { at.actor = &actor }}
-}
-
-// WithRequestID sets the request id (see ValidateRequestID).
-func WithRequestID(id string) AttributionOption {
-	return AttributionOption{set: func(at *attribution) { at.requestID = &id }}
-}
-
-// WithCorrelationID sets the correlation id (see NormalizeCorrelationID).
-func WithCorrelationID(id string) AttributionOption {
-	return AttributionOption{set: func(at *attribution) { at.correlationID = &id }}
+	if requestID != "" {
+		at.requestID = &requestID
+	}
+	if correlationID != "" {
+		at.correlationID = &correlationID
+	}
+	return at
 }

@@ -26,18 +26,18 @@ const corrOrdersTables = `  orders: {}
 func TestCorrelationMatchesTransactionOrAction(t *testing.T) {
 	ctx := context.Background()
 	db := capturetest.Setup(t, corrOrdersDDL, corrOrdersTables)
-	inTx(t, db, opts(threadline.WithActor(threadline.User("7")), threadline.WithCorrelationID("checkout-100")),
+	inTx(t, db, threadline.TxOptions{Actor: threadline.User("7"), CorrelationID: "checkout-100"},
 		"INSERT INTO orders VALUES (1, 42, 'new'), (1, 43, 'new')")
-	inTx(t, db, opts(threadline.WithActor(threadline.User("7")), threadline.WithCorrelationID("checkout-101")),
+	inTx(t, db, threadline.TxOptions{Actor: threadline.User("7"), CorrelationID: "checkout-101"},
 		"INSERT INTO orders VALUES (1, 44, 'new')")
 	// The transaction's own id is another; its action's is checkout-100.
-	err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := threadline.InTx(ctx, db.Pool, threadline.TxOptions{Actor: threadline.System("payments"), CorrelationID: "payment-9"}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "UPDATE orders SET status = 'paid' WHERE order_no = 42"); err != nil {
 			return err
 		}
-		_, err := threadline.RecordAction(ctx, tx, "order.pay", threadline.WithCorrelationID("checkout-100"))
+		_, err := threadline.RecordAction(ctx, tx, "order.pay", threadline.ActionOptions{CorrelationID: "checkout-100"})
 		return err
-	}, threadline.WithActor(threadline.System("payments")), threadline.WithCorrelationID("payment-9"))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

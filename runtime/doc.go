@@ -23,14 +23,18 @@
 // these packages share. Nothing here creates tables: the capture
 // migrations install everything the runtime reads.
 //
-// Options are structs, as in pgx (pgx.TxOptions, pgxpool.Config) and River
-// (river.InsertOpts): HistoryOptions and ExportOptions here,
-// CoverageOptions, PurgeOptions and the others in threadlineops. The zero
-// value of each is the default, a call site names only what it sets, all
-// the options of a call are documented on one type, and a new option is a
-// new field, which no caller has to change for. InTx and RecordAction
-// still take the functional options of earlier releases (TxOption,
-// ActionOption: WithActor, WithReason, …); they follow before v1.
+// Options come in one style, that of pgx and River, the libraries a
+// Threadline user already calls beside this one: a struct passed by value
+// after the arguments a call cannot do without, as pgx.TxOptions in
+// pgx.BeginTxFunc(ctx, db, txOptions, fn) and river.InsertOpts. Here that
+// is TxOptions for InTx (in BeginTxFunc's order: ctx, db, options, fn),
+// ActionOptions for RecordAction, HistoryOptions and ExportOptions;
+// CoverageOptions, PurgeOptions and the others in threadlineops. Why
+// structs: the zero value is the default and an empty field is unset, so
+// a call site names only what it sets; all the options of a call are
+// documented on one type, which go doc shows whole; a new option is a new
+// field, which no caller has to change for; and a call site reads like
+// the pgx and River calls around it.
 //
 // Hooks are set once, on Audit.Hooks: every operation of that Audit reports
 // its events to them.

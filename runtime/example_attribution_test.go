@@ -23,10 +23,11 @@ func ExampleInTx() {
 	}
 	defer pool.Close()
 
-	err = threadline.InTx(ctx, pool, func(tx pgx.Tx) error {
+	opts := threadline.TxOptions{Actor: threadline.User("u-17"), CorrelationID: "checkout-9f2c"}
+	err = threadline.InTx(ctx, pool, opts, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE orders SET status = 'shipped' WHERE id = $1`, 42)
 		return err
-	}, threadline.WithActor(threadline.User("u-17")), threadline.WithCorrelationID("checkout-9f2c"))
+	})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -43,13 +44,12 @@ func ExampleRecordAction() {
 	defer pool.Close()
 
 	ctx = threadline.ContextWithActor(ctx, threadline.Admin("ops-3"))
-	err = threadline.InTx(ctx, pool, func(tx pgx.Tx) error {
+	err = threadline.InTx(ctx, pool, threadline.TxOptions{}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE orders SET status = 'refunded' WHERE id = $1`, 42); err != nil {
 			return err
 		}
 		action, err := threadline.RecordAction(ctx, tx, "order.refund",
-			threadline.WithVerb("refund"), threadline.WithCategory("billing"),
-			threadline.WithReason("damaged in transit"))
+			threadline.ActionOptions{Verb: "refund", Category: "billing", Reason: "damaged in transit"})
 		if err != nil {
 			return err
 		}
@@ -129,11 +129,11 @@ func ExampleJobAttribution_worker() {
 		log.Fatal(err)
 	}
 	jobCtx := threadline.ContextWithJobID(args.Attribution.Context(ctx), "17")
-	err = threadline.InTx(jobCtx, pool, func(tx pgx.Tx) error {
+	err = threadline.InTx(jobCtx, pool, threadline.TxOptions{}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(jobCtx, `UPDATE orders SET status = 'shipped' WHERE id = $1`, args.OrderID); err != nil {
 			return err
 		}
-		_, err := threadline.RecordAction(jobCtx, tx, "order.ship")
+		_, err := threadline.RecordAction(jobCtx, tx, "order.ship", threadline.ActionOptions{})
 		return err
 	})
 	if err != nil {

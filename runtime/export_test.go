@@ -42,26 +42,23 @@ const opsTables = `  people:
 // spreadsheet formula, and a write with no attribution at all.
 func seedExport(t testing.TB) *pgtest.DB {
 	db := capturetest.Setup(t, opsDDL, opsTables)
-	capturetest.Tx(t, db, []threadline.TxOption{threadline.WithActor(threadline.User("1")), threadline.WithRequestID("req-1"),
-		threadline.WithCorrelationID("corr-A")}, "people.create",
+	capturetest.Tx(t, db, threadline.TxOptions{Actor: threadline.User("1"), RequestID: "req-1", CorrelationID: "corr-A"}, "people.create",
 		`INSERT INTO people VALUES (1, 'Ann, "the" boss', 'ann@example.com', 's3cret', '{a,"b c"}', '{"a": [1, 2], "=x": "+1"}')`)
-	capturetest.Tx(t, db, []threadline.TxOption{threadline.WithActor(threadline.ServiceAccount("sync"))}, "",
+	capturetest.Tx(t, db, threadline.TxOptions{Actor: threadline.ServiceAccount("sync")}, "",
 		`INSERT INTO crm.notes VALUES ('acme', 1, E'line1\nline2\r\nline3'), ('acme', 2, '=HYPERLINK("x")')`,
 		`UPDATE people SET name = '-Ann B', secret = 'other' WHERE id = 1`)
 	db.Exec(t, `DELETE FROM crm.notes WHERE id = 2`)
 	db.Exec(t, `UPDATE people SET email = NULL WHERE id = 1`)
 	ctx := context.Background()
-	err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := threadline.InTx(ctx, db.Pool, threadline.TxOptions{Actor: threadline.User("2"), CorrelationID: "corr-B"}, func(tx pgx.Tx) error {
 		for _, s := range []string{`UPDATE crm.notes SET body = '@sum' WHERE id = 1`, `UPDATE crm.notes SET id = 3 WHERE id = 1`} {
 			if _, err := tx.Exec(ctx, s); err != nil {
 				return err
 			}
 		}
-		_, err := threadline.RecordAction(ctx, tx, "notes.edit", threadline.WithReason("ticket 7, \"urgent\""),
-			threadline.WithStatus(threadline.ActionError), threadline.WithVerb("edit"), threadline.WithCategory("crm"),
-			threadline.WithComment("=cmd"), threadline.WithJobID("job-9"))
+		_, err := threadline.RecordAction(ctx, tx, "notes.edit", threadline.ActionOptions{Reason: "ticket 7, \"urgent\"", Status: threadline.ActionError, Verb: "edit", Category: "crm", Comment: "=cmd", JobID: "job-9"})
 		return err
-	}, threadline.WithActor(threadline.User("2")), threadline.WithCorrelationID("corr-B"))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,9 +66,9 @@ func TestFaultRestoreWithCollidingTxids(t *testing.T) {
 	ctx := context.Background()
 	alice := threadline.User("alice")
 	for i := int64(1); i <= 3; i++ {
-		err := threadline.InTx(ctx, a.Pool, func(tx pgx.Tx) error {
+		err := threadline.InTx(ctx, a.Pool, threadline.TxOptions{Actor: alice}, func(tx pgx.Tx) error {
 			return faultInsert(ctx, tx, i, fmt.Sprintf("before dump %d", i))
-		}, threadline.WithActor(alice))
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,7 +105,7 @@ func TestFaultRestoreWithCollidingTxids(t *testing.T) {
 	bob := threadline.User("bob")
 	var fakeID, headerID int64
 	var txid string
-	err = threadline.InTx(ctx, b.Pool, func(tx pgx.Tx) error {
+	err = threadline.InTx(ctx, b.Pool, threadline.TxOptions{Actor: bob, CorrelationID: "after-restore"}, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `SELECT pg_current_xact_id()::text`).Scan(&txid); err != nil {
 			return err
 		}
@@ -123,10 +123,10 @@ func TestFaultRestoreWithCollidingTxids(t *testing.T) {
 		if _, err := tx.Exec(ctx, `UPDATE ledger SET note = 'after restore, updated' WHERE id = 1`); err != nil {
 			return err
 		}
-		act, err := threadline.RecordAction(ctx, tx, "restore.check")
+		act, err := threadline.RecordAction(ctx, tx, "restore.check", threadline.ActionOptions{})
 		headerID = act.TransactionID
 		return err
-	}, threadline.WithActor(bob), threadline.WithCorrelationID("after-restore"))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,8 +162,7 @@ func TestFaultRestoreWithCollidingTxids(t *testing.T) {
 		t.Errorf("the action was linked to %d restored headers", n)
 	}
 	// A later transaction (new txid, no collision) gets its own header too.
-	if err := threadline.InTx(ctx, b.Pool, func(tx pgx.Tx) error { return faultInsert(ctx, tx, 11, "later") },
-		threadline.WithActor(bob)); err != nil {
+	if err := threadline.InTx(ctx, b.Pool, threadline.TxOptions{Actor: bob}, func(tx pgx.Tx) error { return faultInsert(ctx, tx, 11, "later") }); err != nil {
 		t.Fatal(err)
 	}
 	if n := faultInt(t, b.Pool, `SELECT count(DISTINCT transaction_id) FROM threadline.audit_changes WHERE id > 3`); n != 2 {
@@ -206,7 +205,7 @@ func TestFaultConnectionKilledMidTransaction(t *testing.T) {
 		id := int64(100 + i)
 		corr := fmt.Sprintf("killed-%d", i)
 		var killErr error
-		err := threadline.InTx(ctx, pool, func(tx pgx.Tx) error {
+		err := threadline.InTx(ctx, pool, threadline.TxOptions{Actor: threadline.Job("killer"), CorrelationID: corr}, func(tx pgx.Tx) error {
 			if err := faultInsert(ctx, tx, id, "doomed "+mode); err != nil {
 				return err
 			}
@@ -220,7 +219,7 @@ func TestFaultConnectionKilledMidTransaction(t *testing.T) {
 				return faultInsert(ctx, tx, id+1000, "never")
 			}
 			return nil
-		}, threadline.WithActor(threadline.Job("killer")), threadline.WithCorrelationID(corr))
+		})
 		if killErr != nil {
 			t.Fatal(killErr)
 		}
@@ -239,13 +238,13 @@ func TestFaultConnectionKilledMidTransaction(t *testing.T) {
 			t.Errorf("%s: the killed transaction's row exists", mode)
 		}
 		// Retry on the same pool: succeeds, recorded once.
-		err = threadline.InTx(ctx, pool, func(tx pgx.Tx) error {
+		err = threadline.InTx(ctx, pool, threadline.TxOptions{Actor: threadline.Job("killer"), CorrelationID: corr}, func(tx pgx.Tx) error {
 			if err := faultInsert(ctx, tx, id, "retried "+mode); err != nil {
 				return err
 			}
-			_, err := threadline.RecordAction(ctx, tx, "retry")
+			_, err := threadline.RecordAction(ctx, tx, "retry", threadline.ActionOptions{})
 			return err
-		}, threadline.WithActor(threadline.Job("killer")), threadline.WithCorrelationID(corr))
+		})
 		if err != nil {
 			t.Fatalf("%s: retry: %v", mode, err)
 		}
@@ -275,7 +274,7 @@ func TestFaultContextCancelledMidStatement(t *testing.T) {
 	defer watcher.Close(context.Background())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	err = threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+	err = threadline.InTx(ctx, db.Pool, threadline.TxOptions{Actor: threadline.User("impatient")}, func(tx pgx.Tx) error {
 		if err := faultInsert(ctx, tx, 1, "cancelled"); err != nil {
 			return err
 		}
@@ -297,7 +296,7 @@ func TestFaultContextCancelledMidStatement(t *testing.T) {
 		}()
 		_, err := tx.Exec(ctx, `SELECT pg_sleep(60)`)
 		return err
-	}, threadline.WithActor(threadline.User("impatient")))
+	})
 	if err == nil || !(errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "cancel")) {
 		t.Fatalf("InTx = %v, want a cancellation", err)
 	}
@@ -391,7 +390,7 @@ func TestFaultHostileAttributionSettings(t *testing.T) {
 	}
 	// InTx on that very connection publishes its own (empty) values: the
 	// session-level garbage does not attribute its transaction.
-	err = threadline.InTx(ctx, conn.Conn(), func(tx pgx.Tx) error { return faultInsert(ctx, tx, 101, "intx over garbage") })
+	err = threadline.InTx(ctx, conn.Conn(), threadline.TxOptions{}, func(tx pgx.Tx) error { return faultInsert(ctx, tx, 101, "intx over garbage") })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -413,13 +412,9 @@ func TestFaultHostileAttributionSettings(t *testing.T) {
 
 	// InTx refuses oversized or invalid attribution before BEGIN.
 	before := faultInt(t, db.Pool, `SELECT count(*) FROM threadline.audit_changes`)
-	for _, opt := range []threadline.TxOption{
-		threadline.WithActor(threadline.User(strings.Repeat("u", mb))),
-		threadline.WithActor(threadline.User(" ")),
-		threadline.WithCorrelationID(bigID),
-	} {
+	for _, opt := range []threadline.TxOptions{{Actor: threadline.User(strings.Repeat("u", mb))}, {Actor: threadline.User(" ")}, {CorrelationID: bigID}} {
 		called := false
-		err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error { called = true; return faultInsert(ctx, tx, 200, "never") }, opt)
+		err := threadline.InTx(ctx, db.Pool, opt, func(tx pgx.Tx) error { called = true; return faultInsert(ctx, tx, 200, "never") })
 		if err == nil || called {
 			t.Errorf("InTx with invalid attribution: err=%v, fn called=%v", err, called)
 		}
@@ -443,14 +438,13 @@ func TestFaultHostileAttributionSettings(t *testing.T) {
 func TestFaultForgedTransactionCache(t *testing.T) {
 	db := faultSetup(t)
 	ctx := context.Background()
-	err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error { return faultInsert(ctx, tx, 1, "by the admin") },
-		threadline.WithActor(threadline.Admin("root")))
+	err := threadline.InTx(ctx, db.Pool, threadline.TxOptions{Actor: threadline.Admin("root")}, func(tx pgx.Tx) error { return faultInsert(ctx, tx, 1, "by the admin") })
 	if err != nil {
 		t.Fatal(err)
 	}
 	adminHeader := faultInt(t, db.Pool, `SELECT transaction_id FROM threadline.audit_changes`)
 
-	err = threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+	err = threadline.InTx(ctx, db.Pool, threadline.TxOptions{Actor: threadline.User("mallory")}, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `SELECT set_config('threadline.transaction', pg_current_xact_id()::text || ':' || $1::text, true)`,
 			fmt.Sprint(adminHeader))
 		if err != nil {
@@ -461,12 +455,12 @@ func TestFaultForgedTransactionCache(t *testing.T) {
 		}
 		// RecordAction links the action to the current header: with the
 		// forged cache, to the admin's (an UPDATE of an existing audit row).
-		act, err := threadline.RecordAction(ctx, tx, "mallory.action")
+		act, err := threadline.RecordAction(ctx, tx, "mallory.action", threadline.ActionOptions{})
 		if err == nil && act.TransactionID == adminHeader {
 			t.Errorf("BUG: RecordAction in a transaction with a forged cache linked its action to the admin's header %d", adminHeader)
 		}
 		return err
-	}, threadline.WithActor(threadline.User("mallory")))
+	})
 	if err != nil {
 		t.Fatalf("the write itself must succeed (or fail loudly): %v", err)
 	}
@@ -519,7 +513,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			_, err = a.RecordAction(ctx, tx, "user.create", threadline.WithReason("signup"))
+			_, err = a.RecordAction(ctx, tx, "user.create", threadline.ActionOptions{Reason: "signup"})
 			return err
 		},
 		func(tx pgx.Tx) error {
@@ -544,7 +538,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		Logger: logger,
 		Actor:  func(*http.Request) (threadline.ActorRef, error) { return threadline.User("ann"), nil },
 	})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		err := threadline.InTx(r.Context(), db.Pool, steps[step])
+		err := threadline.InTx(r.Context(), db.Pool, threadline.TxOptions{}, steps[step])
 		if err != nil {
 			errs = append(errs, err.Error(), fmt.Sprintf("%+v", err))
 			logger.ErrorContext(r.Context(), "write failed", "error", err)

@@ -59,7 +59,7 @@ func TestFeedNeverSkipsALateCommit(t *testing.T) {
 	if _, err := late.Exec(ctx, "SELECT 1"); err != nil {
 		t.Fatal(err)
 	}
-	inTx(t, db, nil, "INSERT INTO accounts VALUES (2, 'short', NULL)")
+	inTx(t, db, threadline.TxOptions{}, "INSERT INTO accounts VALUES (2, 'short', NULL)")
 
 	got, pos := feedRun(t, db, threadline.FeedPosition{})
 	if want := `public.accounts insert {"id":2}`; got != want {
@@ -78,7 +78,7 @@ func TestFeedNeverSkipsALateCommit(t *testing.T) {
 	if err := late.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	inTx(t, db, nil, "UPDATE accounts SET name = 'short 2' WHERE id = 2")
+	inTx(t, db, threadline.TxOptions{}, "UPDATE accounts SET name = 'short 2' WHERE id = 2")
 	got, pos = feedRun(t, db, pos)
 	if want := `billing.accounts insert {"id":7}; public.accounts update {"id":2}`; got != want {
 		t.Fatalf("run 3: %s, want %s", got, want)
@@ -91,7 +91,7 @@ func TestFeedNeverSkipsALateCommit(t *testing.T) {
 func TestExportFeed(t *testing.T) {
 	ctx := context.Background()
 	db := capturetest.Setup(t, queryDDL, queryTables)
-	inTx(t, db, opts(threadline.WithActor(threadline.User("7"))), "INSERT INTO accounts VALUES (1, 'Ada', 'ada@example.com')")
+	inTx(t, db, threadline.TxOptions{Actor: threadline.User("7")}, "INSERT INTO accounts VALUES (1, 'Ada', 'ada@example.com')")
 	var out bytes.Buffer
 	pos, res, err := audit.ExportFeed(ctx, db.Pool, &out, threadline.FeedPosition{}, threadline.ExportOptions{Format: threadline.ExportNDJSON})
 	if err != nil || res.Rows != 1 || pos.Snapshot == "" {

@@ -23,14 +23,14 @@ func TestRecordActionHook(t *testing.T) {
 	var events []threadline.ActionRecordedEvent
 	h := threadline.Hooks{ActionRecorded: func(_ context.Context, e threadline.ActionRecordedEvent) { events = append(events, e) }}
 	var act threadline.Action
-	err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := threadline.InTx(ctx, db.Pool, threadline.TxOptions{Actor: threadline.Admin("root")}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "INSERT INTO people (id, name, secret) VALUES (1, 'a', 'topsecret')"); err != nil {
 			return err
 		}
 		var err error
-		act, err = threadline.Audit{Hooks: h}.RecordAction(ctx, tx, "people.create", threadline.WithVerb("create"), threadline.WithCategory("people"))
+		act, err = threadline.Audit{Hooks: h}.RecordAction(ctx, tx, "people.create", threadline.ActionOptions{Verb: "create", Category: "people"})
 		return err
-	}, threadline.WithActor(threadline.Admin("root")))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestRecordActionHook(t *testing.T) {
 		t.Fatalf("event %+v, action %+v", e, act)
 	}
 	// Failures are reported too.
-	_, err = threadline.Audit{Hooks: h}.RecordAction(ctx, nil, "x")
+	_, err = threadline.Audit{Hooks: h}.RecordAction(ctx, nil, "x", threadline.ActionOptions{})
 	if !errors.Is(err, threadline.ErrNotInTransaction) || len(events) != 2 || !errors.Is(events[1].Err, threadline.ErrNotInTransaction) {
 		t.Fatalf("nil tx: %v, %+v", err, events)
 	}

@@ -96,11 +96,11 @@ func TestJobAttributesLikeRequest(t *testing.T) {
 	}
 	ctx := threadline.ContextWithJobID(job.Attribution.Context(context.Background()), "river-17")
 	var act threadline.Action
-	err = threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+	err = threadline.InTx(ctx, db.Pool, threadline.TxOptions{}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO orders VALUES ($1, 'shipped')`, job.OrderID); err != nil {
 			return err
 		}
-		act, err = threadline.RecordAction(ctx, tx, "order.ship", threadline.WithVerb("ship"))
+		act, err = threadline.RecordAction(ctx, tx, "order.ship", threadline.ActionOptions{Verb: "ship"})
 		return err
 	})
 	if err != nil {

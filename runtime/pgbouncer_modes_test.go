@@ -40,13 +40,13 @@ func runModeWorkload(pool *pgxpool.Pool) (errs []error, committed []int) {
 		wg.Go(func() {
 			for i := range modePerInTx {
 				id := 5000 + w*modePerInTx + i
-				err := threadline.InTx(ctx, pool, func(tx pgx.Tx) error {
+				err := threadline.InTx(ctx, pool, threadline.TxOptions{Actor: threadline.User(fmt.Sprint("w", id)), RequestID: fmt.Sprint("req-", id)}, func(tx pgx.Tx) error {
 					if _, err := tx.Exec(ctx, `INSERT INTO orders VALUES ($1, 'intx')`, id); err != nil {
 						return err
 					}
-					_, err := threadline.RecordAction(ctx, tx, "order.create", threadline.WithReason(fmt.Sprint("r-", id)))
+					_, err := threadline.RecordAction(ctx, tx, "order.create", threadline.ActionOptions{Reason: fmt.Sprint("r-", id)})
 					return err
-				}, threadline.WithActor(threadline.User(fmt.Sprint("w", id))), threadline.WithRequestID(fmt.Sprint("req-", id)))
+				})
 				if err != nil {
 					fail(fmt.Errorf("InTx %d: %w", id, err))
 					continue

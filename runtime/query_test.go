@@ -42,22 +42,20 @@ const queryTables = `  accounts:
 var audit = threadline.Audit{}
 
 // inTx runs statements in one InTx transaction with the given options.
-func inTx(t *testing.T, db *pgtest.DB, opts []threadline.TxOption, stmts ...string) {
+func inTx(t *testing.T, db *pgtest.DB, opts threadline.TxOptions, stmts ...string) {
 	t.Helper()
-	err := threadline.InTx(context.Background(), db.Pool, func(tx pgx.Tx) error {
+	err := threadline.InTx(context.Background(), db.Pool, opts, func(tx pgx.Tx) error {
 		for _, s := range stmts {
 			if _, err := tx.Exec(context.Background(), s); err != nil {
 				return fmt.Errorf("%s: %w", s, err)
 			}
 		}
 		return nil
-	}, opts...)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 }
-
-func opts(o ...threadline.TxOption) []threadline.TxOption { return o }
 
 // describe renders changes compactly for comparisons.
 func describe(cs []threadline.Change) string {
@@ -86,21 +84,21 @@ func TestTimelineFiltersAndMetadata(t *testing.T) {
 	db := capturetest.Setup(t, queryDDL, queryTables)
 	user1, admin9 := threadline.User("1"), threadline.Admin("9")
 
-	inTx(t, db, opts(threadline.WithActor(user1), threadline.WithRequestID("req-1")),
+	inTx(t, db, threadline.TxOptions{Actor: user1, RequestID: "req-1"},
 		"INSERT INTO accounts VALUES (1, 'Ada', 'ada@example.com'), (2, 'Bob', NULL)")
 	// A transaction carrying the correlation id as a setting only, with
 	// no action: the correlation filter matches it too.
-	inTx(t, db, opts(threadline.WithActor(admin9), threadline.WithCorrelationID("corr-A")),
+	inTx(t, db, threadline.TxOptions{Actor: admin9, CorrelationID: "corr-A"},
 		"UPDATE accounts SET name = 'Ada L.' WHERE id = 1")
 	var actionID int64
-	err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := threadline.InTx(ctx, db.Pool, threadline.TxOptions{Actor: user1}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "INSERT INTO memberships VALUES ('acme', 1, 'owner')"); err != nil {
 			return err
 		}
-		a, err := threadline.RecordAction(ctx, tx, "membership.grant", threadline.WithCorrelationID("corr-A"))
+		a, err := threadline.RecordAction(ctx, tx, "membership.grant", threadline.ActionOptions{CorrelationID: "corr-A"})
 		actionID = a.ID
 		return err
-	}, threadline.WithActor(user1))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,15 +368,15 @@ func TestChangesStopsEarlyWithoutLeakingTheConnection(t *testing.T) {
 func TestHistoryKeysSchemasAndKeyChanges(t *testing.T) {
 	ctx := context.Background()
 	db := capturetest.Setup(t, queryDDL, queryTables)
-	inTx(t, db, nil, "INSERT INTO accounts VALUES (1, 'a', NULL)")
-	inTx(t, db, nil, "UPDATE accounts SET name = 'b' WHERE id = 1")
-	inTx(t, db, nil, "UPDATE accounts SET id = 10 WHERE id = 1")
-	inTx(t, db, nil, "UPDATE accounts SET name = 'c' WHERE id = 10")
-	inTx(t, db, nil, "DELETE FROM accounts WHERE id = 10")
-	inTx(t, db, nil, "INSERT INTO accounts VALUES (2, 'x', NULL)")
-	inTx(t, db, nil, "INSERT INTO billing.accounts VALUES (1, 'pro')")
-	inTx(t, db, nil, "INSERT INTO memberships VALUES ('acme', 1, 'owner'), ('acme', 2, 'member'), ('other', 1, 'member')")
-	inTx(t, db, nil, "UPDATE memberships SET role = 'admin' WHERE org = 'acme' AND account_id = 1")
+	inTx(t, db, threadline.TxOptions{}, "INSERT INTO accounts VALUES (1, 'a', NULL)")
+	inTx(t, db, threadline.TxOptions{}, "UPDATE accounts SET name = 'b' WHERE id = 1")
+	inTx(t, db, threadline.TxOptions{}, "UPDATE accounts SET id = 10 WHERE id = 1")
+	inTx(t, db, threadline.TxOptions{}, "UPDATE accounts SET name = 'c' WHERE id = 10")
+	inTx(t, db, threadline.TxOptions{}, "DELETE FROM accounts WHERE id = 10")
+	inTx(t, db, threadline.TxOptions{}, "INSERT INTO accounts VALUES (2, 'x', NULL)")
+	inTx(t, db, threadline.TxOptions{}, "INSERT INTO billing.accounts VALUES (1, 'pro')")
+	inTx(t, db, threadline.TxOptions{}, "INSERT INTO memberships VALUES ('acme', 1, 'owner'), ('acme', 2, 'member'), ('other', 1, 'member')")
+	inTx(t, db, threadline.TxOptions{}, "UPDATE memberships SET role = 'admin' WHERE org = 'acme' AND account_id = 1")
 
 	h := func(table string, key any, o threadline.HistoryOptions) string {
 		t.Helper()
@@ -430,14 +428,14 @@ func TestAsOf(t *testing.T) {
 	ctx := context.Background()
 	db := capturetest.Setup(t, queryDDL, queryTables)
 	start := dbNow(t, db)
-	inTx(t, db, nil, "INSERT INTO accounts VALUES (1, 'a', 'a@x')")
-	inTx(t, db, nil, "UPDATE accounts SET name = 'b' WHERE id = 1")
-	inTx(t, db, nil, "DELETE FROM accounts WHERE id = 1")
-	inTx(t, db, nil, "INSERT INTO accounts VALUES (1, 'c', NULL)")
-	inTx(t, db, nil, "UPDATE accounts SET id = 2 WHERE id = 1")
-	inTx(t, db, nil, "INSERT INTO accounts VALUES (3, 'z', NULL)")
-	inTx(t, db, nil, "TRUNCATE accounts")
-	inTx(t, db, nil, "INSERT INTO accounts VALUES (3, 'after truncate', NULL)")
+	inTx(t, db, threadline.TxOptions{}, "INSERT INTO accounts VALUES (1, 'a', 'a@x')")
+	inTx(t, db, threadline.TxOptions{}, "UPDATE accounts SET name = 'b' WHERE id = 1")
+	inTx(t, db, threadline.TxOptions{}, "DELETE FROM accounts WHERE id = 1")
+	inTx(t, db, threadline.TxOptions{}, "INSERT INTO accounts VALUES (1, 'c', NULL)")
+	inTx(t, db, threadline.TxOptions{}, "UPDATE accounts SET id = 2 WHERE id = 1")
+	inTx(t, db, threadline.TxOptions{}, "INSERT INTO accounts VALUES (3, 'z', NULL)")
+	inTx(t, db, threadline.TxOptions{}, "TRUNCATE accounts")
+	inTx(t, db, threadline.TxOptions{}, "INSERT INTO accounts VALUES (3, 'after truncate', NULL)")
 
 	p, err := audit.Timeline(ctx, db.Pool, threadline.Filter{Table: "accounts"})
 	if err != nil || len(p.Changes) != 8 {
@@ -504,16 +502,16 @@ func dbNow(t *testing.T, db *pgtest.DB) time.Time {
 func TestTransactionAndItsChanges(t *testing.T) {
 	ctx := context.Background()
 	db := capturetest.Setup(t, queryDDL, queryTables)
-	err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := threadline.InTx(ctx, db.Pool, threadline.TxOptions{Actor: threadline.ServiceAccount("api"), RequestID: "r-9"}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "INSERT INTO accounts SELECT g, 'n', NULL FROM generate_series(1, 5) AS g"); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, "INSERT INTO billing.accounts VALUES (1, 'pro')"); err != nil {
 			return err
 		}
-		_, err := threadline.RecordAction(ctx, tx, "signup", threadline.WithReason("campaign"), threadline.WithCorrelationID("c-1"))
+		_, err := threadline.RecordAction(ctx, tx, "signup", threadline.ActionOptions{Reason: "campaign", CorrelationID: "c-1"})
 		return err
-	}, threadline.WithActor(threadline.ServiceAccount("api")), threadline.WithRequestID("r-9"))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

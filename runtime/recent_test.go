@@ -20,8 +20,8 @@ import (
 func TestFilterByOpAndRequestID(t *testing.T) {
 	ctx := context.Background()
 	db := capturetest.Setup(t, queryDDL, queryTables)
-	inTx(t, db, opts(threadline.WithRequestID("req-1")), "INSERT INTO accounts VALUES (1, 'Ada', NULL), (2, 'Bob', NULL)")
-	inTx(t, db, opts(threadline.WithRequestID("req-2")), "UPDATE accounts SET name = 'Ada L.' WHERE id = 1", "DELETE FROM accounts WHERE id = 2")
+	inTx(t, db, threadline.TxOptions{RequestID: "req-1"}, "INSERT INTO accounts VALUES (1, 'Ada', NULL), (2, 'Bob', NULL)")
+	inTx(t, db, threadline.TxOptions{RequestID: "req-2"}, "UPDATE accounts SET name = 'Ada L.' WHERE id = 1", "DELETE FROM accounts WHERE id = 2")
 
 	check := func(name string, f threadline.Filter, want string) {
 		t.Helper()
@@ -209,9 +209,9 @@ func describeIDs(p threadline.Page) string {
 func TestRecentActivity(t *testing.T) {
 	ctx := context.Background()
 	db := capturetest.Setup(t, queryDDL, queryTables)
-	inTx(t, db, nil, "INSERT INTO accounts VALUES (1, 'Ada', NULL), (2, 'Bob', NULL)")
-	inTx(t, db, nil, "INSERT INTO billing.accounts VALUES (1, 'pro')")
-	inTx(t, db, nil, "UPDATE accounts SET name = 'Ada L.' WHERE id = 1")
+	inTx(t, db, threadline.TxOptions{}, "INSERT INTO accounts VALUES (1, 'Ada', NULL), (2, 'Bob', NULL)")
+	inTx(t, db, threadline.TxOptions{}, "INSERT INTO billing.accounts VALUES (1, 'pro')")
+	inTx(t, db, threadline.TxOptions{}, "UPDATE accounts SET name = 'Ada L.' WHERE id = 1")
 
 	act, err := (trailread.Trail{}).RecentActivity(ctx, db.Pool, 3)
 	if err != nil {

@@ -49,48 +49,51 @@ type TxBeginner interface {
 	BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
 }
 
-// TxOption configures InTx. WithActor, WithRequestID, WithCorrelationID
-// and WithTxOptions are TxOptions.
-type TxOption interface {
-	applyTx(*txConfig)
+// TxOptions configures InTx, as pgx.TxOptions configures
+// pgx.BeginTxFunc. The zero value is the default: attribution from ctx,
+// the server's default transaction mode, no logical message. An empty
+// field is unset; only what is set is validated.
+type TxOptions struct {
+	// Actor attributes the transaction to an actor. The zero ActorRef is
+	// unset (the actor in ctx applies, see ContextWithActor); any other
+	// value must pass ActorRef.Validate, or InTx returns an error wrapping
+	// ErrInvalidActor.
+	Actor ActorRef
+	// RequestID is the request id (see ValidateRequestID). Empty is unset
+	// (the request id in ctx applies); a blank or invalid one is an error
+	// wrapping ErrInvalidAttribution.
+	RequestID string
+	// CorrelationID is the correlation id (see NormalizeCorrelationID).
+	// Empty is unset (the correlation id in ctx applies); a blank or
+	// invalid one is an error wrapping ErrInvalidAttribution.
+	CorrelationID string
+	// Tx sets the isolation level, access mode and deferrable mode of the
+	// transaction. A BeginQuery in it is sent first, followed by the
+	// attribution settings in the same round trip. The zero value is
+	// unset (the server's defaults). It cannot be set for a nested InTx
+	// (the enclosing transaction already chose it), nor with a Beginner
+	// that has no BeginTx method.
+	Tx pgx.TxOptions
+	// WALMessage is for engine: wal (docs/wal-engine.md): InTx also sends
+	// the attribution as a transactional logical message, as
+	// <audit_schema>.attribute does, in the same round trip as BEGIN and
+	// outside any savepoint, so that threadline capture attributes the
+	// transaction. The trigger engine does not need it (it reads the
+	// settings); a nested InTx ignores it.
+	WALMessage bool
 }
 
-type txConfig struct {
-	attr      attribution
-	txOptions *pgx.TxOptions
-	// walMessage also sends the attribution as a logical message
-	// (WithWALMessage).
-	walMessage bool
+// attribution returns the attribution o sets explicitly.
+func (o TxOptions) attribution() attribution {
+	return explicitAttribution(o.Actor, o.RequestID, o.CorrelationID)
 }
-
-type walMessageOption struct{}
-
-func (walMessageOption) applyTx(c *txConfig) { c.walMessage = true }
-
-// WithWALMessage is for engine: wal (docs/wal-engine.md): InTx also sends
-// the attribution as a transactional logical message, as
-// <audit_schema>.attribute does, in the same round trip as BEGIN and
-// outside any savepoint, so that threadline capture attributes the
-// transaction. The trigger engine does not need it (it reads the
-// settings); a nested InTx ignores it.
-func WithWALMessage() TxOption { return walMessageOption{} }
-
-type txOptionsOption struct{ opts pgx.TxOptions }
-
-func (o txOptionsOption) applyTx(c *txConfig) { c.txOptions = &o.opts }
-
-// WithTxOptions sets the isolation level, access mode and deferrable mode
-// of the transaction. A BeginQuery in opts is sent first, followed by the
-// attribution settings in the same round trip. It cannot be used with a
-// nested InTx (the enclosing transaction already chose them).
-func WithTxOptions(opts pgx.TxOptions) TxOption { return txOptionsOption{opts: opts} }
 
 // InTx runs fn in a database transaction attributed to an actor, a request
 // id and a correlation id, and commits it; it rolls back when fn returns
 // an error or panics (the panic then continues).
 //
-// The attribution comes from the options (WithActor, WithRequestID,
-// WithCorrelationID) and, for what they leave unset, from ctx
+// The attribution comes from opts (Actor, RequestID, CorrelationID) and,
+// for what they leave unset, from ctx
 // (ContextWithActor and friends, filled by the HTTP middleware or a job's
 // JobAttribution). It is published as the transaction-local settings
 // threadline.actor_ref, threadline.request_id and threadline.correlation_id
@@ -115,37 +118,37 @@ func WithTxOptions(opts pgx.TxOptions) TxOption { return txOptionsOption{opts: o
 // transaction (released on success, rolled back on error or panic) and
 // publishes nothing: the enclosing transaction's attribution applies,
 // because the database attributes a whole transaction, not a savepoint.
-// Values in ctx are ignored; an explicit option that differs from the value
-// in effect is an error wrapping ErrNestedAttribution (checked before the
-// savepoint is created, with one extra query), as is WithTxOptions.
+// Values in ctx are ignored; an attribution set in opts that differs from
+// the value in effect is an error wrapping ErrNestedAttribution (checked
+// before the savepoint is created, with one extra query), and opts.Tx must
+// be unset.
 //
-// Errors from fn are returned wrapped ("threadline: transaction: ..."), so
-// errors.Is and errors.As see them.
-func InTx(ctx context.Context, db Beginner, fn func(pgx.Tx) error, opts ...TxOption) error {
+// The arguments come in the order of pgx.BeginTxFunc (ctx, db, options,
+// fn). Errors from fn are returned wrapped ("threadline: transaction:
+// ..."), so errors.Is and errors.As see them.
+func InTx(ctx context.Context, db Beginner, opts TxOptions, fn func(pgx.Tx) error) error {
 	if db == nil {
 		return errors.New("threadline: transaction: nil database handle")
 	}
 	if fn == nil {
 		return errors.New("threadline: transaction: nil function")
 	}
-	var cfg txConfig
-	for _, o := range opts {
-		if o != nil {
-			o.applyTx(&cfg)
-		}
-	}
 	if outer, ok := db.(pgx.Tx); ok {
-		return inNestedTx(ctx, outer, fn, cfg)
+		return inNestedTx(ctx, outer, fn, opts)
 	}
-	attr, err := cfg.attr.fromContext(ctx).normalize()
+	attr, err := opts.attribution().fromContext(ctx).normalize()
 	if err != nil {
 		return tlerr.Wrap(err, "transaction")
 	}
 	settings := settingsSQL(attr)
-	if cfg.walMessage {
+	if opts.WALMessage {
 		settings += ", " + walMessageSQL(attr)
 	}
-	tx, err := txBegin(ctx, db, cfg.txOptions, settings)
+	var txOpts *pgx.TxOptions
+	if opts.Tx != (pgx.TxOptions{}) {
+		txOpts = &opts.Tx
+	}
+	tx, err := txBegin(ctx, db, txOpts, settings)
 	if err != nil {
 		return tlerr.Wrap(err, "transaction: begin")
 	}
@@ -317,12 +320,12 @@ func txRollback(ctx context.Context, tx pgx.Tx) error {
 }
 
 // inNestedTx runs fn in a savepoint of outer.
-func inNestedTx(ctx context.Context, outer pgx.Tx, fn func(pgx.Tx) error, cfg txConfig) error {
-	if cfg.txOptions != nil {
-		return errors.New("threadline: transaction: WithTxOptions cannot apply to a nested transaction (savepoint)")
+func inNestedTx(ctx context.Context, outer pgx.Tx, fn func(pgx.Tx) error, opts TxOptions) error {
+	if opts.Tx != (pgx.TxOptions{}) {
+		return errors.New("threadline: transaction: TxOptions.Tx cannot apply to a nested transaction (savepoint)")
 	}
-	if cfg.attr.explicit() {
-		attr, err := cfg.attr.normalize()
+	if at := opts.attribution(); at.explicit() {
+		attr, err := at.normalize()
 		if err != nil {
 			return tlerr.Wrap(err, "transaction")
 		}

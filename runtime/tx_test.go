@@ -90,13 +90,12 @@ func equal[T any](t *testing.T, what string, got, want T) {
 func TestInTxAttributesWrites(t *testing.T) {
 	db := setupOrders(t)
 	ctx := context.Background()
-	err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := threadline.InTx(ctx, db.Pool, threadline.TxOptions{Actor: threadline.User("42"), RequestID: "req-1", CorrelationID: "  corr-1  "}, func(tx pgx.Tx) error {
 		exec(t, tx, `INSERT INTO orders VALUES (1, 'first')`)
 		exec(t, tx, `INSERT INTO items VALUES (10, 1, 'sku-a')`)
 		exec(t, tx, `UPDATE orders SET note = 'second' WHERE id = 1`)
 		return nil
-	}, threadline.WithActor(threadline.User("42")), threadline.WithRequestID("req-1"),
-		threadline.WithCorrelationID("  corr-1  "))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,16 +119,16 @@ func TestInTxContextAndExplicitOptions(t *testing.T) {
 			return err
 		}
 	}
-	if err := threadline.InTx(ctx, db.Pool, write(1)); err != nil {
+	if err := threadline.InTx(ctx, db.Pool, threadline.TxOptions{}, write(1)); err != nil {
 		t.Fatal(err)
 	}
-	if err := threadline.InTx(ctx, db.Pool, write(2), threadline.WithActor(threadline.System("cron"))); err != nil {
+	if err := threadline.InTx(ctx, db.Pool, threadline.TxOptions{Actor: threadline.System("cron")}, write(2)); err != nil {
 		t.Fatal(err)
 	}
-	if err := threadline.InTx(ctx, db.Pool, write(3), threadline.WithRequestID("r3"), threadline.WithCorrelationID("c3")); err != nil {
+	if err := threadline.InTx(ctx, db.Pool, threadline.TxOptions{RequestID: "r3", CorrelationID: "c3"}, write(3)); err != nil {
 		t.Fatal(err)
 	}
-	if err := threadline.InTx(context.Background(), db.Pool, write(4)); err != nil {
+	if err := threadline.InTx(context.Background(), db.Pool, threadline.TxOptions{}, write(4)); err != nil {
 		t.Fatal(err)
 	}
 	txs := transactions(t, db)
@@ -149,13 +148,13 @@ var errBoom = errors.New("boom")
 func TestInTxRollsBackOnError(t *testing.T) {
 	db := setupOrders(t)
 	ctx := context.Background()
-	err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := threadline.InTx(ctx, db.Pool, threadline.TxOptions{Actor: threadline.User("1")}, func(tx pgx.Tx) error {
 		exec(t, tx, `INSERT INTO orders VALUES (1, 'n')`)
-		if _, err := threadline.RecordAction(ctx, tx, "order.create"); err != nil {
+		if _, err := threadline.RecordAction(ctx, tx, "order.create", threadline.ActionOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		return errBoom
-	}, threadline.WithActor(threadline.User("1")))
+	})
 	if !errors.Is(err, errBoom) || err.Error() != "threadline: transaction: boom" {
 		t.Fatalf("err = %v", err)
 	}
@@ -181,10 +180,10 @@ func TestInTxRollsBackOnPanic(t *testing.T) {
 				t.Fatalf("recovered %v, want the original panic value", p)
 			}
 		}()
-		_ = threadline.InTx(ctx, pool, func(tx pgx.Tx) error {
+		_ = threadline.InTx(ctx, pool, threadline.TxOptions{Actor: threadline.User("1")}, func(tx pgx.Tx) error {
 			exec(t, tx, `INSERT INTO orders VALUES (1, 'n')`)
 			panic("kaboom")
-		}, threadline.WithActor(threadline.User("1")))
+		})
 		t.Fatal("InTx returned after a panic")
 	}()
 	// The only connection is back in the pool, idle: it was rolled back,
@@ -206,7 +205,7 @@ func TestInTxRollsBackOnPanic(t *testing.T) {
 			t.Errorf("%s: %d rows after panic", table, n)
 		}
 	}
-	if err := threadline.InTx(ctx, pool, func(tx pgx.Tx) error {
+	if err := threadline.InTx(ctx, pool, threadline.TxOptions{}, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO orders VALUES (2, 'n')`)
 		return err
 	}); err != nil {
@@ -220,38 +219,37 @@ func TestInTxRejectsInvalidAttribution(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		ctx  context.Context
-		opts []threadline.TxOption
+		opts threadline.TxOptions
 		is   error
 	}{
-		{"invalid actor", ctx, []threadline.TxOption{threadline.WithActor(threadline.User(" "))}, threadline.ErrInvalidActor},
-		{"zero actor", ctx, []threadline.TxOption{threadline.WithActor(threadline.ActorRef{})}, threadline.ErrInvalidActor},
-		{"invalid actor in context", threadline.ContextWithActor(ctx, threadline.ActorRef{Kind: "root", ID: "1"}), nil, threadline.ErrInvalidActor},
-		{"blank correlation id", ctx, []threadline.TxOption{threadline.WithCorrelationID(" ")}, threadline.ErrInvalidAttribution},
-		{"empty correlation id", ctx, []threadline.TxOption{threadline.WithCorrelationID("")}, threadline.ErrInvalidAttribution},
-		{"long correlation id", ctx, []threadline.TxOption{threadline.WithCorrelationID(strings.Repeat("c", 257))}, threadline.ErrInvalidAttribution},
-		{"control character in request id", ctx, []threadline.TxOption{threadline.WithRequestID("a\x00b")}, threadline.ErrInvalidAttribution},
-		{"long request id", ctx, []threadline.TxOption{threadline.WithRequestID(strings.Repeat("r", 257))}, threadline.ErrInvalidAttribution},
+		{"invalid actor", ctx, threadline.TxOptions{Actor: threadline.User(" ")}, threadline.ErrInvalidActor},
+		{"actor without a kind", ctx, threadline.TxOptions{Actor: threadline.ActorRef{ID: "1"}}, threadline.ErrInvalidActor},
+		{"invalid actor in context", threadline.ContextWithActor(ctx, threadline.ActorRef{Kind: "root", ID: "1"}), threadline.TxOptions{}, threadline.ErrInvalidActor},
+		{"blank correlation id", ctx, threadline.TxOptions{CorrelationID: " "}, threadline.ErrInvalidAttribution},
+		{"long correlation id", ctx, threadline.TxOptions{CorrelationID: strings.Repeat("c", 257)}, threadline.ErrInvalidAttribution},
+		{"control character in request id", ctx, threadline.TxOptions{RequestID: "a\x00b"}, threadline.ErrInvalidAttribution},
+		{"long request id", ctx, threadline.TxOptions{RequestID: strings.Repeat("r", 257)}, threadline.ErrInvalidAttribution},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			called := false
-			err := threadline.InTx(tc.ctx, db.Pool, func(pgx.Tx) error { called = true; return nil }, tc.opts...)
+			err := threadline.InTx(tc.ctx, db.Pool, tc.opts, func(pgx.Tx) error { called = true; return nil })
 			if !errors.Is(err, tc.is) || called {
 				t.Fatalf("err = %v (want %v), fn called: %v", err, tc.is, called)
 			}
 		})
 	}
-	if err := threadline.InTx(ctx, nil, func(pgx.Tx) error { return nil }); err == nil {
+	if err := threadline.InTx(ctx, nil, threadline.TxOptions{}, func(pgx.Tx) error { return nil }); err == nil {
 		t.Error("nil db accepted")
 	}
-	if err := threadline.InTx(ctx, db.Pool, nil); err == nil {
+	if err := threadline.InTx(ctx, db.Pool, threadline.TxOptions{}, nil); err == nil {
 		t.Error("nil fn accepted")
 	}
 	// The longest valid values are accepted and stored whole.
 	corr, req := strings.Repeat("c", 256), strings.Repeat("r", 256)
-	if err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+	if err := threadline.InTx(ctx, db.Pool, threadline.TxOptions{CorrelationID: corr, RequestID: req, Actor: threadline.User(`it's "quoted" \ \\ `)}, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO orders VALUES (1, 'n')`)
 		return err
-	}, threadline.WithCorrelationID(corr), threadline.WithRequestID(req), threadline.WithActor(threadline.User(`it's "quoted" \ \\ `))); err != nil {
+	}); err != nil {
 		t.Fatal(err)
 	}
 	txs := transactions(t, db)
@@ -262,32 +260,29 @@ func TestInTxOptions(t *testing.T) {
 	db := setupOrders(t)
 	ctx := context.Background()
 	var iso, actor string
-	err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := threadline.InTx(ctx, db.Pool, threadline.TxOptions{Tx: pgx.TxOptions{IsoLevel: pgx.Serializable, DeferrableMode: pgx.Deferrable}, Actor: threadline.Admin("root")}, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT current_setting('transaction_isolation'), current_setting('threadline.actor_ref')`).Scan(&iso, &actor)
-	}, threadline.WithTxOptions(pgx.TxOptions{IsoLevel: pgx.Serializable, DeferrableMode: pgx.Deferrable}),
-		threadline.WithActor(threadline.Admin("root")))
+	})
 	if err != nil || iso != "serializable" || actor != `{"type":"admin","id":"root"}` {
 		t.Fatalf("isolation %q, actor %q, err %v", iso, actor, err)
 	}
 
-	err = threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+	err = threadline.InTx(ctx, db.Pool, threadline.TxOptions{Tx: pgx.TxOptions{AccessMode: pgx.ReadOnly}}, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO orders VALUES (1, 'n')`)
 		return err
-	}, threadline.WithTxOptions(pgx.TxOptions{AccessMode: pgx.ReadOnly}))
+	})
 	if err == nil || !strings.Contains(err.Error(), "read-only transaction") {
 		t.Fatalf("read only: %v", err)
 	}
 
-	err = threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+	err = threadline.InTx(ctx, db.Pool, threadline.TxOptions{Tx: pgx.TxOptions{BeginQuery: "BEGIN ISOLATION LEVEL REPEATABLE READ;"}, Actor: threadline.Job("j")}, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT current_setting('transaction_isolation'), current_setting('threadline.actor_ref')`).Scan(&iso, &actor)
-	}, threadline.WithTxOptions(pgx.TxOptions{BeginQuery: "BEGIN ISOLATION LEVEL REPEATABLE READ;"}),
-		threadline.WithActor(threadline.Job("j")))
+	})
 	if err != nil || iso != "repeatable read" || actor != `{"type":"job","id":"j"}` {
 		t.Fatalf("BeginQuery: isolation %q, actor %q, err %v", iso, actor, err)
 	}
 
-	err = threadline.InTx(ctx, db.Pool, func(pgx.Tx) error { return nil },
-		threadline.WithTxOptions(pgx.TxOptions{IsoLevel: "chaotic"}))
+	err = threadline.InTx(ctx, db.Pool, threadline.TxOptions{Tx: pgx.TxOptions{IsoLevel: "chaotic"}}, func(pgx.Tx) error { return nil })
 	if err == nil || !strings.Contains(err.Error(), `unknown isolation level "chaotic"`) {
 		t.Fatalf("bad isolation level: %v", err)
 	}
@@ -367,9 +362,9 @@ func TestInTxSingleRoundTrip(t *testing.T) {
 		t.Fatalf("separate set_config: %d writes, want 3", n)
 	}
 
-	opts := []threadline.TxOption{threadline.WithActor(threadline.User("42")), threadline.WithRequestID("r"), threadline.WithCorrelationID("c")}
+	opts := threadline.TxOptions{Actor: threadline.User("42"), RequestID: "r", CorrelationID: "c"}
 	writes.Store(0)
-	if err := threadline.InTx(ctx, conn, func(pgx.Tx) error { return nil }, opts...); err != nil {
+	if err := threadline.InTx(ctx, conn, opts, func(pgx.Tx) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if n := writes.Load(); n != 2 {
@@ -378,10 +373,10 @@ func TestInTxSingleRoundTrip(t *testing.T) {
 
 	var actor, req, corr string
 	writes.Store(0)
-	err = threadline.InTx(ctx, conn, func(tx pgx.Tx) error {
+	err = threadline.InTx(ctx, conn, opts, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT current_setting('threadline.actor_ref'), current_setting('threadline.request_id'),
 			current_setting('threadline.correlation_id')`, pgx.QueryExecModeSimpleProtocol).Scan(&actor, &req, &corr)
-	}, opts...)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,14 +389,14 @@ func TestInTxSingleRoundTrip(t *testing.T) {
 
 	// RecordAction is one more round trip (once its statements are prepared).
 	record := func(tx pgx.Tx) error {
-		_, err := threadline.RecordAction(ctx, tx, "noop")
+		_, err := threadline.RecordAction(ctx, tx, "noop", threadline.ActionOptions{})
 		return err
 	}
-	if err := threadline.InTx(ctx, conn, record, opts...); err != nil {
+	if err := threadline.InTx(ctx, conn, opts, record); err != nil {
 		t.Fatal(err)
 	}
 	writes.Store(0)
-	if err := threadline.InTx(ctx, conn, record, opts...); err != nil {
+	if err := threadline.InTx(ctx, conn, opts, record); err != nil {
 		t.Fatal(err)
 	}
 	if n := writes.Load(); n != 3 {
@@ -462,8 +457,7 @@ func TestInTxPoolOfOneNoLeak(t *testing.T) {
 	}
 
 	// 1: attributed transaction.
-	if err := threadline.InTx(ctx, pool, insert(1), threadline.WithActor(threadline.User("alice")),
-		threadline.WithRequestID("req-a"), threadline.WithCorrelationID("corr-a")); err != nil {
+	if err := threadline.InTx(ctx, pool, threadline.TxOptions{Actor: threadline.User("alice"), RequestID: "req-a", CorrelationID: "corr-a"}, insert(1)); err != nil {
 		t.Fatal(err)
 	}
 	samePID()
@@ -483,7 +477,7 @@ func TestInTxPoolOfOneNoLeak(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 3: an unattributed InTx carries no actor.
-	if err := threadline.InTx(ctx, pool, insert(3)); err != nil {
+	if err := threadline.InTx(ctx, pool, threadline.TxOptions{}, insert(3)); err != nil {
 		t.Fatal(err)
 	}
 	// 4: a raw SQL transaction outside the helper is captured, actor NULL.
@@ -502,14 +496,14 @@ func TestInTxPoolOfOneNoLeak(t *testing.T) {
 		set_config('threadline.correlation_id', 'stale', false)`); err != nil {
 		t.Fatal(err)
 	}
-	if err := threadline.InTx(ctx, pool, insert(5)); err != nil {
+	if err := threadline.InTx(ctx, pool, threadline.TxOptions{}, insert(5)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := pool.Exec(ctx, `RESET ALL`); err != nil {
 		t.Fatal(err)
 	}
 	// 6: attributed again, then a plain write from another connection.
-	if err := threadline.InTx(ctx, pool, insert(6), threadline.WithActor(threadline.Admin("bob"))); err != nil {
+	if err := threadline.InTx(ctx, pool, threadline.TxOptions{Actor: threadline.Admin("bob")}, insert(6)); err != nil {
 		t.Fatal(err)
 	}
 	other, err := pgx.Connect(ctx, db.URL)
@@ -573,10 +567,10 @@ func TestInTxNested(t *testing.T) {
 		return s
 	}
 	const outer = `{"type":"user","id":"outer"} req-o corr-o`
-	err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := threadline.InTx(ctx, db.Pool, threadline.TxOptions{Actor: threadline.User("outer"), RequestID: "req-o", CorrelationID: "corr-o"}, func(tx pgx.Tx) error {
 		// The header is first written inside a savepoint that is rolled
 		// back: it disappears with it and is written again afterwards.
-		if err := threadline.InTx(ctx, tx, func(sp pgx.Tx) error {
+		if err := threadline.InTx(ctx, tx, threadline.TxOptions{}, func(sp pgx.Tx) error {
 			if err := insert(100)(sp); err != nil {
 				return err
 			}
@@ -586,22 +580,17 @@ func TestInTxNested(t *testing.T) {
 		}
 		// A nested InTx with no option inherits (the context's actor "ctx"
 		// is ignored); it is released.
-		if err := threadline.InTx(ctx, tx, insert(1)); err != nil {
+		if err := threadline.InTx(ctx, tx, threadline.TxOptions{}, insert(1)); err != nil {
 			t.Fatal(err)
 		}
 		// Same values explicitly: accepted.
-		if err := threadline.InTx(ctx, tx, insert(2), threadline.WithActor(threadline.User("outer")),
-			threadline.WithRequestID("req-o"), threadline.WithCorrelationID(" corr-o ")); err != nil {
+		if err := threadline.InTx(ctx, tx, threadline.TxOptions{Actor: threadline.User("outer"), RequestID: "req-o", CorrelationID: " corr-o "}, insert(2)); err != nil {
 			t.Fatal(err)
 		}
 		// Different values: refused before fn runs, nothing changes.
-		for _, opt := range []threadline.TxOption{
-			threadline.WithActor(threadline.Admin("other")),
-			threadline.WithRequestID("req-x"),
-			threadline.WithCorrelationID("corr-x"),
-		} {
+		for _, opt := range []threadline.TxOptions{{Actor: threadline.Admin("other")}, {RequestID: "req-x"}, {CorrelationID: "corr-x"}} {
 			called := false
-			err := threadline.InTx(ctx, tx, func(pgx.Tx) error { called = true; return nil }, opt)
+			err := threadline.InTx(ctx, tx, opt, func(pgx.Tx) error { called = true; return nil })
 			if !errors.Is(err, threadline.ErrNestedAttribution) || called {
 				t.Fatalf("conflicting nested InTx: %v (fn called %v)", err, called)
 			}
@@ -609,20 +598,20 @@ func TestInTxNested(t *testing.T) {
 				t.Fatalf("settings after refused nested InTx: %q", s)
 			}
 		}
-		if err := threadline.InTx(ctx, tx, insert(3), threadline.WithTxOptions(pgx.TxOptions{AccessMode: pgx.ReadOnly})); err == nil {
-			t.Fatal("nested WithTxOptions accepted")
+		if err := threadline.InTx(ctx, tx, threadline.TxOptions{Tx: pgx.TxOptions{AccessMode: pgx.ReadOnly}}, insert(3)); err == nil {
+			t.Fatal("nested TxOptions.Tx accepted")
 		}
 		// A panic in a nested InTx rolls back its savepoint only.
 		func() {
 			defer func() { _ = recover() }()
-			_ = threadline.InTx(ctx, tx, func(sp pgx.Tx) error {
+			_ = threadline.InTx(ctx, tx, threadline.TxOptions{}, func(sp pgx.Tx) error {
 				_ = insert(4)(sp)
 				panic("inner")
 			})
 		}()
 		// Two levels deep.
-		if err := threadline.InTx(ctx, tx, func(sp pgx.Tx) error {
-			return threadline.InTx(ctx, sp, insert(5))
+		if err := threadline.InTx(ctx, tx, threadline.TxOptions{}, func(sp pgx.Tx) error {
+			return threadline.InTx(ctx, sp, threadline.TxOptions{}, insert(5))
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -630,7 +619,7 @@ func TestInTxNested(t *testing.T) {
 			t.Fatalf("settings after nested InTx: %q", s)
 		}
 		return insert(6)(tx)
-	}, threadline.WithActor(threadline.User("outer")), threadline.WithRequestID("req-o"), threadline.WithCorrelationID("corr-o"))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -654,7 +643,7 @@ func TestInTxNested(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = tx.Rollback(context.Background()) }()
-	err = threadline.InTx(context.Background(), tx, insert(7), threadline.WithActor(threadline.User("late")))
+	err = threadline.InTx(context.Background(), tx, threadline.TxOptions{Actor: threadline.User("late")}, insert(7))
 	if !errors.Is(err, threadline.ErrNestedAttribution) || !strings.Contains(err.Error(), "none in effect") {
 		t.Fatalf("nested actor in unattributed transaction: %v", err)
 	}
@@ -666,7 +655,7 @@ func TestInTxCancelledContext(t *testing.T) {
 	db := setupOrders(t)
 	pool := poolOfOne(t, db)
 	ctx, cancel := context.WithCancel(context.Background())
-	err := threadline.InTx(ctx, pool, func(tx pgx.Tx) error {
+	err := threadline.InTx(ctx, pool, threadline.TxOptions{}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO orders VALUES (1, 'n')`); err != nil {
 			return err
 		}
@@ -679,7 +668,7 @@ func TestInTxCancelledContext(t *testing.T) {
 	if n := capturetest.Count(t, db, "audit_changes"); n != 0 {
 		t.Fatalf("%d changes", n)
 	}
-	if err := threadline.InTx(context.Background(), pool, func(tx pgx.Tx) error { return nil }); err != nil {
+	if err := threadline.InTx(context.Background(), pool, threadline.TxOptions{}, func(tx pgx.Tx) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -702,12 +691,11 @@ func TestInTxFailedBeginLeavesConnUsable(t *testing.T) {
 	pool := poolOfOne(t, db)
 	for _, h := range []threadline.Beginner{conn, pool} {
 		called := false
-		err := threadline.InTx(ctx, h, func(pgx.Tx) error { called = true; return nil },
-			threadline.WithTxOptions(pgx.TxOptions{BeginQuery: "begin; select 1/0"}))
+		err := threadline.InTx(ctx, h, threadline.TxOptions{Tx: pgx.TxOptions{BeginQuery: "begin; select 1/0"}}, func(pgx.Tx) error { called = true; return nil })
 		if err == nil || called || !strings.Contains(err.Error(), "division by zero") {
 			t.Fatalf("%T: err %v, fn called %v", h, err, called)
 		}
-		if err := threadline.InTx(ctx, h, func(tx pgx.Tx) error {
+		if err := threadline.InTx(ctx, h, threadline.TxOptions{}, func(tx pgx.Tx) error {
 			_, err := tx.Exec(ctx, `SELECT 1`)
 			return err
 		}); err != nil {

@@ -120,11 +120,11 @@ func TestReadmeSnippet(t *testing.T) {
 	}
 	defer reader.Close()
 	ctx = threadline.ContextWithActor(ctx, threadline.User("7"))
-	err = threadline.InTx(ctx, writer, func(tx pgx.Tx) error {
+	err = threadline.InTx(ctx, writer, threadline.TxOptions{}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "UPDATE users SET display_name = $1 WHERE id = $2", "Ann B", 42); err != nil {
 			return err
 		}
-		_, err := audit.RecordAction(ctx, tx, "user.rename", threadline.WithReason("support ticket 4411"))
+		_, err := audit.RecordAction(ctx, tx, "user.rename", threadline.ActionOptions{Reason: "support ticket 4411"})
 		return err
 	})
 	if err != nil {

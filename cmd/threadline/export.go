@@ -37,7 +37,7 @@ func exportFlags(fs *flag.FlagSet) func(*cli) int {
 	fs.StringVar(&a.actor, "actor", "", `only changes by this actor: "kind:id" (user:42) or "anonymous"`)
 	fs.StringVar(&a.from, "from", "", "only changes captured at or after this `time`: RFC 3339, 2026-01-02T15:04 (UTC), a date, or relative to now (-1h, -7d)")
 	fs.StringVar(&a.to, "to", "", "only changes captured at or before this `time` (the forms of -from)")
-	fs.StringVar(&a.correlation, "correlation-id", "", "only changes of transactions carrying this correlation `id`: their own (X-Correlation-Id, WithCorrelationID) or their action's")
+	fs.StringVar(&a.correlation, "correlation-id", "", "only changes of transactions carrying this correlation `id`: their own (X-Correlation-Id, TxOptions.CorrelationID) or their action's")
 	a.maxRows = -1 // not given: the format's default
 	fs.Func("max-rows", fmt.Sprintf("write at most `N` changes; 0 for no cap (default %d for csv and json, no cap for ndjson or -stream). A truncated export exits %d", threadline.DefaultExportMaxRows, exitTruncated), func(v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)

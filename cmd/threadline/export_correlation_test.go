@@ -19,10 +19,10 @@ func TestExportCorrelationID(t *testing.T) {
 	p := newProject(t, projectDDL, projectConfig)
 	p.seed(t) // users 1 and 2 inserted with correlation id imp-1 and an action
 	ctx := context.Background()
-	err := threadline.InTx(ctx, p.db.Pool, func(tx pgx.Tx) error {
+	err := threadline.InTx(ctx, p.db.Pool, threadline.TxOptions{Actor: threadline.User("1"), CorrelationID: "checkout-100"}, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO posts VALUES (42, 1, 'order 42'), (43, 1, 'order 43')`)
 		return err
-	}, threadline.WithActor(threadline.User("1")), threadline.WithCorrelationID("checkout-100"))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestExportCorrelationID(t *testing.T) {
 		t.Fatalf("imp-1: %s", got)
 	}
 	code, out, errb = p.cli(t, "export", "-h")
-	mustContain(t, "export help", out+errb, "their own (X-Correlation-Id, WithCorrelationID) or their action's")
+	mustContain(t, "export help", out+errb, "their own (X-Correlation-Id, TxOptions.CorrelationID) or their action's")
 }
 
 // ndjsonRows describes the rows of an NDJSON export: table op key.

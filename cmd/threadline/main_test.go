@@ -142,13 +142,13 @@ func mustContain(t *testing.T, what, s string, subs ...string) {
 func (p *project) seed(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
-	err := threadline.InTx(ctx, p.db.Pool, func(tx pgx.Tx) error {
+	err := threadline.InTx(ctx, p.db.Pool, threadline.TxOptions{Actor: threadline.Admin("ops"), CorrelationID: "imp-1"}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO users VALUES (1, 'Ann', 'ann@example.com', 'hash1'), (2, 'Bob', NULL, 'hash2')`); err != nil {
 			return err
 		}
-		_, err := threadline.RecordAction(ctx, tx, "users.import")
+		_, err := threadline.RecordAction(ctx, tx, "users.import", threadline.ActionOptions{})
 		return err
-	}, threadline.WithActor(threadline.Admin("ops")), threadline.WithCorrelationID("imp-1"))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

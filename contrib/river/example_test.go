@@ -35,11 +35,11 @@ type ShipOrderWorker struct {
 
 // Work marks the order shipped and records why.
 func (w *ShipOrderWorker) Work(ctx context.Context, job *river.Job[ShipOrderArgs]) error {
-	return threadline.InTx(ctx, w.Pool, func(tx pgx.Tx) error {
+	return threadline.InTx(ctx, w.Pool, threadline.TxOptions{}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE orders SET status = 'shipped' WHERE id = $1`, job.Args.OrderID); err != nil {
 			return err
 		}
-		_, err := threadline.RecordAction(ctx, tx, "order.ship")
+		_, err := threadline.RecordAction(ctx, tx, "order.ship", threadline.ActionOptions{})
 		return err
 	})
 }
@@ -73,7 +73,7 @@ func ExampleMiddleware() {
 
 	// In the request handler (the HTTP middleware filled the context).
 	reqCtx := threadline.ContextWithActor(ctx, threadline.User("42"))
-	err = threadline.InTx(reqCtx, pool, func(tx pgx.Tx) error {
+	err = threadline.InTx(reqCtx, pool, threadline.TxOptions{}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(reqCtx, `UPDATE orders SET status = 'paid' WHERE id = $1`, 7); err != nil {
 			return err
 		}

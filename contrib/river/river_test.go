@@ -62,13 +62,13 @@ func TestRiverJobsAttributeLikeTheirRequest(t *testing.T) {
 	reqCtx = threadline.ContextWithCorrelationID(reqCtx, "checkout-9f2c")
 	reqCtx = threadline.ContextWithRequestID(reqCtx, "req-1")
 	var attributed, bare int64
-	err = threadline.InTx(reqCtx, db.Pool, func(tx pgx.Tx) error {
+	err = threadline.InTx(reqCtx, db.Pool, threadline.TxOptions{}, func(tx pgx.Tx) error {
 		res, err := client.InsertTx(reqCtx, tx, ShipOrderArgs{OrderID: 1, Attribution: threadline.AttributionFromContext(reqCtx)}, nil)
 		if err != nil {
 			return err
 		}
 		attributed = res.Job.ID
-		_, err = threadline.RecordAction(reqCtx, tx, "order.place")
+		_, err = threadline.RecordAction(reqCtx, tx, "order.place", threadline.ActionOptions{})
 		return err
 	})
 	if err != nil {

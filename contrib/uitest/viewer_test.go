@@ -73,7 +73,7 @@ func exampleDB(t *testing.T) *pgtest.DB {
 	ctx := context.Background()
 	write := func(actor threadline.ActorRef, request string, f func(tx pgx.Tx) error) {
 		t.Helper()
-		if err := threadline.InTx(ctx, db.Pool, f, threadline.WithActor(actor), threadline.WithRequestID(request)); err != nil {
+		if err := threadline.InTx(ctx, db.Pool, threadline.TxOptions{Actor: actor, RequestID: request}, f); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -99,8 +99,7 @@ func exampleDB(t *testing.T) *pgtest.DB {
 			`UPDATE posts SET status = 'published', body = 'The Analytical Engine weaves algebraic patterns', published_at = now() WHERE author_id = 1`)(tx); err != nil {
 			return err
 		}
-		_, err := threadline.RecordAction(ctx, tx, "user.rename", threadline.WithCorrelationID("ticket-4711"),
-			threadline.WithVerb("rename"), threadline.WithCategory("support"), threadline.WithReason("name change requested by the user"))
+		_, err := threadline.RecordAction(ctx, tx, "user.rename", threadline.ActionOptions{CorrelationID: "ticket-4711", Verb: "rename", Category: "support", Reason: "name change requested by the user"})
 		return err
 	})
 	write(threadline.ServiceAccount("billing"), "req-invoice-9", exec(
@@ -110,7 +109,7 @@ func exampleDB(t *testing.T) *pgtest.DB {
 		if err := exec(`DELETE FROM users WHERE id = 2`)(tx); err != nil {
 			return err
 		}
-		_, err := threadline.RecordAction(ctx, tx, "user.erase", threadline.WithCategory("privacy"), threadline.WithReason("erasure requested under GDPR article 17"))
+		_, err := threadline.RecordAction(ctx, tx, "user.erase", threadline.ActionOptions{Category: "privacy", Reason: "erasure requested under GDPR article 17"})
 		return err
 	})
 	return db

@@ -59,14 +59,14 @@ var ctx = context.Background()
 // write runs statements in one attributed transaction.
 func write(t *testing.T, db *pgtest.DB, actor threadline.ActorRef, stmts ...string) {
 	t.Helper()
-	err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := threadline.InTx(ctx, db.Pool, threadline.TxOptions{Actor: actor}, func(tx pgx.Tx) error {
 		for _, s := range stmts {
 			if _, err := tx.Exec(ctx, s); err != nil {
 				return fmt.Errorf("%s: %w", s, err)
 			}
 		}
 		return nil
-	}, threadline.WithActor(actor))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,13 +339,13 @@ func TestUsersTimelineFiltersAndPaging(t *testing.T) {
 	write(t, db, threadline.Job("import"), `INSERT INTO users (email, password_hash, display_name)
 		SELECT 'u' || g || '@x', 'h', 'user ' || g FROM generate_series(1, 3000) AS g`)
 	write(t, db, threadline.Admin("root"), `UPDATE users SET display_name = display_name || '!' WHERE id % 10 = 0`)
-	err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := threadline.InTx(ctx, db.Pool, threadline.TxOptions{Actor: threadline.Admin("root"), CorrelationID: "promo-1"}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE users SET settings = '{"vip": true}' WHERE id <= 3`); err != nil {
 			return err
 		}
-		_, err := threadline.RecordAction(ctx, tx, "users.promote", threadline.WithReason("campaign"))
+		_, err := threadline.RecordAction(ctx, tx, "users.promote", threadline.ActionOptions{Reason: "campaign"})
 		return err
-	}, threadline.WithActor(threadline.Admin("root")), threadline.WithCorrelationID("promo-1"))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -515,12 +515,12 @@ func TestBillingInvoicesSchemaQualified(t *testing.T) {
 // (bigint, timestamptz) key, written in a UTC session.
 func TestPageViewsPartitionedCompositeTimeKey(t *testing.T) {
 	db := setup(t)
-	err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := threadline.InTx(ctx, db.Pool, threadline.TxOptions{Actor: threadline.Anonymous()}, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `SET LOCAL TimeZone = 'UTC';
 			INSERT INTO page_views (viewed_at, post_id, viewer_id) OVERRIDING SYSTEM VALUE
 			VALUES ('2026-05-01 10:00:00.25+02', gen_random_uuid(), NULL), ('2027-01-01 00:00:00+00', gen_random_uuid(), 7)`)
 		return err
-	}, threadline.WithActor(threadline.Anonymous()))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -240,7 +240,7 @@ func fixedRateWrites(ctx context.Context, pool *pgxpool.Pool, span time.Duration
 				k := i
 				i++
 				next.Unlock()
-				err := threadline.InTx(ctx, pool, func(tx pgx.Tx) error {
+				err := threadline.InTx(ctx, pool, threadline.TxOptions{}, func(tx pgx.Tx) error {
 					_, err := tx.Exec(ctx, "UPDATE items SET v = v + 1 WHERE id = $1", 1+k%1000)
 					return err
 				})

@@ -177,22 +177,22 @@ func Count(t testing.TB, db *pgtest.DB, table string) int {
 
 // Tx runs statements in one InTx transaction; action, when not empty,
 // is recorded with RecordAction.
-func Tx(t testing.TB, db *pgtest.DB, opts []threadline.TxOption, action string, stmts ...string) {
+func Tx(t testing.TB, db *pgtest.DB, opts threadline.TxOptions, action string, stmts ...string) {
 	t.Helper()
 	ctx := context.Background()
-	err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := threadline.InTx(ctx, db.Pool, opts, func(tx pgx.Tx) error {
 		for _, s := range stmts {
 			if _, err := tx.Exec(ctx, s); err != nil {
 				return fmt.Errorf("%s: %w", s, err)
 			}
 		}
 		if action != "" {
-			if _, err := threadline.RecordAction(ctx, tx, action); err != nil {
+			if _, err := threadline.RecordAction(ctx, tx, action, threadline.ActionOptions{}); err != nil {
 				return err
 			}
 		}
 		return nil
-	}, opts...)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

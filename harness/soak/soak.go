@@ -502,18 +502,14 @@ func (w *writer) transaction(ctx context.Context, pool *pgxpool.Pool, schemaName
 	withSavepoint := w.rng.IntN(4) == 0
 	action := w.rng.IntN(3) == 0
 	actionFirst := w.rng.IntN(2) == 0
-	opts := []threadline.TxOption{
-		threadline.WithActor(w.actor),
-		threadline.WithCorrelationID(rec.correlationID),
-		threadline.WithRequestID(rec.requestID),
-	}
+	opts := threadline.TxOptions{Actor: w.actor, CorrelationID: rec.correlationID, RequestID: rec.requestID}
 	rr := w.rng.IntN(10) == 0
 	if rr {
-		opts = append(opts, threadline.WithTxOptions(pgx.TxOptions{IsoLevel: pgx.RepeatableRead}))
+		opts.Tx = pgx.TxOptions{IsoLevel: pgx.RepeatableRead}
 	}
 	cur := &work{st: w.committed.clone(), tag: tag}
 	var spOK, spRB int
-	err := threadline.InTx(ctx, pool, func(tx pgx.Tx) error {
+	err := threadline.InTx(ctx, pool, opts, func(tx pgx.Tx) error {
 		if action && actionFirst {
 			if err := w.recordAction(ctx, tx, rec); err != nil {
 				return err
@@ -551,7 +547,7 @@ func (w *writer) transaction(ctx context.Context, pool *pgxpool.Pool, schemaName
 			return errRollback
 		}
 		return nil
-	}, opts...)
+	})
 	switch {
 	case rollback && errors.Is(err, errRollback):
 		w.rolledBack++
@@ -589,7 +585,7 @@ func (w *writer) savepoint(ctx context.Context, tx pgx.Tx, schemaName string, cu
 	if rbSP {
 		sp.tag = cur.tag + "-sp"
 	}
-	err = threadline.InTx(ctx, tx, func(stx pgx.Tx) error {
+	err = threadline.InTx(ctx, tx, threadline.TxOptions{}, func(stx pgx.Tx) error {
 		for range 1 + w.rng.IntN(3) {
 			if err := w.op(ctx, stx, schemaName, sp); err != nil {
 				return err
@@ -617,7 +613,7 @@ func (w *writer) savepoint(ctx context.Context, tx pgx.Tx, schemaName string, cu
 
 func (w *writer) recordAction(ctx context.Context, tx pgx.Tx, rec txRecord) error {
 	act, err := w.audit.RecordAction(ctx, tx, "soak.write",
-		threadline.WithCorrelationID(rec.correlationID), threadline.WithVerb("write"), threadline.WithCategory("soak"))
+		threadline.ActionOptions{CorrelationID: rec.correlationID, Verb: "write", Category: "soak"})
 	if err != nil {
 		return err
 	}

@@ -60,7 +60,7 @@ func TestConcurrentRequestsAttribution(t *testing.T) {
 			http.Error(w, "bad id", http.StatusBadRequest)
 			return
 		}
-		err = threadline.InTx(ctx, pool, func(tx pgx.Tx) error {
+		err = threadline.InTx(ctx, pool, threadline.TxOptions{}, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, `INSERT INTO orders VALUES ($1, 'new')`, id); err != nil {
 				return err
 			}
@@ -69,7 +69,7 @@ func TestConcurrentRequestsAttribution(t *testing.T) {
 					return err
 				}
 			}
-			if _, err := threadline.RecordAction(ctx, tx, "order.place", threadline.WithVerb("place")); err != nil {
+			if _, err := threadline.RecordAction(ctx, tx, "order.place", threadline.ActionOptions{Verb: "place"}); err != nil {
 				return err
 			}
 			if _, err := tx.Exec(ctx, `UPDATE orders SET note = 'placed' WHERE id = $1`, id); err != nil {

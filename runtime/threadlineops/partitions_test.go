@@ -57,7 +57,7 @@ func TestPartitionedStorage(t *testing.T) {
 			t.Fatalf("%s after install: %s", table, got)
 		}
 	}
-	capturetest.Tx(t, db, nil, "", "INSERT INTO items VALUES (1, 1, NULL)")
+	capturetest.Tx(t, db, threadline.TxOptions{}, "", "INSERT INTO items VALUES (1, 1, NULL)")
 	if n := capturetest.QueryInt(t, db, "SELECT count(*) FROM threadline."+day("audit_changes", 0)); n != 1 {
 		t.Fatalf("today's change is not in today's partition (%d)", n)
 	}
@@ -130,7 +130,7 @@ func TestMaintainAndPurgeWithWriters(t *testing.T) {
 					return
 				default:
 				}
-				err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+				err := threadline.InTx(ctx, db.Pool, threadline.TxOptions{}, func(tx pgx.Tx) error {
 					_, err := tx.Exec(ctx, "INSERT INTO items VALUES ($1, 1, NULL)", w*1_000_000+i)
 					return err
 				})
@@ -204,7 +204,7 @@ func TestSealAcrossPartitionDrops(t *testing.T) {
 	db.Exec(t, `INSERT INTO threadline.audit_transactions (txid, started_at) VALUES ('1', now() - interval '10 days')`)
 	db.Exec(t, `INSERT INTO threadline.audit_changes (transaction_id, table_schema, table_name, table_pk, op, data_after, captured_at)
 		SELECT id, 'public', 'items', '{"id": 9}', 'insert', '{"id": 9}', started_at FROM threadline.audit_transactions WHERE txid = '1'`)
-	capturetest.Tx(t, db, nil, "", "INSERT INTO items VALUES (1, 1, NULL)")
+	capturetest.Tx(t, db, threadline.TxOptions{}, "", "INSERT INTO items VALUES (1, 1, NULL)")
 	if _, err := ops.Maintain(ctx, db.Pool); err != nil {
 		t.Fatal(err)
 	}

@@ -29,13 +29,13 @@ CREATE TABLE notes (id bigint PRIMARY KEY, body text);`
 func proofWorld(t *testing.T) (*pgtest.DB, []threadlineops.SealResult) {
 	t.Helper()
 	db := capturetest.Setup(t, proofDDL, "  items: {store_changed_from: true}\n  notes: {}\n")
-	actor := []threadline.TxOption{threadline.WithActor(threadline.User("7")), threadline.WithRequestID("req-1")}
+	actor := threadline.TxOptions{Actor: threadline.User("7"), RequestID: "req-1"}
 	capturetest.Tx(t, db, actor, "items.create", "INSERT INTO items VALUES (1, 1.50, 'one'), (2, 2, 'two')")
-	capturetest.Tx(t, db, nil, "", `UPDATE items SET v = 10, "my note" = 'ten, "quoted"' WHERE id = 1`, "DELETE FROM items WHERE id = 2")
+	capturetest.Tx(t, db, threadline.TxOptions{}, "", `UPDATE items SET v = 10, "my note" = 'ten, "quoted"' WHERE id = 1`, "DELETE FROM items WHERE id = 2")
 	seals := []threadlineops.SealResult{seal(t, db)}
-	capturetest.Tx(t, db, nil, "", "INSERT INTO notes VALUES (1, 'n1')")
+	capturetest.Tx(t, db, threadline.TxOptions{}, "", "INSERT INTO notes VALUES (1, 'n1')")
 	seals = append(seals, seal(t, db))
-	capturetest.Tx(t, db, nil, "", "INSERT INTO notes VALUES (2, 'n2')")
+	capturetest.Tx(t, db, threadline.TxOptions{}, "", "INSERT INTO notes VALUES (2, 'n2')")
 	return db, append(seals, seal(t, db))
 }
 
@@ -134,7 +134,7 @@ func TestProofGenuine(t *testing.T) {
 // an earlier release proves its changes through it.
 func TestProofVersion1Seal(t *testing.T) {
 	db := capturetest.Setup(t, proofDDL, "  items: {}\n  notes: {}\n")
-	capturetest.Tx(t, db, nil, "", "INSERT INTO items VALUES (1, 1, 'one')")
+	capturetest.Tx(t, db, threadline.TxOptions{}, "", "INSERT INTO items VALUES (1, 1, 'one')")
 	seal(t, db)
 	db.Exec(t, `UPDATE threadline.audit_seals AS s SET version = 1, purges_digest = NULL, entries_digest = NULL,
 		head = sha256(convert_to('threadline seal v1', 'UTF8') || s.prev_head || int8send(s.id)
@@ -142,7 +142,7 @@ func TestProofVersion1Seal(t *testing.T) {
 			|| (SELECT string_agg(int8send(e.transaction_id) || e.digest, ''::bytea ORDER BY e.transaction_id)
 				FROM threadline.audit_seal_entries AS e WHERE e.seal_id = s.id))
 		WHERE id = 1`)
-	capturetest.Tx(t, db, nil, "", "INSERT INTO notes VALUES (1, 'n1')")
+	capturetest.Tx(t, db, threadline.TxOptions{}, "", "INSERT INTO notes VALUES (1, 'n1')")
 	second := seal(t, db)
 	if _, problems := verify(t, db, threadlineops.VerifyOptions{Head: second.Head}); problems != "" {
 		t.Fatalf("verify: %s", problems)
@@ -246,7 +246,7 @@ func TestProofUnproven(t *testing.T) {
 	db.Exec(t, `UPDATE threadline.audit_changes SET data_after = '{"id": 2, "v": 2, "my note": "two"}' WHERE id = $1`, edited)
 
 	// Not sealed: no proof is written, and a forged one does not check.
-	capturetest.Tx(t, db, nil, "", "INSERT INTO items VALUES (5, 5, NULL)")
+	capturetest.Tx(t, db, threadline.TxOptions{}, "", "INSERT INTO items VALUES (5, 5, NULL)")
 	if _, _, err := exportProof(t, db, items, ""); !errors.Is(err, threadlineops.ErrNotSealed) ||
 		!strings.Contains(err.Error(), "1 of the 5 exported changes are not sealed by seal 3") {
 		t.Fatalf("WriteProofs with an unsealed change: %v", err)
@@ -547,7 +547,7 @@ func dbRecord(t *testing.T, db *pgtest.DB, kind byte, fields []contract.SealFiel
 func TestProofDeepValue(t *testing.T) {
 	db := capturetest.Setup(t, `CREATE TABLE docs (id bigint PRIMARY KEY, body jsonb);`, "  docs: {}\n")
 	deep := strings.Repeat(`{"a":`, 100) + "1" + strings.Repeat("}", 100)
-	capturetest.Tx(t, db, nil, "", "INSERT INTO docs VALUES (1, '"+deep+"')")
+	capturetest.Tx(t, db, threadline.TxOptions{}, "", "INSERT INTO docs VALUES (1, '"+deep+"')")
 	head := seal(t, db).Head
 	doc := mustExportProof(t, db, threadline.Filter{Table: "docs"}, "")
 	if !strings.Contains(doc, threadline.ExportDeepKey) {

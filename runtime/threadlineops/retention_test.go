@@ -64,11 +64,11 @@ func setupPurgeWorldWith(t testing.TB, extra string) purgeWorld {
 			id++
 			stmts = append(stmts, "INSERT INTO items VALUES ("+itoa(id)+", 0)")
 		}
-		capturetest.Tx(t, db, nil, "", stmts...)
+		capturetest.Tx(t, db, threadline.TxOptions{}, "", stmts...)
 		ids = append(ids, maxTx(t, db))
 	}
 	for _, name := range []string{"a1", "a2", "a3", "a4"} {
-		capturetest.Tx(t, db, nil, "job."+name)
+		capturetest.Tx(t, db, threadline.TxOptions{}, "job."+name)
 		ids = append(ids, maxTx(t, db))
 	}
 	w.t1, w.t2, w.t3, w.t4, w.t5, w.a1, w.a2, w.a3, w.a4 = ids[0], ids[1], ids[2], ids[3], ids[4], ids[5], ids[6], ids[7], ids[8]

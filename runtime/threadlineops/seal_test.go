@@ -25,10 +25,10 @@ var sealOps = threadlineops.Audit{}
 func sealWorld(t *testing.T) (*pgtest.DB, threadlineops.SealResult) {
 	t.Helper()
 	db := capturetest.Setup(t, sealDDL, "  items: {store_changed_from: true}\n")
-	actor := []threadline.TxOption{threadline.WithActor(threadline.User("7")), threadline.WithRequestID("req-1")}
+	actor := threadline.TxOptions{Actor: threadline.User("7"), RequestID: "req-1"}
 	capturetest.Tx(t, db, actor, "items.create", "INSERT INTO items VALUES (1, 1, 'one'), (2, 2, 'two')")
-	capturetest.Tx(t, db, nil, "", "UPDATE items SET v = 10, note = 'ten' WHERE id = 1", "DELETE FROM items WHERE id = 2")
-	capturetest.Tx(t, db, nil, "", "INSERT INTO items VALUES (3, 3, NULL)")
+	capturetest.Tx(t, db, threadline.TxOptions{}, "", "UPDATE items SET v = 10, note = 'ten' WHERE id = 1", "DELETE FROM items WHERE id = 2")
+	capturetest.Tx(t, db, threadline.TxOptions{}, "", "INSERT INTO items VALUES (3, 3, NULL)")
 	res, err := sealOps.Seal(context.Background(), db.Pool)
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +67,7 @@ func TestSealThenVerify(t *testing.T) {
 	if res, err := sealOps.Seal(ctx, db.Pool); err != nil || res.Seal != 0 {
 		t.Fatalf("idle seal: %+v %v", res, err)
 	}
-	capturetest.Tx(t, db, nil, "", "UPDATE items SET note = 'three' WHERE id = 3")
+	capturetest.Tx(t, db, threadline.TxOptions{}, "", "UPDATE items SET note = 'three' WHERE id = 3")
 	second, err := sealOps.Seal(ctx, db.Pool)
 	if err != nil || second.Seal != 2 || second.Transactions != 1 || second.Changes != 1 {
 		t.Fatalf("second seal: %+v %v", second, err)
@@ -176,7 +176,7 @@ func TestVerifyDetectsARewrittenChain(t *testing.T) {
 		t.Fatalf("verify -head says\n%s\nwant %s", problems, want)
 	}
 
-	capturetest.Tx(t, db, nil, "", "INSERT INTO items VALUES (4, 4, NULL)")
+	capturetest.Tx(t, db, threadline.TxOptions{}, "", "INSERT INTO items VALUES (4, 4, NULL)")
 	if _, err := sealOps.Seal(ctx, db.Pool); err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func TestSealNeverSealsARunningTransaction(t *testing.T) {
 	if _, err := long.Exec(ctx, "INSERT INTO items VALUES (1, 1, 'long')"); err != nil {
 		t.Fatal(err)
 	}
-	capturetest.Tx(t, db, nil, "", "INSERT INTO items VALUES (2, 2, 'short')")
+	capturetest.Tx(t, db, threadline.TxOptions{}, "", "INSERT INTO items VALUES (2, 2, 'short')")
 	first, err := sealOps.Seal(ctx, db.Pool)
 	if err != nil || first.Transactions != 1 {
 		t.Fatalf("first seal: %+v %v", first, err)
@@ -268,7 +268,7 @@ func TestSealConcurrentWithWriters(t *testing.T) {
 					return
 				default:
 				}
-				err := threadline.InTx(ctx, db.Pool, func(tx pgx.Tx) error {
+				err := threadline.InTx(ctx, db.Pool, threadline.TxOptions{}, func(tx pgx.Tx) error {
 					if _, err := tx.Exec(ctx, "INSERT INTO items VALUES ($1, $2, NULL)", w*1_000_000+i, i); err != nil {
 						return err
 					}

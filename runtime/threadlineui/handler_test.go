@@ -67,9 +67,9 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	db := capturetest.Setup(t, ddl, tables)
-	run := func(opts []threadline.TxOption, f func(tx pgx.Tx) error) {
+	run := func(opts threadline.TxOptions, f func(tx pgx.Tx) error) {
 		t.Helper()
-		if err := threadline.InTx(ctx, db.Pool, f, opts...); err != nil {
+		if err := threadline.InTx(ctx, db.Pool, opts, f); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -83,18 +83,18 @@ func newFixture(t *testing.T) *fixture {
 			return nil
 		}
 	}
-	run([]threadline.TxOption{threadline.WithActor(threadline.User("1")), threadline.WithRequestID("req-1")},
+	run(threadline.TxOptions{Actor: threadline.User("1"), RequestID: "req-1"},
 		exec(`INSERT INTO users VALUES (1, 'ada-`+maskedMarker+`@example.com', '`+excludedMarker+`-1', 'Ada'), (2, NULL, '`+excludedMarker+`-2', 'Bob')`))
-	run([]threadline.TxOption{threadline.WithActor(threadline.Admin("9"))}, func(tx pgx.Tx) error {
+	run(threadline.TxOptions{Actor: threadline.Admin("9")}, func(tx pgx.Tx) error {
 		if err := exec(`UPDATE users SET name = 'Ada L.', email = 'ada2-` + maskedMarker + `@example.com', password_hash = '` + excludedMarker + `-3' WHERE id = 1`)(tx); err != nil {
 			return err
 		}
-		_, err := threadline.RecordAction(ctx, tx, "user.rename", threadline.WithCorrelationID("corr-7"), threadline.WithReason("support ticket 12"))
+		_, err := threadline.RecordAction(ctx, tx, "user.rename", threadline.ActionOptions{CorrelationID: "corr-7", Reason: "support ticket 12"})
 		return err
 	})
-	run([]threadline.TxOption{threadline.WithActor(threadline.User(hostileActor))},
+	run(threadline.TxOptions{Actor: threadline.User(hostileActor)},
 		exec(`INSERT INTO "<script>alert(1)</script>" VALUES (1, '`+strings.ReplaceAll(hostileValue, "'", "''")+`')`))
-	run([]threadline.TxOption{threadline.WithActor(threadline.User("1")), threadline.WithRequestID("req-2")},
+	run(threadline.TxOptions{Actor: threadline.User("1"), RequestID: "req-2"},
 		exec(`DELETE FROM users WHERE id = 2`, `INSERT INTO posts VALUES (10, 'Hello')`, `UPDATE posts SET title = 'Hello, world' WHERE id = 10`))
 
 	fx := &fixture{db: db, ids: map[string]int64{}, names: map[int64]string{}}

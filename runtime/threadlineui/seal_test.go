@@ -76,11 +76,11 @@ func TestSealState(t *testing.T) {
 	seal(1)
 	var posts []int64
 	for i := range 6 {
-		fx.write(t, []threadline.TxOption{threadline.WithActor(threadline.User("3"))}, nil, fmt.Sprintf("INSERT INTO posts VALUES (%d, 'p')", 100+i))
+		fx.write(t, threadline.TxOptions{Actor: threadline.User("3")}, nil, fmt.Sprintf("INSERT INTO posts VALUES (%d, 'p')", 100+i))
 		posts = append(posts, txOf("posts", fmt.Sprintf(`{"id":%d}`, 100+i)))
 		seal(int64(i + 2))
 	}
-	fx.write(t, []threadline.TxOption{threadline.WithActor(threadline.User("3"))}, nil, "INSERT INTO posts VALUES (200, 'late')")
+	fx.write(t, threadline.TxOptions{Actor: threadline.User("3")}, nil, "INSERT INTO posts VALUES (200, 'late')")
 	late := txOf("posts", `{"id":200}`)
 
 	if got, want := sealLine(t, h, fx.actionTx), "sealed by seal #1, made 1 h ago"; !strings.HasPrefix(got, want) {

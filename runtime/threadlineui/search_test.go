@@ -43,7 +43,7 @@ func search(t *testing.T, h http.Handler, q url.Values) string {
 // an excluded value or a masked one.
 func TestSearch(t *testing.T) {
 	fx := newFixture(t)
-	fx.write(t, []threadline.TxOption{threadline.WithActor(threadline.User("5"))}, []string{"post.retitle", "typo"},
+	fx.write(t, threadline.TxOptions{Actor: threadline.User("5")}, []string{"post.retitle", "typo"},
 		"UPDATE posts SET id = 11, title = 'Hello again' WHERE id = 10")
 	h := fx.handler(threadlineui.Options{})
 
@@ -118,7 +118,7 @@ var changeRow = regexp.MustCompile(`(?s)<tr data-change="(\d+)">.*?</tr>`)
 // the changes page (actor, action, ids, seal badge).
 func TestSearchRendersChangesAsTheChangesPage(t *testing.T) {
 	fx := newFixture(t)
-	fx.write(t, []threadline.TxOption{threadline.WithActor(threadline.User("5")), threadline.WithRequestID("req-9"), threadline.WithCorrelationID("c-9")},
+	fx.write(t, threadline.TxOptions{Actor: threadline.User("5"), RequestID: "req-9", CorrelationID: "c-9"},
 		[]string{"post.retitle", "typo"}, "UPDATE posts SET title = 'Hello again' WHERE id = 10")
 	h := fx.handler(threadlineui.Options{Now: func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }})
 	rows := map[string]string{}

@@ -19,10 +19,10 @@ import (
 // write runs stmts in one InTx transaction with opts, records action
 // (name, then options) when given, and names the new changes in the
 // fixture so that shown lists them.
-func (fx *fixture) write(t *testing.T, opts []threadline.TxOption, action []string, stmts ...string) {
+func (fx *fixture) write(t *testing.T, opts threadline.TxOptions, action []string, stmts ...string) {
 	t.Helper()
 	ctx := context.Background()
-	err := threadline.InTx(ctx, fx.db.Pool, func(tx pgx.Tx) error {
+	err := threadline.InTx(ctx, fx.db.Pool, opts, func(tx pgx.Tx) error {
 		for _, s := range stmts {
 			if _, err := tx.Exec(ctx, s); err != nil {
 				return fmt.Errorf("%s: %w", s, err)
@@ -31,16 +31,16 @@ func (fx *fixture) write(t *testing.T, opts []threadline.TxOption, action []stri
 		if len(action) == 0 {
 			return nil
 		}
-		var ao []threadline.ActionOption
+		var ao threadline.ActionOptions
 		if len(action) > 1 {
-			ao = append(ao, threadline.WithReason(action[1]))
+			ao.Reason = action[1]
 		}
 		if len(action) > 2 {
-			ao = append(ao, threadline.WithCategory(action[2]))
+			ao.Category = action[2]
 		}
-		_, err := threadline.RecordAction(ctx, tx, action[0], ao...)
+		_, err := threadline.RecordAction(ctx, tx, action[0], ao)
 		return err
-	}, opts...)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func (fx *fixture) write(t *testing.T, opts []threadline.TxOption, action []stri
 // timeline's correlation filter, and the form says what it matches.
 func TestCorrelationFilterMatchesTransactions(t *testing.T) {
 	fx := newFixture(t)
-	fx.write(t, []threadline.TxOption{threadline.WithActor(threadline.User("5")), threadline.WithCorrelationID("checkout-100")}, nil,
+	fx.write(t, threadline.TxOptions{Actor: threadline.User("5"), CorrelationID: "checkout-100"}, nil,
 		"INSERT INTO posts VALUES (42, 'order 42')", "UPDATE posts SET title = 'order 42, paid' WHERE id = 42")
 	h := fx.handler(threadlineui.Options{})
 	r := get(t, h, "/changes?correlation_id=checkout-100")
@@ -93,8 +93,7 @@ func mustContainAll(t *testing.T, what, body string, subs ...string) {
 // linked to the Actions page; request and correlation ids as links.
 func TestWhyInEveryList(t *testing.T) {
 	fx := newFixture(t)
-	fx.write(t, []threadline.TxOption{threadline.WithActor(threadline.User("5")), threadline.WithCorrelationID("checkout-100"),
-		threadline.WithRequestID("req-9")}, []string{"order.pay", "card accepted"}, "INSERT INTO posts VALUES (42, 'order 42')")
+	fx.write(t, threadline.TxOptions{Actor: threadline.User("5"), CorrelationID: "checkout-100", RequestID: "req-9"}, []string{"order.pay", "card accepted"}, "INSERT INTO posts VALUES (42, 'order 42')")
 	h := fx.handler(threadlineui.Options{})
 	why := `<a class="action" href="/actions?name=user.rename">user.rename</a> <span class="reason">support ticket 12</span>`
 	paid := `<a class="action" href="/actions?name=order.pay">order.pay</a> <span class="reason">card accepted</span>`
@@ -134,9 +133,9 @@ func TestWhyInEveryList(t *testing.T) {
 // navigation.
 func TestActionsPage(t *testing.T) {
 	fx := newFixture(t)
-	fx.write(t, []threadline.TxOption{threadline.WithActor(threadline.User("5"))}, []string{"order.refund", "Damaged in transit", "billing"},
+	fx.write(t, threadline.TxOptions{Actor: threadline.User("5")}, []string{"order.refund", "Damaged in transit", "billing"},
 		"INSERT INTO posts VALUES (42, 'order 42')")
-	fx.write(t, []threadline.TxOption{threadline.WithActor(threadline.User("6"))}, []string{"order.refund", "Customer changed mind", "billing"},
+	fx.write(t, threadline.TxOptions{Actor: threadline.User("6")}, []string{"order.refund", "Customer changed mind", "billing"},
 		"UPDATE posts SET title = 'order 42, refunded' WHERE id = 42")
 	h := fx.handler(threadlineui.Options{Now: time.Now})
 	shownActions := func(body string) string {

@@ -279,7 +279,7 @@ func diffJSON(t *testing.T, what, a, b string) {
 	}
 }
 
-// TestInTxWALMessage: the runtime's InTx with WithWALMessage attributes a
+// TestInTxWALMessage: the runtime's InTx with TxOptions.WALMessage attributes a
 // transaction for engine: wal (actor, request and correlation ids, and the
 // transaction's start as the header's started_at), also from the context
 // (the HTTP middleware's path); a savepoint rolled back inside does not
@@ -290,29 +290,29 @@ func TestInTxWALMessage(t *testing.T) {
 	startConsumer(t, db, "intx")
 	ctx := threadline.ContextWithCorrelationID(context.Background(), "corr-ctx")
 	var started time.Time
-	err := threadline.InTx(ctx, db.pool, func(tx pgx.Tx) error {
+	err := threadline.InTx(ctx, db.pool, threadline.TxOptions{Actor: threadline.User("u-9"), RequestID: "req-9", WALMessage: true}, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&started); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO notes VALUES (1, 'one')`); err != nil {
 			return err
 		}
-		return threadline.InTx(ctx, tx, func(tx pgx.Tx) error {
+		return threadline.InTx(ctx, tx, threadline.TxOptions{}, func(tx pgx.Tx) error {
 			_, _ = tx.Exec(ctx, `INSERT INTO notes VALUES (2, 'two')`)
 			return errors.New("roll the savepoint back")
 		})
-	}, threadline.WithActor(threadline.User("u-9")), threadline.WithRequestID("req-9"), threadline.WithWALMessage())
+	})
 	if err == nil || !strings.Contains(err.Error(), "roll the savepoint back") {
 		// The inner error is returned; the outer transaction then rolls back too.
 		t.Fatalf("InTx: %v", err)
 	}
-	err = threadline.InTx(ctx, db.pool, func(tx pgx.Tx) error {
+	err = threadline.InTx(ctx, db.pool, threadline.TxOptions{Actor: threadline.User("u-9"), RequestID: "req-9", WALMessage: true}, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&started); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO notes VALUES (3, 'three')`)
 		return err
-	}, threadline.WithActor(threadline.User("u-9")), threadline.WithRequestID("req-9"), threadline.WithWALMessage())
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,8 +35,8 @@ func Audit() threadline.Audit {
 // AuditSchema; see threadline.Audit.RecordAction for the options and errors.
 // Prefer it to threadline.RecordAction, which writes to the default schema
 // "threadline".
-func RecordAction(ctx context.Context, tx pgx.Tx, name string, opts ...threadline.ActionOption) (threadline.Action, error) {
-	return Audit().RecordAction(ctx, tx, name, opts...)
+func RecordAction(ctx context.Context, tx pgx.Tx, name string, opts threadline.ActionOptions) (threadline.Action, error) {
+	return Audit().RecordAction(ctx, tx, name, opts)
 }
 
 // PostStatus is the PostgreSQL enum public.post_status.
