@@ -162,6 +162,12 @@ func (c *cli) printContinuity(report []threadlineops.TableContinuity, baselines 
 		fmt.Fprintf(c.stdout, "  rows:                   %s\n", rows)
 		fmt.Fprintf(c.stdout, "  rows predate capture:   %s\n", predates)
 		fmt.Fprintf(c.stdout, "  first captured change:  %s\n", first)
+		if len(t.Gaps) > 0 {
+			fmt.Fprintf(c.stdout, "  breaks in coverage:     %d (engine wal: changes committed in them are not in the trail)\n", len(t.Gaps))
+			for _, g := range t.Gaps {
+				fmt.Fprintf(c.stdout, "    WAL %s to %s: %s\n", g.From, g.To, gapTimes(g))
+			}
+		}
 		fmt.Fprintf(c.stdout, "  %s\n\n", t.Explanation)
 	}
 	for _, b := range baselines {
@@ -169,4 +175,14 @@ func (c *cli) printContinuity(report []threadlineops.TableContinuity, baselines 
 			b.Table, b.Rows, b.Batches, b.Label, b.TakenAt.Format(time.RFC3339), c.cfg.AuditSchema)
 	}
 	fmt.Fprintln(c.stdout, continuityNote)
+}
+
+// gapTimes says why a gap is there and when: the trail's last write
+// before it and its detection.
+func gapTimes(g threadlineops.CaptureGap) string {
+	last := "unknown"
+	if g.LastWrittenAt != nil {
+		last = g.LastWrittenAt.Format(time.RFC3339Nano)
+	}
+	return fmt.Sprintf("%s; last written %s, detected %s", g.Reason, last, g.DetectedAt.Format(time.RFC3339Nano))
 }

@@ -116,8 +116,15 @@ func (c *cli) verify(a verifyArgs) int {
 		if rep.PurgedChanges > 0 || rep.PurgedTransactions > 0 {
 			purged = fmt.Sprintf(" (%s and %s purged by a recorded purge)", plural(rep.PurgedTransactions, "transaction"), plural(rep.PurgedChanges, "change"))
 		}
+		for _, g := range rep.Gaps {
+			fmt.Fprintf(c.stdout, "known gap, not tampering: WAL %s to %s: %s\n", g.From, g.To, gapTimes(g))
+		}
 		fmt.Fprintf(c.stdout, "verified %s: %s, %s%s in %s; head %s\n", plural(rep.Seals, "seal"),
 			plural(rep.Transactions, "transaction"), plural(rep.Changes, "change"), purged, elapsed(time.Since(start)), rep.Head)
+		if n := len(rep.Gaps); n > 0 {
+			fmt.Fprintf(c.stdout, "%s recorded in %s.audit_wal_gaps: changes committed in them were never captured (not a verify failure; threadline continuity lists them, threadline doctor fails until they are acknowledged)\n",
+				plural(int64(n), "capture gap"), c.cfg.AuditSchema)
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(c.stderr, "threadline verify: FAILED: %s; the first: %s\n", plural(rep.ProblemCount, "problem"), rep.Problems[0].What)

@@ -75,6 +75,11 @@ type TableContinuity struct {
 	// capture triggers are all present and enabled.
 	Capture CoverageStatus `json:"capture"`
 	Ready   bool           `json:"ready"`
+	// Gaps are the breaks in the table's coverage recorded by the WAL
+	// engine (engine: wal): changes committed in them are not in the
+	// trail. Only for a table the WAL engine captures or captured (an
+	// audit_wal_tables row); oldest first.
+	Gaps []CaptureGap `json:"gaps,omitempty"`
 	// Explanation says in plain words where the table's history starts.
 	Explanation string `json:"explanation"`
 }
@@ -183,6 +188,11 @@ WHERE c.oid = $1::regclass AND c.relkind = 'r'
 		u := tc.FirstChangeAt.UTC()
 		tc.FirstChangeAt = &u
 	}
+	gaps, err := a.captureGaps(ctx, db, &tn)
+	if err != nil {
+		return err
+	}
+	tc.Gaps = gaps
 	if tc.HasRows {
 		if len(key) == 0 {
 			tc.Explanation = "the table has no primary key: pass its key (as in threadline.yaml) to compare rows with captured changes"
@@ -225,6 +235,16 @@ func explainContinuity(tc TableContinuity) string {
 		fmt.Fprintf(&b, " First captured change: %s.", tc.FirstChangeAt.Format(time.RFC3339))
 	} else {
 		b.WriteString(" No change captured yet.")
+	}
+	if n := len(tc.Gaps); n > 0 {
+		fmt.Fprintf(&b, " Coverage has %d break(s): ", n)
+		for i, g := range tc.Gaps {
+			if i > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(g.String())
+		}
+		b.WriteString(".")
 	}
 	if !tc.Ready {
 		fmt.Fprintf(&b, " Capture is not ready (%s): writes are not being audited.", tc.Capture)

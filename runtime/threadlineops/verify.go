@@ -47,6 +47,11 @@ type VerifyReport struct {
 	PurgedChanges      int64 `json:"purged_changes"`
 	// Head is the head of the last seal verified (hex).
 	Head string `json:"head"`
+	// Gaps are the breaks in the WAL engine's coverage recorded in
+	// audit_wal_gaps (engine: wal): changes committed in them were never
+	// captured. Known gaps, not tampering and not a failure: they are not
+	// problems.
+	Gaps []CaptureGap `json:"gaps"`
 	// ProblemCount counts every problem; Problems lists the first ones,
 	// in chain order.
 	ProblemCount int64     `json:"problem_count"`
@@ -82,7 +87,8 @@ type sealRow struct {
 // header or action that changed, a seal whose head does not match its
 // entries and purge records, a seal whose snapshot this database cannot
 // have taken, a broken link between seals, and a recorded head
-// (VerifyOptions.Head) that is not in the chain. A missing sealed row is
+// (VerifyOptions.Head) that is not in the chain. It also reports the gaps
+// the WAL engine recorded (VerifyReport.Gaps): known, not problems. A missing sealed row is
 // counted as purged, not reported, only under a purge record that a seal
 // covers and that was complete for its cutoff (no change captured before
 // it is left). The error wraps ErrVerifyFailed when there is a problem.
@@ -137,6 +143,9 @@ func (v *verifier) run(ctx context.Context, pool *pgxpool.Pool) error {
 		if want, err = hex.DecodeString(strings.TrimSpace(v.o.Head)); err != nil || len(want) != len(zeroHead) {
 			return fmt.Errorf("verify: -head %q is not a 64-digit hex head", v.o.Head)
 		}
+	}
+	if v.rep.Gaps, err = v.a.captureGaps(ctx, pool, nil); err != nil {
+		return fmt.Errorf("verify: %w", err)
 	}
 	now, err := currentSnapshot(ctx, pool)
 	if err != nil {

@@ -136,6 +136,25 @@ func (w *writer) setup(ctx context.Context) error {
 			return errorf("audit database setup: %w", err)
 		}
 	}
+	// The roles that read the trail read its gaps too (threadline
+	// continuity and verify show them): SELECT on audit_wal_gaps for each
+	// role granted SELECT on audit_changes. A GRANT on a table another
+	// role owns grants nothing, with a warning only.
+	grant := `DO $threadline$
+DECLARE
+    v_role text;
+BEGIN
+    FOR v_role IN SELECT DISTINCT a.grantee::regrole::text
+        FROM pg_catalog.pg_class AS c, pg_catalog.aclexplode(c.relacl) AS a
+        WHERE c.oid = pg_catalog.to_regclass(` + contract.QuoteLiteral(w.s+".audit_changes") + `) AND a.privilege_type = 'SELECT'
+          AND a.grantee <> 0 AND a.grantee <> c.relowner LOOP
+        EXECUTE 'GRANT SELECT ON ` + w.s + `.audit_wal_gaps TO ' || v_role;
+    END LOOP;
+END
+$threadline$`
+	if _, err := w.audit.Exec(ctx, grant); err != nil {
+		return errorf("audit database setup: grant the readers audit_wal_gaps: %w", err)
+	}
 	return nil
 }
 
