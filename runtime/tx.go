@@ -93,9 +93,8 @@ func (o TxOptions) attribution() attribution {
 // an error or panics (the panic then continues).
 //
 // The attribution comes from opts (Actor, RequestID, CorrelationID) and,
-// for what they leave unset, from ctx
-// (ContextWithActor and friends, filled by the HTTP middleware or a job's
-// JobAttribution). It is published as the transaction-local settings
+// for what they leave unset, from ctx (ContextWithActor and friends,
+// filled by the HTTP middleware or a job's JobAttribution). It is published as the transaction-local settings
 // threadline.actor_ref, threadline.request_id and threadline.correlation_id
 // (set_config(name, value, true)) that the capture triggers read, with
 // threadline.attribution_tx, which binds them to this transaction (its
@@ -110,7 +109,7 @@ func (o TxOptions) attribution() attribution {
 // One round trip: with *pgxpool.Pool, *pgxpool.Conn or *pgx.Conn the
 // BEGIN and the set_config calls travel as one multi-statement simple
 // query ("begin; select set_config(...), ..." passed to pgx as
-// TxOptions.BeginQuery), so attribution costs no extra round trip. (A
+// pgx.TxOptions.BeginQuery), so attribution costs no extra round trip. (A
 // Beginner without BeginTx costs one more.) The test
 // TestInTxSingleRoundTrip counts the writes on the connection's socket.
 //
