@@ -94,8 +94,9 @@ func (o TxOptions) attribution() attribution {
 //
 // The attribution comes from opts (Actor, RequestID, CorrelationID) and,
 // for what they leave unset, from ctx (ContextWithActor and friends,
-// filled by the HTTP middleware or a job's JobAttribution). It is published as the transaction-local settings
-// threadline.actor_ref, threadline.request_id and threadline.correlation_id
+// filled by the HTTP middleware or a job's JobAttribution). It is
+// published as the transaction-local settings threadline.actor_ref,
+// threadline.request_id and threadline.correlation_id
 // (set_config(name, value, true)) that the capture triggers read, with
 // threadline.attribution_tx, which binds them to this transaction (its
 // start time): the capture honours them only for the transaction they
