@@ -43,7 +43,7 @@ func goPackage(cfg *config.Config, s *schema.Schema, captures []sqltemplates.Cap
 	g := &goGen{
 		cfg:   cfg,
 		s:     s,
-		names: newNameSet("AuditSchema", "Audit", "RecordAction"),
+		names: newNameSet("AuditSchema", "Audit", "RecordAction", "InTx", "WaitForTrail"),
 		files: newNameSet(strings.TrimSuffix(sharedFile, ".go")),
 		enums: map[schema.QualifiedName]*goEnum{},
 	}
@@ -201,6 +201,7 @@ func (g *goGen) sharedFile() *jen.File {
 	).Params(jen.Qual(runtimePath, "Action"), jen.Error()).Block(
 		jen.Return(jen.Id("Audit").Call().Dot("RecordAction").Call(jen.Id("ctx"), jen.Id("tx"), jen.Id("name"), jen.Id("opts"))),
 	)
+	g.engineFuncs(f)
 	for _, e := range g.enumList {
 		f.Line()
 		addComment(f, fmt.Sprintf("%s is the PostgreSQL enum %s.", e.name, commentName(e.q.String())))
@@ -218,6 +219,68 @@ func (g *goGen) sharedFile() *jen.File {
 		f.Const().Defs(defs...)
 	}
 	return f
+}
+
+// engineFuncs adds InTx and WaitForTrail, which do what the config's
+// capture engine needs: with engine: wal, InTx sends the attribution as
+// a logical message and WaitForTrail waits for the slot; with engine:
+// trigger, neither has more to do. Callers do not change when the engine
+// does.
+func (g *goGen) engineFuncs(f *jen.File) {
+	wal := g.cfg.Engine == config.EngineWAL
+	slot := g.cfg.WAL.Slot
+	if slot == "" {
+		slot = config.DefaultSlot
+	}
+	f.Line()
+	if wal {
+		addComment(f, "InTx runs fn in a transaction attributed to an actor, a request id and a",
+			"correlation id, as threadline.InTx does (see it for opts and the errors).",
+			"The tables are captured by the WAL engine (engine: wal in threadline.yaml), so",
+			"it also sends the attribution as a logical message (opts.WALMessage is set),",
+			"in the round trip of BEGIN, which threadline capture reads.")
+	} else {
+		addComment(f, "InTx runs fn in a transaction attributed to an actor, a request id and a",
+			"correlation id, as threadline.InTx does (see it for opts and the errors). The",
+			"tables are captured by triggers (engine: trigger in threadline.yaml), which",
+			"read the attribution InTx publishes; with engine: wal the regenerated InTx",
+			"also sends it as a logical message, with no change to its callers.")
+	}
+	body := []jen.Code{}
+	if wal {
+		body = append(body, jen.Id("opts").Dot("WALMessage").Op("=").True())
+	}
+	body = append(body, jen.Return(jen.Qual(runtimePath, "InTx").Call(jen.Id("ctx"), jen.Id("db"), jen.Id("opts"), jen.Id("fn"))))
+	f.Func().Id("InTx").Params(
+		jen.Id("ctx").Qual("context", "Context"), jen.Id("db").Qual(runtimePath, "Beginner"),
+		jen.Id("opts").Qual(runtimePath, "TxOptions"), jen.Id("fn").Func().Params(jen.Qual(pgxPath, "Tx")).Error(),
+	).Error().Block(body...)
+	f.Line()
+	if wal {
+		addComment(f, "WaitForTrail waits until the audit trail holds every transaction committed",
+			"before the call (read your writes): call it after the commit, with the",
+			"captured database's pool. threadline capture writes the trail after the",
+			fmt.Sprintf("commit; it waits for slot %q (wal.slot in threadline.yaml) when", slot),
+			"opts.Slot is empty. See threadline.WaitForTrail for the cost, the timeout",
+			"and the errors.")
+	} else {
+		addComment(f, "WaitForTrail waits until the audit trail holds every transaction committed",
+			"before the call (read your writes). The tables are captured by triggers",
+			"(engine: trigger in threadline.yaml), in the committing transaction, so with",
+			"opts.Slot empty it returns nil at once; with engine: wal the regenerated",
+			"WaitForTrail waits for threadline capture. See threadline.WaitForTrail.")
+	}
+	body = nil
+	if wal {
+		body = append(body, jen.If(jen.Id("opts").Dot("Slot").Op("==").Lit("")).Block(
+			jen.Id("opts").Dot("Slot").Op("=").Lit(slot),
+		))
+	}
+	body = append(body, jen.Return(jen.Qual(runtimePath, "WaitForTrail").Call(jen.Id("ctx"), jen.Id("db"), jen.Id("opts"))))
+	f.Func().Id("WaitForTrail").Params(
+		jen.Id("ctx").Qual("context", "Context"), jen.Id("db").Qual(runtimePath, "DBTX"),
+		jen.Id("opts").Qual(runtimePath, "TrailWaitOptions"),
+	).Error().Block(body...)
 }
 
 func quoteLabel(s string) string { return fmt.Sprintf("%q", s) }

@@ -39,6 +39,26 @@ func RecordAction(ctx context.Context, tx pgx.Tx, name string, opts threadline.A
 	return Audit().RecordAction(ctx, tx, name, opts)
 }
 
+// InTx runs fn in a transaction attributed to an actor, a request id and a
+// correlation id, as threadline.InTx does (see it for opts and the errors).
+// The tables are captured by triggers (engine: trigger in threadline.yaml),
+// which read the attribution InTx publishes; with engine: wal the
+// regenerated InTx also sends it as a logical message, with no change to its
+// callers.
+func InTx(ctx context.Context, db threadline.Beginner, opts threadline.TxOptions, fn func(pgx.Tx) error) error {
+	return threadline.InTx(ctx, db, opts, fn)
+}
+
+// WaitForTrail waits until the audit trail holds every transaction committed
+// before the call (read your writes). The tables are captured by triggers
+// (engine: trigger in threadline.yaml), in the committing transaction, so
+// with opts.Slot empty it returns nil at once; with engine: wal the
+// regenerated WaitForTrail waits for threadline capture. See
+// threadline.WaitForTrail.
+func WaitForTrail(ctx context.Context, db threadline.DBTX, opts threadline.TrailWaitOptions) error {
+	return threadline.WaitForTrail(ctx, db, opts)
+}
+
 // PostStatus is the PostgreSQL enum public.post_status.
 type PostStatus string
 
