@@ -16,7 +16,7 @@ import (
 func TestCoreUpdateDownReverses(t *testing.T) {
 	for format, a := range appliers {
 		t.Run(format, func(t *testing.T) {
-			r := roles(t, "reader")
+			r := pgtest.Roles(t, "reader")
 			cfg := "version: 1\nschema:\n  files: [schema.sql]\nmigrations:\n  dir: migrations\n  format: " + format +
 				"\npackage:\n  dir: audit\ntables:\n  items: {}\n"
 			p := newProject(t, cfg, upDownDDL)

@@ -68,7 +68,7 @@ func newIntegrity(t *testing.T) *integrity {
 // newIntegrityWith is newIntegrity with extra top-level config.
 func newIntegrityWith(t *testing.T, extra string) *integrity {
 	t.Helper()
-	in := &integrity{roles: roles(t, "owner", "app", "auditor", "janitor", "stranger"), extra: extra}
+	in := &integrity{roles: pgtest.Roles(t, "owner", "app", "auditor", "janitor", "stranger"), extra: extra}
 	in.db = pgtest.NewDB(t)
 	in.db.Exec(t, "GRANT CREATE ON DATABASE "+pgx.Identifier{in.db.Name}.Sanitize()+" TO "+in.roles["owner"])
 	in.db.Exec(t, "GRANT CREATE ON SCHEMA public TO "+in.roles["owner"])

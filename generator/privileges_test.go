@@ -2,8 +2,6 @@ package generator_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -15,43 +13,6 @@ import (
 	"github.com/threadline-go/threadline/harness/pgtest"
 	threadline "github.com/threadline-go/threadline/runtime"
 )
-
-// roles creates cluster-wide roles with unique names, dropped after the
-// test's databases (cleanups run last-registered first).
-func roles(t *testing.T, kinds ...string) map[string]string {
-	t.Helper()
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	suffix := hex.EncodeToString(b[:])
-	out := map[string]string{}
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, pgtest.ServerURL())
-	if err != nil {
-		t.Fatalf("PostgreSQL unreachable: %v", err)
-	}
-	defer admin.Close(ctx)
-	for _, k := range kinds {
-		name := "tl_" + k + "_" + suffix
-		if _, err := admin.Exec(ctx, "CREATE ROLE "+pgx.Identifier{name}.Sanitize()+" LOGIN"); err != nil {
-			t.Fatal(err)
-		}
-		out[k] = name
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(ctx, pgtest.ServerURL())
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer c.Close(ctx)
-		for _, name := range out {
-			if _, err := c.Exec(ctx, "DROP ROLE IF EXISTS "+pgx.Identifier{name}.Sanitize()); err != nil {
-				t.Errorf("drop role %s: %v", name, err)
-			}
-		}
-	})
-	return out
-}
 
 func connectAs(t *testing.T, db *pgtest.DB, role string) *pgx.Conn {
 	t.Helper()
@@ -86,7 +47,7 @@ func allowed(t *testing.T, c *pgx.Conn, who, sql string) {
 }
 
 func TestLeastPrivilege(t *testing.T) {
-	r := roles(t, "app", "reader", "ops")
+	r := pgtest.Roles(t, "app", "reader", "ops")
 	extra := "privileges:\n  writer_roles: [" + r["app"] + "]\n  reader_roles: [" + r["reader"] + "]\n  retention_roles: [" + r["ops"] + "]\n"
 	db := capturetest.SetupWith(t, `CREATE TABLE accounts (id int PRIMARY KEY, owner text)`, extra, "  accounts: {}\n")
 	db.Exec(t, "GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON accounts TO "+r["app"])

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,43 +16,6 @@ import (
 	"github.com/threadline-go/threadline/harness/pgtest"
 	"github.com/threadline-go/threadline/schema"
 )
-
-// testRoles creates cluster-wide login roles with unique names, dropped
-// after the test's databases (cleanups run last-registered first).
-func testRoles(t *testing.T, kinds ...string) map[string]string {
-	t.Helper()
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	suffix := hex.EncodeToString(b[:])
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, pgtest.ServerURL())
-	if err != nil {
-		t.Fatalf("PostgreSQL unreachable: %v", err)
-	}
-	defer admin.Close(ctx)
-	out := map[string]string{}
-	for _, k := range kinds {
-		name := "tl_" + k + "_" + suffix
-		if _, err := admin.Exec(ctx, "CREATE ROLE "+pgx.Identifier{name}.Sanitize()+" LOGIN"); err != nil {
-			t.Fatal(err)
-		}
-		out[k] = name
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(ctx, pgtest.ServerURL())
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer c.Close(ctx)
-		for _, name := range out {
-			if _, err := c.Exec(ctx, "DROP OWNED BY "+pgx.Identifier{name}.Sanitize()+"; DROP ROLE IF EXISTS "+pgx.Identifier{name}.Sanitize()); err != nil {
-				t.Errorf("drop role %s: %v", name, err)
-			}
-		}
-	})
-	return out
-}
 
 // asRole returns the URL of db for role.
 func asRole(t *testing.T, db *pgtest.DB, role string) string {
@@ -73,7 +34,7 @@ func asRole(t *testing.T, db *pgtest.DB, role string) string {
 // project (whose database URL is the superuser's) and the role names.
 func newOwnedProject(t *testing.T) (*project, map[string]string) {
 	t.Helper()
-	r := testRoles(t, "owner", "app", "reader", "janitor")
+	r := pgtest.Roles(t, "owner", "app", "reader", "janitor")
 	cfgText := projectConfig + "storage:\n  partitions: daily\nprivileges:\n  writer_roles: [" + r["app"] + "]\n  reader_roles: [" + r["reader"] + "]\n  retention_roles: [" + r["janitor"] + "]\n"
 	dir := t.TempDir()
 	for name, content := range map[string]string{"schema.sql": projectDDL, "threadline.yaml": cfgText} {
@@ -200,7 +161,7 @@ func TestServeRefusesTheWriterRole(t *testing.T) {
 	}
 
 	// A role that can do nothing at all is refused the same way.
-	stranger := testRoles(t, "stranger")["stranger"]
+	stranger := pgtest.Roles(t, "stranger")["stranger"]
 	code, stdout, stderr = p.cliAs(t, stranger, "serve", "-addr", "127.0.0.1:0")
 	expectCode(t, "serve as a stranger", code, 1, stdout, stderr)
 	mustContain(t, "serve as a stranger", stderr, `refusing to serve the viewer: role "`+stranger+`" may not read the audit trail: connect as a role listed in privileges.reader_roles`+grantsNote)

@@ -114,3 +114,43 @@ func (db *DB) Exec(t testing.TB, sql string, args ...any) {
 		t.Fatalf("exec %q: %v", sql, err)
 	}
 }
+
+// Roles creates one LOGIN role per kind, named tl_<kind>_<random suffix>,
+// and returns the names by kind. Cleanup drops them (with what they own
+// in the maintenance database). Call it before NewDB, so that the test's
+// databases are dropped first (cleanups run last-registered first).
+func Roles(t testing.TB, kinds ...string) map[string]string {
+	t.Helper()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	suffix := hex.EncodeToString(b[:])
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, ServerURL())
+	if err != nil {
+		t.Fatalf("pgtest: PostgreSQL unreachable at %s (set %s): %v", dburl.Redact(ServerURL()), EnvURL, err)
+	}
+	defer admin.Close(ctx)
+	out := map[string]string{}
+	for _, k := range kinds {
+		name := "tl_" + k + "_" + suffix
+		if _, err := admin.Exec(ctx, "CREATE ROLE "+pgx.Identifier{name}.Sanitize()+" LOGIN"); err != nil {
+			t.Fatalf("pgtest: create role %s: %v", name, err)
+		}
+		out[k] = name
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(ctx, ServerURL())
+		if err != nil {
+			t.Errorf("pgtest: drop roles: %v", err)
+			return
+		}
+		defer c.Close(ctx)
+		for _, name := range out {
+			q := pgx.Identifier{name}.Sanitize()
+			if _, err := c.Exec(ctx, "DROP OWNED BY "+q+"; DROP ROLE IF EXISTS "+q); err != nil {
+				t.Errorf("pgtest: drop role %s: %v", name, err)
+			}
+		}
+	})
+	return out
+}
