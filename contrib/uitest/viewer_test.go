@@ -306,6 +306,7 @@ func TestViewerInChromium(t *testing.T) {
 	// lookup form of users: its history names the actor, the action and
 	// its reason next to each change.
 	clickTo(`table.tables a.lookup[href="/lookup?table=public.users"]`, "form.lookup")
+	shot.take(ctx, "lookup")
 	step("look up user 1", chromedp.SetValue(chromedp.CSS(`form.lookup input[name="k.id"]`), "1"),
 		chromedp.Submit(chromedp.CSS("form.lookup")), chromedp.WaitReady(chromedp.CSS("form.asof")))
 	contains("who changed user 1 and why", text("main"), `{"id":1}`, "by admin:ops-7", "user.rename", "name change requested by the user",
@@ -351,6 +352,12 @@ func TestViewerInChromium(t *testing.T) {
 	if n := count("table.changes > tbody > tr"); n != 1 {
 		t.Errorf("the 24 h preset shows %d changes, want 1", n)
 	}
+
+	// Search for a value: the rename's new name, found in its change.
+	step("search", chromedp.Navigate(base+"/search?q=Lovelace"), chromedp.WaitReady(chromedp.CSS("form.filters")))
+	contains("search", text("main"), "Changes whose key or a value contains Lovelace", "public.users", "update", "admin:ops-7")
+	shot.take(ctx, "search")
+
 	step("home again", chromedp.Navigate(base+"/"), chromedp.WaitReady(chromedp.CSS("section.cards")))
 
 	// Home → a table.
