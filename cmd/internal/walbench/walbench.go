@@ -47,6 +47,11 @@ type Options struct {
 	BulkRows int
 	// BatchDelay is the consumer's -batch-delay.
 	BatchDelay time.Duration
+	// DefaultIdentity adds a fourth variant, the WAL engine with replica
+	// identity default on the updated tables. Its slot decodes all of
+	// the cluster's WAL too, which lowers both WAL variants' ratios: the
+	// throughput targets are read from a run without it.
+	DefaultIdentity bool
 }
 
 // Run parses args, runs the benchmark and prints a Markdown table.
@@ -60,6 +65,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.Duration, "duration", 20*time.Second, "length of one pgbench run")
 	fs.IntVar(&o.BulkRows, "bulk-rows", 100000, "rows of the bulk UPDATE")
 	fs.DurationVar(&o.BatchDelay, "batch-delay", 0, "the consumer's batch delay (0: its default)")
+	fs.BoolVar(&o.DefaultIdentity, "default-identity", false, "also run the WAL engine with replica identity default (a second slot, which lowers both WAL variants' ratios)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -87,10 +93,14 @@ type variant struct {
 	slot   string
 	// per round
 	tps, walPerTx, drain []float64
-	lags                 []time.Duration
-	mu                   sync.Mutex
-	consumer             *walcapture.Consumer
-	stop                 func()
+	// cpu is each round's CPU per transaction by kind of process, in
+	// ms; pgbench the CPU of the pgbench client itself.
+	cpu      []cpuTimes
+	pgbench  []float64
+	lags     []time.Duration
+	mu       sync.Mutex
+	consumer *walcapture.Consumer
+	stop     func()
 }
 
 const tpcbScript = `\set aid random(1, 100000 * :scale)
@@ -121,6 +131,16 @@ const tpcbTables = `  pgbench_accounts: {}
     key: [tid, bid, aid, mtime]
 `
 
+// tpcbDefaultIdentity keeps the updated tables at replica identity
+// default (pgbench_history, only inserted into, has no primary key).
+const tpcbDefaultIdentity = `wal:
+  slot: bench_tpcb_default
+  replica_identity:
+    pgbench_accounts: default
+    pgbench_branches: default
+    pgbench_tellers: default
+`
+
 var (
 	tpsRE = regexp.MustCompile(`(?m)^tps = ([0-9.]+)`)
 	txRE  = regexp.MustCompile(`(?m)^number of transactions actually processed: ([0-9]+)`)
@@ -145,12 +165,15 @@ func (b *bench) run(ctx context.Context, stdout io.Writer) error {
 	}
 	defer os.RemoveAll(dir)
 	vs := []*variant{{name: "unaudited"}, {name: "trigger"}, {name: "wal", wal: true}}
+	if b.o.DefaultIdentity {
+		vs = append(vs, &variant{name: "wal-default", wal: true})
+	}
 	for _, v := range vs {
 		actor := ""
 		switch v.name {
 		case "trigger":
 			actor = triggerActor
-		case "wal":
+		case "wal", "wal-default":
 			actor = walActor
 		}
 		v.script = filepath.Join(dir, v.name+".sql")
@@ -210,6 +233,15 @@ func (b *bench) setup(ctx context.Context, v *variant) error {
 			return err
 		}
 		v.slot = "bench_tpcb"
+		v.startConsumer(b.socketURL("bench_"+v.name), b.o.BatchDelay)
+	case "wal-default":
+		if err := install(ctx, v.pool, "wal", tpcbTables+tpcbDefaultIdentity); err != nil {
+			return err
+		}
+		if _, err := v.pool.Exec(ctx, `SELECT pg_create_logical_replication_slot('bench_tpcb_default', 'pgoutput')`); err != nil {
+			return err
+		}
+		v.slot = "bench_tpcb_default"
 		v.startConsumer(b.socketURL("bench_"+v.name), b.o.BatchDelay)
 	}
 	return nil
@@ -291,7 +323,10 @@ func (b *bench) round(ctx context.Context, v *variant) error {
 	}
 	args := []string{"-n", "-M", "simple", "-c", strconv.Itoa(b.o.Clients), "-j", "2",
 		"-T", strconv.Itoa(max(1, int(b.o.Duration.Seconds()))), "-f", v.script, v.url}
-	out, err := exec.CommandContext(ctx, "pgbench", args...).CombinedOutput()
+	data := filepath.Join(b.cluster.Dir, "data")
+	cpu0, cpuErr := sampleCPU(data)
+	client := exec.CommandContext(ctx, "pgbench", args...)
+	out, err := client.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("pgbench: %v\n%s", err, out)
 	}
@@ -313,6 +348,12 @@ func (b *bench) round(ctx context.Context, v *variant) error {
 			return err
 		}
 		v.drain = append(v.drain, float64(time.Since(end).Milliseconds()))
+	}
+	if cpu1, err := sampleCPU(data); err == nil && cpuErr == nil {
+		d, ms := cpu1.sub(cpu0), 1000/txs
+		v.cpu = append(v.cpu, cpuTimes{d.backends * ms, d.walsender * ms, d.background * ms, d.self * ms})
+		used := client.ProcessState.UserTime() + client.ProcessState.SystemTime()
+		v.pgbench = append(v.pgbench, used.Seconds()*ms)
 	}
 	return nil
 }
@@ -452,6 +493,7 @@ func (b *bench) print(w io.Writer, vs []*variant, bulk bulkResult) {
 		wpt, _, _ := median(v.walPerTx)
 		fmt.Fprintf(w, "| %s | %.0f | %.3f (%.3f–%.3f) | %.0f |\n", v.name, tps, r, lo, hi, wpt)
 	}
+	b.printCPU(w, vs)
 	tr, _, _ := ratio(trig)
 	wr, _, _ := ratio(wal)
 	wal.mu.Lock()
@@ -479,4 +521,31 @@ func (b *bench) print(w io.Writer, vs []*variant, bulk bulkResult) {
 	fmt.Fprintf(w, "\nbulk UPDATE of %d rows, %d rounds (medians; ratio: median of each round's ratio to its unaudited run):\n", b.o.BulkRows, b.o.Rounds)
 	fmt.Fprintf(w, "unaudited %.0f ms; trigger %.0f ms (%.2fx, %.2f–%.2f); wal %.0f ms (%.2fx, %.2f–%.2f, target <= 1.3x); wal trail complete %.0f ms after commit (%.0f–%.0f), %.0f changes/s\n",
 		u, t, tr2, tlo, thi, wm, wr2, wlo, whi, d, dlo, dhi, float64(b.o.BulkRows)/(d/1000))
+}
+
+// printCPU prints the CPU per transaction by kind of process, medians of
+// the rounds (nothing when /proc could not be read).
+func (b *bench) printCPU(w io.Writer, vs []*variant) {
+	if len(vs[0].cpu) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nCPU per transaction, ms (medians of the rounds): the cluster's backends (with exited children: the")
+	fmt.Fprintln(w, "connections, autovacuum workers), its walsenders (every slot of the cluster reads all of its WAL), its other")
+	fmt.Fprintln(w, "background processes, pgbench, and this process (the WAL engines' consumers)")
+	fmt.Fprintln(w, "\n| variant | backends | walsenders | background | pgbench | consumers | total |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	for _, v := range vs {
+		col := func(f func(cpuTimes) float64) float64 {
+			xs := make([]float64, len(v.cpu))
+			for i, c := range v.cpu {
+				xs[i] = f(c)
+			}
+			m, _, _ := median(xs)
+			return m
+		}
+		be, ws := col(func(c cpuTimes) float64 { return c.backends }), col(func(c cpuTimes) float64 { return c.walsender })
+		bg, self := col(func(c cpuTimes) float64 { return c.background }), col(func(c cpuTimes) float64 { return c.self })
+		pb, _, _ := median(v.pgbench)
+		fmt.Fprintf(w, "| %s | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |\n", v.name, be, ws, bg, pb, self, be+ws+bg+pb+self)
+	}
 }
