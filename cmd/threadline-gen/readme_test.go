@@ -1,9 +1,6 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/url"
 	"os"
 	osexec "os/exec"
@@ -11,8 +8,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/threadline-go/threadline/harness/pgtest"
 )
@@ -209,7 +204,8 @@ func TestReadmeUsingItInYourProject(t *testing.T) {
 	}
 	dir := t.TempDir()
 	// The snippet's two roles, before the database (dropped after it).
-	writerRole, readerRole := loginRoles(t, "readme_writer"), loginRoles(t, "readme_reader")
+	r := pgtest.Roles(t, "readme_writer", "readme_reader")
+	writerRole, readerRole := r["readme_writer"], r["readme_reader"]
 	db := pgtest.NewDB(t, freshModuleDDL)
 	environ := append(os.Environ(), "GOPROXY="+proxy,
 		"GOSUMDB=off", "GOFLAGS=", "GOWORK=off", "GOTOOLCHAIN=local", "CGO_ENABLED=1",
@@ -324,37 +320,6 @@ func checkTwoPoolSnippet(t *testing.T, readme string) {
 	if !strings.Contains(section, "permission denied for table audit_changes") || !strings.Contains(section, "reader_roles") {
 		t.Errorf("README: the two-pool explanation is gone from the application section")
 	}
-}
-
-// loginRoles creates a LOGIN role with a unique name from prefix, dropped
-// when the test ends (after databases created later: cleanups run
-// last-registered first).
-func loginRoles(t *testing.T, prefix string) string {
-	t.Helper()
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	name := prefix + "_" + hex.EncodeToString(b[:])
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, pgtest.ServerURL())
-	if err != nil {
-		t.Fatalf("PostgreSQL unreachable: %v", err)
-	}
-	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, "CREATE ROLE "+name+" LOGIN"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(ctx, pgtest.ServerURL())
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP ROLE IF EXISTS "+name); err != nil {
-			t.Errorf("drop role %s: %v", name, err)
-		}
-	})
-	return name
 }
 
 // urlWithUser is u with its user replaced by user.

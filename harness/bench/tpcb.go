@@ -17,11 +17,12 @@ import (
 	"github.com/threadline-go/threadline/runtime/threadlineops"
 )
 
-// tpcbScript is pgbench's built-in TPC-B transaction. The audited variant
+// TPCBScript is pgbench's built-in TPC-B transaction, %s where the
+// BEGIN's request carries the attribution. The audited variant
 // publishes the actor the way InTx does: set_config(…, true), with the
 // binding to the transaction (contract.SettingAttributionTx), sent in the
 // same request as BEGIN (pgbench's \; joins them into one message).
-const tpcbScript = `\set aid random(1, 100000 * :scale)
+const TPCBScript = `\set aid random(1, 100000 * :scale)
 \set bid random(1, 1 * :scale)
 \set tid random(1, 10 * :scale)
 \set delta random(-5000, 5000)
@@ -89,10 +90,10 @@ func (r *runner) tpcb(ctx context.Context) ([]Result, error) {
 	defer os.RemoveAll(dir)
 	baseScript := filepath.Join(dir, "base.sql")
 	audScript := filepath.Join(dir, "audited.sql")
-	if err := os.WriteFile(baseScript, []byte(fmt.Sprintf(tpcbScript, "")), 0o644); err != nil {
+	if err := os.WriteFile(baseScript, []byte(fmt.Sprintf(TPCBScript, "")), 0o644); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(audScript, []byte(fmt.Sprintf(tpcbScript, actorSetting)), 0o644); err != nil {
+	if err := os.WriteFile(audScript, []byte(fmt.Sprintf(TPCBScript, actorSetting)), 0o644); err != nil {
 		return nil, err
 	}
 	variants := []*tpcbVariant{

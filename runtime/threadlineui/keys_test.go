@@ -2,15 +2,12 @@ package threadlineui_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"html"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/threadline-go/threadline/harness/capturetest"
@@ -191,29 +188,8 @@ func TestRowLookupForm(t *testing.T) {
 // not read the audit trail answers every page with 503 and a page naming
 // the role and privileges.reader_roles, not a bare 500.
 func TestPermissionErrorPageNamesTheRoleSection(t *testing.T) {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	app := "tl_app_" + hex.EncodeToString(b[:])
+	app := pgtest.Roles(t, "app")["app"]
 	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, pgtest.ServerURL())
-	if err != nil {
-		t.Fatalf("PostgreSQL unreachable: %v", err)
-	}
-	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, "CREATE ROLE "+app+" LOGIN"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(ctx, pgtest.ServerURL())
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP ROLE IF EXISTS "+app); err != nil {
-			t.Error(err)
-		}
-	})
 	db := capturetest.SetupWith(t, keysDDL, "privileges:\n  writer_roles: ["+app+"]\n", keysTables)
 	cfg, err := pgxpool.ParseConfig(db.URL)
 	if err != nil {

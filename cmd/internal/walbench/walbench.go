@@ -33,6 +33,7 @@ import (
 	"github.com/threadline-go/threadline/cmd/internal/walcapture"
 	"github.com/threadline-go/threadline/generator"
 	"github.com/threadline-go/threadline/generator/config"
+	harnessbench "github.com/threadline-go/threadline/harness/bench"
 	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/internal/logicalpg"
 	"github.com/threadline-go/threadline/schema"
@@ -103,19 +104,6 @@ type variant struct {
 	stop     func()
 }
 
-const tpcbScript = `\set aid random(1, 100000 * :scale)
-\set bid random(1, 1 * :scale)
-\set tid random(1, 10 * :scale)
-\set delta random(-5000, 5000)
-BEGIN%s;
-UPDATE pgbench_accounts SET abalance = abalance + :delta WHERE aid = :aid;
-SELECT abalance FROM pgbench_accounts WHERE aid = :aid;
-UPDATE pgbench_tellers SET tbalance = tbalance + :delta WHERE tid = :tid;
-UPDATE pgbench_branches SET bbalance = bbalance + :delta WHERE bid = :bid;
-INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (:tid, :bid, :aid, :delta, CURRENT_TIMESTAMP);
-END;
-`
-
 // The trigger engine's attribution as InTx sends it; the WAL engine's as
 // attribute() sends it (a logical message). Both in the BEGIN's request.
 const (
@@ -177,7 +165,7 @@ func (b *bench) run(ctx context.Context, stdout io.Writer) error {
 			actor = walActor
 		}
 		v.script = filepath.Join(dir, v.name+".sql")
-		if err := os.WriteFile(v.script, []byte(fmt.Sprintf(tpcbScript, actor)), 0o644); err != nil {
+		if err := os.WriteFile(v.script, []byte(fmt.Sprintf(harnessbench.TPCBScript, actor)), 0o644); err != nil {
 			return err
 		}
 		if err := b.setup(ctx, v); err != nil {
