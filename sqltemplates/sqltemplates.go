@@ -31,8 +31,9 @@ var files embed.FS
 // templates is parsed once; it is immutable after init.
 var templates = template.Must(template.ParseFS(files, "*.sql.tmpl"))
 
-// MaxIDChars bounds the request and correlation ids a header keeps.
-const MaxIDChars = 256
+// MaxIDChars bounds the request and correlation ids a header keeps
+// (contract.MaxIDChars).
+const MaxIDChars = contract.MaxIDChars
 
 // QuoteIdent quotes an identifier for PostgreSQL: "a""b".
 func QuoteIdent(s string) string { return contract.QuoteIdent(s) }

@@ -55,10 +55,6 @@ func walFunctions(d coreData, st Storage) []Statement {
 	return out
 }
 
-// WALTable is what threadline capture reads from audit_wal_tables for one
-// table: the capture record (the same JSON as a migration header's).
-type WALTable = Capture
-
 // walUnit renders what engine: wal installs for one table: its replica
 // identity, its membership of the publication and its audit_wal_tables
 // row. No trigger and no function.

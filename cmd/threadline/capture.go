@@ -11,8 +11,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/threadline-go/threadline/cmd/internal/walcapture"
 	"github.com/threadline-go/threadline/generator/config"
+	"github.com/threadline-go/threadline/runtime/threadlinecapture"
 	"github.com/threadline-go/threadline/sqltemplates"
 )
 
@@ -60,7 +60,7 @@ func (c *cli) capture(a captureArgs) int {
 		h = slog.NewJSONHandler(c.stderr, opts)
 	}
 	log := slog.New(h)
-	consumer := walcapture.New(walcapture.Config{
+	consumer := threadlinecapture.New(threadlinecapture.Config{
 		SourceURL: src, AuditURL: c.cfg.WAL.AuditDatabaseURL, AuditSchema: c.cfg.AuditSchema,
 		Slot: c.cfg.WAL.Slot, Publication: c.cfg.WAL.Publication, AuditStore: c.auditStore(),
 		BatchChanges: a.batchChanges, BatchDelay: a.batchDelay, ProgressInterval: a.progress, Logger: log,
@@ -81,7 +81,7 @@ func (c *cli) capture(a captureArgs) int {
 }
 
 // serveHealth serves the consumer's status on addr until stop is called.
-func serveHealth(ctx context.Context, addr string, consumer *walcapture.Consumer, log *slog.Logger) (stop func(), err error) {
+func serveHealth(ctx context.Context, addr string, consumer *threadlinecapture.Consumer, log *slog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err

@@ -4,8 +4,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/threadline-go/threadline/cmd/internal/walcapture"
 	"github.com/threadline-go/threadline/generator/config"
+	"github.com/threadline-go/threadline/internal/walcheck"
 	"github.com/threadline-go/threadline/runtime/threadlineops"
 )
 
@@ -21,7 +21,7 @@ func (c *cli) doctorWAL(line func(ok bool, check, format string, args ...any)) {
 	if n, err := strconv.ParseInt(c.env.getenv("THREADLINE_MAX_RETAINED_WAL_MB"), 10, 64); err == nil && n > 0 {
 		max = n
 	}
-	for _, f := range walcapture.Check(c.ctx, c.pool, walcapture.CheckOptions{
+	for _, f := range walcheck.Check(c.ctx, c.pool, walcheck.CheckOptions{
 		AuditSchema: c.cfg.AuditSchema, Slot: c.cfg.WAL.Slot, Publication: c.cfg.WAL.Publication, MaxRetained: max << 20,
 	}) {
 		line(f.OK, f.Check, "%s", f.Msg)
@@ -36,11 +36,11 @@ func (c *cli) walCoverage(rep *threadlineops.CoverageReport) error {
 	if c.cfg.Engine != config.EngineWAL {
 		return nil
 	}
-	states, err := walcapture.TableStates(c.ctx, c.pool, c.cfg.AuditSchema, c.cfg.WAL.Publication)
+	states, err := walcheck.TableStates(c.ctx, c.pool, c.cfg.AuditSchema, c.cfg.WAL.Publication)
 	if err != nil {
 		return err
 	}
-	slot, err := walcapture.SlotState(c.ctx, c.pool, c.cfg.WAL.Slot)
+	slot, err := walcheck.SlotState(c.ctx, c.pool, c.cfg.WAL.Slot)
 	if err != nil {
 		return err
 	}

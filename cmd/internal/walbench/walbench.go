@@ -30,12 +30,12 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/threadline-go/threadline/cmd/internal/walcapture"
 	"github.com/threadline-go/threadline/generator"
 	"github.com/threadline-go/threadline/generator/config"
 	harnessbench "github.com/threadline-go/threadline/harness/bench"
 	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/internal/logicalpg"
+	"github.com/threadline-go/threadline/runtime/threadlinecapture"
 	"github.com/threadline-go/threadline/schema"
 )
 
@@ -100,7 +100,7 @@ type variant struct {
 	pgbench  []float64
 	lags     []time.Duration
 	mu       sync.Mutex
-	consumer *walcapture.Consumer
+	consumer *threadlinecapture.Consumer
 	stop     func()
 }
 
@@ -273,17 +273,20 @@ func (b *bench) socketURL(db string) string {
 
 func (v *variant) startConsumer(url string, delay time.Duration) {
 	ctx, cancel := context.WithCancel(context.Background())
-	v.consumer = walcapture.New(walcapture.Config{
+	v.consumer = threadlinecapture.New(threadlinecapture.Config{
 		SourceURL: url, Slot: v.slot, BatchDelay: delay,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		Written: func(commits []time.Time) {
-			now := time.Now()
+		Hooks: threadlinecapture.Hooks{BatchWritten: func(_ context.Context, e threadlinecapture.BatchEvent) {
+			if e.Err != nil {
+				return
+			}
+			visible := e.Start.Add(e.Duration)
 			v.mu.Lock()
-			for _, c := range commits {
-				v.lags = append(v.lags, now.Sub(c))
+			for _, c := range e.Commits {
+				v.lags = append(v.lags, visible.Sub(c))
 			}
 			v.mu.Unlock()
-		},
+		}},
 	})
 	done := make(chan struct{})
 	go func() {

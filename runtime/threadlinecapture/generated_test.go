@@ -1,4 +1,4 @@
-package walcapture
+package threadlinecapture
 
 import (
 	"context"

@@ -1,4 +1,7 @@
-package walcapture
+// Package walcheck holds the checks threadline doctor and coverage run for
+// engine: wal: wal_level, the slot, the WAL it retains, the publication
+// and the replica identities of the captured tables.
+package walcheck
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package walcapture
+package threadlinecapture
 
 import (
 	"context"
@@ -16,7 +16,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/threadline-go/threadline/internal/contract"
-	"github.com/threadline-go/threadline/sqltemplates"
 )
 
 // column is one column of a relation message.
@@ -34,7 +33,7 @@ type relation struct {
 	cols         []column
 	// cap is the table's capture record; nil when the table is not
 	// captured (its changes are ignored).
-	cap *sqltemplates.Capture
+	cap *contract.WALRules
 	// imageCols are the indexes of the columns whose values are staged
 	// (all but the excluded), excludedCols those of the excluded ones.
 	imageCols, excludedCols []int
@@ -282,7 +281,7 @@ func (w *writer) relation(ctx context.Context, m *pglogrepl.RelationMessage) (*r
 	if err != nil {
 		return nil, errorf("read audit_wal_tables for %s.%s: %w", m.Namespace, m.RelationName, err)
 	}
-	var c sqltemplates.Capture
+	var c contract.WALRules
 	if err := json.Unmarshal(raw, &c); err != nil {
 		return nil, errorf("audit_wal_tables record of %s.%s: %w", schemaName, tableName, err)
 	}
@@ -563,7 +562,7 @@ func (w *writer) write(ctx context.Context, batch []*txn, slot string) (int, err
 	}
 	hdr := `INSERT INTO ` + s + `.audit_transactions (txid, started_at, actor_ref, actor_ref_invalid, request_id, correlation_id, source, meta, action_id)
 SELECT pg_current_xact_id(), x.started_at, x.actor_ref, CASE WHEN x.actor_ref IS NULL THEN left(x.raw, ` + strconv.Itoa(contract.MaxActorRefBytes) + `) END,
-    left(nullif(x.request_id, ''), ` + strconv.Itoa(sqltemplates.MaxIDChars) + `), left(nullif(x.correlation_id, ''), ` + strconv.Itoa(sqltemplates.MaxIDChars) + `),
+    left(nullif(x.request_id, ''), ` + strconv.Itoa(contract.MaxIDChars) + `), left(nullif(x.correlation_id, ''), ` + strconv.Itoa(contract.MaxIDChars) + `),
     'wal', jsonb_build_object('xid', x.xid::text), x.action_id
 FROM (SELECT t.tx, t.xid, t.started_at, nullif(t.actor, '') AS raw,
         ` + s + `.parse_actor_ref(nullif(t.actor, '')) AS actor_ref, t.request_id, t.correlation_id, ` + existing + ` AS action_id

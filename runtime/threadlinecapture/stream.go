@@ -1,4 +1,4 @@
-package walcapture
+package threadlinecapture
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 
-	"github.com/threadline-go/threadline/sqltemplates"
+	"github.com/threadline-go/threadline/internal/contract"
 )
 
 // sessionParams pin the settings that shape the text of the values the
@@ -215,7 +215,12 @@ func (s *stream) progressLine() {
 		lag = time.Since(s.batch[0].commitTime)
 	}
 	s.c.log.Info("threadline capture: progress", "transactions", st.Transactions, "changes", st.Changes,
-		"lag_ms", lag.Milliseconds(), "wal_behind_bytes", uint64(s.walEnd)-uint64(min(s.flushed, s.walEnd)), "flushed_lsn", st.Flushed)
+		"lag_ms", lag.Milliseconds(), "wal_behind_bytes", s.behind(), "flushed_lsn", st.Flushed)
+}
+
+// behind is the WAL between the server's end and the confirmed position.
+func (s *stream) behind() int64 {
+	return int64(uint64(s.walEnd) - uint64(min(s.flushed, s.walEnd)))
 }
 
 // shutdown writes the complete transactions held and confirms them.
@@ -258,7 +263,8 @@ func (s *stream) copyData(ctx context.Context, data []byte) error {
 func (s *stream) serverEnd(l pglogrepl.LSN) {
 	if l > s.walEnd {
 		s.walEnd = l
-		s.c.setStatus(func(st *Status) { st.ServerEnd = lsnString(l) })
+		b := s.behind()
+		s.c.setStatus(func(st *Status) { st.ServerEnd, st.WALBehind = lsnString(l), b })
 	}
 }
 
@@ -279,8 +285,8 @@ func (s *stream) sendStatus(ctx context.Context, reply bool) error {
 	if err != nil {
 		return errorf("standby status: %w", err)
 	}
-	fl := s.flushed
-	s.c.setStatus(func(st *Status) { st.Flushed = lsnString(fl) })
+	fl, b := s.flushed, s.behind()
+	s.c.setStatus(func(st *Status) { st.Flushed, st.WALBehind = lsnString(fl), b })
 	return nil
 }
 
@@ -324,7 +330,7 @@ func (s *stream) decode(ctx context.Context, data []byte) error {
 		s.batch = append(s.batch, t)
 		s.nBatch += len(t.changes)
 	case *pglogrepl.LogicalDecodingMessage:
-		if s.cur == nil || !m.Transactional || m.Prefix != sqltemplates.WALMessagePrefix {
+		if s.cur == nil || !m.Transactional || m.Prefix != contract.WALMessagePrefix {
 			return nil
 		}
 		s.cur.attribute(m.Content, s.c)
@@ -454,23 +460,24 @@ func (s *stream) row(relID uint32, op byte, oldType uint8, oldT, newT *pglogrepl
 	return nil
 }
 
-// flush writes the batch and confirms its end.
+// flush writes the batch, reports it to the hooks and confirms its end.
 func (s *stream) flush(ctx context.Context) error {
 	start := time.Now()
 	n, err := s.w.write(ctx, s.batch, s.c.cfg.Slot)
-	if err != nil {
-		return err
-	}
 	last := s.batch[len(s.batch)-1]
-	if last.endLSN > s.flushed {
-		s.flushed = last.endLSN
-	}
-	if f := s.c.cfg.Written; f != nil {
+	if h := s.c.cfg.Hooks.BatchWritten; h != nil {
 		commits := make([]time.Time, len(s.batch))
 		for i, t := range s.batch {
 			commits[i] = t.commitTime
 		}
-		f(commits)
+		h(ctx, BatchEvent{Slot: s.c.cfg.Slot, Transactions: len(s.batch), Changes: n, Commits: commits,
+			EndLSN: last.endLSN.String(), Start: start, Duration: time.Since(start), Err: err})
+	}
+	if err != nil {
+		return err
+	}
+	if last.endLSN > s.flushed {
+		s.flushed = last.endLSN
 	}
 	txs := int64(len(s.batch))
 	s.c.setStatus(func(st *Status) {

@@ -1,7 +1,14 @@
-// Package walcapture is the WAL capture engine's consumer (`threadline
-// capture`, engine: wal): it decodes the pgoutput stream of a logical
-// replication slot and writes the same audit trail the trigger engine
-// writes.
+// Package threadlinecapture is the WAL capture engine's consumer
+// (engine: wal): it decodes the pgoutput stream of a logical replication
+// slot and writes the same audit trail the trigger engine writes. The
+// `threadline capture` command runs it; embed it in your own binary to
+// add hooks (OpenTelemetry: contrib/otel) or run it beside other work:
+//
+//	c := threadlinecapture.New(threadlinecapture.Config{
+//		SourceURL: os.Getenv("DATABASE_URL"), // a role with REPLICATION
+//		Hooks:     otelHooks.Capture,
+//	})
+//	err := c.Run(ctx) // until ctx ends: then it writes what it holds
 //
 // Delivery is at least once from the slot and exactly once in the trail:
 // whole source transactions are written in batches, each batch in one
@@ -16,7 +23,10 @@
 // numeric, bool, json, bytea…) without a Go re-implementation of every
 // type's JSON form. Excluded columns never leave the consumer: only the
 // fact that they changed (a text comparison in Go) does.
-package walcapture
+//
+// docs/wal-engine.md is the operator's guide: set-up, guarantees, what
+// can go wrong and how threadline doctor reports it.
+package threadlinecapture
 
 import (
 	"context"
@@ -60,10 +70,39 @@ type Config struct {
 	// sqltemplates.Install and RevokeFunctions of the config's audit
 	// schema). Run in one transaction before the first batch.
 	AuditStore []string
-	// Written, when set, is called after each batch committed with the
-	// source commit times of its transactions (the benchmark measures
-	// commit-to-visible lag with it).
-	Written func(commits []time.Time)
+	// Hooks are called as batches are written (metrics, traces).
+	Hooks Hooks
+}
+
+// Hooks receive the consumer's events; a nil field is not called. They
+// run on the consumer's goroutine, between reads of the stream: keep them
+// short (record a metric, end a span), or the slot falls behind.
+type Hooks struct {
+	// BatchWritten is called after each batch write: committed (Err nil)
+	// or failed (Err set; the consumer then stops with that error).
+	BatchWritten func(ctx context.Context, e BatchEvent)
+}
+
+// BatchEvent describes one batch write.
+type BatchEvent struct {
+	// Slot is the replication slot the batch was read from.
+	Slot string
+	// Transactions is the number of source transactions in the batch,
+	// Changes the number of changes stored (no-op updates dropped).
+	Transactions int
+	Changes      int
+	// Commits are the source commit times of the batch's transactions,
+	// oldest first: Start+Duration minus a commit time is that
+	// transaction's commit-to-visible lag.
+	Commits []time.Time
+	// EndLSN is the end of the batch's last source transaction: the
+	// slot's position once the batch committed.
+	EndLSN string
+	// Start is when the write began, Duration how long it took.
+	Start    time.Time
+	Duration time.Duration
+	// Err is the write's error, if it failed.
+	Err error
 }
 
 func (c *Config) defaults() {
@@ -112,6 +151,9 @@ type Status struct {
 	LastCommit time.Time `json:"last_commit,omitzero"`
 	// LastWrite is when the last batch committed.
 	LastWrite time.Time `json:"last_write,omitzero"`
+	// WALBehind is the WAL, in bytes, between the server's end and the
+	// confirmed position: what the slot retains for this consumer.
+	WALBehind int64 `json:"wal_behind_bytes"`
 	// Err is the last error, if the consumer stopped on one.
 	Err string `json:"error,omitempty"`
 }

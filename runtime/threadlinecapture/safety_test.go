@@ -1,7 +1,8 @@
-package walcapture
+package threadlinecapture
 
 import (
 	"context"
+	"github.com/threadline-go/threadline/internal/walcheck"
 	"strings"
 	"testing"
 	"time"
@@ -10,10 +11,10 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-func findings(t *testing.T, db *testDB, slot string, maxRetained int64) map[string]Finding {
+func findings(t *testing.T, db *testDB, slot string, maxRetained int64) map[string]walcheck.Finding {
 	t.Helper()
-	out := map[string]Finding{}
-	for _, f := range Check(context.Background(), db.pool, CheckOptions{AuditSchema: "threadline", Slot: slot, Publication: "threadline", MaxRetained: maxRetained}) {
+	out := map[string]walcheck.Finding{}
+	for _, f := range walcheck.Check(context.Background(), db.pool, walcheck.CheckOptions{AuditSchema: "threadline", Slot: slot, Publication: "threadline", MaxRetained: maxRetained}) {
 		out[f.Check] = f
 	}
 	return out
