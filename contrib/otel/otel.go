@@ -1,7 +1,8 @@
 // Package threadlineotel reports Threadline's operations to
 // OpenTelemetry: metrics and spans built from threadline.Hooks (the
-// application's actions and exports) and threadlineops.Hooks (the
-// operator's coverage checks and purges). It lives in its own module so
+// application's actions and exports), threadlineops.Hooks (the
+// operator's coverage checks and purges) and threadlinecapture.Hooks (the
+// WAL engine's consumer). It lives in its own module so
 // that the core module does not depend on OpenTelemetry.
 //
 //	hooks, err := threadlineotel.NewHooks(threadlineotel.Options{}) // global providers
@@ -9,6 +10,8 @@
 //	audit := threadline.Audit{Schema: "threadline", Hooks: hooks.Runtime}
 //	res, err := audit.Export(ctx, pool, w, threadline.ExportCSV, f, threadline.ExportOptions{})
 //	ops := threadlineops.Audit{Schema: "threadline", Hooks: hooks.Ops}
+//	consumer := threadlinecapture.New(threadlinecapture.Config{SourceURL: url, Hooks: hooks.Capture})
+//	stop, err := threadlineotel.ObserveCapture(threadlineotel.Options{}, consumer) // its lag gauges
 //
 // Combine it with logging through threadline.JoinHooks(hooks.Runtime,
 // threadline.SlogHooks(logger)) and threadlineops.JoinHooks(hooks.Ops,
@@ -26,9 +29,16 @@
 //	threadline.purge.runs              counter    dry_run, capped, error
 //	threadline.export.rows             counter    format, truncated
 //	threadline.export.duration         histogram  seconds; format, error
+//	threadline.capture.transactions    counter    source transactions written; slot, error
+//	threadline.capture.changes         counter    changes stored; slot
+//	threadline.capture.batch.duration  histogram  seconds; slot, error
+//	threadline.capture.lag             histogram  seconds from a source commit to its trail's commit; slot
+//	threadline.capture.wal_behind      gauge      bytes the slot retains for the consumer; slot (ObserveCapture)
+//	threadline.capture.streaming       gauge      1 while the replication stream is open; slot (ObserveCapture)
 //
 // Spans: threadline.record_action, threadline.coverage,
-// threadline.purge.batch, threadline.purge, threadline.export. Hooks fire
+// threadline.purge.batch, threadline.purge, threadline.export,
+// threadline.capture.batch. Hooks fire
 // when an operation ends, so spans are recorded with their real start
 // and end times, as children of the span in the operation's context.
 package threadlineotel
@@ -44,6 +54,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	threadline "github.com/threadline-go/threadline/runtime"
+	"github.com/threadline-go/threadline/runtime/threadlinecapture"
 	"github.com/threadline-go/threadline/runtime/threadlineops"
 )
 
@@ -67,6 +78,9 @@ type Hooks struct {
 	Runtime threadline.Hooks
 	// Ops is for threadlineops.Audit.Hooks: coverage checks and purges.
 	Ops threadlineops.Hooks
+	// Capture is for threadlinecapture.Config.Hooks: the WAL engine's
+	// batches.
+	Capture threadlinecapture.Hooks
 }
 
 type instruments struct {
@@ -81,6 +95,10 @@ type instruments struct {
 	purgeRuns        metric.Int64Counter
 	exportRows       metric.Int64Counter
 	exportDuration   metric.Float64Histogram
+	captureTxs       metric.Int64Counter
+	captureChanges   metric.Int64Counter
+	captureBatch     metric.Float64Histogram
+	captureLag       metric.Float64Histogram
 }
 
 // NewHooks returns Hooks recording metrics and spans.
@@ -122,10 +140,58 @@ func NewHooks(o Options) (Hooks, error) {
 	if in.exportDuration, err = m.Float64Histogram("threadline.export.duration", seconds, metric.WithDescription("Duration of an export.")); err != nil {
 		return Hooks{}, err
 	}
+	if in.captureTxs, err = m.Int64Counter("threadline.capture.transactions", metric.WithDescription("Source transactions the WAL consumer wrote to the trail.")); err != nil {
+		return Hooks{}, err
+	}
+	if in.captureChanges, err = m.Int64Counter("threadline.capture.changes", metric.WithDescription("Changes the WAL consumer stored.")); err != nil {
+		return Hooks{}, err
+	}
+	if in.captureBatch, err = m.Float64Histogram("threadline.capture.batch.duration", seconds, metric.WithDescription("Time to write one batch of the WAL consumer.")); err != nil {
+		return Hooks{}, err
+	}
+	if in.captureLag, err = m.Float64Histogram("threadline.capture.lag", seconds, metric.WithDescription("Time from a source transaction's commit to the commit of its trail.")); err != nil {
+		return Hooks{}, err
+	}
 	return Hooks{
 		Runtime: threadline.Hooks{ActionRecorded: in.actionRecorded, ExportFinished: in.exportFinished},
 		Ops:     threadlineops.Hooks{CoverageChecked: in.coverageChecked, PurgeBatch: in.purgeBatchDone, PurgeFinished: in.purgeFinished},
+		Capture: threadlinecapture.Hooks{BatchWritten: in.batchWritten},
 	}, nil
+}
+
+// ObserveCapture registers the gauges of a running consumer, read from
+// its Status at each collection: threadline.capture.wal_behind and
+// threadline.capture.streaming, with the slot as attribute. Call the
+// returned unregister when the consumer is gone.
+func ObserveCapture(o Options, c *threadlinecapture.Consumer) (unregister func() error, err error) {
+	if o.MeterProvider == nil {
+		o.MeterProvider = otel.GetMeterProvider()
+	}
+	m := o.MeterProvider.Meter(ScopeName)
+	behind, err := m.Int64ObservableGauge("threadline.capture.wal_behind", metric.WithUnit("By"),
+		metric.WithDescription("WAL the replication slot retains for the WAL consumer."))
+	if err != nil {
+		return nil, err
+	}
+	streaming, err := m.Int64ObservableGauge("threadline.capture.streaming", metric.WithDescription("1 while the WAL consumer's replication stream is open."))
+	if err != nil {
+		return nil, err
+	}
+	reg, err := m.RegisterCallback(func(_ context.Context, obs metric.Observer) error {
+		st := c.Status()
+		attrs := metric.WithAttributes(attribute.String("slot", st.Slot))
+		obs.ObserveInt64(behind, st.WALBehind, attrs)
+		on := int64(0)
+		if st.Streaming {
+			on = 1
+		}
+		obs.ObserveInt64(streaming, on, attrs)
+		return nil
+	}, behind, streaming)
+	if err != nil {
+		return nil, err
+	}
+	return reg.Unregister, nil
 }
 
 // span records a finished operation as a span with its real times.
@@ -197,4 +263,21 @@ func (in *instruments) exportFinished(ctx context.Context, e threadline.ExportFi
 		attribute.String("threadline.audit_schema", e.Schema), attribute.String("threadline.export.format", string(e.Format)),
 		attribute.Int64("threadline.export.rows", e.Rows), attribute.Bool("threadline.export.truncated", e.Truncated),
 		attribute.Int64("threadline.export.bytes", e.Bytes), attribute.String("threadline.export.table", e.Table))
+}
+
+func (in *instruments) batchWritten(ctx context.Context, e threadlinecapture.BatchEvent) {
+	slot := attribute.String("slot", e.Slot)
+	failed := attribute.Bool("error", e.Err != nil)
+	in.captureTxs.Add(ctx, int64(e.Transactions), metric.WithAttributes(slot, failed))
+	in.captureBatch.Record(ctx, e.Duration.Seconds(), metric.WithAttributes(slot, failed))
+	if e.Err == nil {
+		in.captureChanges.Add(ctx, int64(e.Changes), metric.WithAttributes(slot))
+		visible := e.Start.Add(e.Duration)
+		for _, c := range e.Commits {
+			in.captureLag.Record(ctx, visible.Sub(c).Seconds(), metric.WithAttributes(slot))
+		}
+	}
+	in.span(ctx, "threadline.capture.batch", e.Start, e.Duration, e.Err,
+		attribute.String("threadline.capture.slot", e.Slot), attribute.Int("threadline.capture.transactions", e.Transactions),
+		attribute.Int("threadline.capture.changes", e.Changes), attribute.String("threadline.capture.end_lsn", e.EndLSN))
 }

@@ -22,16 +22,24 @@ import (
 
 func setup(t *testing.T) (threadlineotel.Hooks, *sdkmetric.ManualReader, *tracetest.InMemoryExporter) {
 	t.Helper()
-	reader := sdkmetric.NewManualReader()
-	spans := tracetest.NewInMemoryExporter()
-	h, err := threadlineotel.NewHooks(threadlineotel.Options{
-		MeterProvider:  sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
-		TracerProvider: sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans)),
-	})
+	o, reader, spans := setupOptions(t)
+	h, err := threadlineotel.NewHooks(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return h, reader, spans
+}
+
+// setupOptions returns providers that record into a reader and an
+// in-memory span exporter.
+func setupOptions(t *testing.T) (threadlineotel.Options, *sdkmetric.ManualReader, *tracetest.InMemoryExporter) {
+	t.Helper()
+	reader := sdkmetric.NewManualReader()
+	spans := tracetest.NewInMemoryExporter()
+	return threadlineotel.Options{
+		MeterProvider:  sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
+		TracerProvider: sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans)),
+	}, reader, spans
 }
 
 // points flattens the collected metrics to "name{attrs}" → value.

@@ -138,6 +138,8 @@ func (c *Config) defaults() {
 // Status is a snapshot of the consumer's progress (the health endpoint's
 // body).
 type Status struct {
+	// Slot is the replication slot the consumer reads.
+	Slot string `json:"slot"`
 	// Streaming is true while the replication stream is open.
 	Streaming bool `json:"streaming"`
 	// Flushed is the slot position confirmed to the server.
@@ -170,7 +172,7 @@ type Consumer struct {
 // New returns a consumer for cfg.
 func New(cfg Config) *Consumer {
 	cfg.defaults()
-	return &Consumer{cfg: cfg, log: cfg.Logger}
+	return &Consumer{cfg: cfg, log: cfg.Logger, status: Status{Slot: cfg.Slot}}
 }
 
 // Status returns the consumer's progress.
