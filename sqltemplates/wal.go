@@ -30,13 +30,14 @@ type WALCapture struct {
 // walData is the data of the wal templates.
 type walData struct {
 	coreData
-	Pub, PubLit, PrefixLit                 string
+	Pub, PubLit, PrefixLit, ActionsLit     string
 	On, OnLit, SchemaLit, NameLit, Comment string
 	Identity, CaptureLit                   string
 }
 
 func newWALData(d coreData, pub string) walData {
-	return walData{coreData: d, Pub: QuoteIdent(pub), PubLit: QuoteLiteral(pub), PrefixLit: QuoteLiteral(WALMessagePrefix)}
+	return walData{coreData: d, Pub: QuoteIdent(pub), PubLit: QuoteLiteral(pub), PrefixLit: QuoteLiteral(WALMessagePrefix),
+		ActionsLit: QuoteLiteral(d.S + ".audit_actions")}
 }
 
 // walFunctions returns the statements engine: wal adds to Functions: the

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	threadline "github.com/threadline-go/threadline/runtime"
 	"github.com/threadline-go/threadline/sqltemplates"
@@ -111,6 +113,10 @@ var parityWorkload = [][]string{
 		`UPDATE accounts SET owner = NULL WHERE org = 2 AND num = 1`,
 		`SELECT * FROM threadline.record_action('approve', NULL, NULL, 'ok', 'approve', NULL, 'because', NULL, NULL, NULL, NULL, NULL, NULL)`,
 	},
+	// Only an action: a header without changes.
+	{`SELECT threadline.attribute('{"type":"user","id":"u-2"}', 'req-4', 'corr-4')`,
+		`SELECT * FROM threadline.record_action('export', NULL, NULL, 'error', NULL, 'reports', NULL, 'nothing changed', NULL, NULL, NULL, NULL, 'job-1')`,
+	},
 	// Only a no-op: no header, no change.
 	{`UPDATE notes SET body = body`},
 	{`INSERT INTO notes VALUES (9, 'after truncate')`},
@@ -143,6 +149,7 @@ func TestParity(t *testing.T) {
 	startConsumer(t, wal, "parity")
 	waitCaughtUp(t, wal, "parity", 30*time.Second)
 	compareTrails(t, trail(t, trig.pool), trail(t, wal.pool))
+	capturetestEqual(t, "actions", actionsOf(t, wal.pool), actionsOf(t, trig.pool))
 	// The excluded value appears nowhere in the WAL trail.
 	var leaked bool
 	if err := wal.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM threadline.audit_changes AS c
@@ -202,8 +209,9 @@ func compareTrails(t *testing.T, want, got []trailChange) {
 // TestSeparateAuditDatabase runs the parity workload with the trail on
 // another database (wal.audit_database_url): the consumer installs the
 // audit schema there (AuditStore) and writes the same trail as the
-// trigger engine, actions aside (record_action writes in the captured
-// database); the captured database's audit tables stay empty.
+// trigger engine, actions included (copied from record_action's insert in
+// the stream, with their ids; a transaction that only recorded an action
+// gets its header); the captured database's audit_changes stays empty.
 func TestSeparateAuditDatabase(t *testing.T) {
 	trig := newDB(t, "trigger", parityDDL, parityTables)
 	wal := newDB(t, "wal", parityDDL, parityTables)
@@ -238,11 +246,21 @@ func TestSeparateAuditDatabase(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	want, got := trail(t, trig.pool), trail(t, store.pool)
-	for i := range want {
-		want[i].Action = ""
+	compareTrails(t, trail(t, trig.pool), trail(t, store.pool))
+	capturetestEqual(t, "actions", actionsOf(t, store.pool), actionsOf(t, trig.pool))
+	// The copies are the captured database's rows, time included.
+	rows := func(db *testDB) []string {
+		r, err := db.pool.Query(context.Background(), `SELECT to_jsonb(a)::text FROM threadline.audit_actions AS a ORDER BY a.id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := pgx.CollectRows(r, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
 	}
-	compareTrails(t, want, got)
+	capturetestEqual(t, "copied actions", rows(store), rows(wal))
 	var n int
 	if err := wal.pool.QueryRow(context.Background(), `SELECT count(*) FROM threadline.audit_changes`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("the captured database's audit_changes holds %d rows (%v)", n, err)
@@ -326,5 +344,53 @@ func TestInTxWALMessage(t *testing.T) {
 	}
 	if n != 1 || actor != "u-9" || req != "req-9" || corr != "corr-ctx" || !at.Equal(started) {
 		t.Fatalf("trail: %d changes, actor %q, request %q, correlation %q, started %s (want %s)", n, actor, req, corr, at, started)
+	}
+}
+
+// actionOf is one action as compared between engines: the row, and the
+// attribution and number of changes of the headers linked to it.
+type actionOf struct {
+	Row                         string
+	Headers                     int
+	Actor, Request, Correlation string
+	Changes                     int
+}
+
+// actionsOf reads every action in id order (but its time). The WAL engine in the
+// captured database links an action with changes to two headers (the
+// one record_action wrote and the consumer's): Headers counts distinct
+// attributions, so both engines read alike.
+func actionsOf(t *testing.T, pool *pgxpool.Pool) []actionOf {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `
+		SELECT (to_jsonb(a) - 'inserted_at')::text,
+		    (SELECT count(DISTINCT (h.actor_ref, h.request_id, h.correlation_id)) FROM threadline.audit_transactions AS h WHERE h.action_id = a.id)::int,
+		    coalesce((SELECT max(h.actor_ref::text) FROM threadline.audit_transactions AS h WHERE h.action_id = a.id), ''),
+		    coalesce((SELECT max(h.request_id) FROM threadline.audit_transactions AS h WHERE h.action_id = a.id), ''),
+		    coalesce((SELECT max(h.correlation_id) FROM threadline.audit_transactions AS h WHERE h.action_id = a.id), ''),
+		    (SELECT count(*) FROM threadline.audit_changes AS c JOIN threadline.audit_transactions AS h ON h.id = c.transaction_id WHERE h.action_id = a.id)::int
+		FROM threadline.audit_actions AS a ORDER BY a.id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (actionOf, error) {
+		var a actionOf
+		err := r.Scan(&a.Row, &a.Headers, &a.Actor, &a.Request, &a.Correlation, &a.Changes)
+		return a, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 2 {
+		t.Fatalf("%d actions, want the workload's 2: %+v", len(out), out)
+	}
+	return out
+}
+
+// capturetestEqual fails unless got equals want.
+func capturetestEqual[T any](t *testing.T, what string, got, want T) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s:\n got  %+v\n want %+v", what, got, want)
 	}
 }

@@ -39,6 +39,10 @@ type txn struct {
 	actor         *string
 	requestID     *string
 	correlationID *string
+	// action holds the audit_actions row record_action inserted in the
+	// transaction (its values in actionRel's column order), if any.
+	action    []*string
+	actionRel *relation
 }
 
 // change is one row change (or a truncate) of a captured table.
@@ -316,7 +320,11 @@ func (s *stream) decode(ctx context.Context, data []byte) error {
 			s.c.log.Debug("threadline capture: large transaction received", "xid", t.xid, "changes", len(t.changes),
 				"receive_ms", time.Since(t.received).Milliseconds(), "since_commit_ms", time.Since(t.commitTime).Milliseconds())
 		}
-		if t.endLSN <= s.skipTo || (len(t.changes) == 0) {
+		// A transaction that only recorded an action needs a header of
+		// its own when the trail is on another database; in the captured
+		// database, record_action wrote it.
+		keep := len(t.changes) > 0 || (t.action != nil && !s.w.sameDB)
+		if t.endLSN <= s.skipTo || !keep {
 			// Written before a restart, or nothing captured: confirmable
 			// once nothing earlier waits.
 			if len(s.batch) == 0 && t.endLSN > s.flushed {
@@ -390,6 +398,14 @@ func (s *stream) row(relID uint32, op byte, oldType uint8, oldT, newT *pglogrepl
 	r := s.rels[relID]
 	if r == nil {
 		return errorf("change of relation %d before its relation message", relID)
+	}
+	if r.actions {
+		// record_action's insert; the retention purge's deletes are not
+		// the trail's business.
+		if op == 'i' && newT != nil {
+			s.cur.action, s.cur.actionRel = textValues(newT.Columns), r
+		}
+		return nil
 	}
 	if r.cap == nil {
 		return nil
@@ -489,4 +505,16 @@ func (s *stream) flush(ctx context.Context) error {
 	s.c.log.Debug("threadline capture: batch written", "transactions", txs, "changes", n, "ms", time.Since(start).Milliseconds(), "lsn", last.endLSN.String())
 	s.batch, s.nBatch = s.batch[:0], 0
 	return s.sendStatus(ctx, false)
+}
+
+// textValues returns a tuple's values as text (nil: NULL or not sent).
+func textValues(cols []*pglogrepl.TupleDataColumn) []*string {
+	out := make([]*string, len(cols))
+	for i, c := range cols {
+		if c.DataType == pglogrepl.TupleDataTypeText || c.DataType == pglogrepl.TupleDataTypeBinary {
+			v := string(c.Data)
+			out[i] = &v
+		}
+	}
+	return out
 }

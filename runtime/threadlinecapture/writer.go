@@ -34,11 +34,16 @@ type relation struct {
 	// cap is the table's capture record; nil when the table is not
 	// captured (its changes are ignored).
 	cap *contract.WALRules
+	// actions is set for the audit schema's audit_actions (published
+	// so that record_action's insert arrives with its transaction).
+	actions bool
 	// imageCols are the indexes of the columns whose values are staged
 	// (all but the excluded), excludedCols those of the excluded ones.
 	imageCols, excludedCols []int
 	// sql turns the staged rows of this relation (pg_temp.tl_stage.rel =
-	// index) into pg_temp.tl_out rows.
+	// index) into pg_temp.tl_out rows; for audit_actions, it copies the
+	// staged actions (pg_temp.tl_action.rel = index) to a trail on
+	// another database.
 	sql   string
 	index int32
 }
@@ -125,7 +130,9 @@ func (w *writer) setup(ctx context.Context) error {
 		`CREATE TABLE IF NOT EXISTS ` + w.s + `.audit_wal_progress (slot text PRIMARY KEY, lsn pg_lsn NOT NULL, updated_at timestamptz NOT NULL DEFAULT clock_timestamp())`,
 		`CREATE TABLE IF NOT EXISTS ` + w.s + `.audit_wal_gaps (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, slot text NOT NULL,
 			after_lsn pg_lsn NOT NULL, until_lsn pg_lsn NOT NULL, last_written_at timestamptz, detected_at timestamptz NOT NULL DEFAULT clock_timestamp())`,
-		`CREATE TEMP TABLE tl_tx (tx int4, hid int8, xid int8, started_at timestamptz, commit_at timestamptz, actor text, request_id text, correlation_id text) ON COMMIT DELETE ROWS`,
+		`CREATE TEMP TABLE tl_tx (tx int4, hid int8, xid int8, started_at timestamptz, commit_at timestamptz, actor text, request_id text, correlation_id text,
+			action_id int8) ON COMMIT DELETE ROWS`,
+		`CREATE TEMP TABLE tl_action (tx int4, rel int4, v text[]) ON COMMIT DELETE ROWS`,
 		`CREATE TEMP TABLE tl_stage (seq int4, tx int4, rel int4, op text, n text[], o text[], xch text[], ko bool, nu text[]) ON COMMIT DELETE ROWS`,
 		`CREATE TEMP TABLE tl_out (seq int4, tx int4, table_schema text, table_name text, op text, table_pk jsonb, table_pk_before jsonb,
 			data_after jsonb, data_before jsonb, changed_fields text[], changed_from jsonb) ON COMMIT DELETE ROWS`,
@@ -257,6 +264,9 @@ func (w *writer) relation(ctx context.Context, m *pglogrepl.RelationMessage) (*r
 	for _, c := range m.Columns {
 		r.cols = append(r.cols, column{name: c.Name, typ: c.DataType, typmod: c.TypeModifier})
 	}
+	if m.Namespace == w.cfg.AuditSchema && m.RelationName == "audit_actions" {
+		return w.actionsRelation(ctx, r)
+	}
 	var raw []byte
 	var schemaName, tableName string
 	err := w.source.QueryRow(ctx, `SELECT table_schema, table_name, capture FROM `+w.s+`.audit_wal_tables
@@ -306,6 +316,45 @@ func (w *writer) relation(ctx context.Context, m *pglogrepl.RelationMessage) (*r
 	w.rels = append(w.rels, r)
 	r.sql = imageSQL(r)
 	return r, nil
+}
+
+// actionsRelation completes the relation of audit_actions: its copy
+// statement, for a trail on another database. The copy keeps the
+// action's id (the one RecordAction returned); only this consumer writes
+// that database's audit_actions.
+func (w *writer) actionsRelation(ctx context.Context, r *relation) (*relation, error) {
+	r.actions, r.index = true, w.nrel
+	w.nrel++
+	names := make([]string, len(r.cols))
+	vals := make([]string, len(r.cols))
+	for i, col := range r.cols {
+		cast, err := w.castType(ctx, col.typ, col.typmod)
+		if err != nil {
+			return nil, err
+		}
+		names[i] = contract.QuoteIdent(col.name)
+		vals[i] = "(a.v[" + strconv.Itoa(i+1) + "])::" + cast
+	}
+	r.sql = `INSERT INTO ` + w.s + `.audit_actions (` + strings.Join(names, ", ") + `) OVERRIDING SYSTEM VALUE
+SELECT ` + strings.Join(vals, ", ") + ` FROM pg_temp.tl_action AS a WHERE a.rel = $1 ORDER BY a.tx
+ON CONFLICT (id) DO NOTHING`
+	return r, nil
+}
+
+// actionID returns the id of a staged audit_actions row.
+func actionID(t *txn) any {
+	if t.action == nil {
+		return nil
+	}
+	for i, col := range t.actionRel.cols {
+		if col.name == "id" && t.action[i] != nil {
+			id, err := strconv.ParseInt(*t.action[i], 10, 64)
+			if err == nil {
+				return id
+			}
+		}
+	}
+	return nil
 }
 
 // castType returns the type a column's text is cast to so that to_jsonb
@@ -495,8 +544,8 @@ func (w *writer) write(ctx context.Context, batch []*txn, slot string) (int, err
 	defer func() { _ = tx.Rollback(context.Background()) }()
 
 	txRows := make([][]any, 0, len(batch))
-	var stage [][]any
-	rels := map[int32]*relation{}
+	var stage, actions [][]any
+	rels, actionRels := map[int32]*relation{}, map[int32]*relation{}
 	seq := int32(0)
 	// The batch's headers share this audit transaction's id (seal covers
 	// a header by the transaction that wrote it), so their (txid,
@@ -513,7 +562,11 @@ func (w *writer) write(ctx context.Context, batch []*txn, slot string) (int, err
 			started = started.Add(time.Microsecond)
 		}
 		starts[started] = true
-		txRows = append(txRows, []any{int32(i), xid8(t.xid, next), started, t.commitTime, t.actor, t.requestID, t.correlationID})
+		txRows = append(txRows, []any{int32(i), xid8(t.xid, next), started, t.commitTime, t.actor, t.requestID, t.correlationID, actionID(t)})
+		if t.action != nil && !w.sameDB {
+			actions = append(actions, []any{int32(i), t.actionRel.index, t.action})
+			actionRels[t.actionRel.index] = t.actionRel
+		}
 		for _, ch := range t.changes {
 			seq++
 			rels[ch.rel.index] = ch.rel
@@ -528,8 +581,11 @@ func (w *writer) write(ctx context.Context, batch []*txn, slot string) (int, err
 		}
 	}
 	phase.mark("build")
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", "tl_tx"}, []string{"tx", "xid", "started_at", "commit_at", "actor", "request_id", "correlation_id"}, pgx.CopyFromRows(txRows)); err != nil {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", "tl_tx"}, []string{"tx", "xid", "started_at", "commit_at", "actor", "request_id", "correlation_id", "action_id"}, pgx.CopyFromRows(txRows)); err != nil {
 		return 0, errorf("stage transactions: %w", err)
+	}
+	if err := copyActions(ctx, tx, actions, actionRels); err != nil {
+		return 0, err
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", "tl_stage"}, []string{"seq", "tx", "rel", "op", "n", "o", "xch", "ko", "nu"}, pgx.CopyFromRows(stage)); err != nil {
 		return 0, errorf("stage changes: %w", err)
@@ -553,21 +609,29 @@ func (w *writer) write(ctx context.Context, batch []*txn, slot string) (int, err
 	// source transaction's id in meta. A header record_action wrote in the
 	// source transaction (same database only: found by the source txid
 	// and a start before the commit) lends its action to the new one.
-	existing := `NULL::bigint`
+	// The action is the one whose insert came with the transaction; in
+	// the captured database, an install whose publication predates
+	// audit_actions' membership finds it by the header record_action
+	// wrote (by the source txid and a start before the commit).
+	action := `t.action_id`
+	written := `EXISTS (SELECT FROM pg_temp.tl_out AS o WHERE o.tx = t.tx)`
 	if w.sameDB {
-		existing = `(SELECT h.action_id FROM ` + s + `.audit_transactions AS h
+		action = `coalesce(t.action_id, (SELECT h.action_id FROM ` + s + `.audit_transactions AS h
             WHERE h.txid = t.xid::text::xid8 AND h.started_at <= t.commit_at AND h.started_at > t.commit_at - interval '1 day'
               AND h.source IS DISTINCT FROM 'wal' AND h.action_id IS NOT NULL
-            ORDER BY h.started_at DESC LIMIT 1)`
+            ORDER BY h.started_at DESC LIMIT 1))`
+	} else {
+		// The header of a transaction that only recorded an action.
+		written += ` OR t.action_id IS NOT NULL`
 	}
 	hdr := `INSERT INTO ` + s + `.audit_transactions (txid, started_at, actor_ref, actor_ref_invalid, request_id, correlation_id, source, meta, action_id)
 SELECT pg_current_xact_id(), x.started_at, x.actor_ref, CASE WHEN x.actor_ref IS NULL THEN left(x.raw, ` + strconv.Itoa(contract.MaxActorRefBytes) + `) END,
     left(nullif(x.request_id, ''), ` + strconv.Itoa(contract.MaxIDChars) + `), left(nullif(x.correlation_id, ''), ` + strconv.Itoa(contract.MaxIDChars) + `),
     'wal', jsonb_build_object('xid', x.xid::text), x.action_id
 FROM (SELECT t.tx, t.xid, t.started_at, nullif(t.actor, '') AS raw,
-        ` + s + `.parse_actor_ref(nullif(t.actor, '')) AS actor_ref, t.request_id, t.correlation_id, ` + existing + ` AS action_id
+        ` + s + `.parse_actor_ref(nullif(t.actor, '')) AS actor_ref, t.request_id, t.correlation_id, ` + action + ` AS action_id
     FROM pg_temp.tl_tx AS t
-    WHERE EXISTS (SELECT FROM pg_temp.tl_out AS o WHERE o.tx = t.tx)) AS x
+    WHERE ` + written + `) AS x
 ORDER BY x.tx`
 	if _, err := tx.Exec(ctx, hdr); err != nil {
 		return 0, errorf("write transaction headers: %w", err)
@@ -602,6 +666,24 @@ ON CONFLICT (slot) DO UPDATE SET lsn = EXCLUDED.lsn, updated_at = clock_timestam
 		w.log.Debug("threadline capture: batch phases", phase.attrs()...)
 	}
 	return int(tag.RowsAffected()), nil
+}
+
+// copyActions stages the batch's actions and copies them to the trail's
+// audit_actions (a trail on another database), before the headers that
+// link them.
+func copyActions(ctx context.Context, tx pgx.Tx, actions [][]any, rels map[int32]*relation) error {
+	if len(actions) == 0 {
+		return nil
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", "tl_action"}, []string{"tx", "rel", "v"}, pgx.CopyFromRows(actions)); err != nil {
+		return errorf("stage actions: %w", err)
+	}
+	for i, r := range rels {
+		if _, err := tx.Exec(ctx, r.sql, i); err != nil {
+			return errorf("copy actions: %w", err)
+		}
+	}
+	return nil
 }
 
 // phases times the steps of a batch write (logged at debug level).
