@@ -6,9 +6,10 @@
 //
 // Workloads: pgbench's TPC-B (throughput ratios to the same round's
 // unaudited run; WAL bytes per transaction; commit-to-visible lag of the
-// WAL engine, p50 and p99, and its drain time after each round), and one
-// UPDATE of N rows (statement time, and for the WAL engine the time until
-// the trail holds every change).
+// WAL engine, p50 and p99, and its drain time after each round), the
+// WAL engine's catch-up rate after its consumer was down under load, and
+// one UPDATE of N rows (statement time, and for the WAL engine the time
+// until the trail holds every change).
 package walbench
 
 import (
@@ -46,8 +47,14 @@ type Options struct {
 	Clients  int
 	Duration time.Duration
 	BulkRows int
-	// BatchDelay is the consumer's -batch-delay.
-	BatchDelay time.Duration
+	// BatchDelay and BatchChanges are the consumer's batch bounds (0:
+	// its defaults).
+	BatchDelay   time.Duration
+	BatchChanges int
+	// Outage is how long the consumer is stopped under TPC-B load before
+	// each catch-up measurement; CatchupRounds how many (0: none).
+	Outage        time.Duration
+	CatchupRounds int
 	// DefaultIdentity adds a fourth variant, the WAL engine with replica
 	// identity default on the updated tables. Its slot decodes all of
 	// the cluster's WAL too, which lowers both WAL variants' ratios: the
@@ -66,6 +73,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.Duration, "duration", 20*time.Second, "length of one pgbench run")
 	fs.IntVar(&o.BulkRows, "bulk-rows", 100000, "rows of the bulk UPDATE")
 	fs.DurationVar(&o.BatchDelay, "batch-delay", 0, "the consumer's batch delay (0: its default)")
+	fs.IntVar(&o.BatchChanges, "batch-changes", 0, "the consumer's batch size in changes (0: its default)")
+	fs.DurationVar(&o.Outage, "outage", 20*time.Second, "how long the consumer is stopped under load before a catch-up")
+	fs.IntVar(&o.CatchupRounds, "catchup-rounds", 3, "catch-up measurements after the TPC-B rounds (0: none)")
 	fs.BoolVar(&o.DefaultIdentity, "default-identity", false, "also run the WAL engine with replica identity default (a second slot, which lowers both WAL variants' ratios)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -189,12 +199,88 @@ func (b *bench) run(ctx context.Context, stdout io.Writer) error {
 		}
 		fmt.Fprintf(b.log, " (wal drained in %.0f ms)\n", vs[2].drain[i])
 	}
+	catchups, err := b.catchups(ctx, vs[2])
+	if err != nil {
+		return fmt.Errorf("catch-up: %w", err)
+	}
 	bulk, err := b.bulk(ctx)
 	if err != nil {
 		return fmt.Errorf("bulk: %w", err)
 	}
 	b.print(stdout, vs, bulk)
+	printCatchups(stdout, b.o, catchups)
 	return nil
+}
+
+// catchup is one catch-up measurement.
+type catchup struct {
+	changes  int64         // changes committed while the consumer was down
+	retained int64         // WAL the slot retained, bytes
+	took     time.Duration // from the consumer's restart until the slot caught up
+}
+
+// catchups stops v's consumer for the outage while pgbench runs, then
+// restarts it and times how long it takes to write what was committed
+// meanwhile.
+func (b *bench) catchups(ctx context.Context, v *variant) ([]catchup, error) {
+	var out []catchup
+	for i := 0; i < b.o.CatchupRounds; i++ {
+		var before int64
+		if err := v.pool.QueryRow(ctx, `SELECT count(*) FROM threadline.audit_changes`).Scan(&before); err != nil {
+			return nil, err
+		}
+		v.stopConsumer()
+		args := []string{"-n", "-M", "simple", "-c", strconv.Itoa(b.o.Clients), "-j", "2",
+			"-T", strconv.Itoa(max(1, int(b.o.Outage.Seconds()))), "-f", v.script, v.url}
+		if out, err := exec.CommandContext(ctx, "pgbench", args...).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("pgbench: %v\n%s", err, out)
+		}
+		var c catchup
+		if err := v.pool.QueryRow(ctx, `SELECT pg_current_wal_lsn() - confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1`, v.slot).Scan(&c.retained); err != nil {
+			return nil, err
+		}
+		v.mu.Lock()
+		lags := len(v.lags)
+		v.mu.Unlock()
+		start := time.Now()
+		v.startConsumer(b.socketURL("bench_"+v.name), b.o)
+		if err := waitCaughtUp(ctx, v.pool, v.slot, 30*time.Minute); err != nil {
+			return nil, err
+		}
+		c.took = time.Since(start)
+		var after int64
+		if err := v.pool.QueryRow(ctx, `SELECT count(*) FROM threadline.audit_changes`).Scan(&after); err != nil {
+			return nil, err
+		}
+		c.changes = after - before
+		// The lag percentiles are those under load, not after an outage.
+		v.mu.Lock()
+		v.lags = v.lags[:lags]
+		v.mu.Unlock()
+		out = append(out, c)
+		fmt.Fprintf(b.log, "bench: catch-up %d: %d changes (%.1f MB of WAL) in %s, %.0f changes/s\n", i+1, c.changes,
+			float64(c.retained)/1e6, c.took.Round(time.Millisecond), c.rate())
+	}
+	return out, nil
+}
+
+func (c catchup) rate() float64 { return float64(c.changes) / c.took.Seconds() }
+
+func printCatchups(w io.Writer, o Options, cs []catchup) {
+	if len(cs) == 0 {
+		return
+	}
+	rates := make([]float64, len(cs))
+	var changes, retained []float64
+	for i, c := range cs {
+		rates[i] = c.rate()
+		changes, retained = append(changes, float64(c.changes)), append(retained, float64(c.retained)/1e6)
+	}
+	r, lo, hi := median(rates)
+	n, _, _ := median(changes)
+	mb, _, _ := median(retained)
+	fmt.Fprintf(w, "\ncatch-up after a %s outage under TPC-B load, %d rounds: %.0f changes committed meanwhile, %.1f MB of WAL retained (medians); rate %.0f changes/s (%.0f–%.0f)\n",
+		o.Outage, len(cs), n, mb, r, lo, hi)
 }
 
 // setup creates v's database, loads pgbench and installs its engine.
@@ -221,7 +307,7 @@ func (b *bench) setup(ctx context.Context, v *variant) error {
 			return err
 		}
 		v.slot = "bench_tpcb"
-		v.startConsumer(b.socketURL("bench_"+v.name), b.o.BatchDelay)
+		v.startConsumer(b.socketURL("bench_"+v.name), b.o)
 	case "wal-default":
 		if err := install(ctx, v.pool, "wal", tpcbTables+tpcbDefaultIdentity); err != nil {
 			return err
@@ -230,7 +316,7 @@ func (b *bench) setup(ctx context.Context, v *variant) error {
 			return err
 		}
 		v.slot = "bench_tpcb_default"
-		v.startConsumer(b.socketURL("bench_"+v.name), b.o.BatchDelay)
+		v.startConsumer(b.socketURL("bench_"+v.name), b.o)
 	}
 	return nil
 }
@@ -271,10 +357,10 @@ func (b *bench) socketURL(db string) string {
 	return fmt.Sprintf("postgres://postgres@/%s?host=%s&port=%d&sslmode=disable", db, b.cluster.Host(), b.cluster.Port)
 }
 
-func (v *variant) startConsumer(url string, delay time.Duration) {
+func (v *variant) startConsumer(url string, o Options) {
 	ctx, cancel := context.WithCancel(context.Background())
 	v.consumer = threadlinecapture.New(threadlinecapture.Config{
-		SourceURL: url, Slot: v.slot, BatchDelay: delay,
+		SourceURL: url, Slot: v.slot, BatchDelay: o.BatchDelay, BatchChanges: o.BatchChanges,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Hooks: threadlinecapture.Hooks{BatchWritten: func(_ context.Context, e threadlinecapture.BatchEvent) {
 			if e.Err != nil {
@@ -411,7 +497,7 @@ INSERT INTO items SELECT g, 0, 'item ' || g FROM generate_series(1, %d) AS g`, b
 				_, err = pool.Exec(ctx, `SELECT pg_create_logical_replication_slot('bench_bulk', 'pgoutput')`)
 			}
 			walVariant = &variant{name: "bulk-wal", url: u, pool: pool, slot: "bench_bulk"}
-			walVariant.startConsumer(b.socketURL("bulk_"+name), b.o.BatchDelay)
+			walVariant.startConsumer(b.socketURL("bulk_"+name), b.o)
 			defer walVariant.stopConsumer()
 		}
 		if err != nil {
