@@ -64,17 +64,21 @@ type change struct {
 
 // stream is the state of one replication session.
 type stream struct {
-	c       *Consumer
-	rels    map[uint32]*relation
-	w       *writer
-	conn    *pgconn.PgConn
-	cur     *txn
-	batch   []*txn
-	nBatch  int
-	first   time.Time // when the batch's first transaction arrived
-	flushed pglogrepl.LSN
-	skipTo  pglogrepl.LSN // transactions ending at or before it are written already
-	walEnd  pglogrepl.LSN
+	c      *Consumer
+	rels   map[uint32]*relation
+	w      *writer
+	conn   *pgconn.PgConn
+	cur    *txn
+	batch  []*txn
+	nBatch int
+	first  time.Time // when the batch's first transaction arrived
+	// written receives the result of the batch being written, if any
+	// (inflight): one batch is written while the next is read.
+	written  chan writeResult
+	inflight bool
+	flushed  pglogrepl.LSN
+	skipTo   pglogrepl.LSN // transactions ending at or before it are written already
+	walEnd   pglogrepl.LSN
 }
 
 func (c *Consumer) run(ctx context.Context) error {
@@ -115,8 +119,14 @@ func (c *Consumer) run(ctx context.Context) error {
 	}
 	c.log.Info("threadline capture: streaming", "slot", c.cfg.Slot, "publication", c.cfg.Publication, "written_up_to", progress.String())
 	c.setStatus(func(s *Status) { s.Streaming, s.Err = true, "" })
-	s := &stream{c: c, rels: map[uint32]*relation{}, w: w, conn: conn, skipTo: progress, flushed: 0}
-	return s.loop(ctx)
+	s := &stream{c: c, rels: map[uint32]*relation{}, w: w, conn: conn, skipTo: progress, flushed: 0, written: make(chan writeResult, 1)}
+	err = s.loop(ctx)
+	if s.inflight {
+		// Stopped on an error: let the write end before the connections
+		// close (it commits or rolls back whole).
+		<-s.written
+	}
+	return err
 }
 
 // ensureSlot creates the slot when it does not exist.
@@ -163,6 +173,9 @@ func (s *stream) loop(ctx context.Context) error {
 			// Clean shutdown: write what is complete, confirm it.
 			return s.shutdown()
 		}
+		if err := s.collect(ctx, false); err != nil {
+			return err
+		}
 		if len(s.batch) > 0 && (s.nBatch >= cfg.BatchChanges || time.Since(s.first) >= cfg.BatchDelay) {
 			if err := s.flush(ctx); err != nil {
 				return err
@@ -177,6 +190,12 @@ func (s *stream) loop(ctx context.Context) error {
 		deadline := nextStatus
 		if len(s.batch) > 0 {
 			if d := s.first.Add(cfg.BatchDelay); d.Before(deadline) {
+				deadline = d
+			}
+		}
+		if s.inflight {
+			// Notice the write's end soon when the stream is quiet.
+			if d := time.Now().Add(10 * time.Millisecond); d.Before(deadline) {
 				deadline = d
 			}
 		}
@@ -236,6 +255,9 @@ func (s *stream) shutdown() error {
 			return err
 		}
 	}
+	if err := s.collect(ctx, true); err != nil {
+		return err
+	}
 	return s.sendStatus(ctx, false)
 }
 
@@ -277,7 +299,7 @@ func (s *stream) serverEnd(l pglogrepl.LSN) {
 // confirmed: the slot then advances while the captured tables are idle,
 // and WAL of other tables is not retained.
 func (s *stream) sendStatus(ctx context.Context, reply bool) error {
-	if s.cur == nil && len(s.batch) == 0 && s.walEnd > s.flushed {
+	if s.cur == nil && len(s.batch) == 0 && !s.inflight && s.walEnd > s.flushed {
 		s.flushed = s.walEnd
 	}
 	if s.flushed == 0 {
@@ -327,7 +349,7 @@ func (s *stream) decode(ctx context.Context, data []byte) error {
 		if t.endLSN <= s.skipTo || !keep {
 			// Written before a restart, or nothing captured: confirmable
 			// once nothing earlier waits.
-			if len(s.batch) == 0 && t.endLSN > s.flushed {
+			if len(s.batch) == 0 && !s.inflight && t.endLSN > s.flushed {
 				s.flushed = t.endLSN
 			}
 			return nil
@@ -476,34 +498,75 @@ func (s *stream) row(relID uint32, op byte, oldType uint8, oldT, newT *pglogrepl
 	return nil
 }
 
-// flush writes the batch, reports it to the hooks and confirms its end.
+// writeResult is the outcome of one batch write.
+type writeResult struct {
+	batch    []*txn
+	changes  int
+	start    time.Time
+	duration time.Duration
+	err      error
+}
+
+// flush hands the batch to a writer goroutine, after the batch written
+// before it (if still in flight) committed: one batch is written while
+// the stream's next transactions are read and decoded, so the walsender,
+// this process and the audit database's backend work at once.
 func (s *stream) flush(ctx context.Context) error {
-	start := time.Now()
-	n, err := s.w.write(ctx, s.batch, s.c.cfg.Slot)
-	last := s.batch[len(s.batch)-1]
+	if err := s.collect(ctx, true); err != nil {
+		return err
+	}
+	batch := s.batch
+	s.batch, s.nBatch, s.inflight = nil, 0, true
+	// A write is not cancelled by shutdown: shutdown waits for it.
+	wctx := context.WithoutCancel(ctx)
+	go func() {
+		start := time.Now()
+		n, err := s.w.write(wctx, batch, s.c.cfg.Slot)
+		s.written <- writeResult{batch: batch, changes: n, start: start, duration: time.Since(start), err: err}
+	}()
+	return nil
+}
+
+// collect takes the in-flight write's result (waiting for it when wait
+// is set), reports it to the hooks and confirms its end.
+func (s *stream) collect(ctx context.Context, wait bool) error {
+	if !s.inflight {
+		return nil
+	}
+	var r writeResult
+	if wait {
+		r = <-s.written
+	} else {
+		select {
+		case r = <-s.written:
+		default:
+			return nil
+		}
+	}
+	s.inflight = false
+	last := r.batch[len(r.batch)-1]
 	if h := s.c.cfg.Hooks.BatchWritten; h != nil {
-		commits := make([]time.Time, len(s.batch))
-		for i, t := range s.batch {
+		commits := make([]time.Time, len(r.batch))
+		for i, t := range r.batch {
 			commits[i] = t.commitTime
 		}
-		h(ctx, BatchEvent{Slot: s.c.cfg.Slot, Transactions: len(s.batch), Changes: n, Commits: commits,
-			EndLSN: last.endLSN.String(), Start: start, Duration: time.Since(start), Err: err})
+		h(ctx, BatchEvent{Slot: s.c.cfg.Slot, Transactions: len(r.batch), Changes: r.changes, Commits: commits,
+			EndLSN: last.endLSN.String(), Start: r.start, Duration: r.duration, Err: r.err})
 	}
-	if err != nil {
-		return err
+	if r.err != nil {
+		return r.err
 	}
 	if last.endLSN > s.flushed {
 		s.flushed = last.endLSN
 	}
-	txs := int64(len(s.batch))
+	txs := int64(len(r.batch))
 	s.c.setStatus(func(st *Status) {
 		st.Transactions += txs
-		st.Changes += int64(n)
+		st.Changes += int64(r.changes)
 		st.LastCommit = last.commitTime
-		st.LastWrite = time.Now()
+		st.LastWrite = r.start.Add(r.duration)
 	})
-	s.c.log.Debug("threadline capture: batch written", "transactions", txs, "changes", n, "ms", time.Since(start).Milliseconds(), "lsn", last.endLSN.String())
-	s.batch, s.nBatch = s.batch[:0], 0
+	s.c.log.Debug("threadline capture: batch written", "transactions", txs, "changes", r.changes, "ms", r.duration.Milliseconds(), "lsn", last.endLSN.String())
 	return s.sendStatus(ctx, false)
 }
 
