@@ -56,6 +56,12 @@ type change struct {
 	// unknown names the columns of newv whose unchanged TOASTed value was
 	// not sent and cannot be taken from an old row: left out of the image.
 	unknown []string
+	// srcNew and srcOld hold the values of all the columns sent (the
+	// excluded ones too), for a relation with generated columns: they are
+	// computed from them. srcOld is nil unless the whole old row is known;
+	// srcUnknown names the columns of srcNew whose value is unknown.
+	srcNew, srcOld []*string
+	srcUnknown     []string
 }
 
 // stream is the state of one replication session.
@@ -405,19 +411,7 @@ func (s *stream) row(relID uint32, op byte, oldType uint8, oldT, newT *pglogrepl
 	// A key-only old row (replica identity default or an index): the
 	// old values of the other columns are unknown.
 	ch.keyOnly = oldRaw != nil && oldType == pglogrepl.UpdateMessageTupleTypeKey
-	get := func(cols []*pglogrepl.TupleDataColumn, i int) (v *string, unchanged bool) {
-		if i >= len(cols) {
-			return nil, false
-		}
-		switch cols[i].DataType {
-		case pglogrepl.TupleDataTypeText, pglogrepl.TupleDataTypeBinary:
-			x := string(cols[i].Data)
-			return &x, false
-		case pglogrepl.TupleDataTypeToast:
-			return nil, true
-		}
-		return nil, false
-	}
+	get := tupleValue
 	n := len(r.imageCols)
 	if newRaw != nil {
 		ch.newv = make([]*string, n)
@@ -456,8 +450,27 @@ func (s *stream) row(relID uint32, op byte, oldType uint8, oldT, newT *pglogrepl
 			}
 		}
 	}
+	if len(r.gen) > 0 {
+		genInputs(&ch, oldRaw, newRaw)
+	}
 	s.cur.changes = append(s.cur.changes, ch)
 	return nil
+}
+
+// tupleValue returns the value of column i of a tuple (nil: NULL), or
+// that it is an unchanged TOASTed value, not sent.
+func tupleValue(cols []*pglogrepl.TupleDataColumn, i int) (v *string, unchanged bool) {
+	if i >= len(cols) {
+		return nil, false
+	}
+	switch cols[i].DataType {
+	case pglogrepl.TupleDataTypeText, pglogrepl.TupleDataTypeBinary:
+		x := string(cols[i].Data)
+		return &x, false
+	case pglogrepl.TupleDataTypeToast:
+		return nil, true
+	}
+	return nil, false
 }
 
 // flush writes the batch, reports it to the hooks and confirms its end.
