@@ -3,11 +3,13 @@ package threadlinecapture
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/threadline-go/threadline/internal/contract"
 )
@@ -25,8 +27,10 @@ func (w *writer) generated(ctx context.Context, r *relation) error {
 	rows, err := w.source.Query(ctx, `SELECT a.attname::text, pg_get_expr(d.adbin, d.adrelid), format_type(a.atttypid, a.atttypmod),
     ARRAY(SELECT c.attname::text FROM pg_depend AS p
         JOIN pg_attribute AS c ON c.attrelid = p.refobjid AND c.attnum = p.refobjsubid
-        WHERE p.classid = 'pg_class'::regclass AND p.objid = a.attrelid AND p.objsubid = a.attnum
-          AND p.refclassid = 'pg_class'::regclass AND p.refobjid = a.attrelid AND p.refobjsubid > 0
+        WHERE ((p.classid = 'pg_attrdef'::regclass AND p.objid = d.oid)
+            OR (p.classid = 'pg_class'::regclass AND p.objid = a.attrelid AND p.objsubid = a.attnum))
+          AND p.refclassid = 'pg_class'::regclass AND p.refobjid = a.attrelid
+          AND p.refobjsubid > 0 AND p.refobjsubid <> a.attnum
         ORDER BY c.attnum)
 FROM pg_attribute AS a JOIN pg_attrdef AS d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = 's'
@@ -41,6 +45,14 @@ ORDER BY a.attnum`, r.id)
 			return errorf("read the generated columns of %s.%s: %w", r.schema, r.name, err)
 		}
 		g.excluded = slices.Contains(r.cap.Exclude, g.name)
+		if missing := missingInput(r, g); missing != "" {
+			// The catalog is read when the relation message is decoded:
+			// ahead of the stream when the consumer lags behind a DDL that
+			// renamed or dropped an input since.
+			w.log.Warn("threadline capture: a generated column reads a column the stream does not have (changed since): left out of the images",
+				"table", r.schema+"."+r.name, "column", g.name, "input", missing)
+			continue
+		}
 		r.gen = append(r.gen, g)
 	}
 	if err := rows.Err(); err != nil {
@@ -48,6 +60,12 @@ ORDER BY a.attnum`, r.id)
 	}
 	if len(r.gen) == 0 {
 		return nil
+	}
+	// Only the columns the expressions read are sent.
+	for i, c := range r.cols {
+		if slices.ContainsFunc(r.gen, func(g genColumn) bool { return slices.Contains(g.deps, c.name) }) {
+			r.genInputs = append(r.genInputs, i)
+		}
 	}
 	types, err := w.declaredTypes(ctx, r)
 	if err != nil {
@@ -57,14 +75,26 @@ ORDER BY a.attnum`, r.id)
 	return nil
 }
 
-// declaredTypes returns the declared type of each column of r (domains,
-// enums and composites as they are: the generation expressions are
-// evaluated in the source database against the real types).
+// missingInput returns an input column of g that r's relation message
+// does not have, or "".
+func missingInput(r *relation, g genColumn) string {
+	for _, d := range g.deps {
+		if !slices.ContainsFunc(r.cols, func(c column) bool { return c.name == d }) {
+			return d
+		}
+	}
+	return ""
+}
+
+// declaredTypes returns the declared type of each input column of r's
+// generated columns (domains, enums and composites as they are: the
+// generation expressions are evaluated in the source database against
+// the real types).
 func (w *writer) declaredTypes(ctx context.Context, r *relation) ([]string, error) {
-	oids := make([]uint32, len(r.cols))
-	mods := make([]int32, len(r.cols))
-	for i, c := range r.cols {
-		oids[i], mods[i] = c.typ, c.typmod
+	oids := make([]uint32, len(r.genInputs))
+	mods := make([]int32, len(r.genInputs))
+	for j, i := range r.genInputs {
+		oids[j], mods[j] = r.cols[i].typ, r.cols[i].typmod
 	}
 	var types []string
 	err := w.source.QueryRow(ctx, `SELECT coalesce(array_agg(format_type(t, m) ORDER BY i), '{}')
@@ -75,25 +105,33 @@ FROM unnest($1::oid[], $2::int4[]) WITH ORDINALITY AS x (t, m, i)`, oids, mods).
 	return types, nil
 }
 
-// genSQL renders the query that computes the generated columns of r: $1
-// holds the values (text) of the columns of the stream, a row after
-// another, for $2 rows; each result row is one input row's generated
-// values, as the text of their JSON values (to_jsonb, as the trigger
-// engine's images), in r.gen order.
+// genSQL renders the query that computes the generated columns of r:
+// parameter j+1 holds the values (text) of the input column
+// r.genInputs[j], one element a row image (unnest walks the arrays once; a subscript of a
+// text array walks it from its start); each result row is one row
+// image's generated values, as the text of their JSON values (to_jsonb,
+// as the trigger engine's images), in r.gen order.
 func genSQL(r *relation, types []string) string {
-	n := strconv.Itoa(len(r.cols))
-	cols := make([]string, len(r.cols))
-	for i, c := range r.cols {
-		cols[i] = "($1::text[])[tl_k * " + n + " + " + strconv.Itoa(i+1) + "]::" + types[i] + " AS " + contract.QuoteIdent(c.name)
-	}
 	vals := make([]string, len(r.gen))
 	for i, g := range r.gen {
 		vals[i] = "to_jsonb((" + g.expr + ")::" + g.typ + ")::text"
 	}
+	if len(r.genInputs) == 0 {
+		return `SELECT ARRAY[` + strings.Join(vals, ", ") + `]::text[] FROM generate_series(1, $1::int4)`
+	}
+	args := make([]string, len(r.genInputs))
+	names := make([]string, len(r.genInputs))
+	cols := make([]string, len(r.genInputs))
+	for j, i := range r.genInputs {
+		n := strconv.Itoa(j + 1)
+		args[j] = "$" + n + "::text[]"
+		names[j] = "tl_c" + n
+		cols[j] = "tl_u.tl_c" + n + "::" + types[j] + " AS " + contract.QuoteIdent(r.cols[i].name)
+	}
 	return `SELECT (SELECT ARRAY[` + strings.Join(vals, ", ") + `]::text[]
     FROM (SELECT ` + strings.Join(cols, ", ") + `) AS tl_row)
-FROM generate_series(0, $2::int4 - 1) AS tl_k
-ORDER BY tl_k`
+FROM unnest(` + strings.Join(args, ", ") + `) WITH ORDINALITY AS tl_u (` + strings.Join(names, ", ") + `, tl_k)
+ORDER BY tl_u.tl_k`
 }
 
 // genImage is what the generated columns add to one staged change.
@@ -159,31 +197,19 @@ func (w *writer) computeGenerated(ctx context.Context, batch []*txn) (map[*chang
 
 // computeRelation computes the generated columns of the changes of r.
 func (w *writer) computeRelation(ctx context.Context, r *relation, chs []*change, out map[*change]genImage) error {
-	var flat []*string
-	rowsOf := 0
-	for _, ch := range chs {
-		for _, side := range [][]*string{ch.srcNew, ch.srcOld} {
-			if side != nil {
-				flat = append(flat, side...)
-				rowsOf++
-			}
-		}
+	args, rowsOf := genArgs(r, chs)
+	vals, err := w.queryGenerated(ctx, r, args, rowsOf)
+	if err != nil && evaluationError(err) {
+		// The expression does not evaluate on these values (a DDL changed
+		// it, its inputs or its functions since the stream's changes): the
+		// trail goes on without these generated values rather than stop
+		// on them.
+		w.log.Error("threadline capture: generated columns not computed: left out of this batch's images",
+			"table", r.schema+"."+r.name, "err", err)
+		return nil
 	}
-	rows, err := w.source.Query(ctx, r.genSQL, flat, rowsOf)
 	if err != nil {
-		return errorf("compute the generated columns of %s.%s: %w", r.schema, r.name, err)
-	}
-	defer rows.Close()
-	var vals [][]*string
-	for rows.Next() {
-		var v []*string
-		if err := rows.Scan(&v); err != nil {
-			return errorf("compute the generated columns of %s.%s: %w", r.schema, r.name, err)
-		}
-		vals = append(vals, v)
-	}
-	if err := rows.Err(); err != nil {
-		return errorf("compute the generated columns of %s.%s: %w", r.schema, r.name, err)
+		return err
 	}
 	if len(vals) != rowsOf {
 		return errorf("compute the generated columns of %s.%s: %d rows for %d", r.schema, r.name, len(vals), rowsOf)
@@ -200,6 +226,79 @@ func (w *writer) computeRelation(ctx context.Context, r *relation, chs []*change
 		out[ch] = genImageOf(r, ch, nv, ov)
 	}
 	return nil
+}
+
+// evaluationError reports whether err is an error of the statement itself,
+// which running it again would not cure, rather than of the connection,
+// the server's state or its resources.
+func evaluationError(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || len(pe.Code) != 5 {
+		return false
+	}
+	switch pe.Code[:2] {
+	case "08", "40", "53", "55", "57", "58", "XX":
+		return false
+	}
+	return true
+}
+
+// genArgs returns the parameters of r's generated columns query for the
+// row images of chs (new, then old when known, change by change), and
+// their number.
+func genArgs(r *relation, chs []*change) ([]any, int) {
+	n := 0
+	for _, ch := range chs {
+		for _, side := range [][]*string{ch.srcNew, ch.srcOld} {
+			if side != nil {
+				n++
+			}
+		}
+	}
+	if len(r.genInputs) == 0 {
+		return []any{n}, n
+	}
+	cols := make([][]*string, len(r.genInputs))
+	for j := range cols {
+		cols[j] = make([]*string, 0, n)
+	}
+	for _, ch := range chs {
+		for _, side := range [][]*string{ch.srcNew, ch.srcOld} {
+			if side == nil {
+				continue
+			}
+			for j, i := range r.genInputs {
+				cols[j] = append(cols[j], side[i])
+			}
+		}
+	}
+	args := make([]any, len(cols))
+	for i, c := range cols {
+		args[i] = c
+	}
+	return args, n
+}
+
+// queryGenerated runs r's generated columns query with args, for n row
+// images.
+func (w *writer) queryGenerated(ctx context.Context, r *relation, args []any, n int) ([][]*string, error) {
+	rows, err := w.source.Query(ctx, r.genSQL, args...)
+	if err != nil {
+		return nil, errorf("compute the generated columns of %s.%s: %w", r.schema, r.name, err)
+	}
+	defer rows.Close()
+	vals := make([][]*string, 0, n)
+	for rows.Next() {
+		var v []*string
+		if err := rows.Scan(&v); err != nil {
+			return nil, errorf("compute the generated columns of %s.%s: %w", r.schema, r.name, err)
+		}
+		vals = append(vals, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, errorf("compute the generated columns of %s.%s: %w", r.schema, r.name, err)
+	}
+	return vals, nil
 }
 
 // genImageOf builds what the generated values nv (new row) and ov (old

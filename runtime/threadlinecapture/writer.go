@@ -38,9 +38,12 @@ type relation struct {
 	// (all but the excluded), excludedCols those of the excluded ones.
 	imageCols, excludedCols []int
 	// gen are the table's stored generated columns, which pgoutput does
-	// not send; genSQL computes their values in the source database.
-	gen    []genColumn
-	genSQL string
+	// not send; genSQL computes their values in the source database from
+	// the columns genInputs (indexes into cols) that their expressions
+	// read.
+	gen       []genColumn
+	genInputs []int
+	genSQL    string
 	// sql turns the staged rows of this relation (pg_temp.tl_stage.rel =
 	// index) into pg_temp.tl_out rows.
 	sql   string
