@@ -57,8 +57,8 @@ type change struct {
 	// not sent and cannot be taken from an old row: left out of the image.
 	unknown []string
 	// srcNew and srcOld hold the values of all the columns sent (the
-	// excluded ones too), for a relation with generated columns: they are
-	// computed from them. srcOld is nil unless the whole old row is known;
+	// excluded ones too), for a relation with generated columns: its
+	// generated columns are computed from them. srcOld is nil unless the whole old row is known;
 	// srcUnknown names the columns of srcNew whose value is unknown.
 	srcNew, srcOld []*string
 	srcUnknown     []string
@@ -411,7 +411,6 @@ func (s *stream) row(relID uint32, op byte, oldType uint8, oldT, newT *pglogrepl
 	// A key-only old row (replica identity default or an index): the
 	// old values of the other columns are unknown.
 	ch.keyOnly = oldRaw != nil && oldType == pglogrepl.UpdateMessageTupleTypeKey
-	get := tupleValue
 	n := len(r.imageCols)
 	if newRaw != nil {
 		ch.newv = make([]*string, n)
@@ -421,11 +420,11 @@ func (s *stream) row(relID uint32, op byte, oldType uint8, oldT, newT *pglogrepl
 	}
 	for j, i := range r.imageCols {
 		if oldRaw != nil {
-			v, _ := get(oldRaw, i)
+			v, _ := tupleValue(oldRaw, i)
 			ch.oldv[j] = v
 		}
 		if newRaw != nil {
-			v, unchanged := get(newRaw, i)
+			v, unchanged := tupleValue(newRaw, i)
 			if unchanged {
 				if oldRaw == nil || ch.keyOnly {
 					// Not sent, and no old row to take it from (replica
@@ -440,8 +439,8 @@ func (s *stream) row(relID uint32, op byte, oldType uint8, oldT, newT *pglogrepl
 	}
 	if op == 'u' && oldRaw != nil && !ch.keyOnly {
 		for _, i := range r.excludedCols {
-			ov, _ := get(oldRaw, i)
-			nv, unchanged := get(newRaw, i)
+			ov, _ := tupleValue(oldRaw, i)
+			nv, unchanged := tupleValue(newRaw, i)
 			if unchanged {
 				continue
 			}

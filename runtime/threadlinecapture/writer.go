@@ -527,17 +527,17 @@ func (w *writer) write(ctx context.Context, batch []*txn, slot string) (int, err
 	}
 	next := w.nextXid
 	phase := newPhases()
+	gens, err := w.computeGenerated(ctx, batch)
+	if err != nil {
+		return 0, err
+	}
+	phase.mark("generated")
 	tx, err := w.audit.Begin(ctx)
 	if err != nil {
 		return 0, errorf("begin audit transaction: %w", err)
 	}
 	defer func() { _ = tx.Rollback(context.Background()) }()
 
-	gens, err := w.computeGenerated(ctx, batch)
-	if err != nil {
-		return 0, err
-	}
-	phase.mark("generated")
 	txRows := make([][]any, 0, len(batch))
 	var stage [][]any
 	rels := map[int32]*relation{}
