@@ -60,6 +60,12 @@ type change struct {
 	// unknown names the columns of newv whose unchanged TOASTed value was
 	// not sent and cannot be taken from an old row: left out of the image.
 	unknown []string
+	// srcNew and srcOld hold the values of all the columns sent (the
+	// excluded ones too), for a relation with generated columns: its
+	// generated columns are computed from them. srcOld is nil unless the whole old row is known;
+	// srcUnknown names the columns of srcNew whose value is unknown.
+	srcNew, srcOld []*string
+	srcUnknown     []string
 }
 
 // stream is the state of one replication session.
@@ -443,19 +449,6 @@ func (s *stream) row(relID uint32, op byte, oldType uint8, oldT, newT *pglogrepl
 	// A key-only old row (replica identity default or an index): the
 	// old values of the other columns are unknown.
 	ch.keyOnly = oldRaw != nil && oldType == pglogrepl.UpdateMessageTupleTypeKey
-	get := func(cols []*pglogrepl.TupleDataColumn, i int) (v *string, unchanged bool) {
-		if i >= len(cols) {
-			return nil, false
-		}
-		switch cols[i].DataType {
-		case pglogrepl.TupleDataTypeText, pglogrepl.TupleDataTypeBinary:
-			x := string(cols[i].Data)
-			return &x, false
-		case pglogrepl.TupleDataTypeToast:
-			return nil, true
-		}
-		return nil, false
-	}
 	n := len(r.imageCols)
 	if newRaw != nil {
 		ch.newv = make([]*string, n)
@@ -465,11 +458,11 @@ func (s *stream) row(relID uint32, op byte, oldType uint8, oldT, newT *pglogrepl
 	}
 	for j, i := range r.imageCols {
 		if oldRaw != nil {
-			v, _ := get(oldRaw, i)
+			v, _ := tupleValue(oldRaw, i)
 			ch.oldv[j] = v
 		}
 		if newRaw != nil {
-			v, unchanged := get(newRaw, i)
+			v, unchanged := tupleValue(newRaw, i)
 			if unchanged {
 				if oldRaw == nil || ch.keyOnly {
 					// Not sent, and no old row to take it from (replica
@@ -484,8 +477,8 @@ func (s *stream) row(relID uint32, op byte, oldType uint8, oldT, newT *pglogrepl
 	}
 	if op == 'u' && oldRaw != nil && !ch.keyOnly {
 		for _, i := range r.excludedCols {
-			ov, _ := get(oldRaw, i)
-			nv, unchanged := get(newRaw, i)
+			ov, _ := tupleValue(oldRaw, i)
+			nv, unchanged := tupleValue(newRaw, i)
 			if unchanged {
 				continue
 			}
@@ -494,8 +487,27 @@ func (s *stream) row(relID uint32, op byte, oldType uint8, oldT, newT *pglogrepl
 			}
 		}
 	}
+	if len(r.gen) > 0 {
+		genInputs(&ch, oldRaw, newRaw)
+	}
 	s.cur.changes = append(s.cur.changes, ch)
 	return nil
+}
+
+// tupleValue returns the value of column i of a tuple (nil: NULL), or
+// that it is an unchanged TOASTed value, not sent.
+func tupleValue(cols []*pglogrepl.TupleDataColumn, i int) (v *string, unchanged bool) {
+	if i >= len(cols) {
+		return nil, false
+	}
+	switch cols[i].DataType {
+	case pglogrepl.TupleDataTypeText, pglogrepl.TupleDataTypeBinary:
+		x := string(cols[i].Data)
+		return &x, false
+	case pglogrepl.TupleDataTypeToast:
+		return nil, true
+	}
+	return nil, false
 }
 
 // writeResult is the outcome of one batch write.
@@ -573,11 +585,8 @@ func (s *stream) collect(ctx context.Context, wait bool) error {
 // textValues returns a tuple's values as text (nil: NULL or not sent).
 func textValues(cols []*pglogrepl.TupleDataColumn) []*string {
 	out := make([]*string, len(cols))
-	for i, c := range cols {
-		if c.DataType == pglogrepl.TupleDataTypeText || c.DataType == pglogrepl.TupleDataTypeBinary {
-			v := string(c.Data)
-			out[i] = &v
-		}
+	for i := range cols {
+		out[i], _ = tupleValue(cols, i)
 	}
 	return out
 }

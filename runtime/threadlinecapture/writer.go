@@ -40,12 +40,31 @@ type relation struct {
 	// imageCols are the indexes of the columns whose values are staged
 	// (all but the excluded), excludedCols those of the excluded ones.
 	imageCols, excludedCols []int
+	// gen are the table's stored generated columns, which pgoutput does
+	// not send; genSQL computes their values in the source database from
+	// the columns genInputs (indexes into cols) that their expressions
+	// read.
+	gen       []genColumn
+	genInputs []int
+	genSQL    string
 	// sql turns the staged rows of this relation (pg_temp.tl_stage.rel =
 	// index) into pg_temp.tl_out rows; for audit_actions, it copies the
 	// staged actions (pg_temp.tl_action.rel = index) to a trail on
 	// another database.
 	sql   string
 	index int32
+}
+
+// genColumn is a stored generated column.
+type genColumn struct {
+	name string
+	expr string // its generation expression, names qualified
+	typ  string // its declared type
+	// deps are the columns the expression reads: when one of them is
+	// unknown (an unchanged TOASTed value not sent), so is its value.
+	deps []string
+	// excluded: its value never reaches the trail, only that it changed.
+	excluded bool
 }
 
 // writer writes batches into the audit database.
@@ -80,7 +99,12 @@ func newWriter(ctx context.Context, cfg Config, log *slog.Logger) (*writer, erro
 		return nil, errorf("source url: %w", err)
 	}
 	pcfg.MaxConns = 2
-	// format_type qualifies every type outside pg_catalog.
+	// Generated columns are computed on this pool: their JSON values take
+	// the settings of the trigger engine's capture functions.
+	for k, v := range sessionParams {
+		pcfg.ConnConfig.RuntimeParams[k] = v
+	}
+	// format_type and pg_get_expr qualify every name outside pg_catalog.
 	pcfg.ConnConfig.RuntimeParams["search_path"] = "pg_catalog"
 	pcfg.ConnConfig.RuntimeParams["application_name"] = "threadline capture (catalog)"
 	source, err := pgxpool.NewWithConfig(ctx, pcfg)
@@ -133,7 +157,7 @@ func (w *writer) setup(ctx context.Context) error {
 		`CREATE TEMP TABLE tl_tx (tx int4, hid int8, xid int8, started_at timestamptz, commit_at timestamptz, actor text, request_id text, correlation_id text,
 			action_id int8) ON COMMIT DELETE ROWS`,
 		`CREATE TEMP TABLE tl_action (tx int4, rel int4, v text[]) ON COMMIT DELETE ROWS`,
-		`CREATE TEMP TABLE tl_stage (seq int4, tx int4, rel int4, op text, n text[], o text[], xch text[], ko bool, nu text[]) ON COMMIT DELETE ROWS`,
+		`CREATE TEMP TABLE tl_stage (seq int4, tx int4, rel int4, op text, n text[], o text[], xch text[], ko bool, nu text[], gn text, gold text) ON COMMIT DELETE ROWS`,
 		`CREATE TEMP TABLE tl_out (seq int4, tx int4, table_schema text, table_name text, op text, table_pk jsonb, table_pk_before jsonb,
 			data_after jsonb, data_before jsonb, changed_fields text[], changed_from jsonb) ON COMMIT DELETE ROWS`,
 	}
@@ -311,6 +335,9 @@ func (w *writer) relation(ctx context.Context, m *pglogrepl.RelationMessage) (*r
 		r.cols[i].cast = cast
 		r.imageCols = append(r.imageCols, i)
 	}
+	if err := w.generated(ctx, r); err != nil {
+		return nil, err
+	}
 	r.index = w.nrel
 	w.nrel++
 	w.rels = append(w.rels, r)
@@ -453,6 +480,11 @@ func imageSQL(r *relation) string {
 			names = append(names, col.name)
 		}
 	}
+	for _, g := range r.gen {
+		if !slices.Contains(c.Except, g.name) {
+			names = append(names, g.name)
+		}
+	}
 	sort.Strings(names)
 	var cases, all []string
 	for _, n := range names {
@@ -482,6 +514,13 @@ func imageSQL(r *relation) string {
 		}
 		changedFrom = "CASE WHEN e.op = 'update' AND e.o IS NOT NULL AND NOT e.ko THEN (SELECT jsonb_object_agg(k, " + prior + ") FROM unnest(e.f) AS k" + where + ") END"
 	}
+	// The generated columns' values, computed in the source database,
+	// join the images before redaction (a mask applies to them).
+	newImg, oldImg := img("s.n"), img("s.o")
+	if len(r.gen) > 0 {
+		newImg = "(" + newImg + ") || coalesce(s.gn::jsonb, '{}'::jsonb)"
+		oldImg = "(" + oldImg + ") || coalesce(s.gold::jsonb, '{}'::jsonb)"
+	}
 	return `INSERT INTO pg_temp.tl_out (seq, tx, table_schema, table_name, op, table_pk, table_pk_before, data_after, data_before, changed_fields, changed_from)
 SELECT e.seq, e.tx, ` + contract.QuoteLiteral(r.schema) + `, ` + contract.QuoteLiteral(r.name) + `, e.op,
     CASE e.op WHEN 'delete' THEN ` + keyOf("e.o") + ` WHEN 'truncate' THEN NULL ELSE ` + keyOf("e.n") + ` END,
@@ -495,8 +534,8 @@ FROM (
         CASE WHEN d.op <> 'update' THEN NULL WHEN d.o IS NULL OR d.ko THEN ` + allArr + ` ELSE ` + changed + ` END AS f
     FROM (
         SELECT s.seq, s.tx, s.op, s.xch, s.ko,
-            CASE WHEN s.n IS NULL THEN NULL ELSE (` + img("s.n") + `) - coalesce(s.nu, '{}'::text[]) END AS n,
-            CASE WHEN s.o IS NULL THEN NULL ELSE ` + img("s.o") + ` END AS o
+            CASE WHEN s.n IS NULL THEN NULL ELSE (` + newImg + `) - coalesce(s.nu, '{}'::text[]) END AS n,
+            CASE WHEN s.o IS NULL THEN NULL ELSE ` + oldImg + ` END AS o
         FROM pg_temp.tl_stage AS s WHERE s.rel = $1
         OFFSET 0
     ) AS d
@@ -537,6 +576,11 @@ func (w *writer) write(ctx context.Context, batch []*txn, slot string) (int, err
 	}
 	next := w.nextXid
 	phase := newPhases()
+	gens, err := w.computeGenerated(ctx, batch)
+	if err != nil {
+		return 0, err
+	}
+	phase.mark("generated")
 	tx, err := w.audit.Begin(ctx)
 	if err != nil {
 		return 0, errorf("begin audit transaction: %w", err)
@@ -567,7 +611,8 @@ func (w *writer) write(ctx context.Context, batch []*txn, slot string) (int, err
 			actions = append(actions, []any{int32(i), t.actionRel.index, t.action})
 			actionRels[t.actionRel.index] = t.actionRel
 		}
-		for _, ch := range t.changes {
+		for j := range t.changes {
+			ch := &t.changes[j]
 			seq++
 			rels[ch.rel.index] = ch.rel
 			var n, o any
@@ -577,7 +622,12 @@ func (w *writer) write(ctx context.Context, batch []*txn, slot string) (int, err
 			if ch.hasOld {
 				o = ch.oldv
 			}
-			stage = append(stage, []any{seq, int32(i), ch.rel.index, opNames[ch.op], n, o, ch.xch, ch.keyOnly, ch.unknown})
+			g := gens[ch]
+			xch := ch.xch
+			if len(g.xch) > 0 {
+				xch = append(slices.Clone(xch), g.xch...)
+			}
+			stage = append(stage, []any{seq, int32(i), ch.rel.index, opNames[ch.op], n, o, xch, ch.keyOnly, ch.unknown, g.n, g.o})
 		}
 	}
 	phase.mark("build")
@@ -587,7 +637,7 @@ func (w *writer) write(ctx context.Context, batch []*txn, slot string) (int, err
 	if err := copyActions(ctx, tx, actions, actionRels); err != nil {
 		return 0, err
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", "tl_stage"}, []string{"seq", "tx", "rel", "op", "n", "o", "xch", "ko", "nu"}, pgx.CopyFromRows(stage)); err != nil {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", "tl_stage"}, []string{"seq", "tx", "rel", "op", "n", "o", "xch", "ko", "nu", "gn", "gold"}, pgx.CopyFromRows(stage)); err != nil {
 		return 0, errorf("stage changes: %w", err)
 	}
 	phase.mark("copy")
