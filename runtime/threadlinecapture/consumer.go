@@ -57,6 +57,14 @@ type Config struct {
 	// application's writes less; docs/benchmarks.md).
 	BatchChanges int
 	BatchDelay   time.Duration
+	// SpillChanges bounds the consumer's memory: a source transaction
+	// holding more changes than this is staged in the audit database
+	// while it arrives, this many changes at a time, in the audit
+	// transaction that writes it (default 10,000). Whatever the size of
+	// the transactions written, the consumer then holds at most about
+	// BatchChanges + SpillChanges changes (twice BatchChanges while a
+	// batch is written).
+	SpillChanges int
 	// StatusInterval is how often the consumer reports its position to
 	// the server when nothing else makes it (default 1 s).
 	StatusInterval time.Duration
@@ -120,6 +128,9 @@ func (c *Config) defaults() {
 	}
 	if c.BatchChanges <= 0 {
 		c.BatchChanges = 5000
+	}
+	if c.SpillChanges <= 0 {
+		c.SpillChanges = 10000
 	}
 	if c.BatchDelay <= 0 {
 		c.BatchDelay = 200 * time.Millisecond

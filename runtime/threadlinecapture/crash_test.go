@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -20,12 +21,14 @@ import (
 const childEnv = "THREADLINE_WALCAPTURE_CHILD"
 
 // runChild runs a consumer configured by the environment (the source URL
-// in childEnv, the slot in THREADLINE_WALCAPTURE_SLOT).
+// in childEnv, the slot in THREADLINE_WALCAPTURE_SLOT, SpillChanges in
+// THREADLINE_WALCAPTURE_SPILL).
 func runChild() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	c := New(Config{SourceURL: os.Getenv(childEnv), Slot: os.Getenv("THREADLINE_WALCAPTURE_SLOT"), Logger: log})
+	spill, _ := strconv.Atoi(os.Getenv("THREADLINE_WALCAPTURE_SPILL"))
+	c := New(Config{SourceURL: os.Getenv(childEnv), Slot: os.Getenv("THREADLINE_WALCAPTURE_SLOT"), SpillChanges: spill, Logger: log})
 	if err := c.Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -39,10 +42,10 @@ type child struct {
 	done chan error
 }
 
-func startChild(t testing.TB, db *testDB, slot string) *child {
+func startChild(t testing.TB, db *testDB, slot string, env ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+db.url, "THREADLINE_WALCAPTURE_SLOT="+slot)
+	cmd.Env = append(append(os.Environ(), childEnv+"="+db.url, "THREADLINE_WALCAPTURE_SLOT="+slot), env...)
 	cmd.Stderr = testWriter{t}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -150,7 +150,15 @@ func createSlot(t testing.TB, db *testDB, slot string) {
 // startConsumer runs a consumer in the background until the test ends.
 func startConsumer(t testing.TB, db *testDB, slot string) *Consumer {
 	t.Helper()
-	c := New(Config{SourceURL: db.url, Slot: slot, Publication: "threadline", Logger: testLogger(t)})
+	return startConsumerWith(t, Config{SourceURL: db.url, Slot: slot})
+}
+
+// startConsumerWith is startConsumer with a config (publication and
+// logger set here).
+func startConsumerWith(t testing.TB, cfg Config) *Consumer {
+	t.Helper()
+	cfg.Publication, cfg.Logger = "threadline", testLogger(t)
+	c := New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()

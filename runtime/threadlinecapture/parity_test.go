@@ -140,6 +140,17 @@ var parityWorkload = [][]string{
 // request and correlation ids and action. Stored generated columns,
 // which pgoutput does not send, are computed in the source database.
 func TestParity(t *testing.T) {
+	testParity(t, Config{})
+}
+
+// TestParitySpilled is TestParity with every transaction of more than
+// two changes staged in the audit database while it arrives
+// (SpillChanges): the trail is the same.
+func TestParitySpilled(t *testing.T) {
+	testParity(t, Config{SpillChanges: 2})
+}
+
+func testParity(t *testing.T, cfg Config) {
 	trig := newDB(t, "trigger", parityDDL, parityTables)
 	wal := newDB(t, "wal", parityDDL, parityTables)
 	createSlot(t, wal, "parity")
@@ -157,7 +168,8 @@ func TestParity(t *testing.T) {
 	if err := wal.pool.QueryRow(ctx, `SELECT count(*) FROM `+toast).Scan(&chunks); err != nil || chunks == 0 {
 		t.Fatalf("no out-of-line TOAST value in kinds (%d chunks, %v)", chunks, err)
 	}
-	startConsumer(t, wal, "parity")
+	cfg.SourceURL, cfg.Slot = wal.url, "parity"
+	startConsumerWith(t, cfg)
 	waitCaughtUp(t, wal, "parity", 30*time.Second)
 	compareTrails(t, trail(t, trig.pool), trail(t, wal.pool))
 	capturetestEqual(t, "actions", actionsOf(t, wal.pool), actionsOf(t, trig.pool))

@@ -33,6 +33,9 @@ type txn struct {
 	commitTime time.Time
 	endLSN     pglogrepl.LSN
 	changes    []change
+	// spilled counts the changes already staged in the audit database
+	// (a large transaction: stream.spill); changes holds the rest.
+	spilled int
 	// attribution from the last threadline message, if any.
 	attributed    bool
 	startedMicros int64
@@ -82,9 +85,14 @@ type stream struct {
 	// (inflight): one batch is written while the next is read.
 	written  chan writeResult
 	inflight bool
-	flushed  pglogrepl.LSN
-	skipTo   pglogrepl.LSN // transactions ending at or before it are written already
-	walEnd   pglogrepl.LSN
+	// open is the audit transaction a large transaction (openFor) is
+	// being staged in (spillAfter), then, once it committed, the one its
+	// batch is written in (flush).
+	open    *batchTx
+	openFor *txn
+	flushed pglogrepl.LSN
+	skipTo  pglogrepl.LSN // transactions ending at or before it are written already
+	walEnd  pglogrepl.LSN
 }
 
 func (c *Consumer) run(ctx context.Context) error {
@@ -131,6 +139,10 @@ func (c *Consumer) run(ctx context.Context) error {
 		// Stopped on an error: let the write end before the connections
 		// close (it commits or rolls back whole).
 		<-s.written
+	}
+	if s.open != nil {
+		// A large transaction stopped half-staged: nothing of it stays.
+		s.open.rollback()
 	}
 	return err
 }
@@ -344,14 +356,20 @@ func (s *stream) decode(ctx context.Context, data []byte) error {
 			return errorf("commit without begin at %s", m.CommitLSN)
 		}
 		t.commitTime, t.endLSN = m.CommitTime, m.TransactionEndLSN
-		if len(t.changes) >= 10000 {
-			s.c.log.Debug("threadline capture: large transaction received", "xid", t.xid, "changes", len(t.changes),
+		n := t.spilled + len(t.changes)
+		if t.spilled > 0 {
+			s.c.log.Debug("threadline capture: large transaction received", "xid", t.xid, "changes", n,
 				"receive_ms", time.Since(t.received).Milliseconds(), "since_commit_ms", time.Since(t.commitTime).Milliseconds())
 		}
 		// A transaction that only recorded an action needs a header of
 		// its own when the trail is on another database; in the captured
 		// database, record_action wrote it.
-		keep := len(t.changes) > 0 || (t.action != nil && !s.w.sameDB)
+		keep := n > 0 || (t.action != nil && !s.w.sameDB)
+		if t.endLSN <= s.skipTo && s.openFor == t {
+			// Staged while it arrived, but written before a restart.
+			s.open.rollback()
+			s.open, s.openFor = nil, nil
+		}
 		if t.endLSN <= s.skipTo || !keep {
 			// Written before a restart, or nothing captured: confirmable
 			// once nothing earlier waits.
@@ -364,18 +382,18 @@ func (s *stream) decode(ctx context.Context, data []byte) error {
 			s.first = time.Now()
 		}
 		s.batch = append(s.batch, t)
-		s.nBatch += len(t.changes)
+		s.nBatch += n
 	case *pglogrepl.LogicalDecodingMessage:
 		if s.cur == nil || !m.Transactional || m.Prefix != contract.WALMessagePrefix {
 			return nil
 		}
 		s.cur.attribute(m.Content, s.c)
 	case *pglogrepl.InsertMessage:
-		return s.row(m.RelationID, 'i', 0, nil, m.Tuple)
+		return s.spillAfter(ctx, s.row(m.RelationID, 'i', 0, nil, m.Tuple))
 	case *pglogrepl.UpdateMessage:
-		return s.row(m.RelationID, 'u', m.OldTupleType, m.OldTuple, m.NewTuple)
+		return s.spillAfter(ctx, s.row(m.RelationID, 'u', m.OldTupleType, m.OldTuple, m.NewTuple))
 	case *pglogrepl.DeleteMessage:
-		return s.row(m.RelationID, 'd', m.OldTupleType, m.OldTuple, nil)
+		return s.spillAfter(ctx, s.row(m.RelationID, 'd', m.OldTupleType, m.OldTuple, nil))
 	case *pglogrepl.TruncateMessage:
 		if s.cur == nil {
 			return errorf("truncate outside a transaction")
@@ -527,15 +545,49 @@ func (s *stream) flush(ctx context.Context) error {
 	if err := s.collect(ctx, true); err != nil {
 		return err
 	}
-	batch := s.batch
-	s.batch, s.nBatch, s.inflight = nil, 0, true
+	batch, open := s.batch, s.open
+	s.batch, s.nBatch, s.inflight, s.open, s.openFor = nil, 0, true, nil, nil
 	// A write is not cancelled by shutdown: shutdown waits for it.
 	wctx := context.WithoutCancel(ctx)
 	go func() {
 		start := time.Now()
-		n, err := s.w.write(wctx, batch, s.c.cfg.Slot)
+		n, err := s.w.write(wctx, open, batch, s.c.cfg.Slot)
 		s.written <- writeResult{batch: batch, changes: n, start: start, duration: time.Since(start), err: err}
 	}()
+	return nil
+}
+
+// spillAfter stages the current transaction's changes in the audit
+// database once it holds SpillChanges of them (err is the row's error,
+// passed through), so that a transaction of any size is held in memory
+// SpillChanges changes at a time. The large transaction's batch starts
+// with it: the complete transactions waiting are written first, and the
+// write in flight must end (the audit connection is the writer's).
+func (s *stream) spillAfter(ctx context.Context, err error) error {
+	if err != nil || s.cur == nil || len(s.cur.changes) < s.c.cfg.SpillChanges {
+		return err
+	}
+	if s.openFor != s.cur {
+		// Complete transactions wait (with the staged one they follow,
+		// if any): they are written first.
+		if len(s.batch) > 0 {
+			if err := s.flush(ctx); err != nil {
+				return err
+			}
+		}
+		if err := s.collect(ctx, true); err != nil {
+			return err
+		}
+		if s.open, err = s.w.begin(ctx); err != nil {
+			return err
+		}
+		s.openFor = s.cur
+	}
+	if err := s.open.stage(ctx, 0, s.cur.changes); err != nil {
+		return err
+	}
+	s.cur.spilled += len(s.cur.changes)
+	s.cur.changes = nil
 	return nil
 }
 
