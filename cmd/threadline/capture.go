@@ -19,6 +19,7 @@ import (
 type captureArgs struct {
 	health       string
 	batchChanges int
+	spillChanges int
 	batchDelay   time.Duration
 	logLevel     string
 	logJSON      bool
@@ -29,6 +30,7 @@ func captureFlags(fs *flag.FlagSet) func(*cli) int {
 	var a captureArgs
 	fs.StringVar(&a.health, "health", "", "serve GET /healthz (JSON status; 503 when not streaming) on `ADDR`, e.g. 127.0.0.1:8471")
 	fs.IntVar(&a.batchChanges, "batch-changes", 5000, "write a batch once it holds `N` changes")
+	fs.IntVar(&a.spillChanges, "spill-changes", 10000, "stage a transaction in the audit database while it arrives, `N` changes at a time, once it holds more (bounds memory)")
 	fs.DurationVar(&a.batchDelay, "batch-delay", 200*time.Millisecond, "write a batch once its oldest transaction waited this long")
 	fs.StringVar(&a.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&a.logJSON, "log-json", false, "log JSON lines instead of text")
@@ -63,7 +65,7 @@ func (c *cli) capture(a captureArgs) int {
 	consumer := threadlinecapture.New(threadlinecapture.Config{
 		SourceURL: src, AuditURL: c.cfg.WAL.AuditDatabaseURL, AuditSchema: c.cfg.AuditSchema,
 		Slot: c.cfg.WAL.Slot, Publication: c.cfg.WAL.Publication, AuditStore: c.auditStore(),
-		BatchChanges: a.batchChanges, BatchDelay: a.batchDelay, ProgressInterval: a.progress, Logger: log,
+		BatchChanges: a.batchChanges, SpillChanges: a.spillChanges, BatchDelay: a.batchDelay, ProgressInterval: a.progress, Logger: log,
 	})
 	if a.health != "" {
 		stop, err := serveHealth(c.ctx, a.health, consumer, log)
