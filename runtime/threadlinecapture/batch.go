@@ -50,43 +50,48 @@ func (w *writer) write(ctx context.Context, b *batchTx, batch []*txn, slot strin
 		}
 	}
 	defer b.rollback()
+	changes := make([][]change, len(batch))
 	for i, t := range batch {
-		if err := b.stage(ctx, int32(i), t.changes); err != nil {
-			return 0, err
-		}
+		changes[i] = t.changes
+	}
+	if err := b.stage(ctx, changes); err != nil {
+		return 0, err
 	}
 	return b.finish(ctx, batch, slot)
 }
 
-// stage copies changes of the batch's transaction number tx into
-// pg_temp.tl_stage, with their generated columns (computed in the source
-// database).
-func (b *batchTx) stage(ctx context.Context, tx int32, changes []change) error {
-	if len(changes) == 0 {
-		return nil
-	}
+// stage copies changes into pg_temp.tl_stage in one COPY, with their
+// generated columns (computed in the source database): changes[i] are
+// changes of the batch's transaction number i, or, for a large
+// transaction staged while it arrives, changes[0] a piece of the first.
+func (b *batchTx) stage(ctx context.Context, changes [][]change) error {
 	gens, err := b.w.computeGenerated(ctx, changes)
 	if err != nil {
 		return err
 	}
-	rows := make([][]any, 0, len(changes))
-	for j := range changes {
-		ch := &changes[j]
-		b.seq++
-		b.rels[ch.rel.index] = ch.rel
-		var n, o any
-		if ch.newv != nil {
-			n = ch.newv
+	var rows [][]any
+	for tx, chs := range changes {
+		for j := range chs {
+			ch := &chs[j]
+			b.seq++
+			b.rels[ch.rel.index] = ch.rel
+			var n, o any
+			if ch.newv != nil {
+				n = ch.newv
+			}
+			if ch.hasOld {
+				o = ch.oldv
+			}
+			g := gens[ch]
+			xch := ch.xch
+			if len(g.xch) > 0 {
+				xch = append(slices.Clone(xch), g.xch...)
+			}
+			rows = append(rows, []any{b.seq, int32(tx), ch.rel.index, opNames[ch.op], n, o, xch, ch.keyOnly, ch.unknown, g.n, g.o})
 		}
-		if ch.hasOld {
-			o = ch.oldv
-		}
-		g := gens[ch]
-		xch := ch.xch
-		if len(g.xch) > 0 {
-			xch = append(slices.Clone(xch), g.xch...)
-		}
-		rows = append(rows, []any{b.seq, tx, ch.rel.index, opNames[ch.op], n, o, xch, ch.keyOnly, ch.unknown, g.n, g.o})
+	}
+	if len(rows) == 0 {
+		return nil
 	}
 	if _, err := b.tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", "tl_stage"}, []string{"seq", "tx", "rel", "op", "n", "o", "xch", "ko", "nu", "gn", "gold"}, pgx.CopyFromRows(rows)); err != nil {
 		return errorf("stage changes: %w", err)

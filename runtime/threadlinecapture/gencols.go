@@ -171,18 +171,20 @@ func genInputs(ch *change, oldRaw, newRaw []*pglogrepl.TupleDataColumn) {
 
 // computeGenerated computes the generated columns of changes,
 // one query on the source per relation that has some.
-func (w *writer) computeGenerated(ctx context.Context, changes []change) (map[*change]genImage, error) {
+func (w *writer) computeGenerated(ctx context.Context, changes [][]change) (map[*change]genImage, error) {
 	byRel := map[*relation][]*change{}
 	var order []*relation
-	for j := range changes {
-		ch := &changes[j]
-		if len(ch.rel.gen) == 0 || ch.op == 't' {
-			continue
+	for _, chs := range changes {
+		for j := range chs {
+			ch := &chs[j]
+			if len(ch.rel.gen) == 0 || ch.op == 't' {
+				continue
+			}
+			if _, ok := byRel[ch.rel]; !ok {
+				order = append(order, ch.rel)
+			}
+			byRel[ch.rel] = append(byRel[ch.rel], ch)
 		}
-		if _, ok := byRel[ch.rel]; !ok {
-			order = append(order, ch.rel)
-		}
-		byRel[ch.rel] = append(byRel[ch.rel], ch)
 	}
 	out := map[*change]genImage{}
 	for _, r := range order {

@@ -115,6 +115,7 @@ func (c *Consumer) run(ctx context.Context) error {
 	for k, v := range sessionParams {
 		rcfg.RuntimeParams[k] = v
 	}
+	coalesceReads(rcfg)
 	conn, err := pgconn.ConnectConfig(ctx, rcfg)
 	if err != nil {
 		return errorf("replication connection: %w", err)
@@ -583,7 +584,7 @@ func (s *stream) spillAfter(ctx context.Context, err error) error {
 		}
 		s.openFor = s.cur
 	}
-	if err := s.open.stage(ctx, 0, s.cur.changes); err != nil {
+	if err := s.open.stage(ctx, [][]change{s.cur.changes}); err != nil {
 		return err
 	}
 	s.cur.spilled += len(s.cur.changes)

@@ -14,20 +14,23 @@ const clockTicks = 100
 
 // cpuTimes is the CPU time, in seconds, used up to a moment, by kind of
 // process: the cluster's backends (with every exited child of the
-// postmaster: the benchmark's connections and autovacuum workers), its
-// walsenders, its other background processes (the postmaster included),
-// and this process (the WAL engine's consumer runs in it).
+// postmaster: the benchmark's connections and autovacuum workers) but
+// those serving the consumer, the backends serving the consumer (its
+// trail and catalog connections), its walsenders, its other background
+// processes (the postmaster included), and this process (the WAL
+// engine's consumer runs in it).
 type cpuTimes struct {
-	backends, walsender, background, self float64
+	backends, trail, walsender, background, self float64
 }
 
 func (a cpuTimes) sub(b cpuTimes) cpuTimes {
-	return cpuTimes{a.backends - b.backends, a.walsender - b.walsender, a.background - b.background, a.self - b.self}
+	return cpuTimes{a.backends - b.backends, a.trail - b.trail, a.walsender - b.walsender, a.background - b.background, a.self - b.self}
 }
 
 // sampleCPU reads the CPU times of the cluster whose data directory is
-// data, and of this process, from /proc (Linux only).
-func sampleCPU(data string) (cpuTimes, error) {
+// data, and of this process, from /proc (Linux only); trail holds the
+// pids of the backends serving the consumer.
+func sampleCPU(data string, trail map[int]bool) (cpuTimes, error) {
 	var t cpuTimes
 	pidText, err := os.ReadFile(filepath.Join(data, "postmaster.pid"))
 	if err != nil {
@@ -64,6 +67,8 @@ func sampleCPU(data string) (cpuTimes, error) {
 			t.walsender += used
 		case isBackground(kind):
 			t.background += used
+		case trail[pid]:
+			t.trail += used
 		default:
 			t.backends += used
 		}

@@ -23,12 +23,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/threadline-go/threadline/generator"
@@ -55,6 +57,9 @@ type Options struct {
 	// each catch-up measurement; CatchupRounds how many (0: none).
 	Outage        time.Duration
 	CatchupRounds int
+	// CPUProfile, when set, receives a CPU profile of this process (the
+	// consumers) over the whole run.
+	CPUProfile string
 	// DefaultIdentity adds a fourth variant, the WAL engine with replica
 	// identity default on the updated tables. Its slot decodes all of
 	// the cluster's WAL too, which lowers both WAL variants' ratios: the
@@ -76,9 +81,23 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.BatchChanges, "batch-changes", 0, "the consumer's batch size in changes (0: its default)")
 	fs.DurationVar(&o.Outage, "outage", 20*time.Second, "how long the consumer is stopped under load before a catch-up")
 	fs.IntVar(&o.CatchupRounds, "catchup-rounds", 3, "catch-up measurements after the TPC-B rounds (0: none)")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of this process (the consumers) to `FILE`")
 	fs.BoolVar(&o.DefaultIdentity, "default-identity", false, "also run the WAL engine with replica identity default (a second slot, which lowers both WAL variants' ratios)")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if o.CPUProfile != "" {
+		f, err := os.Create(o.CPUProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "threadline-bench wal: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "threadline-bench wal: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 	b := &bench{o: o, log: stderr}
 	if err := b.run(ctx, stdout); err != nil {
@@ -114,12 +133,16 @@ type variant struct {
 	stop     func()
 }
 
-// The trigger engine's attribution as InTx sends it; the WAL engine's as
-// attribute() sends it (a logical message). Both in the BEGIN's request.
+// The attribution as the runtime's InTx sends it, in the BEGIN's
+// request: the settings for the trigger engine; for the WAL engine the
+// same settings (record_action reads them) and the logical message the
+// consumer reads (TxOptions.WALMessage). Writers outside Go call
+// attribute() instead, a PL/pgSQL function that sends both.
 const (
 	triggerActor = ` \; SELECT set_config('` + contract.SettingActor + `', '{"type":"user","id":"bench"}', true), set_config('` +
 		contract.SettingAttributionTx + `', ` + contract.TxStartSQL + `, true)`
-	walActor = ` \; SELECT threadline.attribute('{"type":"user","id":"bench"}')`
+	walActor = triggerActor + `, pg_logical_emit_message(true, '` + contract.WALMessagePrefix + `', json_build_object('s', ` +
+		contract.TxStartSQL + `, 'a', '{"type":"user","id":"bench"}', 'r', NULL::text, 'c', NULL::text)::text)`
 )
 
 const tpcbTables = `  pgbench_accounts: {}
@@ -401,7 +424,11 @@ func (b *bench) round(ctx context.Context, v *variant) error {
 	args := []string{"-n", "-M", "simple", "-c", strconv.Itoa(b.o.Clients), "-j", "2",
 		"-T", strconv.Itoa(max(1, int(b.o.Duration.Seconds()))), "-f", v.script, v.url}
 	data := filepath.Join(b.cluster.Dir, "data")
-	cpu0, cpuErr := sampleCPU(data)
+	trail, err := consumerBackends(ctx, v.pool)
+	if err != nil {
+		return err
+	}
+	cpu0, cpuErr := sampleCPU(data, trail)
 	client := exec.CommandContext(ctx, "pgbench", args...)
 	out, err := client.CombinedOutput()
 	if err != nil {
@@ -426,13 +453,33 @@ func (b *bench) round(ctx context.Context, v *variant) error {
 		}
 		v.drain = append(v.drain, float64(time.Since(end).Milliseconds()))
 	}
-	if cpu1, err := sampleCPU(data); err == nil && cpuErr == nil {
+	if cpu1, err := sampleCPU(data, trail); err == nil && cpuErr == nil {
 		d, ms := cpu1.sub(cpu0), 1000/txs
-		v.cpu = append(v.cpu, cpuTimes{d.backends * ms, d.walsender * ms, d.background * ms, d.self * ms})
+		v.cpu = append(v.cpu, cpuTimes{d.backends * ms, d.trail * ms, d.walsender * ms, d.background * ms, d.self * ms})
 		used := client.ProcessState.UserTime() + client.ProcessState.SystemTime()
 		v.pgbench = append(v.pgbench, used.Seconds()*ms)
 	}
 	return nil
+}
+
+// consumerBackends returns the pids of the backends serving the
+// consumers (their trail and catalog connections; the walsenders are
+// counted apart).
+func consumerBackends(ctx context.Context, pool *pgxpool.Pool) (map[int]bool, error) {
+	rows, err := pool.Query(ctx, `SELECT pid FROM pg_catalog.pg_stat_activity
+		WHERE application_name LIKE 'threadline capture%' AND backend_type = 'client backend'`)
+	if err != nil {
+		return nil, err
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return nil, err
+	}
+	out := map[int]bool{}
+	for _, p := range pids {
+		out[int(p)] = true
+	}
+	return out, nil
 }
 
 // waitCaughtUp waits until the slot confirmed the current WAL position.
@@ -607,10 +654,11 @@ func (b *bench) printCPU(w io.Writer, vs []*variant) {
 		return
 	}
 	fmt.Fprintln(w, "\nCPU per transaction, ms (medians of the rounds): the cluster's backends (with exited children: the")
-	fmt.Fprintln(w, "connections, autovacuum workers), its walsenders (every slot of the cluster reads all of its WAL), its other")
-	fmt.Fprintln(w, "background processes, pgbench, and this process (the WAL engines' consumers)")
-	fmt.Fprintln(w, "\n| variant | backends | walsenders | background | pgbench | consumers | total |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "connections, autovacuum workers), the backends serving the consumers (their trail and catalog connections),")
+	fmt.Fprintln(w, "its walsenders (every slot of the cluster reads all of its WAL), its other background processes, pgbench,")
+	fmt.Fprintln(w, "and this process (the WAL engines' consumers)")
+	fmt.Fprintln(w, "\n| variant | backends | consumers' backends | walsenders | background | pgbench | consumers | total |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
 	for _, v := range vs {
 		col := func(f func(cpuTimes) float64) float64 {
 			xs := make([]float64, len(v.cpu))
@@ -620,9 +668,10 @@ func (b *bench) printCPU(w io.Writer, vs []*variant) {
 			m, _, _ := median(xs)
 			return m
 		}
-		be, ws := col(func(c cpuTimes) float64 { return c.backends }), col(func(c cpuTimes) float64 { return c.walsender })
+		be, tr := col(func(c cpuTimes) float64 { return c.backends }), col(func(c cpuTimes) float64 { return c.trail })
+		ws := col(func(c cpuTimes) float64 { return c.walsender })
 		bg, self := col(func(c cpuTimes) float64 { return c.background }), col(func(c cpuTimes) float64 { return c.self })
 		pb, _, _ := median(v.pgbench)
-		fmt.Fprintf(w, "| %s | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |\n", v.name, be, ws, bg, pb, self, be+ws+bg+pb+self)
+		fmt.Fprintf(w, "| %s | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |\n", v.name, be, tr, ws, bg, pb, self, be+tr+ws+bg+pb+self)
 	}
 }
