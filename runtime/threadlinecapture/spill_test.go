@@ -14,10 +14,7 @@ import (
 // take, and the trail holds every change exactly.
 func TestSpillBoundsMemory(t *testing.T) {
 	const rows = 100000
-	db := newDB(t, "wal", `CREATE TABLE wide (id int PRIMARY KEY, v text NOT NULL, n int NOT NULL)`, "  wide: {}\n")
-	db.exec(t, `INSERT INTO wide SELECT g, repeat(md5(g::text), 32), 0 FROM generate_series(1, $1) AS g`, rows)
-	createSlot(t, db, "spill")
-	db.exec(t, `UPDATE wide SET n = 1`)
+	db := largeUpdate(t, "spill", rows, 32)
 
 	var peak atomic.Uint64
 	stop := make(chan struct{})
@@ -70,10 +67,7 @@ func TestSpillBoundsMemory(t *testing.T) {
 // whole, once.
 func TestKill9WhileSpilling(t *testing.T) {
 	const rows = 50000
-	db := newDB(t, "wal", `CREATE TABLE wide (id int PRIMARY KEY, v text NOT NULL, n int NOT NULL)`, "  wide: {}\n")
-	db.exec(t, `INSERT INTO wide SELECT g, repeat(md5(g::text), 8), 0 FROM generate_series(1, $1) AS g`, rows)
-	createSlot(t, db, "spillkill")
-	db.exec(t, `UPDATE wide SET n = 1`)
+	db := largeUpdate(t, "spillkill", rows, 8)
 
 	c := startChild(t, db, "spillkill", "THREADLINE_WALCAPTURE_SPILL=500")
 	// Staging has begun once the trail's connection has a transaction
@@ -107,4 +101,16 @@ func TestKill9WhileSpilling(t *testing.T) {
 	if changes != rows || keys != rows || headers != 1 {
 		t.Fatalf("the trail holds %d changes of %d rows under %d headers, want %d, %d, 1", changes, keys, headers, rows, rows)
 	}
+}
+
+// largeUpdate creates a captured table of rows rows whose text is width
+// times 32 bytes, then the slot, then updates every row in one
+// transaction: the slot's first transaction.
+func largeUpdate(t *testing.T, slot string, rows, width int) *testDB {
+	t.Helper()
+	db := newDB(t, "wal", `CREATE TABLE wide (id int PRIMARY KEY, v text NOT NULL, n int NOT NULL)`, "  wide: {}\n")
+	db.exec(t, `INSERT INTO wide SELECT g, repeat(md5(g::text), $2), 0 FROM generate_series(1, $1) AS g`, rows, width)
+	createSlot(t, db, slot)
+	db.exec(t, `UPDATE wide SET n = 1`)
+	return db
 }
