@@ -133,6 +133,9 @@ func TestAppRoleCannotReachTrailOrSlot(t *testing.T) {
 		`SELECT pg_replication_slot_advance('safe', pg_current_wal_lsn())`,
 		`SELECT * FROM pg_logical_slot_get_changes('safe', NULL, NULL)`,
 		`ALTER PUBLICATION threadline DROP TABLE notes`,
+		// An action reaches the consumer only as record_action's insert.
+		`INSERT INTO threadline.audit_actions (name) VALUES ('forged')`,
+		`ALTER PUBLICATION threadline DROP TABLE threadline.audit_actions`,
 		`ALTER TABLE notes REPLICA IDENTITY DEFAULT`,
 	} {
 		if _, err := app.Exec(ctx, stmt); err == nil {
