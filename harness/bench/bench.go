@@ -28,7 +28,7 @@ import (
 	"github.com/threadline-go/threadline/generator"
 	"github.com/threadline-go/threadline/generator/config"
 	"github.com/threadline-go/threadline/internal/dburl"
-	"github.com/threadline-go/threadline/schema/sqlfile"
+	"github.com/threadline-go/threadline/schema"
 )
 
 // Options are the benchmark's flags.
@@ -241,26 +241,23 @@ func (r *runner) cleanup() {
 	}
 }
 
-// installCapture generates capture for tablesYAML (the body of "tables:")
-// from the live schema of dbURL with the real generator, and applies it.
-func installCapture(ctx context.Context, dbURL, tablesYAML string, pool *pgxpool.Pool) error {
+// Install generates the capture install for the config's top-level
+// extraYAML (e.g. "engine: wal\n") and tablesYAML (the body of "tables:")
+// from the live schema of pool's database with the real generator, and
+// applies it. threadline-bench's workloads and its wal command use it.
+func Install(ctx context.Context, pool *pgxpool.Pool, extraYAML, tablesYAML string) error {
 	dir, err := os.MkdirTemp("", "threadline-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	cfgText := "version: 1\nschema:\n  database_url: ${BENCH_DB}\nmigrations:\n  dir: migrations\n  format: plain\npackage:\n  dir: audit\ntables:\n" + tablesYAML
-	getenv := func(k string) string {
-		if k == "BENCH_DB" {
-			return dbURL
-		}
-		return ""
-	}
-	cfg, err := config.Parse(filepath.Join(dir, "threadline.yaml"), []byte(cfgText), getenv)
+	cfgText := "version: 1\nschema:\n  database_url: unused\nmigrations:\n  dir: migrations\n  format: plain\npackage:\n  dir: audit\n" +
+		extraYAML + "tables:\n" + tablesYAML
+	cfg, err := config.Parse(filepath.Join(dir, "threadline.yaml"), []byte(cfgText), func(string) string { return "" })
 	if err != nil {
 		return err
 	}
-	s, _, err := generator.LoadSchema(ctx, cfg, getenv, generator.Parser{LoadGlobs: sqlfile.LoadGlobs})
+	s, err := schema.LoadLive(ctx, pool, schema.LiveOptions{ExcludeSchemas: []string{cfg.AuditSchema}})
 	if err != nil {
 		return err
 	}

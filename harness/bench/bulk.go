@@ -91,7 +91,7 @@ func (r *runner) bulk(ctx context.Context) ([]Result, error) {
 // the floor's trigger.
 func (r *runner) setupBulk(ctx context.Context, variants []*bulkVariant) error {
 	for _, v := range variants {
-		u, pool, err := r.createDB(ctx, "bulk_"+v.name)
+		_, pool, err := r.createDB(ctx, "bulk_"+v.name)
 		if err != nil {
 			return err
 		}
@@ -102,9 +102,9 @@ func (r *runner) setupBulk(ctx context.Context, variants []*bulkVariant) error {
 		}
 		switch v.name {
 		case "statement":
-			err = installCapture(ctx, u, "  bulk_items: {}\n", pool)
+			err = Install(ctx, pool, "", "  bulk_items: {}\n")
 		case "row":
-			err = installCapture(ctx, u, "  bulk_items:\n    capture: row\n", pool)
+			err = Install(ctx, pool, "", "  bulk_items:\n    capture: row\n")
 		case "floor":
 			_, err = pool.Exec(ctx, bulkFloor)
 		}

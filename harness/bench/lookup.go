@@ -33,7 +33,7 @@ func (r *runner) seedAudit(ctx context.Context, prefix string, n int) (*pgxpool.
 // seedAuditIn is seedAudit, into daily partitions when partitioned (made
 // ahead for the seeded days, as threadline maintain would have).
 func (r *runner) seedAuditIn(ctx context.Context, prefix string, n int, partitioned bool) (*pgxpool.Pool, int, error) {
-	u, pool, err := r.createDB(ctx, prefix)
+	_, pool, err := r.createDB(ctx, prefix)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -46,7 +46,7 @@ func (r *runner) seedAuditIn(ctx context.Context, prefix string, n int, partitio
 	if partitioned {
 		tables += "storage:\n  partitions: daily\n  premake: 1\n"
 	}
-	if err := installCapture(ctx, u, tables, pool); err != nil {
+	if err := Install(ctx, pool, "", tables); err != nil {
 		return nil, 0, err
 	}
 	if partitioned {

@@ -49,7 +49,7 @@ func (r *runner) purgeLock(ctx context.Context) ([]Result, error) {
 		return nil, err
 	}
 	tables := "  items: {}\nstorage:\n  partitions: daily\n  premake: 1\nretention:\n  keep_days: 1\n"
-	if err := installCapture(ctx, u, tables, pool); err != nil {
+	if err := Install(ctx, pool, "", tables); err != nil {
 		return nil, err
 	}
 	days := 2 * r.o.Rounds

@@ -47,7 +47,7 @@ func (r *runner) setupSingle(ctx context.Context, prefix string, slots int) ([]*
 		{name: "row", metric: "capture: row"},
 	}
 	for _, v := range variants {
-		u, pool, err := r.createDB(ctx, prefix+"_"+v.name)
+		_, pool, err := r.createDB(ctx, prefix+"_"+v.name)
 		if err != nil {
 			return nil, err
 		}
@@ -58,9 +58,9 @@ func (r *runner) setupSingle(ctx context.Context, prefix string, slots int) ([]*
 		}
 		switch v.name {
 		case "statement":
-			err = installCapture(ctx, u, "  single_items: {}\n  hot_items: {}\n", pool)
+			err = Install(ctx, pool, "", "  single_items: {}\n  hot_items: {}\n")
 		case "row":
-			err = installCapture(ctx, u, "  single_items: {capture: row}\n  hot_items: {capture: row}\n", pool)
+			err = Install(ctx, pool, "", "  single_items: {capture: row}\n  hot_items: {capture: row}\n")
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: %w", prefix, v.name, err)

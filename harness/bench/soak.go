@@ -19,7 +19,7 @@ func (r *runner) soakRun(ctx context.Context) ([]Result, error) {
 	if _, err := pool.Exec(ctx, soak.DDL); err != nil {
 		return nil, err
 	}
-	if err := installCapture(ctx, u, soak.Tables, pool); err != nil {
+	if err := Install(ctx, pool, "", soak.Tables); err != nil {
 		return nil, err
 	}
 	cfg, err := pgxpool.ParseConfig(u)

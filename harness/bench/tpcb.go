@@ -158,12 +158,12 @@ func (r *runner) setupTPCB(ctx context.Context, variants []*tpcbVariant) error {
 		}
 		switch v.name {
 		case "statement":
-			err = installCapture(ctx, u, fmt.Sprintf(tpcbTables, ""), pool)
+			err = Install(ctx, pool, "", fmt.Sprintf(tpcbTables, ""))
 		case "sealed":
-			err = installCapture(ctx, u, fmt.Sprintf(tpcbTables, ""), pool)
+			err = Install(ctx, pool, "", fmt.Sprintf(tpcbTables, ""))
 			v.pool = pool
 		case "row":
-			err = installCapture(ctx, u, fmt.Sprintf(tpcbTables, "capture: row"), pool)
+			err = Install(ctx, pool, "", fmt.Sprintf(tpcbTables, "capture: row"))
 		case "floor":
 			_, err = pool.Exec(ctx, tpcbFloor)
 		}

@@ -26,20 +26,16 @@ import (
 	"runtime/pprof"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/threadline-go/threadline/generator"
-	"github.com/threadline-go/threadline/generator/config"
 	harnessbench "github.com/threadline-go/threadline/harness/bench"
 	"github.com/threadline-go/threadline/internal/contract"
 	"github.com/threadline-go/threadline/internal/logicalpg"
 	"github.com/threadline-go/threadline/runtime/threadlinecapture"
-	"github.com/threadline-go/threadline/schema"
 )
 
 // Options are the benchmark's flags.
@@ -321,9 +317,9 @@ func (b *bench) setup(ctx context.Context, v *variant) error {
 	}
 	switch v.name {
 	case "trigger":
-		return install(ctx, v.pool, "trigger", tpcbTables)
+		return harnessbench.Install(ctx, v.pool, "engine: trigger\n", tpcbTables)
 	case "wal":
-		if err := install(ctx, v.pool, "wal", tpcbTables); err != nil {
+		if err := harnessbench.Install(ctx, v.pool, "engine: wal\n", tpcbTables); err != nil {
 			return err
 		}
 		if _, err := v.pool.Exec(ctx, `SELECT pg_create_logical_replication_slot('bench_tpcb', 'pgoutput')`); err != nil {
@@ -332,7 +328,7 @@ func (b *bench) setup(ctx context.Context, v *variant) error {
 		v.slot = "bench_tpcb"
 		v.startConsumer(b.socketURL("bench_"+v.name), b.o)
 	case "wal-default":
-		if err := install(ctx, v.pool, "wal", tpcbTables+tpcbDefaultIdentity); err != nil {
+		if err := harnessbench.Install(ctx, v.pool, "engine: wal\n", tpcbTables+tpcbDefaultIdentity); err != nil {
 			return err
 		}
 		if _, err := v.pool.Exec(ctx, `SELECT pg_create_logical_replication_slot('bench_tpcb_default', 'pgoutput')`); err != nil {
@@ -340,36 +336,6 @@ func (b *bench) setup(ctx context.Context, v *variant) error {
 		}
 		v.slot = "bench_tpcb_default"
 		v.startConsumer(b.socketURL("bench_"+v.name), b.o)
-	}
-	return nil
-}
-
-// install applies the install migration threadline-gen writes.
-func install(ctx context.Context, pool *pgxpool.Pool, engine, tables string) error {
-	dir, err := os.MkdirTemp("", "threadline-walbench-gen-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	text := "version: 1\nschema:\n  database_url: unused\nmigrations:\n  dir: migrations\n  format: plain\npackage:\n  dir: audit\nengine: " + engine + "\ntables:\n" + tables
-	cfg, err := config.Parse(filepath.Join(dir, "threadline.yaml"), []byte(text), func(string) string { return "" })
-	if err != nil {
-		return err
-	}
-	s, err := schema.LoadLive(ctx, pool, schema.LiveOptions{ExcludeSchemas: []string{cfg.AuditSchema}})
-	if err != nil {
-		return err
-	}
-	out, err := generator.Generate(generator.Input{Config: cfg, Schema: s, Now: time.Now, Migrations: map[string][]byte{}})
-	if err != nil {
-		return err
-	}
-	for _, f := range out.Migrations {
-		if strings.HasSuffix(f.Path, ".up.sql") {
-			if _, err := pool.Exec(ctx, string(f.Content)); err != nil {
-				return fmt.Errorf("apply: %w", err)
-			}
-		}
 	}
 	return nil
 }
@@ -538,9 +504,9 @@ INSERT INTO items SELECT g, 0, 'item ' || g FROM generate_series(1, %d) AS g`, b
 		}
 		switch name {
 		case "trigger":
-			err = install(ctx, pool, "trigger", "  items: {}\n")
+			err = harnessbench.Install(ctx, pool, "engine: trigger\n", "  items: {}\n")
 		case "wal":
-			if err = install(ctx, pool, "wal", "  items: {}\n"); err == nil {
+			if err = harnessbench.Install(ctx, pool, "engine: wal\n", "  items: {}\n"); err == nil {
 				_, err = pool.Exec(ctx, `SELECT pg_create_logical_replication_slot('bench_bulk', 'pgoutput')`)
 			}
 			walVariant = &variant{name: "bulk-wal", url: u, pool: pool, slot: "bench_bulk"}
