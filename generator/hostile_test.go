@@ -695,7 +695,7 @@ func FuzzGoNaming(f *testing.F) {
 	for _, s := range [][2]string{{"users", "email"}, {"Users", "userId"}, {"123", "2fa"}, {"名前", "é"}, {"type", "func"},
 		{"a.b", `x"y`}, {"new\nline", "tab\tcol"}, {"$threadline$", "{{.S}}"}, {"_", "__"}, {"X", "x"}, {"😀", "MarshalJSON"},
 		{"go", "len"}, {"data", "ID"}, {"status", "ids"}, {"a b c", "-"}, {"\u00a0", "\u200b"}, {"\x7f", "0"},
-		{"\u0085\u2028", "\ufeff"}, {"\U0001F600x", "\x01"}} {
+		{"\u0085\u2028", "\ufeff"}, {"\U0001F600x", "\x01"}, {"new\n line", "x"}} {
 		f.Add(s[0], s[1])
 	}
 	f.Fuzz(func(t *testing.T, table, column string) {

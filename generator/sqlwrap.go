@@ -131,7 +131,7 @@ func breakPoints(line string, st *lexState) (breaks []breakAt, comment int) {
 				i++
 			case c == st.quote:
 				st.quote = 0
-			case st.plain && (c == ',' || c == ' ' && line[i-1] != ' ' && line[i-1] != st.quote):
+			case st.plain && (c == ',' || c == ' ' && i > 0 && line[i-1] != ' ' && line[i-1] != st.quote):
 				breaks = append(breaks, breakAt{pos: i, inLiteral: true})
 			}
 		case st.dollar != "":

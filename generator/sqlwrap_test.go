@@ -21,6 +21,7 @@ var wrapCases = []string{
 		`$x$ a dollar-quoted literal, with -- no comment and 'no quote' inside $x$ AS d /* a block comment */`,
 	`SELECT 'it''s a literal with a doubled quote, then a long tail of words to push it over' || ` +
 		`format('%s and %s and %s', 'one thing', 'another thing', 'a third thing') AS f`,
+	"SELECT 'a literal that spans a line break,\n the next line starting with a space, long enough to be broken' AS s",
 	"CREATE FUNCTION FN() RETURNS text LANGUAGE plpgsql AS $threadline$\n" +
 		"DECLARE v text := 'a variable with a long default value, long enough to be broken in two';\n" +
 		"BEGIN\n" +
