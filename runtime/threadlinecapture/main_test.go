@@ -86,7 +86,7 @@ func newDB(t testing.TB, engine, ddl, tablesYAML string) *testDB {
 	}
 	db := &testDB{name: name, url: u, pool: pool}
 	if tablesYAML != "" {
-		db.exec(t, generate(t, pool, engine, tablesYAML))
+		db.exec(t, generate(t, pool, engine, "", tablesYAML))
 	}
 	return db
 }
@@ -98,12 +98,13 @@ func (db *testDB) exec(t testing.TB, sql string, args ...any) {
 	}
 }
 
-// generate returns the install migration (plain format) of engine.
-func generate(t testing.TB, pool *pgxpool.Pool, engine, tablesYAML string) string {
+// generate returns the install migration (plain format) of engine, with
+// extra top-level config (YAML lines) when not empty.
+func generate(t testing.TB, pool *pgxpool.Pool, engine, extra, tablesYAML string) string {
 	t.Helper()
 	dir := t.TempDir()
 	text := "version: 1\nschema:\n  database_url: unused\nmigrations:\n  dir: migrations\n  format: plain\n" +
-		"package:\n  dir: audit\nengine: " + engine + "\ntables:\n" + tablesYAML
+		"package:\n  dir: audit\nengine: " + engine + "\n" + extra + "tables:\n" + tablesYAML
 	cfg, err := config.Parse(filepath.Join(dir, "threadline.yaml"), []byte(text), func(string) string { return "" })
 	if err != nil {
 		t.Fatalf("config: %v\n%s", err, text)
@@ -124,6 +125,83 @@ func generate(t testing.TB, pool *pgxpool.Pool, engine, tablesYAML string) strin
 	}
 	t.Fatal("generate: no up migration")
 	return ""
+}
+
+// clusterRoles creates a role on the private cluster for each spec
+// ("kind OPTIONS…"), named kind_<random suffix>, returns the names in
+// order, and drops them when the test ends. Call it before newDB, so that
+// the test's database is dropped first.
+func clusterRoles(t testing.TB, specs ...string) []string {
+	t.Helper()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, cluster.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	var names []string
+	for _, spec := range specs {
+		kind, options, _ := strings.Cut(spec, " ")
+		name := kind + "_" + hex.EncodeToString(b[:])
+		if _, err := admin.Exec(ctx, "CREATE ROLE "+name+" "+options); err != nil {
+			t.Fatalf("create role %s: %v", name, err)
+		}
+		names = append(names, name)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), cluster.URL)
+		if err != nil {
+			t.Errorf("drop roles: %v", err)
+			return
+		}
+		defer c.Close(context.Background())
+		for _, name := range names {
+			if _, err := c.Exec(context.Background(), "DROP OWNED BY "+name+"; DROP ROLE "+name); err != nil {
+				t.Errorf("drop role %s: %v", name, err)
+			}
+		}
+	})
+	return names
+}
+
+// roleURL is db's URL for role instead of postgres.
+func roleURL(t testing.TB, db *testDB, role string) string {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(db.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", role, cfg.Host, cfg.Port, cfg.Database)
+}
+
+// connectAs connects to db as role until the test ends.
+func connectAs(t testing.TB, db *testDB, role string) *pgx.Conn {
+	t.Helper()
+	c, err := pgx.Connect(context.Background(), roleURL(t, db, role))
+	if err != nil {
+		t.Fatalf("connect as %s: %v", role, err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
+// waitFor polls the boolean query q in db until it is true (30 s at most).
+func waitFor(t testing.TB, db *testDB, q string) {
+	t.Helper()
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		var ok bool
+		if err := db.pool.QueryRow(context.Background(), q).Scan(&ok); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		if ok {
+			return
+		}
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("still false after 30 s: %s", q)
+		}
+	}
 }
 
 // quietLogger logs warnings and errors to the test log.

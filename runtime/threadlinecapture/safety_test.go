@@ -2,13 +2,14 @@ package threadlinecapture
 
 import (
 	"context"
-	"github.com/threadline-go/threadline/internal/walcheck"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/threadline-go/threadline/internal/walcheck"
 )
 
 func findings(t *testing.T, db *testDB, slot string, maxRetained int64) map[string]walcheck.Finding {
@@ -89,32 +90,35 @@ func TestDoctorConsumerDown(t *testing.T) {
 	}
 }
 
-// TestAppRoleCannotReachTrailOrSlot: an application role (a writer role
-// of the config, no REPLICATION attribute) can attribute its writes and
-// is captured, but can neither write nor read the trail, nor drop,
-// advance or stream the slot.
+// TestAppRoleCannotReachTrailOrSlot: with the install applied, and the
+// consumer run, by a non-superuser owner (LOGIN REPLICATION, owning the
+// application's tables), an application role of privileges.writer_roles
+// can attribute its writes and is captured, but can neither write nor
+// read the trail, change what the consumer applies, hide a gap, nor
+// drop, advance, create or stream a slot.
 func TestAppRoleCannotReachTrailOrSlot(t *testing.T) {
-	db := newDB(t, "wal", parityDDL, parityTables)
+	roles := clusterRoles(t, "owner LOGIN REPLICATION", "app LOGIN")
+	owner, app := roles[0], roles[1]
+	db := newDB(t, "wal", "", "")
 	ctx := context.Background()
-	role := "app_" + db.name
-	db.exec(t, `CREATE ROLE `+role+` LOGIN`)
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), cluster.URL)
-		if err == nil {
-			_, _ = c.Exec(context.Background(), `DROP OWNED BY `+role+` CASCADE`)
-			c.Close(context.Background())
+	db.exec(t, `GRANT CREATE ON DATABASE `+pgx.Identifier{db.name}.Sanitize()+` TO `+owner+`; GRANT CREATE ON SCHEMA public TO `+owner)
+	asOwner := connectAs(t, db, owner)
+	ownerExec := func(sql string) {
+		t.Helper()
+		if _, err := asOwner.Exec(ctx, sql); err != nil {
+			t.Fatalf("as the owner: %v\n%s", err, sql)
 		}
-	})
-	db.exec(t, `GRANT ALL ON ALL TABLES IN SCHEMA public TO `+role+`; GRANT USAGE ON SCHEMA threadline TO `+role+`;
-		GRANT EXECUTE ON FUNCTION threadline.attribute(jsonb, text, text) TO `+role)
-	createSlot(t, db, "safe")
-	startConsumer(t, db, "safe")
-	app, err := pgx.Connect(ctx, strings.Replace(db.url, "postgres://postgres@", "postgres://"+role+"@", 1))
-	if err != nil {
-		t.Fatal(err)
 	}
-	defer app.Close(ctx)
-	if err := pgx.BeginFunc(ctx, app, func(tx pgx.Tx) error {
+	ownerExec(parityDDL)
+	ownerExec(`GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public TO ` + app)
+	ownerExec(generate(t, db.pool, "wal", "privileges:\n  writer_roles: ["+app+"]\n", parityTables))
+	ownerExec(`SELECT pg_create_logical_replication_slot('safe', 'pgoutput')`)
+	startConsumerWith(t, Config{SourceURL: roleURL(t, db, owner), Slot: "safe"})
+	// A gap for the application to try to hide.
+	waitFor(t, db, `SELECT to_regclass('threadline.audit_wal_gaps') IS NOT NULL`)
+	ownerExec(`INSERT INTO threadline.audit_wal_gaps (slot, after_lsn, until_lsn) VALUES ('safe', '0/1', '0/2')`)
+	appConn := connectAs(t, db, app)
+	if err := pgx.BeginFunc(ctx, appConn, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT threadline.attribute('{"type":"user","id":"app"}')`); err != nil {
 			return err
 		}
@@ -137,15 +141,21 @@ func TestAppRoleCannotReachTrailOrSlot(t *testing.T) {
 		`INSERT INTO threadline.audit_actions (name) VALUES ('forged')`,
 		`ALTER PUBLICATION threadline DROP TABLE threadline.audit_actions`,
 		`ALTER TABLE notes REPLICA IDENTITY DEFAULT`,
+		// What the consumer applies (exclude, mask), and the gaps.
+		`UPDATE threadline.audit_wal_tables SET capture = '{}'`,
+		`DELETE FROM threadline.audit_wal_tables`,
+		`DELETE FROM threadline.audit_wal_gaps`,
+		`SELECT pg_create_logical_replication_slot('evil', 'pgoutput')`,
+		`CREATE PUBLICATION evil FOR TABLE notes`,
 	} {
-		if _, err := app.Exec(ctx, stmt); err == nil {
+		if _, err := appConn.Exec(ctx, stmt); err == nil {
 			t.Errorf("the application role could run: %s", stmt)
 		} else if pe, ok := err.(*pgconn.PgError); !ok || (pe.Code != "42501" && pe.Code != "55006") {
 			t.Errorf("%s: want a permission error, got %v", stmt, err)
 		}
 	}
 	// No replication connection for the application role.
-	cfg, err := pgconn.ParseConfig(strings.Replace(db.url, "postgres://postgres@", "postgres://"+role+"@", 1))
+	cfg, err := pgconn.ParseConfig(roleURL(t, db, app))
 	if err != nil {
 		t.Fatal(err)
 	}
