@@ -58,20 +58,7 @@ func TestGapInContinuityAndVerify(t *testing.T) {
 	// slot's row in pg_replication_slots shows earlier, while the slot
 	// may still wait for running transactions: a commit then can fall
 	// before its consistent point, into the gap.)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var n int
-		if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM threadline.audit_wal_gaps WHERE slot = 'gap'`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the consumer did not create the slot again and record the gap")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitFor(t, db, 10*time.Second, `SELECT count(*) = 1 FROM threadline.audit_wal_gaps WHERE slot = 'gap'`)
 	db.exec(t, `INSERT INTO notes VALUES (3, 'kept too')`)
 	if err := threadline.WaitForTrail(ctx, db.pool, opts); err != nil {
 		t.Fatal(err)

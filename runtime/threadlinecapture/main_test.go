@@ -187,8 +187,9 @@ func connectAs(t testing.TB, db *testDB, role string) *pgx.Conn {
 	return c
 }
 
-// waitFor polls the boolean query q in db until it is true (30 s at most).
-func waitFor(t testing.TB, db *testDB, q string) {
+// waitFor polls the boolean query q in db until it is true, failing t
+// after within.
+func waitFor(t testing.TB, db *testDB, within time.Duration, q string) {
 	t.Helper()
 	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
 		var ok bool
@@ -198,8 +199,18 @@ func waitFor(t testing.TB, db *testDB, q string) {
 		if ok {
 			return
 		}
-		if time.Since(start) > 30*time.Second {
-			t.Fatalf("still false after 30 s: %s", q)
+		if time.Since(start) > within {
+			t.Fatalf("still false after %s: %s", within, q)
+		}
+	}
+}
+
+// waitStreaming waits until c streams from its slot (10 s at most).
+func waitStreaming(t testing.TB, c *Consumer) {
+	t.Helper()
+	for start := time.Now(); !c.Status().Streaming; time.Sleep(20 * time.Millisecond) {
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("the consumer is not streaming after 10 s: %+v", c.Status())
 		}
 	}
 }

@@ -34,11 +34,7 @@ func TestDoctorWAL(t *testing.T) {
 		t.Fatalf("publication and identity after install: %+v", f)
 	}
 	createSlot(t, db, "doc")
-	c := startConsumer(t, db, "doc")
-	deadline := time.Now().Add(10 * time.Second)
-	for !c.Status().Streaming && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitStreaming(t, startConsumer(t, db, "doc"))
 	db.exec(t, `INSERT INTO notes VALUES (1, 'x')`)
 	waitCaughtUp(t, db, "doc", 30*time.Second)
 	f = findings(t, db, "doc", 0)
@@ -76,10 +72,7 @@ func TestDoctorConsumerDown(t *testing.T) {
 		t.Fatalf("slot after drop: %+v", f["slot"])
 	}
 	// The consumer started again creates a new slot and records the gap.
-	c := startConsumer(t, db, "down")
-	for deadline := time.Now().Add(10 * time.Second); !c.Status().Streaming && time.Now().Before(deadline); {
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitStreaming(t, startConsumer(t, db, "down"))
 	f = findings(t, db, "down", 0)
 	if !f["slot"].OK || f["gaps"].OK || !strings.Contains(f["gaps"].Msg, "1 gap(s) recorded") {
 		t.Fatalf("after the slot was recreated: slot %+v, gaps %+v", f["slot"], f["gaps"])
@@ -113,9 +106,8 @@ func TestAppRoleCannotReachTrailOrSlot(t *testing.T) {
 	ownerExec(`GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public TO ` + app)
 	ownerExec(generate(t, db.pool, "wal", "privileges:\n  writer_roles: ["+app+"]\n", parityTables))
 	ownerExec(`SELECT pg_create_logical_replication_slot('safe', 'pgoutput')`)
-	startConsumerWith(t, Config{SourceURL: roleURL(t, db, owner), Slot: "safe"})
+	waitStreaming(t, startConsumerWith(t, Config{SourceURL: roleURL(t, db, owner), Slot: "safe"}))
 	// A gap for the application to try to hide.
-	waitFor(t, db, `SELECT to_regclass('threadline.audit_wal_gaps') IS NOT NULL`)
 	ownerExec(`INSERT INTO threadline.audit_wal_gaps (slot, after_lsn, until_lsn) VALUES ('safe', '0/1', '0/2')`)
 	appConn := connectAs(t, db, app)
 	if err := pgx.BeginFunc(ctx, appConn, func(tx pgx.Tx) error {

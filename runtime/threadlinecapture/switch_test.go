@@ -65,10 +65,7 @@ func TestSwitchEngineUnderLoad(t *testing.T) {
 	if !strings.Contains(up, "CREATE PUBLICATION") || strings.Contains(up, "DROP TRIGGER") {
 		t.Fatalf("the prepare migration should create the publication and keep the triggers:\n%s", up)
 	}
-	c := startConsumer(t, db, "switch")
-	for deadline := time.Now().Add(10 * time.Second); !c.Status().Streaming && time.Now().Before(deadline); {
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitStreaming(t, startConsumer(t, db, "switch"))
 	time.Sleep(500 * time.Millisecond)
 	up = migrate(t, db, files, "wal", wal, loadTables, t0.Add(2*time.Minute))
 	if !strings.Contains(up, "ADD TABLE") || !strings.Contains(up, "DROP TRIGGER") {

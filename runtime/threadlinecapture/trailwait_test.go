@@ -136,20 +136,7 @@ func TestWaitForTrailTimeout(t *testing.T) {
 	}
 	stop()
 	// The server notices the replication connection's end.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var active bool
-		if err := db.pool.QueryRow(ctx, `SELECT active FROM pg_replication_slots WHERE slot_name = 'stopped'`).Scan(&active); err != nil {
-			t.Fatal(err)
-		}
-		if !active {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the slot is still active after the consumer stopped")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitFor(t, db, 10*time.Second, `SELECT NOT active FROM pg_replication_slots WHERE slot_name = 'stopped'`)
 	var confirmed string
 	if err := db.pool.QueryRow(ctx, `SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = 'stopped'`).Scan(&confirmed); err != nil {
 		t.Fatal(err)
