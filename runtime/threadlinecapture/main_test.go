@@ -102,10 +102,16 @@ func (db *testDB) exec(t testing.TB, sql string, args ...any) {
 // extra top-level config (YAML lines) when not empty.
 func generate(t testing.TB, pool *pgxpool.Pool, engine, extra, tablesYAML string) string {
 	t.Helper()
-	dir := t.TempDir()
+	return generateNext(t, pool, map[string][]byte{}, engine, extra, tablesYAML, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+}
+
+// generateNext generates the next migration (plain format) after files,
+// adds its files to files, and returns its up SQL.
+func generateNext(t testing.TB, pool *pgxpool.Pool, files map[string][]byte, engine, extra, tablesYAML string, at time.Time) string {
+	t.Helper()
 	text := "version: 1\nschema:\n  database_url: unused\nmigrations:\n  dir: migrations\n  format: plain\n" +
 		"package:\n  dir: audit\nengine: " + engine + "\n" + extra + "tables:\n" + tablesYAML
-	cfg, err := config.Parse(filepath.Join(dir, "threadline.yaml"), []byte(text), func(string) string { return "" })
+	cfg, err := config.Parse(filepath.Join(t.TempDir(), "threadline.yaml"), []byte(text), func(string) string { return "" })
 	if err != nil {
 		t.Fatalf("config: %v\n%s", err, text)
 	}
@@ -113,18 +119,21 @@ func generate(t testing.TB, pool *pgxpool.Pool, engine, extra, tablesYAML string
 	if err != nil {
 		t.Fatalf("schema: %v", err)
 	}
-	out, err := generator.Generate(generator.Input{Config: cfg, Schema: s, Migrations: map[string][]byte{},
-		Now: func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }})
+	out, err := generator.Generate(generator.Input{Config: cfg, Schema: s, Migrations: files, Now: func() time.Time { return at }})
 	if err != nil {
 		t.Fatalf("generate: %v", err)
 	}
+	var up string
 	for _, f := range out.Migrations {
+		files[f.Path] = f.Content
 		if strings.HasSuffix(f.Path, ".up.sql") {
-			return string(f.Content)
+			up = string(f.Content)
 		}
 	}
-	t.Fatal("generate: no up migration")
-	return ""
+	if up == "" {
+		t.Fatal("generate: no up migration")
+	}
+	return up
 }
 
 // clusterRoles creates a role on the private cluster for each spec

@@ -1,45 +1,16 @@
 package threadlinecapture
 
 import (
-	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/threadline-go/threadline/generator"
-	"github.com/threadline-go/threadline/generator/config"
-	"github.com/threadline-go/threadline/schema"
 )
 
 // migrate generates the next migration of engine for the migrations
 // already in files (plain format), applies its up and records it in files.
 func migrate(t *testing.T, db *testDB, files map[string][]byte, engine, extra, tables string, at time.Time) string {
 	t.Helper()
-	text := "version: 1\nschema:\n  database_url: unused\nmigrations:\n  dir: migrations\n  format: plain\n" +
-		"package:\n  dir: audit\nengine: " + engine + "\n" + extra + "tables:\n" + tables
-	cfg, err := config.Parse(filepath.Join(t.TempDir(), "threadline.yaml"), []byte(text), func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := schema.LoadLive(context.Background(), db.pool, schema.LiveOptions{ExcludeSchemas: []string{cfg.AuditSchema}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := generator.Generate(generator.Input{Config: cfg, Schema: s, Migrations: files, Now: func() time.Time { return at }})
-	if err != nil {
-		t.Fatalf("generate: %v", err)
-	}
-	var up string
-	for _, f := range out.Migrations {
-		files[f.Path] = f.Content
-		if strings.HasSuffix(f.Path, ".up.sql") {
-			up = string(f.Content)
-		}
-	}
-	if up == "" {
-		t.Fatal("no migration generated")
-	}
+	up := generateNext(t, db.pool, files, engine, extra, tables, at)
 	db.exec(t, up)
 	return up
 }
