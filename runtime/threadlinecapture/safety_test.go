@@ -83,15 +83,42 @@ func TestDoctorConsumerDown(t *testing.T) {
 	}
 }
 
-// TestAppRoleCannotReachTrailOrSlot: with the install applied, and the
+// trailAttacks are the statements no role but the owner (and the
+// consumer's) may run against engine: wal's trail, slot and capture
+// settings.
+var trailAttacks = []string{
+	`INSERT INTO threadline.audit_changes (transaction_id, table_schema, table_name, op, captured_at) VALUES (1, 'public', 'notes', 'insert', now())`,
+	`INSERT INTO threadline.audit_transactions (txid, started_at) VALUES ('1', now())`,
+	`DELETE FROM threadline.audit_changes`,
+	// A position ahead would make the consumer skip what comes before it.
+	`UPDATE threadline.audit_wal_progress SET lsn = '0/0'`,
+	`INSERT INTO threadline.audit_wal_progress (slot, lsn) VALUES ('safe', 'FFFFFFFF/0')`,
+	`SELECT pg_drop_replication_slot('safe')`,
+	`SELECT pg_replication_slot_advance('safe', pg_current_wal_lsn())`,
+	`SELECT * FROM pg_logical_slot_get_changes('safe', NULL, NULL)`,
+	`ALTER PUBLICATION threadline DROP TABLE notes`,
+	// An action reaches the consumer only as record_action's insert.
+	`INSERT INTO threadline.audit_actions (name) VALUES ('forged')`,
+	`ALTER PUBLICATION threadline DROP TABLE threadline.audit_actions`,
+	`ALTER TABLE notes REPLICA IDENTITY DEFAULT`,
+	// What the consumer applies (exclude, mask), and the gaps.
+	`UPDATE threadline.audit_wal_tables SET capture = '{}'`,
+	`DELETE FROM threadline.audit_wal_tables`,
+	`DELETE FROM threadline.audit_wal_gaps`,
+	`SELECT pg_create_logical_replication_slot('evil', 'pgoutput')`,
+	`CREATE PUBLICATION evil FOR TABLE notes`,
+}
+
+// TestRolesCannotReachTrailOrSlot: with the install applied, and the
 // consumer run, by a non-superuser owner (LOGIN REPLICATION, owning the
 // application's tables), an application role of privileges.writer_roles
 // can attribute its writes and is captured, but can neither write nor
 // read the trail, change what the consumer applies, hide a gap, nor
-// drop, advance, create or stream a slot.
-func TestAppRoleCannotReachTrailOrSlot(t *testing.T) {
-	roles := clusterRoles(t, "owner LOGIN REPLICATION", "app LOGIN")
-	owner, app := roles[0], roles[1]
+// drop, advance, create or stream a slot; neither can a reader role nor
+// a retention role, which may read the trail.
+func TestRolesCannotReachTrailOrSlot(t *testing.T) {
+	roles := clusterRoles(t, "owner LOGIN REPLICATION", "app LOGIN", "reader LOGIN", "janitor LOGIN")
+	owner, app, reader, janitor := roles[0], roles[1], roles[2], roles[3]
 	db := newDB(t, "wal", "", "")
 	ctx := context.Background()
 	db.exec(t, `GRANT CREATE ON DATABASE `+pgx.Identifier{db.name}.Sanitize()+` TO `+owner+`; GRANT CREATE ON SCHEMA public TO `+owner)
@@ -104,10 +131,11 @@ func TestAppRoleCannotReachTrailOrSlot(t *testing.T) {
 	}
 	ownerExec(parityDDL)
 	ownerExec(`GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public TO ` + app)
-	ownerExec(generate(t, db.pool, "wal", "privileges:\n  writer_roles: ["+app+"]\n", parityTables))
+	privileges := "retention:\n  enabled: true\n  keep_days: 1\nprivileges:\n  writer_roles: [" + app + "]\n  reader_roles: [" + reader + "]\n  retention_roles: [" + janitor + "]\n"
+	ownerExec(generate(t, db.pool, "wal", privileges, parityTables))
 	ownerExec(`SELECT pg_create_logical_replication_slot('safe', 'pgoutput')`)
 	waitStreaming(t, startConsumerWith(t, Config{SourceURL: roleURL(t, db, owner), Slot: "safe"}))
-	// A gap for the application to try to hide.
+	// A gap for the attackers to try to hide.
 	ownerExec(`INSERT INTO threadline.audit_wal_gaps (slot, after_lsn, until_lsn) VALUES ('safe', '0/1', '0/2')`)
 	appConn := connectAs(t, db, app)
 	if err := pgx.BeginFunc(ctx, appConn, func(tx pgx.Tx) error {
@@ -119,46 +147,40 @@ func TestAppRoleCannotReachTrailOrSlot(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("the application's attributed write: %v", err)
 	}
-	for _, stmt := range []string{
-		`INSERT INTO threadline.audit_changes (transaction_id, table_schema, table_name, op, captured_at) VALUES (1, 'public', 'notes', 'insert', now())`,
-		`INSERT INTO threadline.audit_transactions (txid, started_at) VALUES ('1', now())`,
-		`DELETE FROM threadline.audit_changes`,
-		`UPDATE threadline.audit_wal_progress SET lsn = '0/0'`,
-		`SELECT * FROM threadline.audit_changes`,
-		`SELECT pg_drop_replication_slot('safe')`,
-		`SELECT pg_replication_slot_advance('safe', pg_current_wal_lsn())`,
-		`SELECT * FROM pg_logical_slot_get_changes('safe', NULL, NULL)`,
-		`ALTER PUBLICATION threadline DROP TABLE notes`,
-		// An action reaches the consumer only as record_action's insert.
-		`INSERT INTO threadline.audit_actions (name) VALUES ('forged')`,
-		`ALTER PUBLICATION threadline DROP TABLE threadline.audit_actions`,
-		`ALTER TABLE notes REPLICA IDENTITY DEFAULT`,
-		// What the consumer applies (exclude, mask), and the gaps.
-		`UPDATE threadline.audit_wal_tables SET capture = '{}'`,
-		`DELETE FROM threadline.audit_wal_tables`,
-		`DELETE FROM threadline.audit_wal_gaps`,
-		`SELECT pg_create_logical_replication_slot('evil', 'pgoutput')`,
-		`CREATE PUBLICATION evil FOR TABLE notes`,
+	for role, attacks := range map[string][]string{
+		app:     append([]string{`SELECT * FROM threadline.audit_changes`, `SELECT * FROM threadline.audit_wal_gaps`}, trailAttacks...),
+		reader:  trailAttacks,
+		janitor: trailAttacks,
 	} {
-		if _, err := appConn.Exec(ctx, stmt); err == nil {
-			t.Errorf("the application role could run: %s", stmt)
-		} else if pe, ok := err.(*pgconn.PgError); !ok || (pe.Code != "42501" && pe.Code != "55006") {
-			t.Errorf("%s: want a permission error, got %v", stmt, err)
+		conn := connectAs(t, db, role)
+		for _, stmt := range attacks {
+			if _, err := conn.Exec(ctx, stmt); err == nil {
+				t.Errorf("%s could run: %s", role, stmt)
+			} else if pe, ok := err.(*pgconn.PgError); !ok || (pe.Code != "42501" && pe.Code != "55006") {
+				t.Errorf("%s: %s: want a permission error, got %v", role, stmt, err)
+			}
 		}
-	}
-	// No replication connection for the application role.
-	cfg, err := pgconn.ParseConfig(roleURL(t, db, app))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.RuntimeParams["replication"] = "database"
-	if c, err := pgconn.ConnectConfig(ctx, cfg); err == nil {
-		c.Close(ctx)
-		t.Error("the application role opened a replication connection")
+		// No replication connection.
+		cfg, err := pgconn.ParseConfig(roleURL(t, db, role))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.RuntimeParams["replication"] = "database"
+		if c, err := pgconn.ConnectConfig(ctx, cfg); err == nil {
+			c.Close(ctx)
+			t.Errorf("%s opened a replication connection", role)
+		}
 	}
 	waitCaughtUp(t, db, "safe", 30*time.Second)
 	var actor string
 	if err := db.pool.QueryRow(ctx, `SELECT h.actor_ref->>'id' FROM threadline.audit_changes AS c JOIN threadline.audit_transactions AS h ON h.id = c.transaction_id WHERE c.table_pk = '{"id": 7}'`).Scan(&actor); err != nil || actor != "app" {
 		t.Fatalf("the application's write in the trail: actor %q, %v", actor, err)
+	}
+	// The readers read the trail and its gaps.
+	for _, role := range []string{reader, janitor} {
+		var n int
+		if err := connectAs(t, db, role).QueryRow(ctx, `SELECT (SELECT count(*) FROM threadline.audit_changes WHERE table_pk = '{"id": 7}') + (SELECT count(*) FROM threadline.audit_wal_gaps)`).Scan(&n); err != nil || n != 2 {
+			t.Errorf("%s reads %d of the change and the gap, %v; want 2", role, n, err)
+		}
 	}
 }
