@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,25 +122,38 @@ func (db *DB) Exec(t testing.TB, sql string, args ...any) {
 // databases are dropped first (cleanups run last-registered first).
 func Roles(t testing.TB, kinds ...string) map[string]string {
 	t.Helper()
+	return RolesOn(t, ServerURL(), kinds...)
+}
+
+// RolesOn is Roles on the server whose maintenance database serverURL
+// names (a private cluster, say). A kind may be followed by role options
+// ("owner REPLICATION"); the name and the key are the kind's first word.
+func RolesOn(t testing.TB, serverURL string, kinds ...string) map[string]string {
+	t.Helper()
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	suffix := hex.EncodeToString(b[:])
 	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, ServerURL())
+	admin, err := pgx.Connect(ctx, serverURL)
 	if err != nil {
-		t.Fatalf("pgtest: PostgreSQL unreachable at %s (set %s): %v", dburl.Redact(ServerURL()), EnvURL, err)
+		hint := ""
+		if serverURL == ServerURL() {
+			hint = " (set " + EnvURL + ")"
+		}
+		t.Fatalf("pgtest: PostgreSQL unreachable at %s%s: %v", dburl.Redact(serverURL), hint, err)
 	}
 	defer admin.Close(ctx)
 	out := map[string]string{}
 	for _, k := range kinds {
-		name := "tl_" + k + "_" + suffix
-		if _, err := admin.Exec(ctx, "CREATE ROLE "+pgx.Identifier{name}.Sanitize()+" LOGIN"); err != nil {
+		kind, options, _ := strings.Cut(k, " ")
+		name := "tl_" + kind + "_" + suffix
+		if _, err := admin.Exec(ctx, "CREATE ROLE "+pgx.Identifier{name}.Sanitize()+" LOGIN "+options); err != nil {
 			t.Fatalf("pgtest: create role %s: %v", name, err)
 		}
-		out[k] = name
+		out[kind] = name
 	}
 	t.Cleanup(func() {
-		c, err := pgx.Connect(ctx, ServerURL())
+		c, err := pgx.Connect(ctx, serverURL)
 		if err != nil {
 			t.Errorf("pgtest: drop roles: %v", err)
 			return

@@ -136,45 +136,6 @@ func generateNext(t testing.TB, pool *pgxpool.Pool, files map[string][]byte, eng
 	return up
 }
 
-// clusterRoles creates a role on the private cluster for each spec
-// ("kind OPTIONS…"), named kind_<random suffix>, returns the names in
-// order, and drops them when the test ends. Call it before newDB, so that
-// the test's database is dropped first.
-func clusterRoles(t testing.TB, specs ...string) []string {
-	t.Helper()
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, cluster.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	var names []string
-	for _, spec := range specs {
-		kind, options, _ := strings.Cut(spec, " ")
-		name := kind + "_" + hex.EncodeToString(b[:])
-		if _, err := admin.Exec(ctx, "CREATE ROLE "+name+" "+options); err != nil {
-			t.Fatalf("create role %s: %v", name, err)
-		}
-		names = append(names, name)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), cluster.URL)
-		if err != nil {
-			t.Errorf("drop roles: %v", err)
-			return
-		}
-		defer c.Close(context.Background())
-		for _, name := range names {
-			if _, err := c.Exec(context.Background(), "DROP OWNED BY "+name+"; DROP ROLE "+name); err != nil {
-				t.Errorf("drop role %s: %v", name, err)
-			}
-		}
-	})
-	return names
-}
-
 // roleURL is db's URL for role instead of postgres.
 func roleURL(t testing.TB, db *testDB, role string) string {
 	t.Helper()
@@ -196,20 +157,20 @@ func connectAs(t testing.TB, db *testDB, role string) *pgx.Conn {
 	return c
 }
 
-// waitFor polls the boolean query q in db until it is true, failing t
-// after within.
-func waitFor(t testing.TB, db *testDB, within time.Duration, q string) {
+// waitFor polls the boolean query q (with args) in db until it is true,
+// failing t after within.
+func waitFor(t testing.TB, db *testDB, within time.Duration, q string, args ...any) {
 	t.Helper()
 	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
 		var ok bool
-		if err := db.pool.QueryRow(context.Background(), q).Scan(&ok); err != nil {
+		if err := db.pool.QueryRow(context.Background(), q, args...).Scan(&ok); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 		if ok {
 			return
 		}
 		if time.Since(start) > within {
-			t.Fatalf("still false after %s: %s", within, q)
+			t.Fatalf("still false after %s: %s %v", within, q, args)
 		}
 	}
 }
@@ -279,20 +240,8 @@ func waitCaughtUp(t testing.TB, db *testDB, slot string, timeout time.Duration) 
 		t.Fatal(err)
 	}
 	start := time.Now()
-	for {
-		var ok bool
-		err := db.pool.QueryRow(ctx, `SELECT coalesce(confirmed_flush_lsn >= $2::pg_lsn, false) FROM pg_replication_slots WHERE slot_name = $1`, slot, target).Scan(&ok)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ok {
-			return time.Since(start)
-		}
-		if time.Since(start) > timeout {
-			t.Fatalf("slot %s did not reach %s within %s", slot, target, timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitFor(t, db, timeout, `SELECT coalesce(confirmed_flush_lsn >= $2::pg_lsn, false) FROM pg_replication_slots WHERE slot_name = $1`, slot, target)
+	return time.Since(start)
 }
 
 // trailChange is one change as compared between engines: its transaction

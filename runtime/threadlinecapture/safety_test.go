@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/threadline-go/threadline/harness/pgtest"
 	"github.com/threadline-go/threadline/internal/walcheck"
 )
 
@@ -117,8 +118,8 @@ var trailAttacks = []string{
 // drop, advance, create or stream a slot; neither can a reader role nor
 // a retention role, which may read the trail.
 func TestRolesCannotReachTrailOrSlot(t *testing.T) {
-	roles := clusterRoles(t, "owner LOGIN REPLICATION", "app LOGIN", "reader LOGIN", "janitor LOGIN")
-	owner, app, reader, janitor := roles[0], roles[1], roles[2], roles[3]
+	roles := pgtest.RolesOn(t, cluster.URL, "owner REPLICATION", "app", "reader", "janitor")
+	owner, app, reader, janitor := roles["owner"], roles["app"], roles["reader"], roles["janitor"]
 	db := newDB(t, "wal", "", "")
 	ctx := context.Background()
 	db.exec(t, `GRANT CREATE ON DATABASE `+pgx.Identifier{db.name}.Sanitize()+` TO `+owner+`; GRANT CREATE ON SCHEMA public TO `+owner)
