@@ -78,7 +78,7 @@ func newDB(t testing.TB, engine, ddl, tablesYAML string) *testDB {
 			return
 		}
 		defer c.Close(context.Background())
-		_, _ = c.Exec(context.Background(), `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active`, name)
+		dropSlots(t, c, name)
 		_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 	})
 	if _, err := pool.Exec(ctx, ddl); err != nil {
@@ -89,6 +89,30 @@ func newDB(t testing.TB, engine, ddl, tablesYAML string) *testDB {
 		db.exec(t, generate(t, pool, engine, "", tablesYAML))
 	}
 	return db
+}
+
+// dropSlots drops the slots of database name. Slots are the cluster's,
+// so one left behind would collide with the next test's slot of the same
+// name; a consumer that has just stopped may still hold its slot for a
+// moment (the server's walsender exits after the client), so it retries
+// for up to 10 s.
+func dropSlots(t testing.TB, c *pgx.Conn, name string) {
+	ctx := context.Background()
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		var left []string
+		_, _ = c.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active`, name)
+		if err := c.QueryRow(ctx, `SELECT coalesce(array_agg(slot_name::text), '{}') FROM pg_replication_slots WHERE database = $1`, name).Scan(&left); err != nil {
+			t.Errorf("drop the slots of %s: %v", name, err)
+			return
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Errorf("slots of %s still in use after 10 s: %v", name, left)
+			return
+		}
+	}
 }
 
 func (db *testDB) exec(t testing.TB, sql string, args ...any) {
